@@ -1,0 +1,5 @@
+import sys
+
+from lockwatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Runtime tracer: instrument -> record -> detect -> report."""

@@ -1,0 +1,43 @@
+"""Which findings a configuration keeps: ``select``/``ignore`` (codes, code prefixes such
+as ``LW1``, or kind slugs such as ``lock-order-cycle``) and per-file ignores."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Iterable
+
+from lockwatch.config import Config
+from lockwatch.findings import Finding
+
+
+def _matches(selector: str, f: Finding) -> bool:
+    s = selector.strip()
+    if not s:
+        return False
+    if s.upper() == "ALL":
+        return True
+    return f.code.upper().startswith(s.upper()) or f.kind == s.lower()
+
+
+def _path_matches(pattern: str, path: str) -> bool:
+    pattern = pattern.replace("\\", "/")
+    return (
+        fnmatch.fnmatch(path, pattern)
+        or fnmatch.fnmatch(path, pattern.rstrip("/") + "/*")
+        or fnmatch.fnmatch(path.rsplit("/", 1)[-1], pattern)
+    )
+
+
+def keep(f: Finding, config: Config) -> bool:
+    if config.select and not any(_matches(s, f) for s in config.select):
+        return False
+    if any(_matches(s, f) for s in config.ignore):
+        return False
+    for pattern, codes in config.per_file_ignores.items():
+        if _path_matches(pattern, f.path) and any(_matches(c, f) for c in codes):
+            return False
+    return True
+
+
+def apply(findings: Iterable[Finding], config: Config) -> list[Finding]:
+    return [f for f in findings if keep(f, config)]

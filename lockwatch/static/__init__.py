@@ -1,0 +1,1 @@
+"""Static analysis: discover -> summarise -> link -> graph -> checks -> report."""
