@@ -1,0 +1,306 @@
+"""``lockwatch`` command line: argument parsing only; the work is done by the pipelines.
+
+    lockwatch scan [PATH ...]       static analysis (default: .)
+    lockwatch run ...               the runtime tracer (lockwatch.runtime.run parses its own options)
+    lockwatch rules                 every rule, as a table or JSON
+    lockwatch rule CODE|NAME        one rule's documentation
+
+Exit status (SPEC): 0 no findings, 1 findings, 2 usage or configuration error. A crash is
+a bug: an unexpected exception prints its traceback and a line saying so, and exits 2, so
+that it never looks like a clean run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import Sequence
+
+from lockwatch import __version__
+from lockwatch.config import Config, ConfigError, apply_overrides, find_project_root, load, split_list
+from lockwatch.findings import Report
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+# ---- argument parsing ----------------------------------------------------------------
+
+def _comma_list(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    out: list[str] = []
+    for v in values:
+        out.extend(split_list(v))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lockwatch",
+        description="Deadlock and race detector for Python: static lock-order analysis and a runtime tracer.",
+    )
+    p.add_argument("--version", action="version", version=f"lockwatch {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser(
+        "scan",
+        help="analyse source files statically",
+        description="Analyse Python source files for lock-order cycles, self-deadlocks, "
+        "unreleased locks and blocking calls under locks. Exit status: 0 no findings, "
+        "1 findings, 2 usage or configuration error.",
+    )
+    s.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    s.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    s.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    s.add_argument("--select", action="append", metavar="CODES",
+                   help="only these codes, code prefixes (LW1) or kinds; comma list, repeatable")
+    s.add_argument("--extend-select", action="append", metavar="CODES",
+                   help="add to the configured selection")
+    s.add_argument("--ignore", action="append", metavar="CODES",
+                   help="skip these codes, code prefixes or kinds; comma list, repeatable")
+    s.add_argument("--exclude", action="append", metavar="GLOBS",
+                   help="path globs not to scan (replaces the configured 'exclude')")
+    s.add_argument("--extend-exclude", action="append", metavar="GLOBS",
+                   help="path globs not to scan, in addition to the configured ones")
+    s.add_argument("--config", metavar="FILE", help="pyproject.toml or lockwatch.toml to read instead of searching")
+    s.add_argument("--baseline", metavar="FILE", help="report only findings not recorded in FILE")
+    s.add_argument("--write-baseline", metavar="FILE",
+                   help="record the current findings in FILE and exit 0")
+    s.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    s.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (0 = every core)")
+    s.add_argument("--cache-dir", metavar="DIR", help="where to keep per-file summaries")
+    s.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    s.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary line")
+    s.add_argument(
+        "--hook", action="store_true",
+        help="pre-commit mode: the PATHs are the changed files; analyse their whole project "
+        "(found from pyproject.toml/.git upwards, cached) and report only findings with any "
+        "location in a given file",
+    )
+    s.set_defaults(func=cmd_scan)
+
+    r = sub.add_parser("rules", help="list every rule")
+    r.add_argument("--format", choices=("text", "json"), default="text")
+    r.set_defaults(func=cmd_rules)
+
+    d = sub.add_parser("rule", help="show one rule's documentation")
+    d.add_argument("rule", metavar="CODE|NAME")
+    d.set_defaults(func=cmd_rule)
+
+    # Listed for --help only: main() hands everything after "run" to the tracer unparsed.
+    sub.add_parser("run", help="run a program under the runtime tracer (see: lockwatch run --help)", add_help=False)
+    return p
+
+
+# ---- scan --------------------------------------------------------------------------
+
+def _engine_scan(paths: list[str], config: Config) -> Report:
+    from lockwatch.static.engine import scan
+
+    return scan(paths, config)
+
+
+def _same_file_key(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _hook_roots(files: list[str]) -> list[str]:
+    """The project directories to analyse for the given changed files: one per distinct
+    project, dropping any that lies inside another."""
+    roots = sorted({find_project_root(os.path.dirname(os.path.abspath(f)) or ".") for f in files})
+    kept: list[str] = []
+    for r in roots:
+        if not any(r == k or r.startswith(k.rstrip(os.sep) + os.sep) for k in kept):
+            kept.append(r)
+    return kept
+
+
+def filter_to_files(report: Report, files: list[str]) -> Report:
+    """Hook mode: keep findings with any location (primary or witness) in one of
+    ``files``, and errors about those files. An inversion between a changed file and an
+    untouched one is reported, since the change may be what closed the cycle."""
+    wanted = {_same_file_key(f) for f in files}
+    cache: dict[str, str] = {}
+
+    def touches(path: str) -> bool:
+        if path not in cache:
+            cache[path] = _same_file_key(path)
+        return cache[path] in wanted
+
+    findings = [f for f in report.findings if any(touches(loc.path) for loc in f.locations())]
+    errors = [e for e in report.errors if touches(e.path)]
+    return Report(source=report.source, findings=findings, errors=errors, extra=dict(report.extra))
+
+
+def _display(path: str) -> str:
+    rel = os.path.relpath(path)
+    return "." if rel == os.curdir else rel if not rel.startswith(os.pardir) else path
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from lockwatch import baseline as bl
+    from lockwatch import report as rep
+
+    given = list(args.paths) or ["."]
+    if args.hook:
+        files = [p for p in given if os.path.isfile(p)]
+        if not files:
+            # pre-commit ran us with no Python file staged: nothing can be touched.
+            return EXIT_OK
+        roots = _hook_roots(files)
+        scan_paths = [_display(r) for r in roots]
+        start = roots[0]
+    else:
+        missing = [p for p in given if not os.path.lexists(p)]
+        if missing:
+            raise UsageError("no such file or directory: " + ", ".join(missing))
+        scan_paths = given
+        start = given[0]
+
+    config = load(start=start, config_file=args.config)
+    apply_overrides(
+        config,
+        select=_comma_list(args.select),
+        extend_select=_comma_list(args.extend_select),
+        ignore=_comma_list(args.ignore),
+        exclude=_comma_list(args.exclude),
+        extend_exclude=_comma_list(args.extend_exclude),
+        jobs=args.jobs,
+        cache_dir=args.cache_dir,
+        no_cache=args.no_cache,
+    )
+    # Read the baseline before the (possibly long) scan so a bad file fails fast.
+    accepted = bl.load_baseline(args.baseline) if args.baseline else None
+
+    report = _engine_scan(scan_paths, config)
+    if not isinstance(report, Report):
+        raise TypeError(f"engine.scan returned {type(report).__name__}, expected Report")
+    if args.hook:
+        report = filter_to_files(report, files)
+
+    if args.write_baseline:
+        n = bl.write_baseline(args.write_baseline, report.findings)
+        if not args.quiet:
+            print(f"lockwatch: wrote {n} finding{'s' if n != 1 else ''} to baseline {args.write_baseline}",
+                  file=sys.stderr)
+        if report.errors and not args.quiet:
+            for e in report.errors:
+                print(f"{e.path}: error: {e.message}", file=sys.stderr)
+        return EXIT_OK
+
+    if accepted is not None:
+        before = len(report.findings)
+        report = Report(source=report.source, findings=bl.apply_baseline(report.findings, accepted),
+                        errors=report.errors, extra=dict(report.extra))
+        hidden = before - len(report.findings)
+        if hidden and not args.quiet and args.format == "text":
+            print(f"lockwatch: {hidden} finding{'s' if hidden != 1 else ''} hidden by baseline {args.baseline}",
+                  file=sys.stderr)
+
+    rep.write(report, args.format, args.output, quiet=args.quiet)
+    if report.findings and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+# ---- rules / rule ------------------------------------------------------------------
+
+def _halves(rule) -> str:
+    return "+".join(h for h, on in (("static", rule.static), ("runtime", rule.runtime)) if on) or "-"
+
+
+def rules_table(rules: Sequence) -> str:
+    rows = [("CODE", "NAME", "KIND", "FOUND BY", "SUMMARY")]
+    rows += [(r.code, r.name, r.kind, _halves(r), r.summary) for r in rules]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from lockwatch.rules import all_rules
+
+    rules = all_rules()
+    if args.format == "json":
+        data = [
+            {"code": r.code, "name": r.name, "kind": r.kind, "severity": r.severity,
+             "static": r.static, "runtime": r.runtime, "summary": r.summary}
+            for r in rules
+        ]
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        sys.stdout.write(rules_table(rules))
+    return EXIT_OK
+
+
+def cmd_rule(args: argparse.Namespace) -> int:
+    from lockwatch.rules import all_rules, get
+
+    try:
+        rule = get(args.rule)
+    except KeyError:
+        codes = ", ".join(r.code for r in all_rules()) or "none"
+        raise UsageError(f"unknown rule {args.rule!r} (known: {codes}; see 'lockwatch rules')") from None
+    sys.stdout.write(rule.doc())
+    return EXIT_OK
+
+
+# ---- entry point ---------------------------------------------------------------------
+
+def _run(argv: list[str]) -> int:
+    try:
+        from lockwatch.runtime.run import main as run_main
+    except ImportError as e:
+        raise UsageError(f"'lockwatch run' is not available in this installation: {e}") from e
+    return int(run_main(argv) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "run":
+            return _run(argv[1:])
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help/--version (0) or a usage error (2, already printed)
+            return e.code if isinstance(e.code, int) else EXIT_ERROR
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return EXIT_ERROR
+        return args.func(args)
+    except (ConfigError, UsageError) as e:
+        print(f"lockwatch: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("lockwatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `lockwatch rules | head`: the reader left; that is not an error of ours.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_ERROR
+    except Exception:
+        traceback.print_exc()
+        print(
+            f"lockwatch: internal error (lockwatch {__version__}, Python {sys.version.split()[0]}): "
+            "this is a bug in lockwatch, not in your code; please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
