@@ -1,0 +1,166 @@
+"""Per-file summary cache: content hash -> ModuleSummary (or the file's error).
+
+Why this shape:
+
+* The key is sha256 over the file's bytes plus everything else the summary depends on: the
+  summary layout (``SUMMARY_VERSION``), the lockwatch version, the Python minor version (the
+  guard's verdicts differ between interpreters), and the file's display path, module name and
+  package flag (they are stored inside the summary). Content, not mtime: a checkout or a
+  ``touch`` does not invalidate, and an edit that keeps the mtime cannot fool it.
+* Entries are JSON, never pickle, so a cache directory planted by someone else can at worst
+  make a summary wrong, never run code. Each entry repeats its own key; an entry that does not
+  parse, is truncated, carries another key or another summary version is ignored (a miss) and
+  rewritten.
+* One small file per entry, written atomically (temporary file + ``os.replace``): parallel
+  workers and concurrent runs never see half an entry, and a warm run loads only the entries
+  of files it has, in any order.
+* Errors are cached too (a syntax error, a parser crash), so a warm run reports exactly what
+  the cold run did without paying for it again. A time-out is cached with its budget and
+  retried when the budget is larger.
+* The default directory is ``.lockwatch_cache/`` in the project root, with a ``.gitignore``
+  of ``*`` (so it is never committed, like ``.ruff_cache``) and a ``CACHEDIR.TAG`` (so backup
+  tools skip it). Entries live under a per-version subdirectory so old versions never collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from typing import Any
+
+from lockwatch import __version__
+from lockwatch.config import Config
+
+DEFAULT_DIRNAME = ".lockwatch_cache"
+_CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by lockwatch.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n"
+)
+
+
+def _summary_version() -> int:
+    from lockwatch.static.summary import SUMMARY_VERSION
+
+    return SUMMARY_VERSION
+
+
+class Cache:
+    """A directory of JSON entries. ``get`` never raises for a bad entry; ``put_*`` never
+    raises either (a cache that cannot be written only makes the next run slower)."""
+
+    def __init__(self, directory: str) -> None:
+        self.base = os.path.abspath(directory)
+        self.tag = f"lw{__version__}-s{_summary_version()}-py{sys.version_info[0]}{sys.version_info[1]}"
+        self.dir = os.path.join(self.base, self.tag)
+        self._salt = f"{self.tag}\0".encode()
+        self._ready = False
+
+    @classmethod
+    def for_config(cls, config: Config) -> "Cache | None":
+        if config.no_cache:
+            return None
+        d = config.cache_dir or os.path.join(os.path.abspath(config.root or "."), DEFAULT_DIRNAME)
+        return cls(d)
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def key(self, data: bytes, path: str, module: str, is_package: bool) -> str:
+        h = hashlib.sha256(self._salt)
+        h.update(f"{path}\0{module}\0{int(is_package)}\0".encode("utf-8", "surrogatepass"))
+        h.update(data)
+        return h.hexdigest()
+
+    def entry_path(self, key: str) -> str:
+        return os.path.join(self.dir, key[:2], key + ".json")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The raw entry: ``{"k": key, "summary": {...}}`` or ``{"k": key, "error": msg}``
+        (plus ``"timeout"`` for a time-out). None when absent or unusable."""
+        try:
+            with open(self.entry_path(key), "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        try:
+            entry = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(entry, dict) or entry.get("k") != key:
+            return None
+        if "summary" in entry:
+            s = entry["summary"]
+            if not isinstance(s, dict) or s.get("version") != _summary_version():
+                return None
+        elif not isinstance(entry.get("error"), str):
+            return None
+        return entry
+
+    # -- writing ------------------------------------------------------------------------
+
+    def put_summary(self, key: str, summary_dict: dict[str, Any]) -> None:
+        self._write(key, {"k": key, "summary": summary_dict})
+
+    def put_error(self, key: str, message: str, timeout: float | None = None) -> None:
+        entry: dict[str, Any] = {"k": key, "error": message}
+        if timeout is not None:
+            entry["timeout"] = timeout
+        self._write(key, entry)
+
+    def _write(self, key: str, entry: dict[str, Any]) -> None:
+        try:
+            data = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+        except (TypeError, ValueError, RecursionError):
+            return  # not JSON-able: better no entry than a wrong one
+        write_atomic(self.entry_path(key), data, self)
+
+    def prepare(self) -> None:
+        """Create the directory with its .gitignore and CACHEDIR.TAG (once per process)."""
+        if self._ready:
+            return
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            for name, text in ((".gitignore", "# Created by lockwatch automatically.\n*\n"),
+                               ("CACHEDIR.TAG", _CACHEDIR_TAG)):
+                p = os.path.join(self.base, name)
+                if not os.path.exists(p):
+                    _write_file_atomic(p, text.encode())
+        except OSError:
+            pass
+        self._ready = True
+
+
+def write_atomic(path: str, data: bytes, cache: Cache | None = None) -> None:
+    """Write an entry: temporary file in the same directory, then rename over. Also used by
+    worker processes, which write their own results (so JSON encoding runs in parallel)."""
+    if cache is not None:
+        cache.prepare()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_file_atomic(path, data)
+    except OSError:
+        pass
+
+
+def _write_file_atomic(path: str, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def encode_summary_entry(key: str, summary_dict: dict[str, Any]) -> bytes:
+    return json.dumps({"k": key, "summary": summary_dict}, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8", "surrogatepass")

@@ -1,0 +1,378 @@
+"""Files -> ModuleSummaries, in worker processes that may die without taking the scan along.
+
+Stages per file: read bytes (main process; never blocks: the file is opened non-blocking and
+must be a regular file) -> cache lookup by content hash -> decode (PEP 263) -> in a worker:
+guard (``guard.check``), then ``summarise_module`` (libcst), then the worker writes the cache
+entry itself (JSON encoding runs in parallel) and sends the summary back.
+
+Why a pool of our own: ``concurrent.futures.ProcessPoolExecutor`` marks the whole pool broken
+when one worker dies, and libcst can segfault on hostile input. Here each worker is a
+``multiprocessing`` process with its own pipe; the main loop waits on the pipes and the process
+sentinels with a deadline per file. A worker that dies (signal, ``os._exit``) or overruns the
+per-file budget costs that one file (an InputError "parser crashed (signal 11)" or "timed out
+after 20 s"); it is replaced and the scan goes on. Workers are started with ``spawn``: it is
+safe whatever threads the caller runs (the pytest plugin scans inside a test process), and
+its cost (~0.35 s, mostly importing libcst, paid in parallel) is hidden behind reading and
+hashing the files. The main process never imports libcst, so a warm run pays nothing for it.
+Even with one file or ``jobs=1`` the parse runs in a worker: a crash must never kill the
+caller.
+
+The summariser is named by a ``"module:function"`` string (workers import it), which is also
+how tests put in a stand-in that crashes or hangs.
+"""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import stat
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from lockwatch.config import Config
+from lockwatch.findings import InputError
+from lockwatch.static import guard
+from lockwatch.static.cache import Cache, encode_summary_entry, write_atomic
+from lockwatch.static.discover import SourceFile
+
+DEFAULT_SUMMARISER = "lockwatch.static.summarise:summarise_module"
+DEFAULT_TIMEOUT = 20.0
+# Worker recursion: libcst recurses per nesting level; a big thread stack lets valid deep
+# code (pydoc_data/topics.py) through instead of a RecursionError. Hostile depth is stopped
+# by the guard before libcst; anything that still overflows costs one worker, not the run.
+_WORKER_RECURSION_LIMIT = 10_000
+_WORKER_STACK_BYTES = 512 * 1024 * 1024
+
+Progress = Callable[[int, int], None]  # (files done, files total)
+
+
+def summarise_files(
+    files: list[SourceFile],
+    config: Config,
+    progress: Progress | None = None,
+    *,
+    timeout: float | None = None,
+    summariser: str = DEFAULT_SUMMARISER,
+) -> tuple[dict[str, Any], list[InputError]]:
+    """Summaries keyed by ``SourceFile.path``, and an error for every file without one.
+    Errors come back in the order of ``files``."""
+    timeout = _timeout(config, timeout)
+    cache = Cache.for_config(config)
+    summaries: dict[str, Any] = {}
+    errors: dict[str, InputError] = {}
+    tasks: list[_Task] = []
+    total = len(files)
+    done = 0
+
+    from_dict = None
+    for sf in files:
+        try:
+            data = _read(sf.abspath)
+        except OSError as e:
+            errors[sf.path] = InputError(sf.path, _read_reason(e))
+            done += 1
+            continue
+        key = cache.key(data, sf.path, sf.module, sf.is_package) if cache else None
+        if cache is not None:
+            entry = cache.get(key)
+            if entry is not None and not _stale_timeout(entry, timeout):
+                if "summary" in entry:
+                    if from_dict is None:
+                        from lockwatch.static.summary import ModuleSummary
+                        from_dict = ModuleSummary.from_dict
+                    try:
+                        summaries[sf.path] = from_dict(entry["summary"])
+                        done += 1
+                        continue
+                    except (KeyError, TypeError, ValueError):
+                        pass  # an entry from a layout we no longer read: rebuild it
+                else:
+                    errors[sf.path] = InputError(sf.path, entry["error"])
+                    done += 1
+                    continue
+        try:
+            source = guard.decode(data)
+        except guard.SourceError as e:
+            errors[sf.path] = InputError(sf.path, str(e))
+            if cache is not None:
+                cache.put_error(key, str(e))
+            done += 1
+            continue
+        tasks.append(_Task(sf, source, key))
+    if progress and done:
+        progress(done, total)
+
+    if tasks:
+        if cache is not None:
+            cache.prepare()
+        jobs = config.jobs or os.cpu_count() or 1
+        # Small jobs first would leave the big ones for the end; largest first balances cores.
+        tasks.sort(key=lambda t: -len(t.source))
+        pool = _Pool(min(jobs, len(tasks)), summariser, timeout)
+        try:
+            for task, ok, value, cache_timeout in pool.run(tasks, cache):
+                sf = task.sf
+                if ok:
+                    summaries[sf.path] = value
+                else:
+                    errors[sf.path] = InputError(sf.path, value)
+                    if cache is not None and task.key and cache_timeout is not False:
+                        cache.put_error(task.key, value, cache_timeout)
+                done += 1
+                if progress:
+                    progress(done, total)
+        finally:
+            pool.close()
+
+    order = {sf.path: i for i, sf in enumerate(files)}
+    return summaries, sorted(errors.values(), key=lambda e: order.get(e.path, 0))
+
+
+def _timeout(config: Config, timeout: float | None) -> float:
+    if timeout is None:
+        timeout = getattr(config, "parse_timeout", None)
+    if timeout is None:
+        env = os.environ.get("LOCKWATCH_PARSE_TIMEOUT")
+        try:
+            timeout = float(env) if env else None
+        except ValueError:
+            timeout = None
+    return float(timeout) if timeout and timeout > 0 else DEFAULT_TIMEOUT
+
+
+def _stale_timeout(entry: dict, timeout: float) -> bool:
+    t = entry.get("timeout")
+    return isinstance(t, (int, float)) and timeout > t
+
+
+def _read(path: str) -> bytes:
+    # O_NONBLOCK: if the file was swapped for a FIFO since discovery, open must not hang.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        chunks = []
+        while True:
+            b = os.read(fd, max(st.st_size + 1, 65536))
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _read_reason(e: OSError) -> str:
+    if e.errno == errno.ENOENT:
+        return "vanished before it could be read"
+    if e.errno == errno.EACCES:
+        return "permission denied"
+    return f"cannot read: {e.strerror or e}"
+
+
+@dataclass
+class _Task:
+    sf: SourceFile
+    source: str
+    key: str | None
+
+
+# ---------------------------------------------------------------------------------------
+# The pool (main process side)
+
+
+class _Worker:
+    def __init__(self, ctx, summariser: str) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, summariser), daemon=True,
+                                name="lockwatch-parse")
+        self.proc.start()
+        child.close()
+        self.task: _Task | None = None
+        self.deadline = 0.0
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except Exception:
+            pass
+        self.proc.join(5)
+        self.conn.close()
+
+
+class _Pool:
+    def __init__(self, size: int, summariser: str, timeout: float) -> None:
+        self.ctx = multiprocessing.get_context("spawn")
+        self.summariser = summariser
+        self.timeout = timeout
+        self.workers = [_Worker(self.ctx, summariser) for _ in range(max(1, size))]
+
+    def run(self, tasks: list[_Task], cache: Cache | None):
+        """Yield ``(task, ok, summary-or-message, cache_timeout)`` as files finish;
+        ``cache_timeout`` is None (cache the error as is), a budget (cache as a time-out
+        that a larger budget retries) or False (do not cache)."""
+        pending = deque(tasks)
+        busy: list[_Worker] = []
+        idle = list(self.workers)
+        while pending or busy:
+            while pending and idle:
+                w = idle.pop()
+                task = pending.popleft()
+                cache_path = cache.entry_path(task.key) if cache is not None and task.key else None
+                try:
+                    w.conn.send((task.sf.path, task.sf.module, task.sf.is_package, task.source, cache_path))
+                except (OSError, ValueError):
+                    # Died while idle (killed from outside?): replace it and retry the file.
+                    pending.appendleft(task)
+                    self._replace(w)
+                    idle.append(self.workers[-1])
+                    continue
+                w.task = task
+                w.deadline = time.monotonic() + self.timeout
+                busy.append(w)
+            now = time.monotonic()
+            wait_for = min(w.deadline for w in busy) - now
+            waitables = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
+            ready = set(multiprocessing.connection.wait(waitables, timeout=max(0.0, wait_for)))
+            now = time.monotonic()
+            for w in list(busy):
+                task = w.task
+                result = None
+                if w.conn in ready:
+                    try:
+                        result = w.conn.recv()
+                    except (EOFError, OSError):
+                        result = None  # died mid-message: handled as a death below
+                    except Exception as e:  # an unpicklable result: a bug, but one file's
+                        result = (False, f"internal error: cannot receive the summary: {e}", None)
+                if result is not None:
+                    ok, value, cache_timeout = result
+                    busy.remove(w)
+                    w.task = None
+                    idle.append(w)
+                    yield task, ok, value, cache_timeout
+                elif w.conn in ready or w.proc.sentinel in ready:
+                    busy.remove(w)
+                    w.proc.join(5)
+                    code = w.proc.exitcode
+                    self._replace(w)
+                    idle.append(self.workers[-1])
+                    yield task, False, _death_message(code), None
+                elif now >= w.deadline:
+                    busy.remove(w)
+                    self._replace(w)
+                    idle.append(self.workers[-1])
+                    yield task, False, f"timed out after {self.timeout:g} s; not analysed", self.timeout
+
+    def _replace(self, w: _Worker) -> None:
+        w.kill()
+        self.workers.remove(w)
+        self.workers.append(_Worker(self.ctx, self.summariser))
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 2
+        for w in self.workers:
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.kill()
+            else:
+                w.conn.close()
+
+
+def _death_message(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"parser crashed (signal {-code}, {name}); not analysed"
+    return f"parser process exited unexpectedly (status {code}); not analysed"
+
+
+# ---------------------------------------------------------------------------------------
+# The worker (child process side)
+
+
+def _worker_main(conn, summariser: str) -> None:
+    # Ctrl-C goes to the whole process group: let the main process decide what to do.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), _WORKER_RECURSION_LIMIT))
+    threading.stack_size(_WORKER_STACK_BYTES)
+    t = threading.Thread(target=_worker_loop, args=(conn, summariser), name="lockwatch-parse")
+    t.start()
+    t.join()
+
+
+def _worker_loop(conn, summariser: str) -> None:
+    fn, parse_error = _load_summariser(summariser)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        path, module, is_package, source, cache_path = msg
+        result = analyse(fn, parse_error, source, path, module, is_package, cache_path)
+        try:
+            conn.send(result)
+        except (OSError, ValueError):
+            return
+        except Exception as e:  # the summary does not pickle
+            conn.send((False, f"internal error: cannot send the summary: {e}", False))
+
+
+def _load_summariser(spec: str):
+    import importlib
+
+    mod_name, _, fn_name = spec.partition(":")
+    mod = importlib.import_module(mod_name)
+    return getattr(mod, fn_name), getattr(mod, "ParseError", None)
+
+
+def analyse(fn, parse_error, source: str, path: str, module: str, is_package: bool,
+            cache_path: str | None) -> tuple[bool, Any, Any]:
+    """One file, in the worker: guard, summarise, write the cache entry. Returns
+    ``(ok, summary-or-message, cache_timeout)`` (cache_timeout False: do not cache)."""
+    try:
+        py_error = guard.check(source, path)
+    except guard.SourceError as e:
+        return False, str(e), None
+    try:
+        summary = fn(source, path, module, is_package)
+    except RecursionError:
+        return False, "too deeply nested to analyse (RecursionError in the summariser)", None
+    except MemoryError:
+        return False, "ran out of memory while summarising; not analysed", False
+    except Exception as e:
+        if parse_error is not None and isinstance(e, parse_error):
+            if py_error is not None:
+                # Both parsers reject it: CPython's message is the clearer one.
+                return False, guard.syntax_message(py_error, source), None
+            return False, f"cannot parse: {_one_line(e)}", None
+        return False, f"internal error while summarising ({type(e).__name__}: {_one_line(e)}); not analysed", False
+    if cache_path is not None:
+        try:
+            key = os.path.basename(cache_path)[:-len(".json")]
+            write_atomic(cache_path, encode_summary_entry(key, summary.to_dict()))
+        except Exception:
+            pass  # an unwritable cache only slows the next run
+    return True, summary, None
+
+
+def _one_line(e: BaseException) -> str:
+    s = str(e).strip().splitlines()
+    return s[0] if s else type(e).__name__
