@@ -22,7 +22,8 @@ import json
 import os
 import tempfile
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from lockwatch import __version__
 from lockwatch.config import ConfigError

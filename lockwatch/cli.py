@@ -17,10 +17,17 @@ import json
 import os
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from lockwatch import __version__
-from lockwatch.config import Config, ConfigError, apply_overrides, find_project_root, load, split_list
+from lockwatch.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    find_project_root,
+    load,
+    split_list,
+)
 from lockwatch.findings import Report
 
 EXIT_OK = 0
@@ -292,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         return EXIT_ERROR
-    except Exception:
+    except Exception:  # noqa: BLE001 - not swallowed: traceback printed, exit 2
         traceback.print_exc()
         print(
             f"lockwatch: internal error (lockwatch {__version__}, Python {sys.version.split()[0]}): "

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from lockwatch.baseline import BaselineError, apply_baseline, load_baseline, write_baseline
+from lockwatch.baseline import (
+    BaselineError,
+    apply_baseline,
+    load_baseline,
+    write_baseline,
+)
 from lockwatch.config import ConfigError
 from lockwatch.findings import Finding
 

@@ -173,7 +173,7 @@ def test_hook_mode_analyses_project_and_reports_touching_findings(project, monke
     eng = use_engine(monkeypatch, FakeEngine([via_related, only_a, only_c],
                                              errors=[InputError("pkg/c.py", "bad"), InputError("pkg/b.py", "worse")]))
     assert cli.main(["scan", "--hook", "--format", "json", "pkg/b.py"]) == 1
-    paths, cfg = eng.calls[-1]
+    paths, _ = eng.calls[-1]
     assert paths == ["."]  # the whole project, not just the changed file
     d = json.loads(capsys.readouterr().out)
     assert [(f["code"], f["path"]) for f in d["findings"]] == [("LW101", "pkg/a.py")]
@@ -257,6 +257,6 @@ def test_version_and_no_command(capsys):
 def test_python_dash_m_entry_point(project):
     import subprocess
 
-    r = subprocess.run([sys.executable, "-m", "lockwatch", "--version"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "lockwatch", "--version"], check=False, capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(cli.__file__))})
     assert r.returncode == 0 and r.stdout.startswith("lockwatch ")

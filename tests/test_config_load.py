@@ -3,12 +3,18 @@ errors naming the key and the file."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 
 import pytest
 
-from lockwatch.config import Config, ConfigError, apply_overrides, find_config_file, find_project_root, load
+from lockwatch.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    find_config_file,
+    find_project_root,
+    load,
+)
 
 
 def write(path, text):

@@ -81,7 +81,7 @@ def test_relative_links_in_docs_resolve():
 
 def test_readme_opens_with_the_two_commands():
     text = read("README.md")
-    blocks = re.findall(r"```sh\n(.*?)\n```", text, re.S)
+    blocks = re.findall(r"```sh\n(.*?)\n```", text, re.DOTALL)
     assert len(blocks) >= 2
     first, second = blocks[0], blocks[1]
     # Nothing but the title may come before them.
@@ -107,6 +107,6 @@ def test_ci_runs_the_readme_test_command():
 def test_docs_mention_no_unknown_commands(path):
     # Any `lockwatch <word>` in inline code or a code block must be a real subcommand.
     text = read(path)
-    code = " ".join(re.findall(r"```.*?```", text, re.S))
-    words = set(re.findall(r"`lockwatch ([a-z]\w*)", text)) | set(re.findall(r"^lockwatch ([a-z]\w*)", code, re.M))
+    code = " ".join(re.findall(r"```.*?```", text, re.DOTALL))
+    words = set(re.findall(r"`lockwatch ([a-z]\w*)", text)) | set(re.findall(r"^lockwatch ([a-z]\w*)", code, re.MULTILINE))
     assert words <= {"scan", "run", "rules", "rule"}

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO, Callable
+from collections.abc import Callable
+from typing import IO
 
 from lockwatch.findings import Report
 
