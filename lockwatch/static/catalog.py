@@ -1,0 +1,227 @@
+"""What the analyser knows about code outside the project: lock factories, known types
+(constructors and return types, so that ``t.join()`` is known to be ``Thread.join`` and not
+``str.join``), and the blocking-call catalog. Extended by ``config.lock_factories`` and
+``config.blocking_calls``.
+"""
+
+from __future__ import annotations
+
+# dotted factory name -> sort
+LOCK_FACTORIES: dict[str, str] = {
+    "threading.Lock": "lock",
+    "threading.RLock": "rlock",
+    "threading.Condition": "condition",
+    "threading.Semaphore": "semaphore",
+    "threading.BoundedSemaphore": "semaphore",
+    "threading._RLock": "rlock",
+    "threading._CRLock": "rlock",
+    "threading._PyRLock": "rlock",
+    "_thread.allocate_lock": "lock",
+    "_thread.allocate": "lock",
+    "_thread.LockType": "lock",
+    "_thread.RLock": "rlock",
+    "_thread.lock": "lock",
+    "multiprocessing.Lock": "lock",
+    "multiprocessing.RLock": "rlock",
+    "multiprocessing.Condition": "condition",
+    "multiprocessing.Semaphore": "semaphore",
+    "multiprocessing.BoundedSemaphore": "semaphore",
+    "multiprocessing.synchronize.Lock": "lock",
+    "multiprocessing.synchronize.RLock": "rlock",
+    "multiprocessing.synchronize.Condition": "condition",
+    "multiprocessing.synchronize.Semaphore": "semaphore",
+    "multiprocessing.synchronize.BoundedSemaphore": "semaphore",
+    "multiprocessing.context.BaseContext.Lock": "lock",
+    "multiprocessing.context.BaseContext.RLock": "rlock",
+    "multiprocessing.context.BaseContext.Condition": "condition",
+    "multiprocessing.context.BaseContext.Semaphore": "semaphore",
+    "multiprocessing.context.BaseContext.BoundedSemaphore": "semaphore",
+    "multiprocessing.managers.SyncManager.Lock": "lock",
+    "multiprocessing.managers.SyncManager.RLock": "rlock",
+    "multiprocessing.managers.SyncManager.Condition": "condition",
+    "multiprocessing.managers.SyncManager.Semaphore": "semaphore",
+    "multiprocessing.managers.SyncManager.BoundedSemaphore": "semaphore",
+    "asyncio.Lock": "async-lock",
+    "asyncio.locks.Lock": "async-lock",
+    "asyncio.Semaphore": "async-semaphore",
+    "asyncio.BoundedSemaphore": "async-semaphore",
+    "asyncio.locks.Semaphore": "async-semaphore",
+    "asyncio.locks.BoundedSemaphore": "async-semaphore",
+    "asyncio.Condition": "async-condition",
+    "asyncio.locks.Condition": "async-condition",
+    "trio.Lock": "async-lock",
+    "trio.StrictFIFOLock": "async-lock",
+    "trio.Semaphore": "async-semaphore",
+    "trio.Condition": "async-condition",
+    "anyio.Lock": "async-lock",
+    "anyio.Semaphore": "async-semaphore",
+    "anyio.Condition": "async-condition",
+}
+
+SORTS = ("lock", "rlock", "semaphore", "condition", "async-lock", "async-semaphore", "async-condition")
+REENTRANT_SORTS = {"rlock", "condition"}      # a default Condition wraps an RLock
+ASYNC_SORTS = {"async-lock", "async-semaphore", "async-condition"}
+SEMAPHORE_SORTS = {"semaphore", "async-semaphore"}
+CONDITION_SORTS = {"condition", "async-condition"}
+
+# Positional index / keyword of a semaphore's initial value.
+SEMAPHORE_VALUE_ARG = {"trio.Semaphore": ("initial_value", 0), "anyio.Semaphore": ("initial_value", 0)}
+
+# Callables whose result is an instance of a known external type.
+KNOWN_TYPES: dict[str, str] = {
+    "threading.Thread": "threading.Thread",
+    "threading.Timer": "threading.Thread",
+    "threading.Event": "threading.Event",
+    "threading.Barrier": "threading.Barrier",
+    "queue.Queue": "queue.Queue",
+    "queue.LifoQueue": "queue.Queue",
+    "queue.PriorityQueue": "queue.Queue",
+    "queue.SimpleQueue": "queue.Queue",
+    "multiprocessing.Queue": "queue.Queue",
+    "multiprocessing.JoinableQueue": "queue.Queue",
+    "multiprocessing.Process": "multiprocessing.Process",
+    "multiprocessing.Event": "threading.Event",
+    "multiprocessing.get_context": "multiprocessing.context.BaseContext",
+    "multiprocessing.Manager": "multiprocessing.managers.SyncManager",
+    "multiprocessing.managers.SyncManager": "multiprocessing.managers.SyncManager",
+    "concurrent.futures.ThreadPoolExecutor": "concurrent.futures.Executor",
+    "concurrent.futures.ProcessPoolExecutor": "concurrent.futures.Executor",
+    "concurrent.futures.thread.ThreadPoolExecutor": "concurrent.futures.Executor",
+    "concurrent.futures.process.ProcessPoolExecutor": "concurrent.futures.Executor",
+    "concurrent.futures.Executor": "concurrent.futures.Executor",
+    "concurrent.futures.Future": "concurrent.futures.Future",
+    "subprocess.Popen": "subprocess.Popen",
+    "socket.socket": "socket.socket",
+    "socket.create_connection": "socket.socket",
+    "socket.create_server": "socket.socket",
+    "socket.socketpair": "tuple",
+    "http.client.HTTPConnection": "http.client.HTTPConnection",
+    "http.client.HTTPSConnection": "http.client.HTTPConnection",
+    "requests.Session": "requests.Session",
+    "requests.session": "requests.Session",
+    "httpx.Client": "httpx.Client",
+}
+
+# (type, method) -> type of the result
+KNOWN_RETURNS: dict[tuple[str, str], str] = {
+    ("concurrent.futures.Executor", "submit"): "concurrent.futures.Future",
+    ("multiprocessing.context.BaseContext", "Queue"): "queue.Queue",
+    ("multiprocessing.context.BaseContext", "Process"): "multiprocessing.Process",
+    ("multiprocessing.context.BaseContext", "Event"): "threading.Event",
+    ("multiprocessing.managers.SyncManager", "Queue"): "queue.Queue",
+    ("multiprocessing.managers.SyncManager", "Event"): "threading.Event",
+}
+
+# Methods that lock-like types share (so that ``type.method`` names a blocking call).
+# Blocking calls: dotted function or "Type.method" -> condition tag (see ``is_blocking``).
+BLOCKING: dict[str, str] = {
+    "time.sleep": "sleep",
+    "threading.Thread.join": "join",
+    "multiprocessing.Process.join": "join",
+    "threading.Event.wait": "wait",
+    "threading.Barrier.wait": "always",
+    "queue.Queue.get": "queue-get",
+    "queue.Queue.put": "queue-put",
+    "queue.Queue.join": "always",
+    "concurrent.futures.Future.result": "timeout0",
+    "concurrent.futures.Future.exception": "timeout0",
+    "concurrent.futures.Executor.shutdown": "shutdown",
+    "concurrent.futures.wait": "always",
+    "subprocess.run": "always",
+    "subprocess.call": "always",
+    "subprocess.check_call": "always",
+    "subprocess.check_output": "always",
+    "subprocess.getoutput": "always",
+    "subprocess.getstatusoutput": "always",
+    "subprocess.Popen.communicate": "always",
+    "subprocess.Popen.wait": "always",
+    "os.system": "always",
+    "os.wait": "always",
+    "os.waitpid": "always",
+    "socket.create_connection": "always",
+    "socket.socket.connect": "always",
+    "socket.socket.recv": "always",
+    "socket.socket.recv_into": "always",
+    "socket.socket.recvfrom": "always",
+    "socket.socket.accept": "always",
+    "socket.socket.sendall": "always",
+    "urllib.request.urlopen": "always",
+    "http.client.HTTPConnection.request": "always",
+    "http.client.HTTPConnection.getresponse": "always",
+    "input": "always",
+    "builtins.input": "always",
+}
+for _verb in ("get", "post", "put", "patch", "delete", "head", "options", "request"):
+    BLOCKING[f"requests.{_verb}"] = "always"
+    BLOCKING[f"requests.Session.{_verb}"] = "always"
+    BLOCKING[f"httpx.{_verb}"] = "always"
+    BLOCKING[f"httpx.Client.{_verb}"] = "always"
+BLOCKING["httpx.stream"] = "always"
+
+# Callback registration: dotted callee -> index of the callback argument (LW112).
+CALLBACK_REGISTRARS: dict[str, int] = {
+    "weakref.finalize": 1,
+    "weakref.ref": 1,
+    "weakref.proxy": 1,
+    "gc.callbacks.append": 0,
+    "signal.signal": 1,
+}
+
+# Decorators that make a generator function a context manager (``with f():`` holds what
+# ``f`` holds at its ``yield``).
+CONTEXT_MANAGER_DECORATORS = {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
+DEFAULTDICT = {"collections.defaultdict"}
+DATACLASS_FIELD = {"dataclasses.field"}
+
+
+def lock_sort(dotted: str, extra: dict[str, str] | None = None) -> str | None:
+    if extra and dotted in extra:
+        s = extra[dotted]
+        return s if s in SORTS else "lock"
+    return LOCK_FACTORIES.get(dotted)
+
+
+def _arg(args: list, kws: dict, pos: int, name: str):
+    """The value dict of an argument given by position or keyword, or ``"absent"``."""
+    if name in kws:
+        return kws[name]
+    if pos < len(args):
+        return args[pos]
+    return "absent"
+
+
+def _const(v):
+    if isinstance(v, dict) and "const" in v:
+        return v["const"]
+    return "?"
+
+
+def is_blocking(name: str, args: list, kws: dict, extra: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Is a call of catalog entry ``name`` with these argument values a thread-blocking call?"""
+    if name in extra:
+        return True
+    tag = BLOCKING.get(name)
+    if tag is None:
+        return False
+    if tag == "always":
+        return True
+    if tag == "sleep":
+        return _const(_arg(args, kws, 0, "secs")) not in (0, 0.0)
+    if tag == "join":
+        return _const(_arg(args, kws, 0, "timeout")) not in (0, 0.0)
+    if tag == "wait":
+        return _const(_arg(args, kws, 0, "timeout")) not in (0, 0.0)
+    if tag in ("queue-get", "queue-put"):
+        off = 1 if tag == "queue-put" else 0
+        block = _arg(args, kws, off, "block")
+        timeout = _arg(args, kws, off + 1, "timeout")
+        if block != "absent" and _const(block) is not True:
+            return False
+        return timeout == "absent" or _const(timeout) is None
+    if tag == "timeout0":
+        t = _arg(args, kws, 0, "timeout")
+        return t == "absent" or _const(t) is None
+    if tag == "shutdown":
+        w = _arg(args, kws, 0, "wait")
+        return w == "absent" or _const(w) is True
+    return False

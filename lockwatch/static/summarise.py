@@ -1,0 +1,1158 @@
+"""One libcst pass per file -> :class:`ModuleSummary` (see ``summary.py`` for the layout).
+
+Pure function of its inputs: nothing here knows about other modules, so the result can be
+cached per file content. Only ``PositionProvider`` metadata is used (the scope and
+qualified-name providers cost ~10x, see NOTES.md); names are resolved later by the linker.
+
+The walk is a hand-written recursive descent over statement and expression nodes rather
+than a ``CSTVisitor``: we need to thread "which locks are held here" through branches,
+``try``/``finally`` and ``with`` bodies, which a visitor's flat callbacks make awkward.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from lockwatch.static.summary import ClassSummary, FunctionSummary, ModuleSummary
+from lockwatch.suppress import suppressions_in
+
+
+class ParseError(Exception):
+    """The file could not be summarised (syntax error, nesting too deep for libcst)."""
+
+
+_ORDERING_CALLS = {"sorted", "min", "max", "id"}
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")
+
+
+def summarise_module(source: str, path: str, module: str, is_package: bool = False) -> ModuleSummary:
+    try:
+        tree = cst.parse_module(source)
+    except cst.ParserSyntaxError as e:
+        raise ParseError(f"syntax error at line {e.raw_line}: {e.message}") from None
+    except RecursionError:
+        raise ParseError("nesting too deep to parse") from None
+    try:
+        positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    except RecursionError:
+        raise ParseError("nesting too deep to compute positions") from None
+    ms = ModuleSummary(module=module, path=path, is_package=is_package)
+    sup = suppressions_in(source)
+    ms.suppressions = {str(k): (None if v is None else sorted(v)) for k, v in sup.items()}
+    b = _Builder(ms, positions)
+    try:
+        b.run(tree)
+    except RecursionError:
+        raise ParseError("nesting too deep to summarise") from None
+    return ms
+
+
+def _intersect(a: tuple, b: tuple) -> tuple:
+    return tuple(x for x in a if x in b)
+
+
+class _Func:
+    """Walk state of one function (or of the module body, ``is_module``)."""
+
+    __slots__ = ("s", "alias", "held", "fin", "is_module", "local_names", "exits", "ctx_acqs")
+
+    def __init__(self, s: FunctionSummary, is_module: bool = False):
+        self.s = s
+        self.alias: dict[str, str] = {}
+        self.held: tuple = ()
+        self.fin: list[set] = []          # refs released by enclosing ``finally`` blocks
+        self.is_module = is_module
+        self.local_names: set[str] = set(s.params)
+        if s.vararg:
+            self.local_names.add(s.vararg)
+        self.exits: list[tuple] = []      # held sets at each return
+        self.ctx_acqs: list[int] = []
+
+
+class _Builder:
+    def __init__(self, ms: ModuleSummary, positions):
+        self.ms = ms
+        self.pos = positions
+        self.f: _Func | None = None
+        self.cls: ClassSummary | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def loc(self, node) -> tuple[int, int]:
+        try:
+            p = self.pos[node].start
+            return p.line, p.column + 1
+        except KeyError:
+            return 0, 0
+
+    def run(self, tree: cst.Module) -> None:
+        s = FunctionSummary(qualname="<module>", name="<module>", line=1, col=1)
+        self.ms.functions["<module>"] = s
+        self.f = _Func(s, is_module=True)
+        self._block(tree.body)
+
+    def _ev(self, kind: str, node, **kw) -> int:
+        line, col = self.loc(node)
+        ev = {"e": kind, "l": line, "c": col, "h": list(self.f.held)}
+        ev.update(kw)
+        self.f.s.events.append(ev)
+        return len(self.f.s.events) - 1
+
+    # ------------------------------------------------------------------ refs and values
+    def chain(self, node) -> str | None:
+        """Dotted ref of a name/attribute/call/subscript chain, aliases substituted."""
+        if isinstance(node, cst.Name):
+            n = node.value
+            f = self.f
+            if f is not None and not f.is_module:
+                if n in f.alias:
+                    return f.alias[n]
+                s = f.s
+                if n == s.self_name:
+                    return "@cls" if s.kind == "classmethod" else "@self"
+            return n
+        if isinstance(node, cst.Attribute):
+            base = self.chain(node.value)
+            return None if base is None else f"{base}.{node.attr.value}"
+        if isinstance(node, cst.Call):
+            fn = node.func
+            if isinstance(fn, cst.Name) and fn.value == "super":
+                return "@super"
+            if isinstance(fn, cst.Name) and fn.value == "type" and len(node.args) == 1:
+                inner = self.chain(node.args[0].value)
+                if inner == "@self":
+                    return "@cls"
+            base = self.chain(fn)
+            return None if base is None else f"{base}.()"
+        if isinstance(node, cst.Subscript):
+            f = self.f
+            if (f is not None and isinstance(node.value, cst.Name) and f.s.vararg == node.value.value
+                    and not f.s.params and len(node.slice) == 1):
+                idx = node.slice[0].slice
+                if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Integer) and idx.value.value == "0":
+                    return "@self"   # ``args[0]`` in a method-decorator wrapper
+            base = self.chain(node.value)
+            return None if base is None else f"{base}.[]"
+        return None
+
+    def ann_ref(self, node) -> str | None:
+        """A type annotation -> ref of the class (``Optional[X]``/``X | None`` -> X)."""
+        if node is None:
+            return None
+        if isinstance(node, cst.Annotation):
+            node = node.annotation
+        if isinstance(node, (cst.SimpleString,)):
+            text = node.evaluated_value if isinstance(node.evaluated_value, str) else ""
+            text = text.strip()
+            if text.startswith("Optional[") and text.endswith("]"):
+                text = text[9:-1].strip()
+            return text if _IDENT.match(text or "") else None
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+            for side in (node.left, node.right):
+                if not (isinstance(side, cst.Name) and side.value == "None"):
+                    return self.ann_ref(side)
+            return None
+        if isinstance(node, cst.Subscript):
+            base = self.chain(node.value)
+            if base and base.split(".")[-1] == "Optional" and node.slice:
+                sl = node.slice[0].slice
+                if isinstance(sl, cst.Index):
+                    return self.ann_ref(sl.value)
+            return None
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            r = self.chain(node)
+            if r is None or r.startswith("@"):
+                return None
+            return r
+        return None
+
+    def value(self, node, depth: int = 0) -> dict | None:
+        if node is None or depth > 3:
+            return None
+        if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
+            if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+                return {"const": {"True": True, "False": False, "None": None}[node.value]}
+            r = self.chain(node)
+            return {"r": r} if r else None
+        if isinstance(node, cst.Call):
+            fr = self.chain(node.func)
+            if fr == "@super":
+                return {"r": "@super"}
+            args, kws = [], {}
+            for a in node.args:
+                if a.keyword is not None:
+                    kws[a.keyword.value] = self.value(a.value, depth + 1)
+                elif not a.star:
+                    args.append(self.value(a.value, depth + 1))
+            return {"call": fr, "a": args, "k": kws}
+        if isinstance(node, cst.Integer):
+            try:
+                return {"const": int(node.value.replace("_", ""), 0)}
+            except ValueError:
+                return None
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
+            v = self.value(node.expression, depth)
+            return {"const": -v["const"]} if v else None
+        if isinstance(node, cst.Float):
+            try:
+                return {"const": float(node.value.replace("_", ""))}
+            except ValueError:
+                return None
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            return {"cont": self.value(node.elt, depth + 1)}
+        if isinstance(node, cst.DictComp):
+            return {"cont": self.value(node.value, depth + 1)}
+        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            els = [e for e in node.elements if isinstance(e, cst.Element)]
+            return {"cont": self.value(els[0].value, depth + 1) if els else None}
+        if isinstance(node, cst.Dict):
+            els = [e for e in node.elements if isinstance(e, cst.DictElement)]
+            return {"cont": self.value(els[0].value, depth + 1) if els else None}
+        if isinstance(node, cst.Lambda):
+            return {"lambda": self.value(node.body, depth + 1)}
+        if isinstance(node, cst.Await):
+            return self.value(node.expression, depth)
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            return {"const": "str"}
+        return None
+
+    # ------------------------------------------------------------------ statements
+    def _suite(self, suite) -> bool:
+        if isinstance(suite, cst.IndentedBlock):
+            return self._block(suite.body)
+        if isinstance(suite, cst.SimpleStatementSuite):
+            for small in suite.body:
+                if self._small(small, (), 0):
+                    return True
+            return False
+        return False
+
+    def _block(self, stmts) -> bool:
+        """Walk statements; True when the block always ends in return/raise/break/continue."""
+        for i, st in enumerate(stmts):
+            try:
+                if self._stmt(st, stmts, i):
+                    return True
+            except RecursionError:
+                continue   # absurdly nested statement: skip it, keep the rest of the file
+        return False
+
+    def _stmt(self, st, stmts, i) -> bool:
+        if isinstance(st, cst.SimpleStatementLine):
+            for small in st.body:
+                if self._small(small, stmts, i):
+                    return True
+            return False
+        if isinstance(st, cst.FunctionDef):
+            self._funcdef(st)
+            return False
+        if isinstance(st, cst.ClassDef):
+            self._classdef(st)
+            return False
+        if self.cls is not None and self.f is None:
+            # class-body control flow (``if TYPE_CHECKING:``, ``try:``): collect definitions
+            for sub in _sub_suites(st):
+                self._suite(sub)
+            return False
+        if isinstance(st, cst.If):
+            return self._if(st, stmts, i)
+        if isinstance(st, (cst.For, cst.While)):
+            return self._loop(st)
+        if isinstance(st, cst.With):
+            return self._with(st)
+        if isinstance(st, (cst.Try, cst.TryStar)):
+            return self._try(st)
+        if isinstance(st, cst.Match):
+            self._expr(st.subject)
+            f = self.f
+            h0 = f.held
+            outs = []
+            for case in st.cases:
+                f.held = h0
+                if not self._suite(case.body):
+                    outs.append(f.held)
+            f.held = _intersect_all(outs, h0)
+            return False
+        return False
+
+    def _small(self, small, stmts, i) -> bool:
+        f = self.f
+        if self.cls is not None and f is None:
+            self._class_small(small)
+            return False
+        if isinstance(small, cst.Expr):
+            v = small.value
+            if isinstance(v, cst.Call):
+                self._call(v, "discard", stmts=stmts, i=i)
+            else:
+                self._expr(v, "discard")
+            return False
+        if isinstance(small, cst.Assign):
+            target = small.targets[0].target if len(small.targets) == 1 else None
+            use, t = "expr", None
+            if isinstance(target, cst.Name):
+                use, t = ("local", target.value)
+            elif isinstance(target, cst.Attribute):
+                use, t = "attr", self.chain(target)
+            elif isinstance(target, cst.Subscript):
+                use, t = "container", self.chain(target)
+            self._expr(small.value, use, target=t, stmts=stmts, i=i)
+            for tg in small.targets:
+                self._assign(tg.target, small.value)
+            return False
+        if isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                use = "local" if isinstance(small.target, cst.Name) else "attr"
+                self._expr(small.value, use)
+            self._assign(small.target, small.value, ann=small.annotation)
+            return False
+        if isinstance(small, cst.AugAssign):
+            self._expr(small.value, "expr")
+            tg = small.target
+            if isinstance(tg, cst.Attribute):
+                self._expr(tg, "expr")
+                r = self.chain(tg)
+                if r and self._tracked_attr(r):
+                    self._ev("wr", tg, r=r, v=None)
+            elif isinstance(tg, cst.Name):
+                self._kill(tg.value)
+            else:
+                self._expr(tg, "expr")
+            return False
+        if isinstance(small, cst.Return):
+            if small.value is not None:
+                self._expr(small.value, "return")
+                v = self.value(small.value)
+                if v is not None:
+                    f.s.returns.append(v)
+            f.exits.append(f.held)
+            return True
+        if isinstance(small, cst.Raise):
+            if small.exc is not None:
+                self._expr(small.exc, "expr")
+            return True
+        if isinstance(small, (cst.Break, cst.Continue)):
+            return True
+        if isinstance(small, cst.Import):
+            for alias in small.names:
+                dotted = _dotted(alias.name)
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self._import(alias.asname.name.value, ["module", dotted])
+                else:
+                    top = dotted.split(".")[0]
+                    self._import(top, ["module", top])
+            return False
+        if isinstance(small, cst.ImportFrom):
+            base = self._from_base(small)
+            if base is None:
+                return False
+            if isinstance(small.names, cst.ImportStar):
+                if f.is_module:
+                    self.ms.star_imports.append(base)
+                return False
+            for alias in small.names:
+                name = _dotted(alias.name)
+                local = name
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    local = alias.asname.name.value
+                self._import(local, ["from", base, name])
+            return False
+        if isinstance(small, cst.Global):
+            f.s.globals_decl.extend(n.name.value for n in small.names)
+            return False
+        if isinstance(small, cst.Nonlocal):
+            return False
+        if isinstance(small, cst.Del):
+            self._expr(small.target, "expr")
+            return False
+        if isinstance(small, cst.Assert):
+            self._expr(small.test, "expr")
+            return False
+        return False
+
+    def _import(self, local: str, target: list) -> None:
+        f = self.f
+        if f is None or f.is_module:
+            self.ms.imports[local] = target
+        else:
+            # function-local import: visible module-wide only if nothing else has the name
+            self.ms.imports.setdefault(local, target)
+            f.local_names.discard(local)
+
+    def _from_base(self, node: cst.ImportFrom) -> str | None:
+        mod = _dotted(node.module) if node.module is not None else ""
+        level = len(node.relative)
+        if level == 0:
+            return mod
+        parts = self.ms.module.split(".")
+        if not self.ms.is_package:
+            parts = parts[:-1]
+        if level > 1:
+            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+        base = ".".join(p for p in parts if p)
+        if mod:
+            base = f"{base}.{mod}" if base else mod
+        return base or None
+
+    # ------------------------------------------------------------------ assignments
+    def _kill(self, name: str) -> None:
+        f = self.f
+        if f.is_module:
+            self.ms.globals[name] = {"v": None}
+            return
+        if name in f.s.globals_decl:
+            return
+        f.alias.pop(name, None)
+        f.s.locals[name] = {}
+        f.local_names.add(name)
+
+    def _tracked_attr(self, r: str) -> bool:
+        parts = r.split(".")
+        if len(parts) != 2:
+            return False
+        base = parts[0]
+        return base == "@self" or base == "@cls" or (self.f is not None and base in self.f.local_names)
+
+    def _assign(self, target, value_node, ann=None) -> None:
+        f = self.f
+        if isinstance(target, cst.Name):
+            name = target.value
+            line, col = self.loc(value_node if value_node is not None else target)
+            v = self.value(value_node)
+            if ann is not None and v is None:
+                ar = self.ann_ref(ann)
+                v = {"ann": ar} if ar else None
+            if f.is_module or name in f.s.globals_decl:
+                prev = self.ms.globals.get(name)
+                if not f.is_module and prev is not None and prev.get("v") is not None:
+                    return   # ``global x; x = ...`` in a function: keep the module-level value
+                self.ms.globals[name] = {"v": v, "l": line, "c": col}
+                return
+            f.local_names.add(name)
+            if isinstance(value_node, (cst.Name, cst.Attribute, cst.Subscript)) and ann is None:
+                r = self.chain(value_node)
+                if r is not None and r != name:
+                    f.alias[name] = r
+                    f.s.locals.pop(name, None)
+                    return
+            f.alias.pop(name, None)
+            f.s.locals[name] = dict(v, l=line, c=col) if v else {}
+            return
+        if isinstance(target, cst.Attribute):
+            self._expr(target.value, "expr")
+            r = self.chain(target)
+            if r and (self._tracked_attr(r) or f.is_module):
+                kw = {"r": r, "v": self.value(value_node)}
+                if ann is not None:
+                    kw["ann"] = self.ann_ref(ann)
+                self._ev("wr", target, **kw)
+            return
+        if isinstance(target, cst.Subscript):
+            r = self.chain(target)
+            self._expr(target.value, "expr")
+            if r and r.endswith(".[]") and self._tracked_attr(r[:-3]):
+                self._ev("wr", target, r=r, v=self.value(value_node))
+            return
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._assign(el.value, None)
+            return
+        if isinstance(target, cst.StarredElement):
+            self._assign(target.value, None)
+
+    # ------------------------------------------------------------------ compound statements
+    def _acquire_test(self, test):
+        """``if lock.acquire(...)`` / ``if not lock.acquire(...)`` -> (call, negated)."""
+        neg = False
+        node = test
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+            neg, node = True, node.expression
+        if isinstance(node, cst.Await):
+            node = node.expression
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "acquire":
+            return node, neg
+        return None
+
+    def _if(self, st: cst.If, stmts, i) -> bool:
+        f = self.f
+        h0 = f.held
+        at = self._acquire_test(st.test)
+        h_body = h_else = h0
+        if at is not None:
+            call, neg = at
+            idx = self._acquire(call, push=False)
+            if idx is not None:
+                if neg:
+                    h_else = h0 + (idx,)
+                    rest = list(stmts[i + 1:]) if stmts else []
+                    self._release_site(idx, call, rest)
+                else:
+                    h_body = h0 + (idx,)
+                    self._release_site(idx, call, _stmts_of(st.body))
+        else:
+            self._expr(st.test, "expr")
+            if _has_ordering_compare(st.test):
+                f.s.orders = True
+        f.held = h_body
+        tb = self._suite(st.body)
+        hb = f.held
+        f.held = h_else
+        te = False
+        if st.orelse is not None:
+            if isinstance(st.orelse, cst.If):
+                te = self._if(st.orelse, None, 0)
+            else:
+                te = self._suite(st.orelse.body)
+        he = f.held
+        if tb and te:
+            f.held = h0
+            return True
+        f.held = he if tb else hb if te else _intersect(hb, he)
+        return False
+
+    def _loop(self, st) -> bool:
+        f = self.f
+        if isinstance(st, cst.For):
+            self._expr(st.iter, "expr")
+            if st.asynchronous is not None:
+                self._ev("await", st)
+            self._assign(st.target, None)
+        else:
+            self._expr(st.test, "expr")
+        h0 = f.held
+        tb = self._suite(st.body)
+        hb = f.held
+        f.held = h0 if tb else _intersect(h0, hb)
+        if st.orelse is not None:
+            h1 = f.held
+            if self._suite(st.orelse.body):
+                f.held = h1
+        return False
+
+    def _with(self, st: cst.With) -> bool:
+        f = self.f
+        h0 = f.held
+        mode = "awith" if st.asynchronous is not None else "with"
+        pushed = []
+        ctx_before = len(f.ctx_acqs)
+        for item in st.items:
+            node = item.item
+            if isinstance(node, cst.Call):
+                self._call(node, "with")
+            elif isinstance(node, cst.Attribute):
+                self._expr(node.value, "expr")
+            else:
+                self._expr(node, "with")
+            r = self.chain(node)
+            if r is not None:
+                idx = self._ev("acq", node, r=r, m=mode)
+                f.held = f.held + (idx,)
+                pushed.append(idx)
+            if item.asname is not None:
+                self._assign(item.asname.name, node)
+        t = self._suite(st.body)
+        drop = set(pushed) | set(f.ctx_acqs[ctx_before:])
+        del f.ctx_acqs[ctx_before:]
+        f.held = tuple(x for x in f.held if x not in drop) if not t else h0
+        return t
+
+    def _try(self, st) -> bool:
+        f = self.f
+        h0 = f.held
+        fin_rel = set()
+        if st.finalbody is not None:
+            fin_rel = _released_refs(self, _stmts_of(st.finalbody.body))
+        f.fin.append(fin_rel)
+        outs = []
+        tb = self._suite(st.body)
+        hb = f.held
+        if not tb:
+            if st.orelse is not None:
+                if not self._suite(st.orelse.body):
+                    outs.append(f.held)
+            else:
+                outs.append(hb)
+        for h in st.handlers:
+            f.held = h0
+            if h.type is not None:
+                self._expr(h.type, "expr")
+            if h.name is not None:
+                self._assign(h.name.name, None)
+            if not self._suite(h.body):
+                outs.append(f.held)
+        f.fin.pop()
+        if st.finalbody is not None:
+            f.held = _intersect_all(outs, h0)
+            tf = self._suite(st.finalbody.body)
+            return tf or not outs
+        if not outs:
+            f.held = h0
+            return True
+        f.held = _intersect_all(outs, h0)
+        return False
+
+    # ------------------------------------------------------------------ definitions
+    def _funcdef(self, node: cst.FunctionDef) -> None:
+        outer_f, outer_cls = self.f, self.cls
+        name = node.name.value
+        in_class = outer_cls is not None and outer_f is None
+        decos = []
+        kind = "method" if in_class else "function"
+        for d in node.decorators:
+            if outer_f is not None:
+                self._expr(d.decorator, "expr")
+            else:
+                # decorators in a class body run at class creation; no events, just values
+                pass
+            v = self.value(d.decorator) if outer_f is not None else self._class_value(d.decorator)
+            if v is not None:
+                decos.append(v)
+            dr = _dotted_or_none(d.decorator)
+            if dr in ("staticmethod",):
+                kind = "staticmethod"
+            elif dr in ("classmethod",):
+                kind = "classmethod"
+            elif dr in ("property", "functools.cached_property", "cached_property"):
+                kind = "property"
+            elif dr and dr.endswith((".setter", ".deleter")):
+                kind = "setter"
+        if in_class:
+            qual = f"{outer_cls.qualname}.{name}"
+        elif outer_f is not None and not outer_f.is_module:
+            qual = f"{outer_f.s.qualname}.<locals>.{name}"
+        else:
+            qual = name
+        if kind == "setter":
+            qual += ".<setter>"
+        p = node.params
+        positional = [x.name.value for x in (*p.posonly_params, *p.params)]
+        params = positional + [x.name.value for x in p.kwonly_params]
+        vararg = p.star_arg.name.value if isinstance(p.star_arg, cst.Param) else None
+        line, col = self.loc(node.name)
+        s = FunctionSummary(
+            qualname=qual, name=name, line=line, col=col,
+            is_async=node.asynchronous is not None,
+            cls=outer_cls.qualname if in_class else None,
+            kind=kind if in_class else "function",
+            parent=outer_f.s.qualname if outer_f is not None and not outer_f.is_module else None,
+            params=params, vararg=vararg, decorators=decos,
+        )
+        if in_class and kind != "staticmethod" and positional:
+            s.self_name = positional[0]
+        elif not in_class and positional and positional[0] == "self":
+            s.self_name = "self"   # wrapper defined outside a class, e.g. in a decorator
+        s.return_ann = self.ann_ref(node.returns.annotation) if node.returns is not None else None
+        for prm in (*p.posonly_params, *p.params, *p.kwonly_params):
+            pn = prm.name.value
+            if pn == s.self_name:
+                continue
+            ar = self.ann_ref(prm.annotation) if prm.annotation is not None else None
+            if ar:
+                s.locals[pn] = {"ann": ar}
+        s.assigned = []
+        self.ms.functions[qual] = s
+        if in_class and kind != "setter":
+            outer_cls.methods[name] = qual
+        inner = _Func(s)
+        self.f, self.cls = inner, None
+        try:
+            ended = self._block(_stmts_of(node.body))
+            exits = inner.exits + ([] if ended else [inner.held])
+            s.exit_held = list(_intersect_all(exits, ()))
+            s.assigned = sorted(inner.local_names)
+        finally:
+            self.f, self.cls = outer_f, outer_cls
+        if outer_f is not None and not outer_f.is_module and not in_class:
+            outer_f.local_names.add(name)
+            outer_f.s.locals[name] = {"r": f"<def>{qual}"}
+
+    def _class_value(self, node):
+        saved = self.f
+        self.f = None
+        try:
+            return self.value(node)
+        finally:
+            self.f = saved
+
+    def _classdef(self, node: cst.ClassDef) -> None:
+        outer_f, outer_cls = self.f, self.cls
+        name = node.name.value
+        if outer_cls is not None and outer_f is None:
+            qual = f"{outer_cls.qualname}.{name}"
+        elif outer_f is not None and not outer_f.is_module:
+            qual = f"{outer_f.s.qualname}.<locals>.{name}"
+        else:
+            qual = name
+        line, col = self.loc(node.name)
+        bases = []
+        for a in node.bases:
+            if a.keyword is None:
+                r = self.chain(a.value) if outer_f is not None else self._class_chain(a.value)
+                if r:
+                    bases.append(r)
+        decos = [v for v in (self._class_value(d.decorator) for d in node.decorators) if v]
+        cs = ClassSummary(qualname=qual, name=name, line=line, col=col, bases=bases, decorators=decos,
+                          parent_func=outer_f.s.qualname if outer_f is not None and not outer_f.is_module else None)
+        self.ms.classes[qual] = cs
+        self.f, self.cls = None, cs
+        try:
+            self._block(_stmts_of(node.body))
+        finally:
+            self.f, self.cls = outer_f, outer_cls
+        if outer_f is not None and outer_f.is_module:
+            self.ms.globals.setdefault(name, {"v": None})
+            self.ms.globals[name] = {"v": {"r": f"<class>{qual}"}, "l": line, "c": col}
+        elif outer_f is not None:
+            outer_f.local_names.add(name)
+            outer_f.s.locals[name] = {"r": f"<class>{qual}"}
+
+    def _class_chain(self, node):
+        saved = self.f
+        self.f = None
+        try:
+            return self.chain(node)
+        finally:
+            self.f = saved
+
+    def _class_small(self, small) -> None:
+        cs = self.cls
+        if isinstance(small, (cst.Assign, cst.AnnAssign)):
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            ann = small.annotation if isinstance(small, cst.AnnAssign) else None
+            val = small.value
+            for t in targets:
+                if isinstance(t, cst.Name):
+                    line, col = self.loc(val if val is not None else t)
+                    entry = {"v": self._class_value(val), "l": line, "c": col}
+                    if ann is not None:
+                        entry["ann"] = self._class_ann(ann)
+                    cs.attrs[t.value] = entry
+
+    def _class_ann(self, ann):
+        saved = self.f
+        self.f = None
+        try:
+            return self.ann_ref(ann)
+        finally:
+            self.f = saved
+
+    # ------------------------------------------------------------------ expressions
+    def _acquire(self, call: cst.Call, push: bool = True) -> int | None:
+        fn = call.func
+        r = self.chain(fn.value)
+        for a in call.args:
+            self._expr(a.value, "arg")
+        if r is None:
+            return None
+        mode = "acquire" if _acquire_blocking(call) else "try"
+        idx = self._ev("acq", call, r=r, m=mode)
+        if push:
+            self.f.held = self.f.held + (idx,)
+        return idx
+
+    def _release(self, call: cst.Call) -> None:
+        f = self.f
+        r = self.chain(call.func.value)
+        if r is None:
+            return
+        self._ev("rel", call, r=r)
+        ev = f.s.events
+        for j in range(len(f.held) - 1, -1, -1):
+            if ev[f.held[j]]["r"] == r:
+                f.held = f.held[:j] + f.held[j + 1:]
+                break
+
+    def _call(self, node: cst.Call, use: str, target=None, stmts=None, i=0) -> None:
+        f = self.f
+        fn = node.func
+        if isinstance(fn, cst.Attribute):
+            meth = fn.attr.value
+            if meth == "acquire":
+                self._expr(fn.value, "expr")
+                idx = self._acquire(node)
+                if idx is not None and stmts is not None and use in ("discard", "local"):
+                    self._release_site(idx, node, list(stmts[i + 1:]))
+                return
+            if meth == "release" and not node.args:
+                self._expr(fn.value, "expr")
+                self._release(node)
+                return
+            if meth == "enter_context" and len(node.args) == 1:
+                self._expr(fn.value, "expr")
+                self._expr(node.args[0].value, "arg")
+                r = self.chain(node.args[0].value)
+                if r is not None:
+                    idx = self._ev("acq", node, r=r, m="ctx")
+                    f.held = f.held + (idx,)
+                    f.ctx_acqs.append(idx)
+                return
+            self._expr(fn.value, "expr")
+        elif isinstance(fn, cst.Name):
+            if fn.value in _ORDERING_CALLS:
+                f.s.orders = True
+        else:
+            self._expr(fn, "expr")
+        for a in node.args:
+            self._expr(a.value, "arg")
+        fr = self.chain(fn)
+        if fr is None:
+            return
+        args, kws = [], {}
+        for a in node.args:
+            if a.keyword is not None:
+                kws[a.keyword.value] = self.value(a.value, 1)
+            elif not a.star:
+                args.append(self.value(a.value, 1))
+        kw = {"f": fr, "a": args, "k": kws, "u": use}
+        if target is not None:
+            kw["t"] = target
+        self._ev("call", node, **kw)
+
+    def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:
+        if node is None:
+            return
+        if isinstance(node, cst.Call):
+            self._call(node, use, target, stmts, i)
+            return
+        if isinstance(node, cst.Name):
+            return
+        if isinstance(node, cst.Attribute):
+            r = self.chain(node)
+            if r is not None and self._tracked_attr(r):
+                self._ev("rd", node, r=r)
+                return
+            self._expr(node.value, "expr")
+            return
+        if isinstance(node, cst.Await):
+            self._expr(node.expression, "await")
+            self._ev("await", node)
+            return
+        if isinstance(node, (cst.Yield,)):
+            v = node.value
+            if isinstance(v, cst.From):
+                self._expr(v.item, "expr")
+            elif v is not None:
+                self._expr(v, "expr")
+            self._ev("yield", node)
+            return
+        if isinstance(node, cst.Lambda):
+            return   # deferred code; see the linker for callables passed as arguments
+        if isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
+            self._expr(node.left, "expr")
+            self._expr(node.right, "expr")
+            return
+        if isinstance(node, cst.Comparison):
+            self._expr(node.left, "expr")
+            for c in node.comparisons:
+                self._expr(c.comparator, "expr")
+            return
+        if isinstance(node, cst.UnaryOperation):
+            self._expr(node.expression, "expr")
+            return
+        if isinstance(node, cst.IfExp):
+            self._expr(node.test, "expr")
+            self._expr(node.body, use)
+            self._expr(node.orelse, use)
+            return
+        if isinstance(node, cst.Subscript):
+            self._expr(node.value, "expr")
+            for el in node.slice:
+                sl = el.slice
+                if isinstance(sl, cst.Index):
+                    self._expr(sl.value, "expr")
+            return
+        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            for el in node.elements:
+                self._expr(el.value, "container" if use in ("local", "attr", "container") else "expr")
+            return
+        if isinstance(node, cst.Dict):
+            for el in node.elements:
+                if isinstance(el, cst.DictElement):
+                    self._expr(el.key, "expr")
+                self._expr(el.value, "container" if use in ("local", "attr", "container") else "expr")
+            return
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            comp = node.for_in
+            while comp is not None:
+                self._expr(comp.iter, "expr")
+                for c in comp.ifs:
+                    self._expr(c.test, "expr")
+                comp = comp.inner_for_in
+            if isinstance(node, cst.DictComp):
+                self._expr(node.key, "expr")
+                self._expr(node.value, "container")
+            else:
+                self._expr(node.elt, "container")
+            return
+        if isinstance(node, cst.NamedExpr):
+            self._expr(node.value, "local")
+            self._assign(node.target, node.value)
+            return
+        if isinstance(node, cst.StarredElement):
+            self._expr(node.value, use)
+            return
+        if isinstance(node, cst.FormattedString):
+            for part in node.parts:
+                if isinstance(part, cst.FormattedStringExpression):
+                    self._expr(part.expression, "expr")
+            return
+        if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis,
+                             cst.ConcatenatedString)):
+            return
+        for ch in node.children:
+            if isinstance(ch, cst.BaseExpression):
+                self._expr(ch, "expr")
+
+    # ------------------------------------------------------------------ release analysis (LW121)
+    def _release_site(self, idx: int, call, rest: list) -> None:
+        f = self.f
+        ev = f.s.events[idx]
+        r = ev["r"]
+        if any(r in fr for fr in f.fin):
+            status, at = "ok", None
+        else:
+            status, at = _release_status(self, rest, r)
+        f.s.acquire_sites.append({"i": idx, "r": r, "l": ev["l"], "c": ev["c"], "status": status, "at": at})
+
+
+# ---------------------------------------------------------------------- module helpers
+def _intersect_all(outs: list, default: tuple) -> tuple:
+    if not outs:
+        return default
+    acc = outs[0]
+    for o in outs[1:]:
+        acc = _intersect(acc, o)
+    return acc
+
+
+def _stmts_of(suite) -> list:
+    if isinstance(suite, cst.IndentedBlock):
+        return list(suite.body)
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=suite.body)]
+    return []
+
+
+def _sub_suites(st) -> list:
+    out = []
+    for name in ("body", "orelse", "finalbody"):
+        sub = getattr(st, name, None)
+        if sub is None:
+            continue
+        if isinstance(sub, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            out.append(sub)
+        elif isinstance(sub, cst.If):
+            out.extend(_sub_suites(sub))
+        elif hasattr(sub, "body"):
+            out.append(sub.body)
+    for h in getattr(st, "handlers", ()) or ():
+        out.append(h.body)
+    return out
+
+
+def _dotted(node) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _dotted_or_none(node) -> str | None:
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        d = _dotted(node)
+        return d or None
+    return None
+
+
+def _const_bool(node):
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    if isinstance(node, cst.Integer):
+        return node.value not in ("0",)
+    return None
+
+
+def _is_minus_one_or_none(node) -> bool:
+    if isinstance(node, cst.Name) and node.value == "None":
+        return True
+    return (isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus)
+            and isinstance(node.expression, cst.Integer) and node.expression.value == "1")
+
+
+def _acquire_blocking(call: cst.Call) -> bool:
+    """True for a plain blocking acquire; False for ``blocking=False``, a timeout, or
+    anything not known at a glance (a try-lock adds no order edge: precision first)."""
+    pos = 0
+    for a in call.args:
+        if a.star:
+            return False
+        if a.keyword is None:
+            if pos == 0:
+                if _const_bool(a.value) is not True:
+                    return False
+            elif pos == 1:
+                if not _is_minus_one_or_none(a.value):
+                    return False
+            pos += 1
+        elif a.keyword.value == "blocking":
+            if _const_bool(a.value) is not True:
+                return False
+        elif a.keyword.value == "timeout":
+            if not _is_minus_one_or_none(a.value):
+                return False
+    return True
+
+
+def _has_ordering_compare(test) -> bool:
+    stack = [test]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Comparison):
+            for c in n.comparisons:
+                if isinstance(c.operator, (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual)):
+                    return True
+            stack.append(n.left)
+        elif isinstance(n, cst.BooleanOperation):
+            stack.extend((n.left, n.right))
+        elif isinstance(n, cst.UnaryOperation):
+            stack.append(n.expression)
+    return False
+
+
+def _release_calls_in(b: _Builder, node, out: set, deep: bool = True) -> None:
+    """Refs whose ``.release()`` is called in the statements (not in nested defs)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "release":
+            r = b.chain(n.func.value)
+            if r:
+                out.add(r)
+        if not deep and isinstance(n, cst.BaseCompoundStatement):
+            continue
+        stack.extend(n.children)
+
+
+def _released_refs(b: _Builder, stmts) -> set:
+    out: set = set()
+    for st in stmts:
+        _release_calls_in(b, st, out)
+    return out
+
+
+def _top_release(b: _Builder, st, r: str) -> bool:
+    if not isinstance(st, cst.SimpleStatementLine):
+        return False
+    out: set = set()
+    _release_calls_in(b, st, out)
+    return r in out
+
+
+def _escapes(st) -> list:
+    """Explicit return/raise inside a statement (not nested defs), with the node."""
+    out = []
+    stack = [st]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(n, (cst.Return, cst.Raise)):
+            out.append(n)
+            continue
+        stack.extend(n.children)
+    return out
+
+
+def _has_call(st) -> bool:
+    stack = [st]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(n, cst.Call):
+            return True
+        stack.extend(n.children)
+    return False
+
+
+def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
+    """Return/raise statements in a compound statement not preceded (in their own block)
+    by a release of ``r``: paths that leave with the lock held."""
+    bad = []
+
+    def walk_block(stmts):
+        released = False
+        for s in stmts:
+            if isinstance(s, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if _top_release(b, s, r):
+                released = True
+            if released:
+                continue
+            if isinstance(s, cst.SimpleStatementLine):
+                for small in s.body:
+                    if isinstance(small, (cst.Return, cst.Raise)):
+                        bad.append(small)
+                continue
+            if isinstance(s, (cst.Try, cst.TryStar)) and s.finalbody is not None:
+                if r in _released_refs(b, _stmts_of(s.finalbody.body)):
+                    released = True
+                    continue
+            for sub in _sub_suites(s):
+                walk_block(_stmts_of(sub))
+    walk_block([st])
+    return bad
+
+
+def _release_status(b: _Builder, rest: list, r: str):
+    """Can the release of ``r`` be skipped after an acquire followed by ``rest``?"""
+    saw_call = False
+    for st in rest:
+        if isinstance(st, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(st, (cst.Try, cst.TryStar)) and st.finalbody is not None:
+            if r in _released_refs(b, _stmts_of(st.finalbody.body)):
+                return "ok", None
+        if _top_release(b, st, r):
+            return ("no-finally", None) if saw_call else ("ok", None)
+        if isinstance(st, cst.SimpleStatementLine):
+            for small in st.body:
+                if isinstance(small, (cst.Return, cst.Raise)):
+                    line, _ = b.loc(small)
+                    return "early-exit", line
+            if _has_call(st):
+                saw_call = True
+            continue
+        # compound statement
+        if isinstance(st, cst.With) and r in _released_refs(b, [st]):
+            # release inside a with body: treat like straight-line code in it
+            status, at = _release_status(b, _stmts_of(st.body), r)
+            return status if status != "ok" or not saw_call else "no-finally", at
+        bad = _branch_escapes_unreleased(b, st, r)
+        if bad:
+            line, _ = b.loc(bad[0])
+            return "early-exit", line
+        rel_inside = r in _released_refs(b, [st])
+        if rel_inside:
+            if isinstance(st, cst.If) and _all_branches_release(b, st, r):
+                return ("no-finally", None) if saw_call else ("ok", None)
+            line, _ = b.loc(st)
+            return "partial", line
+        if _has_call(st):
+            saw_call = True
+    return "missing", None
+
+
+def _all_branches_release(b: _Builder, st: cst.If, r: str) -> bool:
+    if r not in _released_refs(b, _stmts_of(st.body)):
+        return False
+    if st.orelse is None:
+        return False
+    if isinstance(st.orelse, cst.If):
+        return _all_branches_release(b, st.orelse, r)
+    return r in _released_refs(b, _stmts_of(st.orelse.body))

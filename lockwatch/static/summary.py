@@ -1,0 +1,141 @@
+"""Per-file summaries: what each function does with locks, calls, awaits and attributes,
+in isolation, as plain JSON-ready data (the cache stores JSON, never pickle).
+
+Names are not resolved here (that needs the whole program, see ``link.py``). Expressions
+are recorded as *refs*: dotted chains whose parts are identifiers plus three markers,
+``()`` (result of a call) and ``[]`` (an element of a container), e.g.
+``threading.Lock.()``, ``@self._locks.[]``, ``ex.submit.()``. Bases:
+
+- ``@self`` / ``@cls``: the method's first parameter; ``@super``: ``super()``;
+- any other bare name: a local (see ``FunctionSummary.assigned``/``params``), an enclosing
+  function's local, a module global or a builtin; the linker decides, in that order.
+  Local aliases (``lk = self._lock``) are substituted when the summary is made.
+
+A *value* (what an assignment stores, a call argument, a return) is a small dict:
+``{"r": ref}``, ``{"call": ref, "a": [values], "k": {name: value}}``, ``{"const": x}``,
+``{"cont": value}`` (a container of such elements), ``{"lambda": value}``,
+``{"ann": ref}`` (only the declared type is known).
+
+Events (``FunctionSummary.events``, source order), each a dict with ``e`` (type), ``l``/``c``
+(1-based line/column) and ``h`` (indices of the ``acq`` events of this function whose lock
+is held there):
+
+- ``acq``: ``r`` ref of the lock-like object, ``m`` mode (``with``, ``awith``, ``acquire``,
+  ``try`` (non-blocking or timed: held afterwards, adds no order edge), ``ctx``
+  (``ExitStack.enter_context``));
+- ``rel``: ``r`` ref released by ``.release()``;
+- ``call``: ``f`` callee ref, ``a``/``k`` argument values, ``u`` result use (``discard``,
+  ``local``, ``attr``, ``container``, ``return``, ``await``, ``arg``, ``with``, ``expr``),
+  ``t`` the target ref when assigned;
+- ``await``: an ``await``, or an ``async for`` step;
+- ``rd`` / ``wr``: read or write of ``@self.x`` / ``name.x``; writes carry ``v`` (value)
+  and/or ``ann`` (annotation ref).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Bump whenever the layout or the meaning of any field changes: the cache key uses it.
+SUMMARY_VERSION = 3
+
+
+@dataclass
+class FunctionSummary:
+    qualname: str                 # Python-style: "C.m", "f.<locals>.g", "<module>"
+    name: str
+    line: int
+    col: int
+    is_async: bool = False
+    cls: str | None = None        # qualname of the class whose body defines it
+    kind: str = "function"        # function | method | staticmethod | classmethod | property | setter
+    parent: str | None = None     # qualname of the enclosing function (closures)
+    params: list[str] = field(default_factory=list)
+    vararg: str | None = None
+    self_name: str | None = None
+    decorators: list[dict] = field(default_factory=list)   # values
+    assigned: list[str] = field(default_factory=list)      # local names (incl. params)
+    globals_decl: list[str] = field(default_factory=list)
+    locals: dict[str, dict] = field(default_factory=dict)  # name -> value (last non-alias)
+    returns: list[dict] = field(default_factory=list)      # values returned
+    return_ann: str | None = None
+    events: list[dict] = field(default_factory=list)
+    exit_held: list[int] = field(default_factory=list)     # acq indices still held at return
+    acquire_sites: list[dict] = field(default_factory=list)  # release analysis (LW121)
+    orders: bool = False          # sorted()/min()/max()/id()/ordering comparison seen
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "FunctionSummary":
+        return cls(**d)
+
+
+@dataclass
+class ClassSummary:
+    qualname: str
+    name: str
+    line: int
+    col: int
+    bases: list[str] = field(default_factory=list)          # refs
+    decorators: list[dict] = field(default_factory=list)
+    attrs: dict[str, dict] = field(default_factory=dict)    # class-level name -> {"v","ann","l","c"}
+    methods: dict[str, str] = field(default_factory=dict)   # name -> function qualname
+    parent_func: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ClassSummary":
+        return cls(**d)
+
+
+@dataclass
+class ModuleSummary:
+    module: str
+    path: str
+    is_package: bool = False
+    # local name -> ["module", dotted] | ["from", dotted_module, attr]
+    imports: dict[str, list] = field(default_factory=dict)
+    star_imports: list[str] = field(default_factory=list)
+    globals: dict[str, dict] = field(default_factory=dict)  # name -> {"v","ann","l","c"}
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    classes: dict[str, ClassSummary] = field(default_factory=dict)
+    suppressions: dict[str, list[str] | None] = field(default_factory=dict)  # str(line) -> codes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": SUMMARY_VERSION,
+            "module": self.module,
+            "path": self.path,
+            "is_package": self.is_package,
+            "imports": self.imports,
+            "star_imports": self.star_imports,
+            "globals": self.globals,
+            "functions": {k: f.to_dict() for k, f in self.functions.items()},
+            "classes": {k: c.to_dict() for k, c in self.classes.items()},
+            "suppressions": self.suppressions,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModuleSummary":
+        if d.get("version") != SUMMARY_VERSION:
+            raise ValueError(f"summary version {d.get('version')} != {SUMMARY_VERSION}")
+        return cls(
+            module=d["module"],
+            path=d["path"],
+            is_package=d.get("is_package", False),
+            imports=d.get("imports", {}),
+            star_imports=d.get("star_imports", []),
+            globals=d.get("globals", {}),
+            functions={k: FunctionSummary.from_dict(f) for k, f in d.get("functions", {}).items()},
+            classes={k: ClassSummary.from_dict(c) for k, c in d.get("classes", {}).items()},
+            suppressions=d.get("suppressions", {}),
+        )
+
+    def suppression_map(self) -> dict[int, frozenset[str] | None]:
+        """The form :mod:`lockwatch.suppress` works with."""
+        return {int(k): (None if v is None else frozenset(v)) for k, v in self.suppressions.items()}
