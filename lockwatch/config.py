@@ -61,7 +61,6 @@ LOCK_SORTS = (
     "lock",
     "rlock",
     "semaphore",
-    "bounded-semaphore",
     "condition",
     "async-lock",
     "async-semaphore",

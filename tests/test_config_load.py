@@ -197,3 +197,11 @@ def test_project_root(tmp_path):
     assert find_project_root(str(tmp_path / "a" / "b")) == str(tmp_path)
     write(tmp_path / "a" / "pyproject.toml", "")
     assert find_project_root(str(tmp_path / "a" / "b" / "m.py")) == str(tmp_path / "a")
+
+
+def test_lock_sorts_match_the_static_catalog():
+    # The loader validates lock-factories sorts; the analyser must understand every one.
+    catalog = pytest.importorskip("lockwatch.static.catalog")
+    from lockwatch.config import LOCK_SORTS
+
+    assert set(LOCK_SORTS) == set(catalog.SORTS)
