@@ -195,7 +195,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         report = filter_to_files(report, files)
 
     if args.write_baseline:
-        n = bl.write_baseline(args.write_baseline, report.findings)
+        try:
+            n = bl.write_baseline(args.write_baseline, report.findings)
+        except OSError as e:
+            raise UsageError(f"cannot write baseline {args.write_baseline}: {e.strerror or e}") from e
         if not args.quiet:
             print(f"lockwatch: wrote {n} finding{'s' if n != 1 else ''} to baseline {args.write_baseline}",
                   file=sys.stderr)
@@ -213,7 +216,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print(f"lockwatch: {hidden} finding{'s' if hidden != 1 else ''} hidden by baseline {args.baseline}",
                   file=sys.stderr)
 
-    rep.write(report, args.format, args.output, quiet=args.quiet)
+    try:
+        rep.write(report, args.format, args.output, quiet=args.quiet)
+    except OSError as e:
+        if args.output and not isinstance(e, BrokenPipeError):
+            raise UsageError(f"cannot write report to {args.output}: {e.strerror or e}") from e
+        raise
     if report.findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK

@@ -136,6 +136,15 @@ def test_formats_and_output_file(project, monkeypatch, capsys):
     assert capsys.readouterr().out.startswith("::error file=pkg/a.py,line=3,col=5,title=LW101 lock-order-cycle::")
 
 
+def test_unwritable_output_is_a_usage_error(project, monkeypatch, capsys):
+    use_engine(monkeypatch, FakeEngine([finding()]))
+    (project / "adir").mkdir()
+    assert cli.main(["scan", "--output", "adir"]) == 2
+    assert "cannot write report to adir" in capsys.readouterr().err
+    assert cli.main(["scan", "--write-baseline", "adir"]) == 2
+    assert "cannot write baseline adir" in capsys.readouterr().err
+
+
 def test_quiet_drops_the_summary(project, monkeypatch, capsys):
     use_engine(monkeypatch, FakeEngine())
     assert cli.main(["scan", "-q"]) == 0
