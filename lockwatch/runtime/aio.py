@@ -1,0 +1,143 @@
+"""Instrumented ``asyncio.Lock``: a subclass of the real class (so ``isinstance`` and the
+repr are unchanged) whose uncontended ``async with`` does the base class's own fast path
+inline (no extra coroutine layer) plus the held-stack bookkeeping per Task.
+
+Contention registers the task's wait and walks the wait-for graph (tasks and threads share
+it), so two tasks that wait on each other's locks get a DeadlockError in the task that
+closes the cycle instead of a silent hang of both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import asyncio.locks
+import sys
+
+from lockwatch.runtime import detect, state
+from lockwatch.runtime.primitives import _new_class, release_other
+
+_current_task = asyncio.current_task
+OrigLock = asyncio.locks.Lock
+
+
+def task_held(task) -> state.Held:
+    hl = state.held.get(task)
+    if hl is None:
+        if task is None:
+            agent = ("loop", state.get_ident())
+            hl = state.held.get(agent) or state.new_held(agent)
+            return hl
+        hl = state.new_held(task)
+        try:
+            task.add_done_callback(_task_done)
+        except Exception as e:
+            state.internal_error("task", e)
+    return hl
+
+
+def _task_done(task) -> None:
+    try:
+        detect.agent_ended(task)
+    except Exception as e:
+        state.internal_error("task-end", e)
+
+
+class _ALockMeta(type):
+    def __instancecheck__(cls, obj):
+        return type.__instancecheck__(cls, obj) or type.__instancecheck__(OrigLock, obj)
+
+    def __subclasscheck__(cls, sub):
+        return type.__subclasscheck__(cls, sub) or type.__subclasscheck__(OrigLock, sub)
+
+
+class Lock(OrigLock, metaclass=_ALockMeta):
+    _reentrant = False
+
+    def __init__(self, *args, **kwargs):
+        OrigLock.__init__(self, *args, **kwargs)
+        self._hl = None
+        self._n = 0
+        self._cls = _new_class(sys._getframe(1), "async-lock")
+
+    async def acquire(self):
+        if not self._locked and (self._waiters is None or all(w.cancelled() for w in self._waiters)):
+            self._locked = True
+        else:
+            await _contended(self)
+        hl = task_held(_current_task())
+        if hl and self._cls not in hl[-1]._cls.succ:
+            detect.new_edge(hl, self)
+        hl.append(self)
+        self._hl = hl
+        self._n += 1
+        return True
+
+    async def __aenter__(self):
+        if not self._locked and (self._waiters is None or all(w.cancelled() for w in self._waiters)):
+            self._locked = True
+        else:
+            await _contended(self)
+        hl = task_held(_current_task())
+        if hl and self._cls not in hl[-1]._cls.succ:
+            detect.new_edge(hl, self)
+        hl.append(self)
+        self._hl = hl
+        self._n += 1
+
+    def release(self):
+        OrigLock.release(self)
+        hl = self._hl
+        if hl and hl[-1] is self:
+            hl.pop()
+        else:
+            release_other(self)
+
+    async def __aexit__(self, exc_type, exc, tb):
+        self.release()
+
+
+Lock.__module__ = OrigLock.__module__
+Lock.__qualname__ = OrigLock.__qualname__
+Lock.__name__ = OrigLock.__name__
+Lock.__doc__ = OrigLock.__doc__
+
+
+async def _contended(w) -> None:
+    task = _current_task()
+    hl = task_held(task)
+    opts = state.options
+    if not w._cls.handoff and w._hl is hl and detect._holds(hl, w):
+        # asyncio locks have no owner either: wait a grace period for another task.
+        try:
+            await asyncio.wait_for(OrigLock.acquire(w), opts.self_deadlock_grace)
+            w._cls.handoff = True
+            return
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+        if w._hl is hl and detect._holds(hl, w):
+            f = detect._report_self_deadlock(w, sys._getframe(1))
+            if opts.break_deadlocks:
+                raise detect._deadlock_error(f)
+    agent = task if task is not None else hl.agent
+    state.waiting[agent] = state.Wait("lock", w, state.monotonic(), w._n)
+    try:
+        cyc = None
+        try:
+            cyc = detect.walk(agent)
+        except Exception as e:
+            state.internal_error("walk", e)
+        if cyc:
+            try:
+                await asyncio.wait_for(OrigLock.acquire(w), opts.deadlock_confirm)
+                return
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            with state.mutex:
+                cyc = detect.walk(agent)
+                f = detect.report_wait_cycle(cyc, sys._getframe(1)) if cyc else None
+                if f is not None and opts.break_deadlocks:
+                    state.waiting.pop(agent, None)
+                    raise detect._deadlock_error(f)
+        await OrigLock.acquire(w)
+    finally:
+        state.waiting.pop(agent, None)

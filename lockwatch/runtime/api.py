@@ -1,0 +1,124 @@
+"""Embedding API: ``lockwatch.install()``/``uninstall()`` and ``with lockwatch.watch() as w``.
+
+    with lockwatch.watch(long_hold=1.0) as w:
+        run_my_threads()
+    for f in w.findings: ...
+    w.report()  # -> Report(source="runtime")
+
+Options (also ``[tool.lockwatch.runtime]`` keys and ``lockwatch run`` flags):
+``report_only`` (never raise DeadlockError), ``long_hold``, ``long_wait`` (seconds, 0 = off),
+``starvation_passes``, ``starvation_time``, ``self_deadlock_grace``, ``deadlock_confirm``.
+Nested/duplicate installs are counted; options given to a nested install are ignored
+(the outermost install's options stay in force).
+"""
+
+from __future__ import annotations
+
+import os
+
+from lockwatch.findings import Finding, InputError, Report
+from lockwatch.runtime import detect, install as _install, state, watchdog
+
+
+def install(**options) -> None:
+    """Start tracing locks created from now on (idempotent; calls nest)."""
+    if not _install.installed():
+        state.options = state.Options.from_mapping(options)
+    _install.install()
+    if _install._count == 1:
+        watchdog.start()
+
+
+def uninstall() -> None:
+    """Undo one ``install()``; the last one restores the original factories exactly."""
+    _install.uninstall()
+    if not _install.installed():
+        watchdog.stop()
+
+
+def _suppressed(findings: list[Finding]) -> list[Finding]:
+    from lockwatch import suppress
+
+    cache: dict[str, object] = {}
+
+    def lookup(path: str):
+        if path not in cache:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    cache[path] = suppress.suppressions_in(fh.read())
+            except OSError:
+                cache[path] = None
+        return cache[path]
+
+    return suppress.apply(findings, lookup)
+
+
+def collect(since: int = 0, since_orphans: int = 0) -> list[Finding]:
+    """Findings recorded so far (plus leaks still standing), suppressions applied."""
+    with state.mutex:
+        found = list(state.findings[since:])
+        orphans = state.orphans[since_orphans:]
+    saved = state.orphans
+    try:
+        state.orphans = orphans
+        found += detect.leak_findings()
+    finally:
+        state.orphans = saved
+    seen = set()
+    out = []
+    for f in found:
+        if (f.code, f.fingerprint) in seen:
+            continue
+        seen.add((f.code, f.fingerprint))
+        out.append(f)
+    return _suppressed(out)
+
+
+def build_report(since: int = 0, since_orphans: int = 0, since_errors: int = 0) -> Report:
+    findings = collect(since, since_orphans)
+    errors = [InputError("<lockwatch runtime>", m) for m in state.errors[since_errors:]]
+    return Report(
+        source="runtime",
+        findings=findings,
+        errors=errors,
+        extra={
+            "runtime": {
+                "lock_classes": len(state.classes),
+                "order_edges": len(state.edges),
+                "python": ".".join(map(str, __import__("sys").version_info[:3])),
+                "pid": os.getpid(),
+            }
+        },
+    )
+
+
+class watch:
+    """Context manager: install on enter, uninstall on exit; ``findings``/``report()``
+    cover what happened inside the block (the order graph itself is shared and kept)."""
+
+    def __init__(self, **options):
+        self.options = options
+        self._since = self._since_orphans = self._since_errors = 0
+        self._final: Report | None = None
+
+    def __enter__(self) -> "watch":
+        install(**self.options)
+        self._since = len(state.findings)
+        self._since_orphans = len(state.orphans)
+        self._since_errors = len(state.errors)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._final = self.report()
+        uninstall()
+
+    @property
+    def findings(self) -> list[Finding]:
+        if self._final is not None:
+            return list(self._final.findings)
+        return collect(self._since, self._since_orphans)
+
+    def report(self) -> Report:
+        if self._final is not None:
+            return self._final
+        return build_report(self._since, self._since_orphans, self._since_errors)

@@ -1,0 +1,354 @@
+"""Instrumented ``threading`` locks: the same behaviour as the raw ``_thread`` locks they
+wrap, plus the bookkeeping lockdep needs.
+
+The hot path (an uncontended acquire with nothing new to learn) is: one non-blocking raw
+acquire, one thread-local attribute read for the held stack, a set lookup "is this edge
+known" against the lock on top of the stack, one append. Stacks, cycle search, wait-for
+walks only happen on a new edge or on contention (:mod:`lockwatch.runtime.detect`).
+
+Behaviour kept (see tests/test_runtime_primitives.py):
+- ``repr``, ``locked()``, ``_at_fork_reinit``, timeouts, try-lock, release from another
+  thread (plain locks), ``Condition`` over these locks (RLock exposes ``_is_owned``,
+  ``_release_save``, ``_acquire_restore`` like the C RLock; the plain lock does not, as the
+  C lock does not);
+- ``isinstance(x, _thread.LockType)`` / ``isinstance(x, _thread.RLock)`` via ``__class__``,
+  and ``isinstance(raw, threading.Lock)`` (3.13, where Lock is a class) via the metaclass;
+- anything else is delegated to the raw lock.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+
+from lockwatch.runtime import state
+from lockwatch.runtime.stacks import creation_site
+
+RAW_ALLOCATE = state.RAW_ALLOCATE
+RAW_LOCK_TYPE = state.RAW_LOCK_TYPE
+RAW_RLOCK = state.RAW_RLOCK
+get_ident = _thread.get_ident
+
+# Per-thread held stack, fast path: a C thread-local. The same list is registered in
+# state.held under the thread ident so that detectors can see every thread's stack.
+_loc = _thread._local()
+
+
+def my_held() -> state.Held:
+    try:
+        return _loc.hl
+    except AttributeError:
+        hl = _loc.hl = state.new_held(get_ident())
+        return hl
+
+
+def _new_class(frame, kind: str) -> state.LockClass:
+    try:
+        state.maybe_fault("create")
+        key, path, line = creation_site(frame)
+        return state.lock_class(key, path, line, kind)
+    except Exception as e:
+        state.internal_error("create", e)
+        return state.lock_class("<unknown>", "<unknown>", 0, kind)
+
+
+def _new_edge(hl, w):
+    # Imported late: detect imports this module.
+    from lockwatch.runtime import detect
+
+    detect.new_edge(hl, w)
+
+
+def _contended(w, timeout):
+    from lockwatch.runtime import detect
+
+    return detect.contended(w, timeout)
+
+
+def release_other(w) -> None:
+    """Release bookkeeping when ``w`` is not on top of the releasing agent's stack: out of
+    order release, or a release by another thread (then the class has no owner semantics)."""
+    try:
+        hl = w._hl
+        if hl is None:
+            return
+        for i in range(len(hl) - 1, -1, -1):
+            if hl[i] is w:
+                del hl[i]
+                break
+        if isinstance(hl.agent, int) and hl.agent != get_ident() and not isinstance(w, RLock):
+            w._cls.handoff = True
+    except Exception as e:
+        state.internal_error("release", e)
+
+
+class _LockMeta(type):
+    def __instancecheck__(cls, obj):
+        return type.__instancecheck__(cls, obj) or isinstance(obj, cls._raw_type)
+
+
+_SLOTS = ("_lk", "_acq", "_rel", "_cls", "_hl", "_n")
+
+
+class Lock(metaclass=_LockMeta):
+    """Instrumented ``threading.Lock`` / ``_thread.allocate_lock``."""
+
+    __slots__ = (*_SLOTS, "__weakref__")
+    _raw_type = RAW_LOCK_TYPE
+    _reentrant = False
+
+    def __init__(self, _frame=None):
+        lk = RAW_ALLOCATE()
+        self._lk = lk
+        self._acq = lk.acquire
+        self._rel = lk.release
+        self._hl = None
+        self._n = 0
+        self._cls = _new_class(_frame or sys._getframe(1), "lock")
+
+    # -- hot path ------------------------------------------------------------------
+    def __enter__(self):
+        if self._acq(False):
+            try:
+                hl = _loc.hl
+            except AttributeError:
+                hl = my_held()
+            if hl and self._cls not in hl[-1]._cls.succ:
+                _new_edge(hl, self)
+            hl.append(self)
+            self._hl = hl
+            self._n += 1
+            return True
+        return _contended(self, -1)
+
+    def __exit__(self, t, v, tb):
+        self._rel()
+        hl = self._hl
+        if hl and hl[-1] is self:
+            hl.pop()
+        else:
+            release_other(self)
+
+    def acquire(self, blocking=True, timeout=-1):
+        if not blocking:
+            if timeout != -1:
+                return self._lk.acquire(blocking, timeout)  # raises ValueError like the raw lock
+            if self._acq(False):
+                hl = my_held()
+                hl.append(self)  # a try-lock adds no edge into itself (lockdep)
+                self._hl = hl
+                self._n += 1
+                return True
+            return False
+        if timeout != -1 and timeout < 0:
+            return self._lk.acquire(blocking, timeout)  # raises ValueError like the raw lock
+        if self._acq(False):
+            try:
+                hl = _loc.hl
+            except AttributeError:
+                hl = my_held()
+            # Only untimed waits can deadlock: timed acquisitions back off by design.
+            if hl and timeout == -1 and self._cls not in hl[-1]._cls.succ:
+                _new_edge(hl, self)
+            hl.append(self)
+            self._hl = hl
+            self._n += 1
+            return True
+        return _contended(self, timeout)
+
+    def release(self):
+        self._rel()
+        hl = self._hl
+        if hl and hl[-1] is self:
+            hl.pop()
+        else:
+            release_other(self)
+
+    acquire_lock = acquire
+    release_lock = release
+
+    # -- the rest behaves like the raw lock ----------------------------------------------
+    def locked(self):
+        return self._lk.locked()
+
+    locked_lock = locked
+
+    def _at_fork_reinit(self):
+        self._lk._at_fork_reinit()
+        hl = self._hl
+        self._hl = None
+        if hl:
+            for i in range(len(hl) - 1, -1, -1):
+                if hl[i] is self:
+                    del hl[i]
+
+    def __repr__(self):
+        return repr(self._lk)
+
+    def __getattr__(self, name):
+        if name in _SLOTS or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._lk, name)
+
+    @property
+    def __class__(self):  # isinstance(x, _thread.LockType) keeps working
+        return self._raw_type
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(f"cannot pickle {self._raw_type.__name__!r} object")
+
+
+class RLock(metaclass=_LockMeta):
+    """Instrumented ``threading.RLock`` (wraps the C RLock; ``_cnt`` mirrors its count)."""
+
+    __slots__ = (*_SLOTS, "_cnt", "__weakref__")
+    _raw_type = RAW_RLOCK
+    _reentrant = True
+
+    def __init__(self, *args, _frame=None, **kwargs):
+        lk = RAW_RLOCK(*args, **kwargs)
+        self._lk = lk
+        self._acq = lk.acquire
+        self._rel = lk.release
+        self._hl = None
+        self._n = 0
+        self._cnt = 0
+        self._cls = _new_class(_frame or sys._getframe(1), "rlock")
+
+    def __enter__(self):
+        try:
+            hl = _loc.hl
+        except AttributeError:
+            hl = my_held()
+        if self._cnt and self._hl is hl:  # re-entry: never blocks, adds no edge
+            self._acq()
+            self._cnt += 1
+            return True
+        if self._acq(False):
+            if hl and self._cls not in hl[-1]._cls.succ:
+                _new_edge(hl, self)
+            hl.append(self)
+            self._hl = hl
+            self._cnt = 1
+            self._n += 1
+            return True
+        ok = _contended(self, -1)
+        if ok:
+            self._cnt = 1
+        return ok
+
+    def acquire(self, blocking=True, timeout=-1):
+        hl = my_held()
+        if self._cnt and self._hl is hl:
+            ok = self._lk.acquire(blocking, timeout)
+            if ok:
+                self._cnt += 1
+            return ok
+        if not blocking or (timeout != -1 and timeout < 0):
+            ok = self._lk.acquire(blocking, timeout)
+            if ok:
+                hl.append(self)
+                self._hl = hl
+                self._cnt = 1
+                self._n += 1
+            return ok
+        if self._acq(False):
+            if hl and timeout == -1 and self._cls not in hl[-1]._cls.succ:
+                _new_edge(hl, self)
+            hl.append(self)
+            self._hl = hl
+            self._cnt = 1
+            self._n += 1
+            return True
+        ok = _contended(self, timeout)
+        if ok:
+            self._cnt = 1
+        return ok
+
+    def release(self):
+        self._rel()  # raises RuntimeError when not owned, before any bookkeeping
+        c = self._cnt - 1
+        self._cnt = c
+        if c <= 0:
+            self._cnt = 0
+            hl = self._hl
+            if hl and hl[-1] is self:
+                hl.pop()
+            else:
+                release_other(self)
+
+    def __exit__(self, t, v, tb):
+        self.release()
+
+    # Condition support, as the C RLock provides it.
+    def _is_owned(self):
+        return self._lk._is_owned()
+
+    def _release_save(self):
+        st = self._lk._release_save()
+        self._cnt = 0
+        release_other(self)
+        return st
+
+    def _acquire_restore(self, st):
+        self._lk._acquire_restore(st)
+        try:
+            hl = my_held()
+            if hl and self._cls not in hl[-1]._cls.succ:
+                _new_edge(hl, self)
+            hl.append(self)
+            self._hl = hl
+            self._cnt = st[0] if isinstance(st, tuple) else 1
+            self._n += 1
+        except Exception as e:
+            state.internal_error("rlock-restore", e)
+
+    def _at_fork_reinit(self):
+        self._lk._at_fork_reinit()
+        self._cnt = 0
+        hl = self._hl
+        self._hl = None
+        if hl:
+            for i in range(len(hl) - 1, -1, -1):
+                if hl[i] is self:
+                    del hl[i]
+
+    def __repr__(self):
+        return repr(self._lk)
+
+    def __getattr__(self, name):
+        if name in _SLOTS or name == "_cnt" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._lk, name)
+
+    @property
+    def __class__(self):
+        return self._raw_type
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(f"cannot pickle {self._raw_type.__name__!r} object")
+
+
+_frozen_prefix = "<frozen"
+
+
+def allocate_lock():
+    """Patched ``_thread.allocate_lock``: importlib's module locks (frozen bootstrap) stay
+    raw, they have their own deadlock detection and run inside every import."""
+    f = sys._getframe(1)
+    if f.f_code.co_filename.startswith(_frozen_prefix):
+        return RAW_ALLOCATE()
+    return Lock(f)
+
+
+def thread_rlock(*args, **kwargs):
+    """Patched ``_thread.RLock`` (same importlib exception)."""
+    f = sys._getframe(1)
+    if f.f_code.co_filename.startswith(_frozen_prefix):
+        return RAW_RLOCK(*args, **kwargs)
+    return RLock(*args, _frame=f, **kwargs)
+
+
+def rlock_factory(*args, **kwargs):
+    """Patched ``threading.RLock`` (a function, as in threading)."""
+    return RLock(*args, _frame=sys._getframe(1), **kwargs)

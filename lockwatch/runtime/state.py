@@ -1,0 +1,212 @@
+"""The tracer's bookkeeping: lock classes, held-lock stacks per thread and per task, the
+order graph, what every thread/task waits on, and the findings so far.
+
+Only raw ``_thread`` locks (saved at import, before any patching) guard it. The guard is a
+raw *re-entrant* lock because a ``__del__``, gc callback or signal handler may run while a
+thread is inside the bookkeeping and take an instrumented lock itself.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+RAW_ALLOCATE = _thread.allocate_lock
+RAW_LOCK_TYPE = _thread.LockType
+RAW_RLOCK = _thread.RLock
+get_ident = _thread.get_ident
+monotonic = time.monotonic
+
+mutex = RAW_RLOCK()
+
+
+@dataclass
+class Options:
+    # Break deadlocks / self-deadlocks by raising DeadlockError (False: report only and let
+    # the program behave exactly as without lockwatch).
+    break_deadlocks: bool = True
+    # Seconds a self-deadlocked blocking acquire waits for another thread to release the
+    # lock before it is reported (plain locks may legally be released by another thread).
+    self_deadlock_grace: float = 0.5
+    # Seconds a suspected wait-for cycle must persist before it is reported/broken.
+    deadlock_confirm: float = 0.05
+    # Watchdog thresholds in seconds (None/0 = off).
+    long_hold: float | None = 5.0
+    long_wait: float | None = 5.0
+    # A waiter passed over this many times while waiting at least starvation_time seconds.
+    starvation_passes: int = 20
+    starvation_time: float = 1.0
+    watchdog_interval: float | None = None  # None = derived from the thresholds
+
+    @classmethod
+    def from_mapping(cls, d: dict[str, Any]) -> "Options":
+        """From ``[tool.lockwatch.runtime]`` / keyword options; raises ValueError."""
+        o = cls()
+        for k, v in d.items():
+            k = k.replace("-", "_")
+            if k == "report_only":
+                o.break_deadlocks = not bool(v)
+            elif k == "break_deadlocks":
+                o.break_deadlocks = bool(v)
+            elif k == "starvation_passes":
+                o.starvation_passes = int(v or 0)
+                if o.starvation_passes < 0:
+                    raise ValueError("starvation_passes must be >= 0")
+            elif k in ("self_deadlock_grace", "deadlock_confirm", "long_hold", "long_wait",
+                       "starvation_time", "watchdog_interval"):
+                if isinstance(v, bool) or (v is not None and not isinstance(v, (int, float, str))):
+                    raise ValueError(f"{k} must be a number of seconds, not {v!r}")
+                fv = None if v is None else float(v)
+                if fv is not None and fv < 0:
+                    raise ValueError(f"{k} must be >= 0")
+                setattr(o, k, fv if fv or k in ("self_deadlock_grace", "deadlock_confirm") else (fv or None))
+            else:
+                raise ValueError(f"unknown runtime option {k!r}")
+        return o
+
+
+class LockClass:
+    """A lockdep class: every lock created at one site."""
+
+    __slots__ = ("key", "path", "line", "kind", "succ", "handoff", "label")
+
+    def __init__(self, key: str, path: str, line: int, kind: str):
+        self.key = key
+        self.path = path
+        self.line = line
+        self.kind = kind
+        self.succ: set[LockClass] = set()  # classes taken while this one was held
+        self.handoff = False  # released by a thread that did not take it: no owner semantics
+        self.label = ""
+
+    def name(self) -> str:
+        if not self.label:
+            from lockwatch.runtime.stacks import lock_label
+
+            self.label = lock_label(self.path, self.line) or "?"
+        return self.label if self.label != "?" else self.key
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging
+        return f"<LockClass {self.key}>"
+
+
+class Held(list):
+    """Held-lock stack of one agent (a thread ident or an asyncio Task)."""
+
+    __slots__ = ("agent",)
+
+
+@dataclass
+class Edge:
+    stack: list[str]
+    path: str
+    line: int
+    thread: str
+
+
+@dataclass
+class Wait:
+    what: str          # "lock" | "join" | "future"
+    target: Any        # lock wrapper, thread ident, or Future
+    since: float
+    n0: int = 0        # target lock's acquisition count when the wait began
+    reported: set = field(default_factory=set)
+
+
+# ---- the global state (module-level for speed: the hot path reads these directly) ----
+classes: dict[str, LockClass] = {}
+held: dict[Any, Held] = {}            # agent -> Held
+waiting: dict[Any, Wait] = {}         # agent -> Wait
+edges: dict[tuple, Edge] = {}         # (LockClass, LockClass) -> first witness
+cycles_seen: set[frozenset] = set()
+findings: list = []
+errors: list = []
+orphans: list = []                    # (agent name, lock wrapper, Held) left at thread/task end
+options = Options()
+_error_keys: set[str] = set()
+fault: str | None = None              # test hook: name of a stage that raises on purpose
+
+
+def lock_class(key: str, path: str, line: int, kind: str) -> LockClass:
+    c = classes.get(key)
+    if c is None:
+        with mutex:
+            c = classes.get(key)
+            if c is None:
+                c = classes[key] = LockClass(key, path, line, kind)
+    return c
+
+
+def new_held(agent) -> Held:
+    h = Held()
+    h.agent = agent
+    held[agent] = h
+    return h
+
+
+def internal_error(stage: str, exc: BaseException) -> None:
+    """Record a tracer bug without disturbing the program: in the report's errors and, once
+    per stage, on stderr."""
+    try:
+        msg = f"internal error in lockwatch runtime ({stage}): {type(exc).__name__}: {exc}"
+        errors.append(msg)
+        if stage not in _error_keys:
+            _error_keys.add(stage)
+            sys.stderr.write(f"lockwatch: {msg}\n")
+    except Exception:
+        pass
+
+
+def maybe_fault(stage: str) -> None:
+    if fault == stage:
+        raise RuntimeError(f"injected fault at {stage}")
+
+
+def agent_name(agent) -> str:
+    if isinstance(agent, int):
+        import threading
+
+        t = threading._active.get(agent)
+        return f"thread {t.name!r}" if t is not None else f"thread {agent}"
+    try:
+        return f"task {agent.get_name()!r}"
+    except Exception:
+        return f"task {agent!r}"
+
+
+def reset() -> None:
+    """Forget everything learned (tests, a fresh watch())."""
+    with mutex:
+        classes.clear()
+        edges.clear()
+        cycles_seen.clear()
+        del findings[:]
+        del errors[:]
+        del orphans[:]
+        waiting.clear()
+        _error_keys.clear()
+
+
+def _after_fork_in_child() -> None:
+    # Only the forking thread survives: its bookkeeping stays, every other agent is gone.
+    global mutex
+    mutex = RAW_RLOCK()
+    me = get_ident()
+    for agent in list(held):
+        if agent != me:
+            del held[agent]
+    waiting.clear()
+    try:
+        from lockwatch.runtime import watchdog
+
+        watchdog.after_fork()
+    except Exception as e:  # pragma: no cover
+        internal_error("fork", e)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

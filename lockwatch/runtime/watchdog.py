@@ -1,0 +1,180 @@
+"""A sampling thread for what only time reveals: long waits (LW133), long holds (LW132) and
+starvation (LW134).
+
+It is a raw ``_thread`` thread (not in ``threading.enumerate()``, never joined at exit),
+started lazily by ``install()`` when a threshold is set, sleeping on a raw lock so that
+``stop()`` wakes it at once. Hold durations are sampled, never timed on the hot path: a
+hold is "the same hold" across samples when the lock's acquisition count did not move.
+"""
+
+from __future__ import annotations
+
+import _thread
+
+from lockwatch.findings import Finding, Location, make_fingerprint
+from lockwatch.runtime import state
+from lockwatch.runtime.stacks import task_stack, thread_stack
+
+_stop = None          # raw lock held while the watchdog should run
+_running = False
+_reported: set = set()  # (code, class key): one report per lock class and kind
+_holds: dict = {}       # (agent id, lock id) -> (first seen, acquisition count)
+
+
+def interval() -> float:
+    o = state.options
+    if o.watchdog_interval:
+        return o.watchdog_interval
+    ts = [t for t in (o.long_hold, o.long_wait, o.starvation_time if o.starvation_passes else None) if t]
+    if not ts:
+        return 0.5
+    return max(0.01, min(0.5, min(ts) / 5))
+
+
+def start() -> None:
+    global _stop, _running
+    o = state.options
+    if not (o.long_hold or o.long_wait or o.starvation_passes):
+        return
+    if _running:
+        return
+    _stop = state.RAW_ALLOCATE()
+    _stop.acquire()
+    _running = True
+    _thread.start_new_thread(_loop, (_stop,))
+
+
+def stop() -> None:
+    global _running
+    if _running and _stop is not None:
+        _running = False
+        try:
+            _stop.release()
+        except RuntimeError:
+            pass
+
+
+def after_fork() -> None:
+    # The watchdog thread did not survive the fork; start a new one if it was running.
+    global _running
+    if _running:
+        _running = False
+        start()
+
+
+def _loop(stop_lock) -> None:
+    while not stop_lock.acquire(True, interval()):
+        try:
+            sample()
+        except Exception as e:
+            state.internal_error("watchdog", e)
+
+
+def _stack(agent) -> list[str]:
+    return thread_stack(agent) if isinstance(agent, int) else task_stack(agent)
+
+
+def _loc_of(stack: list[str], fallback) -> tuple[str, int]:
+    if stack:
+        p, _, ln = stack[-1].rsplit(" in ", 1)[0].rpartition(":")
+        try:
+            return p, int(ln)
+        except ValueError:
+            pass
+    return fallback
+
+
+def _finding(code, msg, agent, w, stacks, extra) -> Finding:
+    c = w._cls
+    path, line = _loc_of(stacks[0] if stacks else [], (c.path, c.line))
+    return Finding(
+        code=code,
+        kind="blocking-under-lock",
+        severity="warning",
+        message=msg,
+        path=path,
+        line=line,
+        locks=[c.key],
+        related=[Location(c.path, c.line, 1, f"{c.name()} created here")],
+        stacks=[s for s in stacks if s],
+        fingerprint=make_fingerprint(code, c.key),
+        extra=extra,
+    )
+
+
+def _emit(f: Finding, key) -> None:
+    if key in _reported:
+        return
+    _reported.add(key)
+    state.findings.append(f)
+
+
+def sample(now: float | None = None) -> None:
+    from lockwatch.runtime.detect import owner_of
+
+    o = state.options
+    now = state.monotonic() if now is None else now
+    for agent, wt in list(state.waiting.items()):
+        if wt.what != "lock":
+            continue
+        w = wt.target
+        dur = now - wt.since
+        owner = owner_of(wt)
+        if o.long_wait and dur >= o.long_wait and "wait" not in wt.reported:
+            wt.reported.add("wait")
+            stacks = [_stack(agent)] + ([_stack(owner)] if owner is not None else [])
+            who = state.agent_name(owner) if owner is not None else "another thread"
+            _emit(
+                _finding(
+                    "LW133",
+                    f"{state.agent_name(agent)} has waited {dur:.1f}s (threshold {o.long_wait:g}s) for "
+                    f"{w._cls.name()}, held by {who}",
+                    agent, w, stacks, {"seconds": round(dur, 3), "threshold": o.long_wait},
+                ),
+                ("LW133", w._cls.key),
+            )
+        if o.starvation_passes and "starve" not in wt.reported:
+            passes = w._n - wt.n0
+            if passes >= o.starvation_passes and dur >= o.starvation_time:
+                wt.reported.add("starve")
+                stacks = [_stack(agent)] + ([_stack(owner)] if owner is not None else [])
+                _emit(
+                    _finding(
+                        "LW134",
+                        f"{state.agent_name(agent)} starves on {w._cls.name()}: passed over {passes} times "
+                        f"in {dur:.1f}s while other threads took it",
+                        agent, w, stacks, {"passes": passes, "seconds": round(dur, 3)},
+                    ),
+                    ("LW134", w._cls.key),
+                )
+    if not o.long_hold:
+        _holds.clear()
+        return
+    live = set()
+    for agent, hl in list(state.held.items()):
+        for w in list(hl):
+            key = (id(agent), id(w))
+            live.add(key)
+            rec = _holds.get(key)
+            if rec is None or rec[1] != w._n:
+                _holds[key] = (now, w._n)
+                continue
+            dur = now - rec[0]
+            if dur >= o.long_hold and ("LW132", w._cls.key) not in _reported:
+                _emit(
+                    _finding(
+                        "LW132",
+                        f"{state.agent_name(agent)} has held {w._cls.name()} for {dur:.1f}s "
+                        f"(threshold {o.long_hold:g}s)",
+                        agent, w, [_stack(agent)], {"seconds": round(dur, 3), "threshold": o.long_hold},
+                    ),
+                    ("LW132", w._cls.key),
+                )
+    for key in list(_holds):
+        if key not in live:
+            del _holds[key]
+
+
+def reset() -> None:
+    _reported.clear()
+    _holds.clear()
