@@ -1,0 +1,117 @@
+"""The static pipeline, and the only place that knows the order of its stages:
+discover -> summarise (per file, cached, in workers) -> link -> graph -> checks ->
+suppressions -> selection -> Report.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lockwatch.config import Config
+from lockwatch.findings import Finding, InputError, Report, dedupe, display_path
+from lockwatch import rules as rules_pkg
+from lockwatch import selection, suppress
+from lockwatch.static.graph import analyse
+from lockwatch.static.link import link
+from lockwatch.static.model import ProgramModel
+from lockwatch.static.summary import ModuleSummary
+
+
+def module_name(relpath: str) -> tuple[str, bool]:
+    """``pkg/sub/mod.py`` -> (``pkg.sub.mod``, False); ``pkg/__init__.py`` -> (``pkg``, True)."""
+    p = relpath.replace("\\", "/")
+    if p.endswith(".pyi"):
+        p = p[:-4]
+    elif p.endswith(".py"):
+        p = p[:-3]
+    parts = [x for x in p.split("/") if x and x != "."]
+    is_pkg = bool(parts) and parts[-1] == "__init__"
+    if is_pkg:
+        parts = parts[:-1]
+    return ".".join(parts) or "__main__", is_pkg
+
+
+def _summarise_in_process(files, config) -> tuple[dict, list[InputError]]:
+    """Fallback when the worker pool is unavailable: one file at a time, here."""
+    from lockwatch.static.summarise import ParseError, summarise_module
+
+    out, errors = {}, []
+    for sf in files:
+        try:
+            with open(sf.abspath, encoding="utf-8", errors="surrogateescape") as fh:
+                src = fh.read()
+            out[sf.path] = summarise_module(src, sf.path, sf.module, sf.is_package)
+        except (OSError, ParseError, ValueError) as e:
+            errors.append(InputError(sf.path, str(e)))
+    return out, errors
+
+
+def scan(paths: list[str], config: Config) -> Report:
+    from lockwatch.static.discover import discover
+
+    files, errors = discover(list(paths), config)
+    try:
+        from lockwatch.static.pool import summarise_files
+    except ImportError:
+        summarise_files = _summarise_in_process
+    summaries, errs = summarise_files(files, config)
+    errors = list(errors) + list(errs)
+    by_module: dict[str, ModuleSummary] = {}
+    for sf in files:
+        s = summaries.get(sf.path)
+        if s is not None:
+            # two roots can hold the same module name; the first one wins, as on sys.path
+            by_module.setdefault(s.module, s)
+    return analyse_summaries(by_module, config, errors)
+
+
+def scan_sources(files: dict[str, str], config: Config | None = None) -> Report:
+    """Analyse in-memory modules (relative path -> source); module names from the paths."""
+    from lockwatch.static.summarise import ParseError, summarise_module
+
+    config = config or Config()
+    by_module: dict[str, ModuleSummary] = {}
+    errors: list[InputError] = []
+    for path in sorted(files):
+        mod, is_pkg = module_name(path)
+        try:
+            by_module[mod] = summarise_module(files[path], path, mod, is_pkg)
+        except ParseError as e:
+            errors.append(InputError(display_path(path), str(e)))
+    return analyse_summaries(by_module, config, errors)
+
+
+def build_model(summaries: dict[str, ModuleSummary], config: Config | None = None) -> ProgramModel:
+    """link -> graph: the model every check queries."""
+    m = link(summaries, config or Config())
+    analyse(m)
+    return m
+
+
+def run_checks(model: ProgramModel, config: Config) -> list[Finding]:
+    out: list[Finding] = []
+    for rule in rules_pkg.all_rules():
+        if rule.check is None or not rule.static:
+            continue
+        out.extend(rule.check(model, config))
+    return out
+
+
+def analyse_summaries(summaries: dict[str, ModuleSummary], config: Config,
+                      errors: list[InputError] | None = None, timings: dict | None = None) -> Report:
+    t0 = time.perf_counter()
+    model = link(summaries, config)
+    t1 = time.perf_counter()
+    analyse(model)
+    t2 = time.perf_counter()
+    findings = dedupe(run_checks(model, config))
+    t3 = time.perf_counter()
+    sup = {}
+    for ms in summaries.values():
+        if ms.suppressions:
+            sup[display_path(ms.path)] = ms.suppression_map()
+    findings = suppress.apply(findings, sup.get)
+    findings = selection.apply(findings, config)
+    if timings is not None:
+        timings.update(link=t1 - t0, graph=t2 - t1, checks=t3 - t2)
+    return Report("static", sorted(findings, key=Finding.sort_key), list(errors or []))

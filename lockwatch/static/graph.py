@@ -1,0 +1,273 @@
+"""Compose per-function effects over the call graph, then build the lock-acquisition graph.
+
+``compose``: for every function, the locks it can take (blocking) and the blocking calls
+it can make, directly or through callees, each with one shortest witness chain. Strongly
+connected components of the call graph (recursion) are iterated to a fixpoint.
+
+``build_lock_graph``: a ``networkx.DiGraph`` of lock class ids; an edge A -> B means "B is
+taken while A is held", with witnesses (lists of :class:`Location`: the outer acquisition,
+each call on the way, the inner acquisition). Same-class pairs (A -> A) are kept apart as
+*self edges* (self-deadlock or instance nesting), blocking calls under a lock as
+*blocking sites*. ``find_cycles`` enumerates cycles of distinct lock classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from lockwatch.findings import Location
+from lockwatch.static.link import reroot
+from lockwatch.static.model import Acq, FunctionInfo, ProgramModel, short_name
+
+_MAX_WITNESSES = 3
+_MAX_ROUNDS = 25
+
+
+def _better(old, new) -> bool:
+    return old is None or len(new) < len(old)
+
+
+def _runs_in_call(cs, g: FunctionInfo) -> bool:
+    """Does calling ``g`` here run its body now? A coroutine function runs only when
+    awaited (``asyncio.run``/``create_task`` hand it to a loop, not to this frame)."""
+    return not g.is_async or cs.use == "await"
+
+
+def _bound_param_calls(m: ProgramModel, cs, g: FunctionInfo):
+    """(param-call event idx, callable fid, its receiver) for callables passed to ``g``."""
+    if not cs.fnargs or not g.param_calls:
+        return []
+    params = list(g.summary.params)
+    recv_bound = g.summary.self_name is not None and params and params[0] == g.summary.self_name
+    out = []
+    for ai, h, hrecv in cs.fnargs:
+        if isinstance(ai, int):
+            pi = ai + (1 if recv_bound else 0)
+            if pi >= len(params):
+                continue
+            pname = params[pi]
+        else:
+            pname = ai
+        for name, idx in g.param_calls:
+            if name == pname and h in m.functions:
+                out.append((idx, h, hrecv))
+    return out
+
+
+def compose(m: ProgramModel) -> None:
+    G = m.call_graph
+    cond = nx.condensation(G)
+    for c in reversed(list(nx.topological_sort(cond))):
+        members = sorted(cond.nodes[c]["members"])
+        if len(members) == 1 and not G.has_edge(members[0], members[0]):
+            _compose_one(m, m.functions[members[0]])
+            continue
+        for _ in range(_MAX_ROUNDS):
+            changed = False
+            for fid in members:
+                changed |= _compose_one(m, m.functions[fid])
+            if not changed:
+                break
+
+
+def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
+    acq = fi.acq_eff
+    blk = fi.block_eff
+    before = (len(acq), len(blk), sum(len(v) for v in acq.values()))
+
+    def put(d, key, chain):
+        if _better(d.get(key), chain):
+            d[key] = chain
+
+    for a in fi.deco_acqs:
+        if a.blocking:
+            put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)} (decorator)"),) + a.via)
+    for idx, acqs in fi.acqs.items():
+        for a in acqs:
+            if a.blocking:
+                put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)}"),) + a.via)
+    for cs in fi.calls:
+        if cs.blocking:
+            put(blk, cs.blocking, ((*cs.loc[:3], f"... which calls {cs.blocking}"),))
+        if cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
+            put(blk, f"Condition.wait@{cs.lockm[0]}", ((*cs.loc[:3], f"... which waits on {short_name(cs.lockm[0])}"),))
+        for g_id, recv in cs.targets:
+            g = m.functions.get(g_id)
+            if g is None or g is fi and not acq and not blk:
+                continue
+            if not _runs_in_call(cs, g):
+                continue
+            step = (*cs.loc[:3], f"... calls {g.short}")
+            for (lock, p), ch in list(g.acq_eff.items()):
+                key = (lock, reroot(p, recv) if not p.startswith("%") else "?")
+                put(acq, key, (step,) + ch)
+            for name, ch in list(g.block_eff.items()):
+                put(blk, name, (step,) + ch)
+            for pidx, h, hrecv in _bound_param_calls(m, cs, g):
+                hf = m.functions[h]
+                pev = g.summary.events[pidx]
+                pstep = (g.path, pev["l"], pev["c"], f"... which calls {hf.short}")
+                for (lock, p), ch in list(hf.acq_eff.items()):
+                    put(acq, (lock, "?" if p.startswith("%") else reroot(reroot(p, hrecv), recv)), (step, pstep) + ch)
+                for name, ch in list(hf.block_eff.items()):
+                    put(blk, name, (step, pstep) + ch)
+    after = (len(acq), len(blk), sum(len(v) for v in acq.values()))
+    return before != after
+
+
+@dataclass
+class SelfEdge:
+    fid: str
+    lock: str
+    outer_path: str
+    inner_path: str
+    blocking: bool
+    witness: list          # [Location]
+    primary: Location      # where, in ``fid``, the second acquisition happens (or the call)
+
+
+@dataclass
+class BlockingSite:
+    fid: str
+    name: str              # catalog name or "Condition.wait@<lock>"
+    held: list             # [Acq]
+    witness: list          # [Location]: the lock acquisitions, then the chain
+    primary: Location
+
+
+def _loc(step) -> Location:
+    return Location(step[0], step[1], step[2], step[3] if len(step) > 3 else "")
+
+
+def _head(fi: FunctionInfo, a: Acq) -> list[Location]:
+    note = f"{fi.short} holds {short_name(a.lock)}"
+    if a.mode == "decorator":
+        note += " (decorator)"
+    return [Location(a.loc[0], a.loc[1], a.loc[2], note)] + [_loc(s) for s in a.via]
+
+
+def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
+    g = nx.DiGraph()
+    m.self_edges = []
+    m.blocking_sites = []
+    locks = m.locks
+
+    def usable(lock_id):
+        lc = locks.get(lock_id)
+        return lc is not None and not lc.counting
+
+    def edge(fi, a: Acq, b_lock, b_path, tail_chain, primary):
+        if not usable(a.lock) or not usable(b_lock):
+            return
+        witness = _head(fi, a) + [_loc(s) for s in tail_chain]
+        if a.lock == b_lock:
+            m.self_edges.append(SelfEdge(fi.id, a.lock, a.path, b_path, True, witness, primary))
+            return
+        if g.has_edge(a.lock, b_lock):
+            ws = g.edges[a.lock, b_lock]["witnesses"]
+            if len(ws) < _MAX_WITNESSES or len(witness) < len(ws[-1]):
+                ws.append(witness)
+                ws.sort(key=len)
+                del ws[_MAX_WITNESSES:]
+        else:
+            g.add_edge(a.lock, b_lock, witnesses=[witness])
+
+    for fid in sorted(m.functions):
+        fi = m.functions[fid]
+        events = fi.summary.events
+        for idx in sorted(fi.acqs):
+            H = fi.held_acqs(events[idx]["h"])
+            if not H:
+                continue
+            for b in fi.acqs[idx]:
+                if not b.blocking:
+                    continue   # a try-lock adds no edge into it
+                tail = ((*b.loc[:3], f"... which takes {short_name(b.lock)}"),) + b.via
+                for a in H:
+                    edge(fi, a, b.lock, b.path, tail, _loc(b.loc))
+        for cs in fi.calls:
+            H = fi.held_acqs(cs.held)
+            if not H and not cs.fnargs:
+                continue
+            primary = Location(cs.loc[0], cs.loc[1], cs.loc[2])
+            if H and cs.blocking:
+                _blocking(m, fi, cs, H, cs.blocking, ((*cs.loc[:3], f"... which calls {cs.blocking}"),), primary)
+            if cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
+                others = [a for a in H if a.lock != cs.lockm[0]]
+                if others:
+                    step = (*cs.loc[:3], f"... which waits on {short_name(cs.lockm[0])} and re-takes it")
+                    for a in others:
+                        edge(fi, a, cs.lockm[0], cs.lockm[1], (step,), primary)
+                    _blocking(m, fi, cs, others, f"Condition.wait@{cs.lockm[0]}", (step,), primary)
+            for g_id, recv in cs.targets:
+                gf = m.functions.get(g_id)
+                if gf is None or not _runs_in_call(cs, gf):
+                    continue
+                step = (*cs.loc[:3], f"... calls {gf.short}")
+                if H:
+                    for (lock, p), ch in gf.acq_eff.items():
+                        bp = reroot(p, recv) if not p.startswith("%") else "?"
+                        for a in H:
+                            edge(fi, a, lock, bp, (step,) + ch, primary)
+                    for name, ch in gf.block_eff.items():
+                        _blocking(m, fi, cs, H, name, (step,) + ch, primary)
+                for pidx, h, hrecv in _bound_param_calls(m, cs, gf):
+                    hf = m.functions[h]
+                    pev = gf.summary.events[pidx]
+                    pstep = (gf.path, pev["l"], pev["c"], f"... which calls {hf.short}")
+                    inner_held = [Acq(a.lock, reroot(a.path, recv), a.blocking, a.loc, a.via, a.cond, a.mode)
+                                  for a in gf.held_acqs(pev["h"])]
+                    for (lock, p), ch in hf.acq_eff.items():
+                        bp = "?" if p.startswith("%") else reroot(reroot(p, hrecv), recv)
+                        for a in H:
+                            edge(fi, a, lock, bp, (step, pstep) + ch, primary)
+                        for a in inner_held:
+                            edge(gf, a, lock, bp, (pstep,) + ch, primary)
+    m.lock_graph = g
+    return g
+
+
+def _blocking(m, fi, cs, H, name, chain, primary) -> None:
+    held = [a for a in H if not (m.locks.get(a.lock) and m.locks[a.lock].is_async)]
+    if name.startswith("Condition.wait@"):
+        held = [a for a in held if a.lock != name.split("@", 1)[1]]
+    if not held:
+        return
+    witness = []
+    for a in held:
+        witness.extend(_head(fi, a))
+    witness.extend(_loc(s) for s in chain)
+    m.blocking_sites.append(BlockingSite(fi.id, name, held, witness, primary))
+
+
+def canonical(cycle: list[str]) -> tuple[str, ...]:
+    i = cycle.index(min(cycle))
+    return tuple(cycle[i:] + cycle[:i])
+
+
+def find_cycles(g: nx.DiGraph, length_bound: int = 8, limit_per_scc: int = 200) -> list[tuple[str, ...]]:
+    """Cycles of >= 2 distinct lock classes, each once, canonical rotation (smallest id
+    first), in a stable order. Bounded in length and count so that a dense graph cannot
+    make the search explode."""
+    out: set[tuple[str, ...]] = set()
+    for scc in nx.strongly_connected_components(g):
+        if len(scc) < 2:
+            continue
+        sub = g.subgraph(scc)
+        n = 0
+        for cyc in nx.simple_cycles(sub, length_bound=length_bound):
+            if len(cyc) < 2:
+                continue
+            out.add(canonical(list(cyc)))
+            n += 1
+            if n >= limit_per_scc:
+                break
+    return sorted(out, key=lambda c: (len(c), c))
+
+
+def analyse(m: ProgramModel) -> ProgramModel:
+    compose(m)
+    build_lock_graph(m)
+    return m

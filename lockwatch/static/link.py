@@ -1,0 +1,901 @@
+"""Link per-file summaries into one :class:`ProgramModel`: imports (aliases, relative,
+re-exports, star), classes and bases across modules, attribute types, lock classes, and
+the targets of every call, acquisition, property read and decorator.
+
+Values are evaluated abstractly; an abstract value is a tuple:
+
+- ``("mod", name)`` project module; ``("ext", dotted)`` anything outside the project;
+- ``("cls", cid)`` project class; ``("inst", cid|None, path)`` an instance of it;
+- ``("super", cid, path)`` what ``super()`` gives in a method of ``cid``;
+- ``("func", fid, recv)`` project function, bound to receiver path ``recv`` (or None);
+- ``("exti", type, path)`` instance of a known external type; ``("extm", type, m, path)``;
+- ``("lock", lock_id, path, cond)``; ``("lockc", lock_id, path)`` a container of locks;
+  ``("lockm", lock_id, path, cond, method)``;
+- ``("create", sort, value, cond, field)`` a freshly created lock (not yet named by a
+  definition), ``("createc", sort, value)`` a container of them;
+- ``("const", x)``; ``("lambda", value)``.
+
+Everything the linker cannot follow evaluates to ``None``: precision first.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from lockwatch.findings import display_path
+from lockwatch.static import catalog
+from lockwatch.static.model import Acq, CallSite, ClassInfo, FunctionInfo, ProgramModel, short_name
+from lockwatch.static.summary import ModuleSummary
+
+_BUILTINS = set(dir(builtins))
+_MAX_PATH_PARTS = 5
+_MAX_DEPTH = 40
+_IN_PROGRESS = object()
+
+
+def reroot(path: str, recv: str | None) -> str:
+    """A callee-relative path seen from the caller that called it on ``recv``."""
+    if path == "@global":
+        return path
+    if path.startswith("@self"):
+        if recv is None or recv == "?" or recv.startswith("?"):
+            return "?"
+        out = recv + path[5:]
+        return out if out.count(".") < _MAX_PATH_PARTS else "?"
+    return "?"
+
+
+def _is_self_path(p: str) -> bool:
+    return p.startswith("@self") or p.startswith("%")
+
+
+class Linker:
+    def __init__(self, summaries: dict[str, ModuleSummary], config=None):
+        self.config = config
+        self.extra_factories = dict(getattr(config, "lock_factories", None) or {})
+        self.m = ProgramModel(config=config)
+        self.m.modules = dict(summaries)
+        self._glob_cache: dict = {}
+        self._inst_cache: dict = {}
+        self._cls_attr_cache: dict = {}
+        self._ret_cache: dict = {}
+        self._linked: set = set()
+        self._depth = 0
+
+    # ------------------------------------------------------------------ build
+    def build(self) -> ProgramModel:
+        m = self.m
+        for mod, ms in sorted(m.modules.items()):
+            m.paths[mod] = display_path(ms.path)
+            for q, cs in ms.classes.items():
+                cid = f"{mod}.{q}"
+                m.classes[cid] = ClassInfo(cid, mod, m.paths[mod], cs)
+            for q, fs in ms.functions.items():
+                fid = f"{mod}.{q}"
+                m.functions[fid] = FunctionInfo(
+                    fid, mod, q, m.paths[mod], fs, cls=f"{mod}.{fs.cls}" if fs.cls else None)
+        for cid in sorted(m.classes):
+            self._bases(cid)
+        for cid in sorted(m.classes):
+            m.classes[cid].mro = self._mro(cid)
+        for fi in m.functions.values():
+            self._collect_inst_attrs(fi)
+        for fid in sorted(m.functions):
+            self.link_function(fid)
+        for fid in sorted(m.functions):
+            fi = m.functions[fid]
+            m.call_graph.add_node(fid)
+            for cs in fi.calls:
+                for tgt, _recv in cs.targets:
+                    if tgt in m.functions:
+                        m.call_graph.add_edge(fid, tgt)
+                for _i, h, _r in cs.fnargs:
+                    if h in m.functions:
+                        m.call_graph.add_edge(fid, h)
+        for fid, fi in m.functions.items():
+            if fi.summary.name == "__del__" and fi.cls:
+                m.callbacks.append((fid, "@self", (fi.path, fi.line, fi.col, f"{fi.short} is a finalizer"), "__del__"))
+        return m
+
+    def _ctx(self, fi: FunctionInfo):
+        return (self.m.modules[fi.module], fi, self.m.classes.get(fi.cls) if fi.cls else None)
+
+    def _bases(self, cid: str) -> None:
+        ci = self.m.classes[cid]
+        ms = self.m.modules[ci.module]
+        ctx = (ms, self._enclosing_fn(ci), None)
+        for b in ci.summary.bases:
+            v = self.eval_ref(b, ctx)
+            if v is None:
+                continue
+            if v[0] == "cls" and v[1] != cid:
+                ci.bases.append(v[1])
+            elif v[0] == "ext":
+                ci.ext_bases.append(v[1])
+
+    def _enclosing_fn(self, ci: ClassInfo):
+        pf = ci.summary.parent_func
+        return self.m.functions.get(f"{ci.module}.{pf}") if pf else None
+
+    def _mro(self, cid: str) -> list[str]:
+        out, stack, seen = [], [cid], set()
+        # depth-first, left to right, each class once: close enough to C3 for lookups,
+        # and immune to cycles in (broken) inheritance
+        while stack:
+            c = stack.pop(0)
+            if c in seen or c not in self.m.classes:
+                continue
+            seen.add(c)
+            out.append(c)
+            stack = list(self.m.classes[c].bases) + stack
+        return out
+
+    def _collect_inst_attrs(self, fi: FunctionInfo) -> None:
+        if not fi.cls or fi.cls not in self.m.classes:
+            return
+        ci = self.m.classes[fi.cls]
+        for ev in fi.summary.events:
+            if ev["e"] != "wr":
+                continue
+            r = ev["r"]
+            if not r.startswith("@self."):
+                continue
+            parts = r.split(".")
+            if len(parts) == 2:
+                ci.inst_attrs.setdefault(parts[1], []).append((ev.get("v"), ev.get("ann"), ev["l"], ev["c"], fi.id, False))
+            elif len(parts) == 3 and parts[2] == "[]":
+                ci.inst_attrs.setdefault(parts[1], []).append((ev.get("v"), None, ev["l"], ev["c"], fi.id, True))
+
+    # ------------------------------------------------------------------ name resolution
+    def resolve_global(self, mod: str, name: str, seen=None):
+        key = (mod, name)
+        c = self._glob_cache.get(key, None)
+        if c is _IN_PROGRESS:
+            return None
+        if key in self._glob_cache:
+            return c
+        self._glob_cache[key] = _IN_PROGRESS
+        try:
+            v = self._resolve_global(mod, name, seen or set())
+        except RecursionError:
+            v = None
+        self._glob_cache[key] = v
+        return v
+
+    def _resolve_global(self, mod: str, name: str, seen):
+        ms = self.m.modules.get(mod)
+        if ms is None:
+            return ("ext", f"{mod}.{name}")
+        if name in ms.functions and "." not in name:
+            return ("func", f"{mod}.{name}", None)
+        if name in ms.classes:
+            g = ms.globals.get(name)
+            if g is None or (g.get("v") or {}).get("r") == f"<class>{name}":
+                return ("cls", f"{mod}.{name}")
+        if name in ms.globals:
+            g = ms.globals[name]
+            v = g.get("v")
+            if v is None:
+                return None
+            val = self.eval_value(v, (ms, self.m.functions.get(f"{mod}.<module>"), None))
+            return self._bind_definition(val, f"{mod}.{name}", "@global", ms, g.get("l", 0), g.get("c", 0))
+        if name in ms.imports:
+            imp = ms.imports[name]
+            if imp[0] == "module":
+                return ("mod", imp[1]) if imp[1] in self.m.modules else ("ext", imp[1])
+            return self.module_attr(imp[1], imp[2])
+        for star in ms.star_imports:
+            if star in self.m.modules:
+                if (star, name) in seen:
+                    continue
+                seen.add((star, name))
+                v = self._resolve_global(star, name, seen)
+                if v is not None:
+                    return v
+            else:
+                d = f"{star}.{name}"
+                if d in catalog.LOCK_FACTORIES or d in catalog.KNOWN_TYPES or d in catalog.BLOCKING:
+                    return ("ext", d)
+        return None
+
+    def module_attr(self, mod: str, attr: str):
+        sub = f"{mod}.{attr}"
+        if mod in self.m.modules:
+            v = self.resolve_global(mod, attr)
+            if v is not None:
+                return v
+            if sub in self.m.modules:
+                return ("mod", sub)
+            return None
+        if sub in self.m.modules:
+            return ("mod", sub)
+        return ("ext", _normalise_ext(sub))
+
+    def _bind_definition(self, val, def_id, path, ms, line, col, container=False):
+        """A value stored under a definition: a created lock gets its lock class here."""
+        if val is None:
+            return None
+        k = val[0]
+        if k == "create":
+            _, sort, value, cond, _fld = val
+            self.m.add_lock(def_id, sort, display_path(ms.path), line, col, value, container)
+            return ("lock", def_id, path if not container else "?", cond or sort in catalog.CONDITION_SORTS) if not container else ("lockc", def_id, path)
+        if k == "createc":
+            _, sort, value = val
+            self.m.add_lock(def_id, sort, display_path(ms.path), line, col, value, True)
+            return ("lockc", def_id, path)
+        if k == "inst" and val[2] == "?":
+            return ("inst", val[1], path)
+        if k == "exti" and val[2] == "?":
+            return ("exti", val[1], path)
+        return val
+
+    # ------------------------------------------------------------------ evaluation
+    def eval_ref(self, ref: str | None, ctx, implicit=None):
+        if not ref:
+            return None
+        self._depth += 1
+        try:
+            if self._depth > _MAX_DEPTH:
+                return None
+            parts = ref.split(".")
+            v = self._base(parts[0], ctx)
+            for p in parts[1:]:
+                if v is None:
+                    return None
+                v = self._step(v, p, implicit)
+            return v
+        except RecursionError:
+            return None
+        finally:
+            self._depth -= 1
+
+    def _base(self, name: str, ctx):
+        ms, fi, ci = ctx
+        if name == "@self":
+            if ci is not None:
+                return ("inst", ci.id, "@self")
+            return ("inst", None, "@self")
+        if name == "@cls":
+            return ("cls", ci.id) if ci is not None else None
+        if name == "@super":
+            return ("super", ci.id, "@self") if ci is not None else None
+        if name.startswith("<def>"):
+            return ("func", f"{ms.module}.{name[5:]}", None)
+        if name.startswith("<class>"):
+            return ("cls", f"{ms.module}.{name[7:]}")
+        f = fi
+        own = True
+        while f is not None and f.qualname != "<module>":
+            s = f.summary
+            if name in s.globals_decl:
+                break
+            if name in s.locals:
+                return self._local(f, name, s.locals[name], own)
+            if name in s.assigned or name in s.params or name == s.vararg:
+                return None
+            f = self.m.functions.get(f"{f.module}.{s.parent}") if s.parent else None
+            own = False
+        if fi is None and ci is not None and name in ci.summary.attrs:
+            return self.class_attr(ci.id, name)
+        v = self.resolve_global(ms.module, name)
+        if v is None and name in _BUILTINS:
+            return ("ext", name)
+        return v
+
+    def _local(self, f: FunctionInfo, name: str, val: dict, own: bool):
+        if not val:
+            return None
+        path = f"%{name}" if own else "?"
+        ctx = self._ctx(f)
+        if "ann" in val and len(val) <= 3 and "call" not in val:
+            return self._instantiate(self.eval_ref(val["ann"], ctx), path)
+        v = self.eval_value(val, ctx)
+        if v is None:
+            return None
+        if v[0] in ("create", "createc"):
+            ms = self.m.modules[f.module]
+            return self._bind_definition(v, f"{f.id}.{name}", path, ms, val.get("l", f.line), val.get("c", 1))
+        if v[0] in ("inst", "exti") and v[2] == "?":
+            return (v[0], v[1], path)
+        return v
+
+    def _instantiate(self, t, path):
+        if t is None:
+            return None
+        if t[0] == "cls":
+            return ("inst", t[1], path)
+        if t[0] == "ext":
+            d = t[1]
+            if d in catalog.KNOWN_TYPES:
+                return ("exti", catalog.KNOWN_TYPES[d], path)
+            if d.rsplit(".", 1)[-1] in ("Future",) and d.startswith("concurrent"):
+                return ("exti", "concurrent.futures.Future", path)
+        return None
+
+    def _step(self, v, p: str, implicit):
+        k = v[0]
+        if k == "mod":
+            if p in ("()", "[]"):
+                return None
+            return self.module_attr(v[1], p)
+        if k == "ext":
+            if p == "()":
+                return self._call_ext(v[1], [], {})
+            if p == "[]":
+                return None
+            return ("ext", _normalise_ext(f"{v[1]}.{p}"))
+        if k == "cls":
+            if p == "()":
+                return ("inst", v[1], "?")
+            if p == "[]":
+                return None
+            return self.class_attr(v[1], p)
+        if k == "inst":
+            if p in ("()", "[]"):
+                return None
+            return self.inst_attr(v[1], v[2], p, implicit)
+        if k == "super":
+            if p in ("()", "[]"):
+                return None
+            return self.inst_attr(v[1], v[2], p, implicit, skip_first=True)
+        if k == "exti":
+            if p in ("()", "[]"):
+                return None
+            return ("extm", v[1], p, v[2])
+        if k == "extm":
+            if p == "()":
+                return self._call_extm(v[1], v[2], [], {})
+            return None
+        if k == "func":
+            if p == "()":
+                return self.call_result(v[1], v[2])
+            return None
+        if k == "lock":
+            if p in ("()", "[]"):
+                return None
+            return ("lockm", v[1], v[2], v[3], p)
+        if k == "lockc":
+            if p == "[]":
+                lc = self.m.locks.get(v[1])
+                return ("lock", v[1], "?", bool(lc and lc.sort in catalog.CONDITION_SORTS))
+            return None
+        return None
+
+    def _call_ext(self, d: str, args, kws):
+        sort = catalog.lock_sort(d, self.extra_factories)
+        if sort:
+            return self._creation(d, sort, args, kws)
+        if d in catalog.DEFAULTDICT:
+            if args:
+                s = self._factory_sort(self.eval_value(args[0], self._cur_ctx))
+                if s:
+                    return ("createc", s, None)
+            return None
+        if d in catalog.DATACLASS_FIELD:
+            df = kws.get("default_factory")
+            s = self._factory_sort(self.eval_value(df, self._cur_ctx)) if df else None
+            if s:
+                return ("create", s, None, False, True)
+            return None
+        t = catalog.KNOWN_TYPES.get(d)
+        if t:
+            return ("exti", t, "?")
+        return None
+
+    _cur_ctx = None
+
+    def _creation(self, d, sort, args, kws):
+        value = None
+        cond = sort in catalog.CONDITION_SORTS
+        if sort in catalog.SEMAPHORE_SORTS:
+            kw, pos = catalog.SEMAPHORE_VALUE_ARG.get(d, ("value", 0))
+            a = kws.get(kw) if kw in kws else (args[pos] if len(args) > pos else None)
+            if a is not None:
+                value = a["const"] if isinstance(a, dict) and isinstance(a.get("const"), int) else -1
+        if cond:
+            a = kws.get("lock") if "lock" in kws else (args[0] if args else None)
+            if a is not None and self._cur_ctx is not None:
+                inner = self.eval_value(a, self._cur_ctx)
+                if inner is not None and inner[0] == "lock":
+                    return ("lock", inner[1], inner[2], True)
+                if inner is not None and inner[0] == "create":
+                    return ("create", inner[1], inner[2], True, False)
+        return ("create", sort, value, cond, False)
+
+    def _call_extm(self, t, meth, args, kws):
+        full = f"{t}.{meth}"
+        sort = catalog.lock_sort(full, self.extra_factories)
+        if sort:
+            return self._creation(full, sort, args, kws)
+        r = catalog.KNOWN_RETURNS.get((t, meth))
+        if r:
+            return ("exti", r, "?")
+        return None
+
+    def _factory_sort(self, v):
+        if v is None:
+            return None
+        if v[0] == "ext":
+            return catalog.lock_sort(v[1], self.extra_factories)
+        if v[0] == "lambda" and v[1] is not None and v[1][0] == "create":
+            return v[1][1]
+        if v[0] == "func":
+            r = self.call_result(v[1], v[2])
+            if r is not None and r[0] == "create":
+                return r[1]
+        return None
+
+    def eval_value(self, v, ctx):
+        if not v:
+            return None
+        self._depth += 1
+        saved = self._cur_ctx
+        self._cur_ctx = ctx
+        try:
+            if self._depth > _MAX_DEPTH:
+                return None
+            if "r" in v:
+                return self.eval_ref(v["r"], ctx)
+            if "call" in v:
+                fv = self.eval_ref(v["call"], ctx)
+                if fv is None:
+                    return None
+                args, kws = v.get("a") or [], v.get("k") or {}
+                k = fv[0]
+                if k == "ext":
+                    return self._call_ext(fv[1], args, kws)
+                if k == "extm":
+                    return self._call_extm(fv[1], fv[2], args, kws)
+                if k == "cls":
+                    return ("inst", fv[1], "?")
+                if k == "func":
+                    return self.call_result(fv[1], fv[2])
+                return None
+            if "const" in v:
+                return ("const", v["const"])
+            if "cont" in v:
+                inner = self.eval_value(v["cont"], ctx)
+                if inner is None:
+                    return None
+                if inner[0] == "create":
+                    return ("createc", inner[1], inner[2])
+                if inner[0] == "lock":
+                    return ("lockc", inner[1], "?")
+                return None
+            if "lambda" in v:
+                return ("lambda", self.eval_value(v["lambda"], ctx))
+            if "ann" in v:
+                return self._instantiate(self.eval_ref(v["ann"], ctx), "?")
+            return None
+        except RecursionError:
+            return None
+        finally:
+            self._cur_ctx = saved
+            self._depth -= 1
+
+    # ------------------------------------------------------------------ classes
+    def find_method(self, cid: str | None, name: str, skip_first: bool = False) -> str | None:
+        if cid is None or cid not in self.m.classes:
+            return None
+        mro = self.m.classes[cid].mro
+        for c in (mro[1:] if skip_first else mro):
+            q = self.m.classes[c].summary.methods.get(name)
+            if q:
+                return f"{self.m.classes[c].module}.{q}"
+        return None
+
+    def class_attr(self, cid: str, attr: str):
+        if cid not in self.m.classes:
+            return None
+        for c in self.m.classes[cid].mro:
+            ci = self.m.classes[c]
+            q = ci.summary.methods.get(attr)
+            if q:
+                return ("func", f"{ci.module}.{q}", None)
+            if attr in ci.summary.attrs:
+                return self._class_attr_value(c, attr, "@global")
+            nested = f"{c}.{attr}"
+            if nested in self.m.classes:
+                return ("cls", nested)
+        for c in self.m.classes[cid].mro:
+            for b in self.m.classes[c].ext_bases:
+                return ("ext", f"{b}.{attr}")
+        return None
+
+    def _class_attr_value(self, cid: str, attr: str, recv: str):
+        key = (cid, attr)
+        c = self._cls_attr_cache.get(key)
+        if c is _IN_PROGRESS:
+            return None
+        if key not in self._cls_attr_cache:
+            self._cls_attr_cache[key] = _IN_PROGRESS
+            ci = self.m.classes[cid]
+            entry = ci.summary.attrs[attr]
+            ms = self.m.modules[ci.module]
+            ctx = (ms, self._enclosing_fn(ci), ci)
+            val = self.eval_value(entry.get("v"), ctx) if entry.get("v") else None
+            tmpl = None
+            if val is not None and val[0] == "create" and val[4]:
+                # dataclass field(default_factory=Lock): one lock per instance
+                self.m.add_lock(f"{cid}.{attr}", val[1], ci.path, entry.get("l", 0), entry.get("c", 0), val[2])
+                tmpl = ("lock", f"{cid}.{attr}", f"@self.{attr}", val[1] in catalog.CONDITION_SORTS)
+            elif val is not None:
+                tmpl = self._bind_definition(val, f"{cid}.{attr}", "@global", ms, entry.get("l", 0), entry.get("c", 0))
+            elif entry.get("ann"):
+                tmpl = self._instantiate(self.eval_ref(entry["ann"], (ms, None, None)), f"@self.{attr}")
+            self._cls_attr_cache[key] = tmpl
+        tmpl = self._cls_attr_cache[key]
+        return _reroot_value(tmpl, recv)
+
+    def inst_attr(self, cid, path, attr, implicit, skip_first=False):
+        if cid is None or cid not in self.m.classes:
+            return None
+        mro = self.m.classes[cid].mro
+        for c in (mro[1:] if skip_first else mro):
+            ci = self.m.classes[c]
+            q = ci.summary.methods.get(attr)
+            if q:
+                fid = f"{ci.module}.{q}"
+                fi = self.m.functions.get(fid)
+                if fi is not None and fi.kind == "property":
+                    if implicit is not None:
+                        implicit.append((fid, path))
+                    return self.call_result(fid, path)
+                if fi is not None and fi.kind == "staticmethod":
+                    return ("func", fid, None)
+                return ("func", fid, path)
+            if attr in ci.inst_attrs:
+                v = self._inst_attr_value(c, attr, path)
+                if v is not None:
+                    return v
+            if attr in ci.summary.attrs:
+                return self._class_attr_value(c, attr, path)
+        for c in mro:
+            for b in self.m.classes[c].ext_bases:
+                t = catalog.KNOWN_TYPES.get(b, b)
+                return ("extm", t, attr, path)
+        return None
+
+    def _inst_attr_value(self, cid, attr, path):
+        key = (cid, attr)
+        c = self._inst_cache.get(key)
+        if c is _IN_PROGRESS:
+            return None
+        if key not in self._inst_cache:
+            self._inst_cache[key] = _IN_PROGRESS
+            self._inst_cache[key] = self._inst_template(cid, attr)
+        return _reroot_value(self._inst_cache[key], path)
+
+    def _inst_template(self, cid, attr):
+        ci = self.m.classes[cid]
+        ms = self.m.modules[ci.module]
+        entries = sorted(ci.inst_attrs[attr], key=lambda e: (e[4] != f"{cid}.__init__", e[2], e[3]))
+        fallback = None
+        lock_id = f"{cid}.{attr}"
+        for v, ann, line, col, fid, container in entries:
+            fi = self.m.functions.get(fid)
+            if fi is None:
+                continue
+            ctx = self._ctx(fi)
+            val = self.eval_value(v, ctx) if v else None
+            if val is not None:
+                k = val[0]
+                if k == "create":
+                    if container:
+                        self.m.add_lock(lock_id, val[1], ci.path, line, col, val[2], True)
+                        return ("lockc", lock_id, f"@self.{attr}")
+                    self.m.add_lock(lock_id, val[1], ci.path, line, col, val[2])
+                    return ("lock", lock_id, f"@self.{attr}", bool(val[3]))
+                if k == "createc":
+                    self.m.add_lock(lock_id, val[1], ci.path, line, col, val[2], True)
+                    return ("lockc", lock_id, f"@self.{attr}")
+                if k == "lock" and not container:
+                    return val if val[2].startswith("@") else ("lock", val[1], f"@self.{attr}", val[3])
+                if k in ("inst", "exti") and fallback is None and not container:
+                    fallback = val if val[2].startswith("@self") else (k, val[1], f"@self.{attr}")
+            if ann and fallback is None:
+                fallback = self._instantiate(self.eval_ref(ann, ctx), f"@self.{attr}")
+        if fallback is None and attr in ci.summary.attrs and ci.summary.attrs[attr].get("ann"):
+            fallback = self._instantiate(self.eval_ref(ci.summary.attrs[attr]["ann"], (ms, None, None)), f"@self.{attr}")
+        return fallback
+
+    def call_result(self, fid: str, recv: str | None):
+        key = fid
+        c = self._ret_cache.get(key)
+        if c is _IN_PROGRESS:
+            return None
+        if key not in self._ret_cache:
+            self._ret_cache[key] = _IN_PROGRESS
+            self._ret_cache[key] = self._return_template(fid)
+        return _reroot_value(self._ret_cache[key], recv)
+
+    def _return_template(self, fid):
+        fi = self.m.functions.get(fid)
+        if fi is None:
+            return None
+        ctx = self._ctx(fi)
+        s = fi.summary
+        for rv in s.returns:
+            v = self.eval_value(rv, ctx)
+            if v is None:
+                continue
+            if v[0] in ("create", "createc", "lock", "exti", "inst"):
+                if v[0] in ("inst", "exti") and v[2].startswith("%"):
+                    return (v[0], v[1], "?")
+                if v[0] == "lock" and v[2].startswith("%"):
+                    return ("lock", v[1], "?", v[3])
+                return v
+        if s.return_ann:
+            return self._instantiate(self.eval_ref(s.return_ann, ctx), "?")
+        return None
+
+    # ------------------------------------------------------------------ functions
+    def link_function(self, fid: str) -> FunctionInfo | None:
+        fi = self.m.functions.get(fid)
+        if fi is None or fid in self._linked:
+            return fi
+        self._linked.add(fid)
+        ctx = self._ctx(fi)
+        s = fi.summary
+        path = fi.path
+        for idx, ev in enumerate(s.events):
+            e = ev["e"]
+            try:
+                if e == "acq":
+                    self._link_acq(fi, ctx, idx, ev)
+                elif e == "call":
+                    self._link_call(fi, ctx, idx, ev)
+                elif e == "rd":
+                    implicit: list = []
+                    self.eval_ref(ev["r"], ctx, implicit)
+                    if implicit:
+                        fi.calls.append(CallSite(idx, (path, ev["l"], ev["c"], ""), tuple(ev["h"]), targets=implicit, use="read"))
+                elif e == "rel":
+                    v = self.eval_ref(ev["r"], ctx)
+                    if v is not None and v[0] == "lock":
+                        fi.released.add(v[1])
+            except RecursionError:
+                continue
+        self._param_calls(fi)
+        try:
+            self._link_decorators(fi, ctx)
+        except RecursionError:
+            pass
+        return fi
+
+    def _param_calls(self, fi: FunctionInfo) -> None:
+        s = fi.summary
+        for idx, ev in enumerate(s.events):
+            if ev["e"] == "call" and "." not in ev["f"] and not ev["f"].startswith("@"):
+                name = ev["f"]
+                if name in s.params and name not in s.locals:
+                    fi.param_calls.append((name, idx))
+                elif name not in s.assigned and s.parent:
+                    # a parameter of an enclosing function (decorator wrappers)
+                    fi.param_calls.append((name, idx))
+
+    def _link_acq(self, fi, ctx, idx, ev) -> None:
+        implicit: list = []
+        ref = ev["r"]
+        mode = ev["m"]
+        blocking = mode in ("with", "awith", "acquire", "ctx")
+        loc = (fi.path, ev["l"], ev["c"], "")
+        out: list[Acq] = []
+        v = self.eval_ref(ref, ctx, implicit)
+        if v is not None and v[0] == "lock":
+            lc = self.m.locks.get(v[1])
+            if lc is not None and not lc.counting:
+                out.append(Acq(v[1], v[2], blocking, loc, (), bool(v[3]), mode))
+        elif v is not None and v[0] == "inst" and v[1] is not None:
+            meth = {"with": "__enter__", "awith": "__aenter__", "ctx": "__enter__"}.get(mode, "acquire")
+            mfid = self.find_method(v[1], meth)
+            if mfid:
+                out.extend(self._held_after(mfid, v[2], loc, blocking, mode, "exit"))
+                implicit.append((mfid, v[2]))
+        elif ref.endswith(".()"):
+            fv = self.eval_ref(ref[:-3], ctx)
+            if fv is not None and fv[0] == "func" and self._is_contextmanager(fv[1]):
+                out.extend(self._held_after(fv[1], fv[2], loc, blocking, mode, "yield"))
+        if out:
+            fi.acqs[idx] = out
+        if implicit:
+            fi.calls.append(CallSite(idx, loc, tuple(ev["h"]), targets=implicit, use="with"))
+
+    def _held_after(self, mfid, recv, loc, blocking, mode, how) -> list[Acq]:
+        """Locks a wrapper method leaves held (``__enter__``/``acquire``: at return;
+        a @contextmanager: at its first ``yield``), seen from the caller."""
+        callee = self.link_function(mfid)
+        if callee is None:
+            return []
+        s = callee.summary
+        if how == "exit":
+            held = s.exit_held
+        else:
+            held = next((ev["h"] for ev in s.events if ev["e"] == "yield"), [])
+        out = []
+        for i in held:
+            for a in callee.acqs.get(i, ()):
+                step = (a.loc[0], a.loc[1], a.loc[2], f"{callee.short} takes {short_name(a.lock)}")
+                out.append(Acq(a.lock, reroot(a.path, recv), blocking and a.blocking, loc,
+                               (step,) + a.via, a.cond, mode))
+        return out
+
+    def _is_contextmanager(self, fid) -> bool:
+        fi = self.m.functions.get(fid)
+        if fi is None:
+            return False
+        ctx = self._ctx(fi)
+        outer = self._decorator_ctx(fi, ctx)
+        for d in fi.summary.decorators:
+            v = self.eval_value(d, outer)
+            if v is not None and v[0] == "ext" and v[1] in catalog.CONTEXT_MANAGER_DECORATORS:
+                return True
+        return False
+
+    def _decorator_ctx(self, fi, ctx):
+        ms = ctx[0]
+        if fi.summary.parent:
+            return (ms, self.m.functions.get(f"{fi.module}.{fi.summary.parent}"), None)
+        if fi.cls:
+            return (ms, None, self.m.classes.get(fi.cls))
+        return (ms, self.m.functions.get(f"{fi.module}.<module>"), None)
+
+    def _link_call(self, fi, ctx, idx, ev) -> None:
+        implicit: list = []
+        loc = (fi.path, ev["l"], ev["c"], "")
+        v = self.eval_ref(ev["f"], ctx, implicit)
+        args, kws = ev.get("a") or [], ev.get("k") or {}
+        cs = CallSite(idx, loc, tuple(ev["h"]), use=ev.get("u", "expr"), args=args, kws=kws)
+        cs.targets.extend(implicit)
+        extra_blocking = set(getattr(self.config, "blocking_calls", None) or ())
+        if v is not None:
+            k = v[0]
+            if k == "func":
+                recv = v[2]
+                if recv is None and args and args[0] and args[0].get("r") == "@self":
+                    recv = "@self"   # Base.method(self, ...)
+                cs.targets.append((v[1], recv if recv is not None else "?"))
+                if v[1] in extra_blocking:
+                    cs.blocking = v[1]
+            elif k == "cls":
+                init = self.find_method(v[1], "__init__")
+                if init:
+                    cs.targets.append((init, "?"))
+                if v[1] in extra_blocking:
+                    cs.blocking = v[1]
+            elif k == "ext":
+                cs.ext.append(v[1])
+            elif k == "extm":
+                cs.ext.append(f"{v[1]}.{v[2]}")
+            elif k == "lockm":
+                cs.lockm = (v[1], v[2], v[3], v[4])
+        for name in cs.ext:
+            if catalog.is_blocking(name, args, kws, extra_blocking):
+                cs.blocking = name
+            if name in catalog.CALLBACK_REGISTRARS:
+                i = catalog.CALLBACK_REGISTRARS[name]
+                if i < len(args):
+                    cb = self.eval_value(args[i], ctx)
+                    if cb is not None and cb[0] == "func":
+                        self.m.callbacks.append((cb[1], cb[2] or "?", loc, name))
+        for i, a in enumerate(args):
+            if a and "r" in a:
+                av = self.eval_ref(a["r"], ctx)
+                if av is not None and av[0] == "func":
+                    cs.fnargs.append((i, av[1], av[2] or "?"))
+        for kname, a in kws.items():
+            if a and "r" in a:
+                av = self.eval_ref(a["r"], ctx)
+                if av is not None and av[0] == "func":
+                    cs.fnargs.append((kname, av[1], av[2] or "?"))
+        if cs.targets or cs.ext or cs.lockm or cs.blocking or cs.fnargs:
+            fi.calls.append(cs)
+
+    def _link_decorators(self, fi: FunctionInfo, ctx) -> None:
+        s = fi.summary
+        if not s.decorators:
+            return
+        outer = self._decorator_ctx(fi, ctx)
+        for d in s.decorators:
+            binds = {}
+            if "call" in d:
+                dv = self.eval_ref(d["call"], outer)
+                if dv is None or dv[0] != "func":
+                    continue
+                factory = self.m.functions.get(dv[1])
+                if factory is None:
+                    continue
+                params = factory.summary.params
+                for i, a in enumerate(d.get("a") or []):
+                    if i < len(params):
+                        binds[params[i]] = a
+                for kname, a in (d.get("k") or {}).items():
+                    binds[kname] = a
+            elif "r" in d:
+                dv = self.eval_ref(d["r"], outer)
+                if dv is None or dv[0] != "func":
+                    continue
+            else:
+                continue
+            fi.deco_acqs.extend(self._wrapper_locks(dv[1], binds, fi, ctx, outer))
+
+    def _wrapper_locks(self, dfid: str, binds: dict, fi: FunctionInfo, ctx, outer) -> list[Acq]:
+        """Locks a decorator's wrapper holds while it calls the wrapped function."""
+        prefix = dfid + ".<locals>."
+        out: list[Acq] = []
+        deco = self.m.functions.get(dfid)
+        if deco is None:
+            return out
+        chain_params = set(deco.summary.params)
+        for wid in sorted(f for f in self.m.functions if f.startswith(prefix)):
+            w = self.link_function(wid)
+            ws = w.summary
+            anc_params = set(chain_params)
+            p = ws.parent
+            while p and f"{w.module}.{p}" != dfid:
+                pf = self.m.functions.get(f"{w.module}.{p}")
+                if pf is None:
+                    break
+                anc_params |= set(pf.summary.params)
+                p = pf.summary.parent
+            for name, idx in w.param_calls:
+                if name not in anc_params or name in binds:
+                    continue
+                ev = ws.events[idx]
+                for hi in ev["h"]:
+                    aev = ws.events[hi]
+                    ref = aev["r"]
+                    base = ref.split(".")[0]
+                    v = None
+                    if ref.startswith("@self"):
+                        v = self.eval_ref(ref, ctx)
+                    elif base in binds:
+                        bv = self.eval_value(binds[base], outer)
+                        for part in ref.split(".")[1:]:
+                            if bv is None:
+                                break
+                            bv = self._step(bv, part, None)
+                        v = bv
+                    else:
+                        for a in w.acqs.get(hi, ()):
+                            v = ("lock", a.lock, a.path if a.path == "@global" else "?", a.cond)
+                    if v is None or v[0] != "lock":
+                        continue
+                    lc = self.m.locks.get(v[1])
+                    if lc is None or lc.counting:
+                        continue
+                    step = (w.path, aev["l"], aev["c"], f"decorator {short_name(dfid)} takes {short_name(v[1])}")
+                    out.append(Acq(v[1], v[2], aev["m"] in ("with", "awith", "acquire", "ctx"),
+                                   (fi.path, fi.line, fi.col, ""), (step,), bool(v[3]), "decorator"))
+                if out:
+                    return out
+        return out
+
+
+def _reroot_value(tmpl, recv):
+    if tmpl is None:
+        return None
+    k = tmpl[0]
+    if k == "lock":
+        return ("lock", tmpl[1], reroot(tmpl[2], recv) if tmpl[2].startswith("@self") else tmpl[2], tmpl[3])
+    if k in ("lockc", "inst", "exti"):
+        p = tmpl[2]
+        return (k, tmpl[1], reroot(p, recv) if p.startswith("@self") else p)
+    return tmpl
+
+
+def _normalise_ext(d: str) -> str:
+    """Spellings of the same external thing -> the catalog's name."""
+    if d.startswith("concurrent.futures.thread.") or d.startswith("concurrent.futures.process."):
+        return "concurrent.futures." + d.rsplit(".", 1)[-1]
+    if d.startswith("concurrent.futures._base."):
+        return "concurrent.futures." + d.rsplit(".", 1)[-1]
+    if d.startswith("builtins."):
+        return d[9:]
+    return d
+
+
+def link(summaries: dict[str, ModuleSummary], config=None) -> ProgramModel:
+    """Module name -> summary, into the linked model (call graph included)."""
+    return Linker(summaries, config).build()

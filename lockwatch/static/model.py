@@ -1,0 +1,186 @@
+"""The one linked program model every check queries (built by ``link.py``, completed by
+``graph.py``). Checks never walk syntax trees or resolve imports themselves.
+
+Instance paths: a lock (or object) reached in a function is named by *how* it was reached,
+relative to the function: ``@self._lock`` (through the receiver), ``%x._lock`` (through a
+local or parameter ``x``), ``@global`` (a module- or class-level lock: one instance), ``?``
+(unknown: a fresh object, a container element, something computed). Two acquisitions with
+equal known paths are the same instance; different paths are different instances of the
+same lock class; ``?`` never equals anything (precision first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from lockwatch.static.catalog import ASYNC_SORTS, REENTRANT_SORTS, SEMAPHORE_SORTS
+from lockwatch.static.summary import ClassSummary, FunctionSummary, ModuleSummary
+
+# A step of a witness chain: (path, line, column, note).
+Step = tuple
+
+
+@dataclass
+class LockClass:
+    id: str                 # qualified definition name, e.g. "pkg.pool.Pool._lock"
+    path: str               # file of the creation (display path)
+    line: int
+    col: int
+    sort: str               # lock | rlock | semaphore | condition | async-lock | ...
+    value: int | None = None  # semaphore initial value when known
+    container: bool = False   # one lock class for every element of a container
+
+    @property
+    def reentrant(self) -> bool:
+        return self.sort in REENTRANT_SORTS
+
+    @property
+    def is_async(self) -> bool:
+        return self.sort in ASYNC_SORTS
+
+    @property
+    def counting(self) -> bool:
+        """A semaphore that admits more than one holder: never a deadlock candidate."""
+        # value None: the default (1); -1: not a constant (assume a counting semaphore)
+        return self.sort in SEMAPHORE_SORTS and self.value is not None and self.value != 1
+
+    @property
+    def creation(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    @property
+    def short(self) -> str:
+        return short_name(self.id)
+
+
+def short_name(qualified: str) -> str:
+    """``pkg.pool.Pool._lock`` -> ``Pool._lock``; ``pkg.mod._lock`` -> ``mod._lock``."""
+    parts = [p for p in qualified.split(".") if p != "<locals>"]
+    return ".".join(parts[-2:]) if len(parts) >= 2 else qualified
+
+
+@dataclass
+class Acq:
+    """One resolved acquisition (or a lock held through a wrapper)."""
+
+    lock: str
+    path: str
+    blocking: bool
+    loc: Step                # where the function takes it (with/acquire/call/def line)
+    via: tuple = ()          # steps from ``loc`` to the real acquisition (wrappers)
+    cond: bool = False       # reached through a Condition
+    mode: str = "with"
+
+
+@dataclass
+class CallSite:
+    idx: int                         # event index, -1 for implicit calls
+    loc: Step
+    held: tuple                      # acq event indices held there
+    targets: list = field(default_factory=list)   # [(fid, receiver path)]
+    ext: list = field(default_factory=list)       # external dotted names
+    blocking: str | None = None      # catalog name when the call itself blocks
+    lockm: tuple | None = None       # (lock id, path, cond, method) for calls on a lock
+    fnargs: list = field(default_factory=list)    # [(arg index, fid, receiver path)]
+    use: str = "expr"
+    args: list = field(default_factory=list)
+    kws: dict = field(default_factory=dict)
+
+
+@dataclass
+class ClassInfo:
+    id: str
+    module: str
+    path: str
+    summary: ClassSummary
+    bases: list[str] = field(default_factory=list)      # project class ids
+    ext_bases: list[str] = field(default_factory=list)  # dotted external names
+    mro: list[str] = field(default_factory=list)
+    # instance attribute -> [(value, ann, line, col, fid, container_write)]
+    inst_attrs: dict[str, list] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.summary.name
+
+
+@dataclass
+class FunctionInfo:
+    id: str
+    module: str
+    qualname: str
+    path: str
+    summary: FunctionSummary
+    cls: str | None = None
+    # filled by the linker
+    acqs: dict[int, list[Acq]] = field(default_factory=dict)
+    calls: list[CallSite] = field(default_factory=list)
+    deco_acqs: list[Acq] = field(default_factory=list)
+    released: set[str] = field(default_factory=set)
+    param_calls: list[tuple[str, int]] = field(default_factory=list)
+    # filled by graph.compose
+    acq_eff: dict[tuple[str, str], tuple] = field(default_factory=dict)
+    block_eff: dict[str, tuple] = field(default_factory=dict)
+
+    @property
+    def line(self) -> int:
+        return self.summary.line
+
+    @property
+    def col(self) -> int:
+        return self.summary.col
+
+    @property
+    def is_async(self) -> bool:
+        return self.summary.is_async
+
+    @property
+    def kind(self) -> str:
+        return self.summary.kind
+
+    @property
+    def short(self) -> str:
+        q = self.qualname.replace(".<locals>", "")
+        if q == "<module>":
+            return f"{self.module} (module level)"
+        return q
+
+    def held_acqs(self, held: tuple | list) -> list[Acq]:
+        out = list(self.deco_acqs)
+        for i in held:
+            out.extend(self.acqs.get(i, ()))
+        return out
+
+
+@dataclass
+class ProgramModel:
+    modules: dict[str, ModuleSummary] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)            # module -> display path
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    functions: dict[str, FunctionInfo] = field(default_factory=dict)
+    locks: dict[str, LockClass] = field(default_factory=dict)
+    call_graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    # (callback fid, receiver path, registration step, registrar)
+    callbacks: list[tuple] = field(default_factory=list)
+    # filled by graph.build_lock_graph
+    lock_graph: Any = None
+    self_edges: list = field(default_factory=list)       # graph.SelfEdge
+    blocking_sites: list = field(default_factory=list)   # graph.BlockingSite
+    config: Any = None
+
+    def lock(self, lock_id: str) -> LockClass | None:
+        return self.locks.get(lock_id)
+
+    def function(self, fid: str) -> FunctionInfo | None:
+        return self.functions.get(fid)
+
+    def add_lock(self, lock_id: str, sort: str, path: str, line: int, col: int,
+                 value: int | None = None, container: bool = False) -> LockClass:
+        lc = self.locks.get(lock_id)
+        if lc is None:
+            lc = LockClass(lock_id, path, line, col, sort, value, container)
+            self.locks[lock_id] = lc
+        return lc
