@@ -14,6 +14,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 POOL = '''\
+from __future__ import annotations
+
 import threading
 
 from shop import conn
@@ -24,7 +26,7 @@ class Pool:
         self._lock = threading.Lock()
         self._idle = []
 
-    def checkout(self, c: "conn.Conn"):
+    def checkout(self, c: conn.Conn):
         with self._lock:
             c.reset()
 
@@ -34,11 +36,17 @@ class Pool:
 '''
 
 CONN_BAD = '''\
+from __future__ import annotations
+
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shop.pool import Pool
 
 
 class Conn:
-    def __init__(self, pool):
+    def __init__(self, pool: Pool):
         self._lock = threading.Lock()
         self.pool = pool
 
@@ -53,11 +61,17 @@ class Conn:
 
 # Look-alike: close() releases its own lock before handing itself back to the pool.
 CONN_GOOD = '''\
+from __future__ import annotations
+
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shop.pool import Pool
 
 
 class Conn:
-    def __init__(self, pool):
+    def __init__(self, pool: Pool):
         self._lock = threading.Lock()
         self.pool = pool
 
