@@ -1111,6 +1111,8 @@ def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
 
 def _release_status(b: _Builder, rest: list, r: str):
     """Can the release of ``r`` be skipped after an acquire followed by ``rest``?"""
+    if r not in _released_refs(b, rest):
+        return "missing", None   # not released here at all: an acquirer, or a leak
     saw_call = False
     for st in rest:
         if isinstance(st, (cst.FunctionDef, cst.ClassDef)):

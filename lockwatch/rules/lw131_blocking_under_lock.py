@@ -1,0 +1,195 @@
+"""LW131 blocking-under-lock: a blocking call made while a (thread) lock is held.
+
+The catalog (``lockwatch.static.catalog.BLOCKING``, extended by ``blocking_calls`` in the
+configuration) lists sleeps, joins, waits, blocking queue operations without timeout,
+``Future.result()`` without timeout, ``Executor.shutdown(wait=True)``, subprocesses, socket and
+HTTP calls, ``input()``. Methods count only when the receiver's type is known (constructor,
+annotation, known return type): ``s.join()`` on an unknown ``s`` is ``str.join``. Waiting on
+a ``Condition`` while holding a *different* lock is reported too. The primary location is
+the call, in the function holding the lock, that blocks or leads to the blocking call.
+"""
+
+from __future__ import annotations
+
+from lockwatch.rules import Example, Rule
+from lockwatch.static.checks import finding, function_short
+from lockwatch.static.model import short_name
+
+
+def check(model, config):
+    seen = set()
+    for bs in model.blocking_sites:
+        key = (bs.fid, bs.primary.path, bs.primary.line, bs.primary.column)
+        if key in seen:
+            continue
+        seen.add(key)
+        held = sorted({a.lock for a in bs.held})
+        names = ", ".join(short_name(h) for h in held)
+        if bs.name.startswith("Condition.wait@"):
+            what = f"waits on {short_name(bs.name.split('@', 1)[1])}"
+        else:
+            what = f"calls {bs.name}"
+        direct = bs.witness[-1].line == bs.primary.line and bs.witness[-1].path == bs.primary.path
+        via = "" if direct else " (through a call)"
+        msg = f"{function_short(model, bs.fid)} {what}{via} while holding {names}: every other thread needing the lock waits too"
+        yield finding(RULE, msg, bs.primary, bs.witness, held,
+                      (bs.fid, bs.name, *held, len(bs.witness)))
+
+
+RULE = Rule(
+    code="LW131",
+    name="blocking-under-lock",
+    kind="blocking-under-lock",
+    severity="warning",
+    summary="Do not sleep, wait or do I/O while holding a lock",
+    what="""
+Finds blocking calls made while a thread lock is held, directly or in any function called
+under the lock: `time.sleep` (not `sleep(0)`), `Thread.join`, `Event.wait`, waiting on a
+`Condition` other than the one whose lock is held, `queue.Queue.get/put` that block
+without a timeout, `Future.result()` without a timeout, `Executor.shutdown(wait=True)`,
+`subprocess` calls, socket `connect/recv/accept/sendall`, `requests`/`httpx` calls,
+`urllib.request.urlopen`, `http.client` requests, `input()`. Method calls count only when
+the receiver's type is known. Add project functions with `blocking_calls` in the config.
+""",
+    why="""
+Every other thread that needs the lock stalls for as long as the call blocks (a network
+timeout can be minutes), which turns a slow dependency into a frozen program. If the call
+waits for another thread that itself needs the lock (joining a worker, reading a queue it
+fills), it is a deadlock.
+""",
+    example="""
+with self._lock:
+    data = requests.get(self.url).json()   # the lock is held across the network call
+    self._cache = data
+""",
+    use_instead="""
+data = requests.get(self.url).json()       # block without the lock
+with self._lock:
+    self._cache = data
+""",
+    invalid=(
+        Example.single('''
+import threading
+import time as t
+from threading import Lock as L
+
+_lock = L()
+
+
+def tick():
+    with _lock:
+        t.sleep(0.5)  # expect
+'''),
+        Example.single('''
+import threading
+import requests
+
+
+class Feed:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._worker = threading.Thread(target=self.run)
+
+    def fetch(self):
+        return requests.get("https://example.com").text
+
+    def refresh(self):
+        with self._lock:
+            self._data = self.fetch()  # expect
+
+    def stop(self):
+        with self._lock:
+            self._worker.join()  # expect
+
+    def run(self):
+        pass
+'''),
+        Example.single('''
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+lock = threading.Lock()
+q = queue.Queue()
+pool = ThreadPoolExecutor(2)
+
+
+def drain():
+    with lock:
+        item = q.get()  # expect
+        fut = pool.submit(print, item)
+        return fut.result()  # expect
+'''),
+        Example.single('''
+import threading
+
+
+class Box:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+
+    def wait_ready(self):
+        with self._lock:
+            with self._cond:
+                self._cond.wait()  # expect
+'''),
+    ),
+    valid=(
+        Example.single('''
+import threading
+import time
+
+lock = threading.Lock()
+
+
+def fmt(parts, s):
+    with lock:
+        a = ",".join(parts)
+        b = s.join(parts)
+        time.sleep(0)
+    time.sleep(1)
+    return a, b
+'''),
+        Example.single('''
+import queue
+import threading
+
+lock = threading.Lock()
+q = queue.Queue()
+
+
+def poll(fut):
+    with lock:
+        a = q.get(timeout=1)
+        b = q.get(block=False)
+        q.put(a, False)
+        return fut.result()
+'''),
+        Example.single('''
+import threading
+
+
+class Box:
+    def __init__(self):
+        self._cond = threading.Condition()
+        self.ready = False
+
+    def wait_ready(self):
+        with self._cond:
+            while not self.ready:
+                self._cond.wait()
+'''),
+        Example.single('''
+import asyncio
+
+lock = asyncio.Lock()
+
+
+async def tick():
+    async with lock:
+        await asyncio.sleep(1)
+'''),
+    ),
+    check=check,
+)
