@@ -143,7 +143,7 @@ def install() -> None:
         if _count > 1:
             return
         try:
-            _set(threading, "Lock", primitives.Lock)
+            _set(threading, "Lock", primitives.Lock if sys.version_info >= (3, 13) else primitives.lock_factory)
             _set(threading, "RLock", primitives.rlock_factory)
             _set(_thread, "allocate_lock", primitives.allocate_lock)
             _set(threading.Thread, "_bootstrap_inner", _bootstrap_inner)
@@ -157,7 +157,7 @@ def install() -> None:
 
             _rebind_imported(
                 {
-                    id(ORIG_THREAD_LOCK): primitives.Lock,
+                    id(ORIG_THREAD_LOCK): threading.Lock,
                     id(ORIG_THREAD_RLOCK): primitives.rlock_factory,
                     id(ORIG_ALLOCATE): primitives.allocate_lock,
                     id(orig_alock): aio.Lock,

@@ -28,6 +28,7 @@ RAW_ALLOCATE = state.RAW_ALLOCATE
 RAW_LOCK_TYPE = state.RAW_LOCK_TYPE
 RAW_RLOCK = state.RAW_RLOCK
 get_ident = _thread.get_ident
+TIMEOUT_MAX = _thread.TIMEOUT_MAX
 
 # Per-thread held stack, fast path: a C thread-local. The same list is registered in
 # state.held under the thread ident so that detectors can see every thread's stack.
@@ -86,6 +87,14 @@ class _LockMeta(type):
     def __instancecheck__(cls, obj):
         return type.__instancecheck__(cls, obj) or isinstance(obj, cls._raw_type)
 
+    def __call__(cls, *args, **kwargs):
+        # type(threading.Lock()) cannot be instantiated up to 3.12 (bpo-43916); it is the
+        # class threading.Lock itself from 3.13.
+        if not cls._instantiable:
+            raw = cls._raw_type
+            raise TypeError(f"cannot create '{raw.__module__}.{raw.__name__}' instances")
+        return cls._make(sys._getframe(1), *args, **kwargs)
+
 
 _SLOTS = ("_lk", "_acq", "_rel", "_cls", "_hl", "_n")
 
@@ -96,15 +105,19 @@ class Lock(metaclass=_LockMeta):
     __slots__ = (*_SLOTS, "__weakref__")
     _raw_type = RAW_LOCK_TYPE
     _reentrant = False
+    _instantiable = sys.version_info >= (3, 13)
 
-    def __init__(self, _frame=None):
+    @classmethod
+    def _make(cls, frame):
+        self = object.__new__(cls)
         lk = RAW_ALLOCATE()
         self._lk = lk
         self._acq = lk.acquire
         self._rel = lk.release
         self._hl = None
         self._n = 0
-        self._cls = _new_class(_frame or sys._getframe(1), "lock")
+        self._cls = _new_class(frame, "lock")
+        return self
 
     # -- hot path ------------------------------------------------------------------
     def __enter__(self):
@@ -140,8 +153,8 @@ class Lock(metaclass=_LockMeta):
                 self._n += 1
                 return True
             return False
-        if timeout != -1 and timeout < 0:
-            return self._lk.acquire(blocking, timeout)  # raises ValueError like the raw lock
+        if timeout != -1 and not 0 <= timeout <= TIMEOUT_MAX:
+            return self._lk.acquire(blocking, timeout)  # raises like the raw lock
         if self._acq(False):
             try:
                 hl = _loc.hl
@@ -204,8 +217,11 @@ class RLock(metaclass=_LockMeta):
     __slots__ = (*_SLOTS, "_cnt", "__weakref__")
     _raw_type = RAW_RLOCK
     _reentrant = True
+    _instantiable = True
 
-    def __init__(self, *args, _frame=None, **kwargs):
+    @classmethod
+    def _make(cls, frame, *args, **kwargs):
+        self = object.__new__(cls)
         lk = RAW_RLOCK(*args, **kwargs)
         self._lk = lk
         self._acq = lk.acquire
@@ -213,7 +229,8 @@ class RLock(metaclass=_LockMeta):
         self._hl = None
         self._n = 0
         self._cnt = 0
-        self._cls = _new_class(_frame or sys._getframe(1), "rlock")
+        self._cls = _new_class(frame, "rlock")
+        return self
 
     def __enter__(self):
         try:
@@ -244,7 +261,7 @@ class RLock(metaclass=_LockMeta):
             if ok:
                 self._cnt += 1
             return ok
-        if not blocking or (timeout != -1 and timeout < 0):
+        if not blocking or (timeout != -1 and not 0 <= timeout <= TIMEOUT_MAX):
             ok = self._lk.acquire(blocking, timeout)
             if ok:
                 hl.append(self)
@@ -332,23 +349,39 @@ class RLock(metaclass=_LockMeta):
 _frozen_prefix = "<frozen"
 
 
-def allocate_lock():
-    """Patched ``_thread.allocate_lock``: importlib's module locks (frozen bootstrap) stay
-    raw, they have their own deadlock detection and run inside every import."""
-    f = sys._getframe(1)
-    if f.f_code.co_filename.startswith(_frozen_prefix):
-        return RAW_ALLOCATE()
-    return Lock(f)
+class _Factory:
+    """A factory that, like the builtin it replaces, does not bind as a method when stored
+    on a class (``locktype = _thread.allocate_lock`` in CPython's lock tests)."""
+
+    def __init__(self, name: str, module: str, raw_ok: bool):
+        self.__name__ = self.__qualname__ = name
+        self.__module__ = module
+        self._raw_ok = raw_ok
+
+    def __call__(self):
+        f = sys._getframe(1)
+        # importlib's module locks (frozen bootstrap) stay raw: they have their own
+        # deadlock detection and are taken inside every import.
+        if self._raw_ok and f.f_code.co_filename.startswith(_frozen_prefix):
+            return RAW_ALLOCATE()
+        return Lock._make(f)
+
+    def __repr__(self):
+        return f"<built-in function {self.__name__}>"
 
 
-def thread_rlock(*args, **kwargs):
-    """Patched ``_thread.RLock`` (same importlib exception)."""
-    f = sys._getframe(1)
-    if f.f_code.co_filename.startswith(_frozen_prefix):
-        return RAW_RLOCK(*args, **kwargs)
-    return RLock(*args, _frame=f, **kwargs)
+allocate_lock = _Factory("allocate_lock", "_thread", True)   # patched _thread.allocate_lock
+lock_factory = _Factory("allocate_lock", "_thread", False)   # threading.Lock up to 3.12
 
 
 def rlock_factory(*args, **kwargs):
     """Patched ``threading.RLock`` (a function, as in threading)."""
-    return RLock(*args, _frame=sys._getframe(1), **kwargs)
+    return RLock._make(sys._getframe(1), *args, **kwargs)
+
+
+# Look like what they replace (module checks such as test.support.check__all__).
+for _obj, _like in ((Lock, RAW_LOCK_TYPE), (RLock, RAW_RLOCK)):
+    _obj.__module__ = _like.__module__
+    _obj.__name__ = _obj.__qualname__ = _like.__name__
+rlock_factory.__module__ = "threading"
+rlock_factory.__name__ = rlock_factory.__qualname__ = "RLock"
