@@ -110,3 +110,11 @@ def test_docs_mention_no_unknown_commands(path):
     code = " ".join(re.findall(r"```.*?```", text, re.DOTALL))
     words = set(re.findall(r"`lockwatch ([a-z]\w*)", text)) | set(re.findall(r"^lockwatch ([a-z]\w*)", code, re.MULTILINE))
     assert words <= {"scan", "run", "rules", "rule"}
+
+
+def test_every_run_option_is_documented():
+    run = pytest.importorskip("lockwatch.runtime.run")
+    text = read("docs", "runtime.md")
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", run.USAGE)) - {"--help"}
+    missing = sorted(o for o in options if f"`{o}" not in text)
+    assert missing == []
