@@ -118,6 +118,8 @@ async def _contended(w) -> None:
             f = detect._report_self_deadlock(w, sys._getframe(1))
             if opts.break_deadlocks:
                 raise detect._deadlock_error(f)
+    if hl and w._cls not in hl[-1]._cls.succ:
+        detect.new_edge(hl, w)  # recorded at the attempt, as lockdep does
     agent = task if task is not None else hl.agent
     state.waiting[agent] = state.Wait("lock", w, state.monotonic(), w._n)
     try:

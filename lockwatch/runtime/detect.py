@@ -387,12 +387,12 @@ def wait_on(what: str, target, timeout, call):
 
 
 # ---------------------------------------------------------------- leaks (LW122)
-def agent_ended(agent) -> None:
+def agent_ended(agent, name: str | None = None) -> None:
     """A thread or task finished: whatever it still holds may be a leak. Checked again at
     report time, because a plain lock may be released later by another thread."""
     hl = state.held.pop(agent, None)
     if hl:
-        name = state.agent_name(agent)
+        name = name or state.agent_name(agent)
         for w in list(hl):
             state.orphans.append((name, w, hl))
 

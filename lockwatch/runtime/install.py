@@ -46,7 +46,7 @@ def _bootstrap_inner(self):
         try:
             from lockwatch.runtime import detect
 
-            detect.agent_ended(_thread.get_ident())
+            detect.agent_ended(_thread.get_ident(), f"thread {self.name!r}")
         except Exception as e:
             state.internal_error("thread-end", e)
 

@@ -46,8 +46,8 @@ def my_held() -> state.Held:
 def _new_class(frame, kind: str) -> state.LockClass:
     try:
         state.maybe_fault("create")
-        key, path, line = creation_site(frame)
-        return state.lock_class(key, path, line, kind)
+        key, path, line, ident, f = creation_site(frame)
+        return state.lock_class(key, path, line, kind, ident, f)
     except Exception as e:
         state.internal_error("create", e)
         return state.lock_class("<unknown>", "<unknown>", 0, kind)

@@ -74,13 +74,26 @@ def disp(filename: str) -> str:
     return r
 
 
-def creation_site(frame) -> tuple[str, str, int]:
-    """(class key, user path, user line) for a lock created by ``frame``'s current line."""
+def _column(f) -> int | None:
+    try:
+        for i, pos in enumerate(f.f_code.co_positions()):
+            if i * 2 == f.f_lasti:
+                return (pos[2] or 0) + 1 if pos[2] is not None else None
+    except Exception:
+        pass
+    return None
+
+
+def creation_site(frame) -> tuple[str, str, int, tuple, object]:
+    """(class key, user path, user line, identity, frame) for a lock created by ``frame``.
+
+    The identity is the call instruction (code, offset), so that ``a, b = Lock(), Lock()``
+    are two classes while a lock created in a loop is one."""
     f = frame
     while f is not None and is_own(f.f_code.co_filename):
         f = f.f_back
     if f is None:
-        return "<unknown>", "<unknown>", 0
+        return "<unknown>", "<unknown>", 0, ("<unknown>",), None
     inner = None
     if is_wrapper(f.f_code.co_filename):
         inner = f
@@ -88,12 +101,17 @@ def creation_site(frame) -> tuple[str, str, int]:
             f = f.f_back
     if f is None:  # created entirely inside the stdlib (e.g. by a pool worker)
         p = disp(inner.f_code.co_filename)
-        return f"{p}:{inner.f_lineno}", p, inner.f_lineno
+        c = inner.f_code
+        return f"{p}:{inner.f_lineno}", p, inner.f_lineno, (c.co_filename, c.co_firstlineno, c.co_name, inner.f_lasti), inner
     p = disp(f.f_code.co_filename)
     key = f"{p}:{f.f_lineno}"
+    c = f.f_code
+    ident = (c.co_filename, c.co_firstlineno, c.co_name, f.f_lasti)
     if inner is not None:
         key += f" ({os.path.basename(inner.f_code.co_filename)}:{inner.f_lineno})"
-    return key, p, f.f_lineno
+        ic = inner.f_code
+        ident += (ic.co_filename, ic.co_firstlineno, inner.f_lasti)
+    return key, p, f.f_lineno, ident, f
 
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_][\w.\[\]'\"]*)\s*(?::[^=]*)?=(?!=)")

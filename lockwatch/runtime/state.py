@@ -118,7 +118,8 @@ class Wait:
 
 
 # ---- the global state (module-level for speed: the hot path reads these directly) ----
-classes: dict[str, LockClass] = {}
+classes: dict[str, LockClass] = {}    # key (name) -> class
+by_site: dict[tuple, LockClass] = {}   # creation call instruction -> class
 held: dict[Any, Held] = {}            # agent -> Held
 waiting: dict[Any, Wait] = {}         # agent -> Wait
 edges: dict[tuple, Edge] = {}         # (LockClass, LockClass) -> first witness
@@ -131,13 +132,27 @@ _error_keys: set[str] = set()
 fault: str | None = None              # test hook: name of a stage that raises on purpose
 
 
-def lock_class(key: str, path: str, line: int, kind: str) -> LockClass:
-    c = classes.get(key)
+def lock_class(key: str, path: str, line: int, kind: str, ident=None, frame=None) -> LockClass:
+    """The class of a lock created at ``ident`` (a call instruction). Its name is the
+    ``path:line`` of creation; a second creation call on the same line gets ``:column``."""
+    ident = ident or (key,)
+    c = by_site.get(ident)
     if c is None:
         with mutex:
-            c = classes.get(key)
+            c = by_site.get(ident)
             if c is None:
-                c = classes[key] = LockClass(key, path, line, kind)
+                name = key
+                if name in classes:
+                    from lockwatch.runtime.stacks import _column
+
+                    col = _column(frame) if frame is not None else None
+                    name = f"{key}:{col}" if col else f"{key}#{len(by_site)}"
+                    n = 2
+                    while name in classes:
+                        name = f"{key}#{n}"
+                        n += 1
+                c = classes[name] = LockClass(name, path, line, kind)
+                by_site[ident] = c
     return c
 
 
@@ -182,6 +197,7 @@ def reset() -> None:
     """Forget everything learned (tests, a fresh watch())."""
     with mutex:
         classes.clear()
+        by_site.clear()
         edges.clear()
         cycles_seen.clear()
         del findings[:]
