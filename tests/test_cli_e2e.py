@@ -107,7 +107,10 @@ def backward():
 SIMPLE_GOOD = SIMPLE_BAD.replace("    with b:\n        with a:", "    with a:\n        with b:")
 
 
-def run(cwd, *args, check_rc=None):
+def run(cwd, *args, check_rc=None, jobs="1"):
+    # One parse worker keeps these tiny projects quick; one test runs with the default.
+    if args and args[0] == "scan" and jobs is not None:
+        args = (args[0], "--jobs", jobs, *args[1:])
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run([sys.executable, "-m", "lockwatch", *args], check=False, cwd=cwd, env=env,
@@ -138,7 +141,7 @@ def lw101(report):
 
 def test_cross_module_cycle_json_text_sarif_github(tmp_path):
     proj = cycle_project(tmp_path)
-    r = run(proj, "scan", "--format", "json", check_rc=1)
+    r = run(proj, "scan", "--format", "json", check_rc=1, jobs=None)
     d = json.loads(r.stdout)
     assert d["source"] == "static" and d["errors"] == []
     (f,) = lw101(d)
