@@ -53,17 +53,14 @@ def _suppressed(findings: list[Finding]) -> list[Finding]:
     return suppress.apply(findings, lookup)
 
 
-def collect(since: int = 0, since_orphans: int = 0) -> list[Finding]:
+def collect(since: int = 0, since_orphans: int = 0, since_cycles: int = 0) -> list[Finding]:
     """Findings recorded so far (plus leaks still standing), suppressions applied."""
     with state.mutex:
         found = list(state.findings[since:])
         orphans = state.orphans[since_orphans:]
-    saved = state.orphans
-    try:
-        state.orphans = orphans
-        found += detect.leak_findings()
-    finally:
-        state.orphans = saved
+        cycles = state.cycle_findings[since_cycles:]
+    found += detect.cycle_findings(cycles)
+    found += detect.leak_findings(orphans)
     seen = set()
     out = []
     for f in found:
@@ -74,8 +71,9 @@ def collect(since: int = 0, since_orphans: int = 0) -> list[Finding]:
     return _suppressed(out)
 
 
-def build_report(since: int = 0, since_orphans: int = 0, since_errors: int = 0) -> Report:
-    findings = collect(since, since_orphans)
+def build_report(since: int = 0, since_orphans: int = 0, since_errors: int = 0,
+                 since_cycles: int = 0) -> Report:
+    findings = collect(since, since_orphans, since_cycles)
     errors = [InputError("<lockwatch runtime>", m) for m in state.errors[since_errors:]]
     return Report(
         source="runtime",
@@ -98,7 +96,7 @@ class watch:
 
     def __init__(self, **options):
         self.options = options
-        self._since = self._since_orphans = self._since_errors = 0
+        self._since = self._since_orphans = self._since_errors = self._since_cycles = 0
         self._final: Report | None = None
 
     def __enter__(self) -> "watch":
@@ -106,6 +104,7 @@ class watch:
         self._since = len(state.findings)
         self._since_orphans = len(state.orphans)
         self._since_errors = len(state.errors)
+        self._since_cycles = len(state.cycle_findings)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -116,9 +115,9 @@ class watch:
     def findings(self) -> list[Finding]:
         if self._final is not None:
             return list(self._final.findings)
-        return collect(self._since, self._since_orphans)
+        return collect(self._since, self._since_orphans, self._since_cycles)
 
     def report(self) -> Report:
         if self._final is not None:
             return self._final
-        return build_report(self._since, self._since_orphans, self._since_errors)
+        return build_report(self._since, self._since_orphans, self._since_errors, self._since_cycles)

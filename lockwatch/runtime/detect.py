@@ -47,6 +47,18 @@ def _lockname(c: state.LockClass) -> str:
 
 
 # ---------------------------------------------------------------- order graph (LW101)
+def prune_dead(hl) -> None:
+    """Drop held entries nobody else references: a lock acquired and then dropped
+    (``lock.acquire(); del lock``) can never be released, and must not lend its edges to
+    every later acquisition of that thread."""
+    for i in range(len(hl) - 1, -1, -1):
+        try:
+            if sys.getrefcount(hl[i]) <= 2:  # the held list and getrefcount's argument
+                del hl[i]
+        except IndexError:  # the list changed under us (cross-thread release)
+            pass
+
+
 def new_edge(hl, w) -> None:
     """``w`` was just taken (blocking, untimed) while the locks in ``hl`` are held, and the
     edge from the top of ``hl`` is not known yet. Record every held->w edge (lockdep), take
@@ -54,6 +66,7 @@ def new_edge(hl, w) -> None:
     try:
         state.maybe_fault("edge")
         b = w._cls
+        prune_dead(hl)
         with state.mutex:
             new = []
             for h in list(hl):
@@ -125,7 +138,7 @@ def _report_cycle(cyc: list) -> None:
         Location(e.path, e.line, 1, f"{e.thread} takes {b.name()} while holding {a.name()}")
         for (a, b), e in zip(pairs, es)
     ][1:]
-    _emit(
+    state.cycle_findings.append((cyc[:-1], 
         Finding(
             code="LW101",
             kind="lock-order-cycle",
@@ -139,7 +152,14 @@ def _report_cycle(cyc: list) -> None:
             fingerprint=make_fingerprint("LW101", *sorted(c.key for c in cyc[:-1])),
             extra={"lock_names": names},
         )
-    )
+    ))
+
+
+def cycle_findings(items=None) -> list[Finding]:
+    """LW101 findings, without cycles through a lock that turned out to be released by
+    other threads than its taker (a signal, not a mutex: order means nothing there)."""
+    items = list(state.cycle_findings if items is None else items)
+    return [f for classes, f in items if not any(c.handoff for c in classes)]
 
 
 # ---------------------------------------------------------------- wait-for graph
@@ -397,9 +417,9 @@ def agent_ended(agent, name: str | None = None) -> None:
             state.orphans.append((name, w, hl))
 
 
-def leak_findings() -> list[Finding]:
+def leak_findings(orphans=None) -> list[Finding]:
     out = []
-    for name, w, hl in list(state.orphans):
+    for name, w, hl in list(state.orphans if orphans is None else orphans):
         try:
             if not _holds(hl, w):
                 continue

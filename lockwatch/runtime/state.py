@@ -125,6 +125,7 @@ waiting: dict[Any, Wait] = {}         # agent -> Wait
 edges: dict[tuple, Edge] = {}         # (LockClass, LockClass) -> first witness
 cycles_seen: set[frozenset] = set()
 findings: list = []
+cycle_findings: list = []             # (classes, LW101 finding), filtered at report time
 errors: list = []
 orphans: list = []                    # (agent name, lock wrapper, Held) left at thread/task end
 options = Options()
@@ -201,6 +202,7 @@ def reset() -> None:
         edges.clear()
         cycles_seen.clear()
         del findings[:]
+        del cycle_findings[:]
         del errors[:]
         del orphans[:]
         waiting.clear()

@@ -118,6 +118,8 @@ def sample(now: float | None = None) -> None:
         if wt.what != "lock":
             continue
         w = wt.target
+        if w._cls.handoff:  # a lock used as a signal: waiting on it is waiting for an event
+            continue
         dur = now - wt.since
         owner = owner_of(wt)
         if o.long_wait and dur >= o.long_wait and "wait" not in wt.reported:
@@ -150,9 +152,14 @@ def sample(now: float | None = None) -> None:
     if not o.long_hold:
         _holds.clear()
         return
+    from lockwatch.runtime.detect import prune_dead
+
     live = set()
     for agent, hl in list(state.held.items()):
+        prune_dead(hl)
         for w in list(hl):
+            if w._cls.handoff:
+                continue
             key = (id(agent), id(w))
             live.add(key)
             rec = _holds.get(key)
