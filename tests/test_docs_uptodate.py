@@ -118,3 +118,12 @@ def test_every_run_option_is_documented():
     options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", run.USAGE)) - {"--help"}
     missing = sorted(o for o in options if f"`{o}" not in text)
     assert missing == []
+
+
+def test_readme_example_output_is_real_and_current():
+    readme = read("README.md")
+    assert docs.README_BEGIN in readme and docs.README_END in readme
+    output = docs.example_output()
+    assert "LW101 lock-order-cycle" in output and "LW111 self-deadlock" in output
+    assert "close_safely" not in output  # the clean look-alike stays clean
+    assert docs.readme_with_example(readme, output) == readme, "regenerate with: python -m lockwatch.docs"
