@@ -327,12 +327,46 @@ def contended(w, timeout):
                         # other members of the cycle do not break it a second time.
                         state.waiting.pop(me, None)
                         raise _deadlock_error(f)
-        ok = w._acq(True, timeout)
+        try:
+            ok = w._acq(True, timeout)
+            if ok:
+                state.waiting.pop(me, None)
+                _push(w, hl, False)
+        except BaseException:
+            interrupted(w, hl)
+            raise
     finally:
         state.waiting.pop(me, None)
-    if ok:
-        _push(w, hl, False)
     return ok
+
+
+def interrupted(w, hl) -> None:
+    """A signal handler raised (KeyboardInterrupt) somewhere between taking the raw lock
+    and the caller owning it. The raw C lock would have let the exception surface inside
+    the ``with`` body, whose exit releases the lock; do the same rather than leak a held
+    lock. The raw lock may also not have been taken (the wait itself was interrupted): then
+    it is free or someone else's, as the bookkeeping tells."""
+    try:
+        if hl is not None and _holds(hl, w):
+            for i in range(len(hl) - 1, -1, -1):
+                if hl[i] is w:
+                    del hl[i]
+                    break
+        else:
+            for other in list(state.held.values()):
+                if _holds(other, w):
+                    return  # another thread's hold
+            for _, ow, ohl in list(state.orphans):
+                if ow is w and _holds(ohl, w):
+                    return
+        if w._reentrant:
+            if w._lk._is_owned():
+                w._cnt = 0
+                w._rel()
+        elif w._lk.locked():
+            w._rel()
+    except Exception as e:
+        state.internal_error("interrupt", e)
 
 
 def _push_edge(w, hl) -> None:

@@ -66,6 +66,12 @@ def _contended(w, timeout):
     return detect.contended(w, timeout)
 
 
+def _interrupted(w) -> None:
+    from lockwatch.runtime import detect
+
+    detect.interrupted(w, getattr(_loc, "hl", None))
+
+
 def release_other(w) -> None:
     """Release bookkeeping when ``w`` is not on top of the releasing agent's stack: out of
     order release, or a release by another thread (then the class has no owner semantics)."""
@@ -121,17 +127,21 @@ class Lock(metaclass=_LockMeta):
 
     # -- hot path ------------------------------------------------------------------
     def __enter__(self):
-        if self._acq(False):
-            try:
-                hl = _loc.hl
-            except AttributeError:
-                hl = my_held()
-            if hl and self._cls not in hl[-1]._cls.succ:
-                _new_edge(hl, self)
-            hl.append(self)
-            self._hl = hl
-            self._n += 1
-            return True
+        try:
+            if self._acq(False):
+                try:
+                    hl = _loc.hl
+                except AttributeError:
+                    hl = my_held()
+                if hl and self._cls not in hl[-1]._cls.succ:
+                    _new_edge(hl, self)
+                hl.append(self)
+                self._hl = hl
+                self._n += 1
+                return True
+        except BaseException:  # a signal handler raised before `with` owns the lock
+            _interrupted(self)
+            raise
         return _contended(self, -1)
 
     def __exit__(self, t, v, tb):
@@ -241,14 +251,18 @@ class RLock(metaclass=_LockMeta):
             self._acq()
             self._cnt += 1
             return True
-        if self._acq(False):
-            if hl and self._cls not in hl[-1]._cls.succ:
-                _new_edge(hl, self)
-            hl.append(self)
-            self._hl = hl
-            self._cnt = 1
-            self._n += 1
-            return True
+        try:
+            if self._acq(False):
+                if hl and self._cls not in hl[-1]._cls.succ:
+                    _new_edge(hl, self)
+                hl.append(self)
+                self._hl = hl
+                self._cnt = 1
+                self._n += 1
+                return True
+        except BaseException:  # a signal handler raised before `with` owns the lock
+            _interrupted(self)
+            raise
         ok = _contended(self, -1)
         if ok:
             self._cnt = 1
