@@ -280,6 +280,10 @@ def contended(w, timeout):
     me = get_ident()
     hl = _my_held()
     opts = state.options
+    if state.forked:
+        from lockwatch.runtime.primitives import _after_fork_lazy
+
+        _after_fork_lazy()
     try:
         self_owned = (
             timeout < 0 and not w._reentrant and not w._cls.handoff and w._hl is hl and _holds(hl, w)

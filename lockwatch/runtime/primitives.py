@@ -45,12 +45,21 @@ def my_held() -> state.Held:
 
 def _new_class(frame, kind: str) -> state.LockClass:
     try:
+        if state.forked:
+            _after_fork_lazy()
         state.maybe_fault("create")
         key, path, line, ident, f = creation_site(frame)
         return state.lock_class(key, path, line, kind, ident, f)
     except Exception as e:
         state.internal_error("create", e)
         return state.lock_class("<unknown>", "<unknown>", 0, kind)
+
+
+def _after_fork_lazy() -> None:
+    state.forked = False
+    from lockwatch.runtime import watchdog
+
+    watchdog.restart_if_forked()
 
 
 def _new_edge(hl, w):

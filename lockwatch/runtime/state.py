@@ -130,6 +130,7 @@ errors: list = []
 orphans: list = []                    # (agent name, lock wrapper, Held) left at thread/task end
 options = Options()
 _error_keys: set[str] = set()
+forked = False                        # set in a fork child until the watchdog is restarted
 fault: str | None = None              # test hook: name of a stage that raises on purpose
 
 
@@ -211,8 +212,9 @@ def reset() -> None:
 
 def _after_fork_in_child() -> None:
     # Only the forking thread survives: its bookkeeping stays, every other agent is gone.
-    global mutex
+    global mutex, forked
     mutex = RAW_RLOCK()
+    forked = True
     me = get_ident()
     for agent in list(held):
         if agent != me:

@@ -54,11 +54,23 @@ def stop() -> None:
             pass
 
 
+_restart_pending = False
+
+
 def after_fork() -> None:
-    # The watchdog thread did not survive the fork; start a new one if it was running.
-    global _running
+    # The watchdog thread did not survive the fork. Restart it lazily, at the child's next
+    # lock creation or contention, not in the fork handler: a child that only checks
+    # sys._current_frames() or calls exec must see exactly one thread.
+    global _running, _restart_pending
     if _running:
         _running = False
+        _restart_pending = True
+
+
+def restart_if_forked() -> None:
+    global _restart_pending
+    if _restart_pending:
+        _restart_pending = False
         start()
 
 
