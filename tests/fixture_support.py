@@ -50,6 +50,7 @@ STATIC_KEYS = {"code", "path", "line", "lines"}
 RUNTIME_KEYS = {"code", "kind"}
 TOP_KEYS = {
     "static", "runtime", "source", "summary", "lookalike_of", "really_deadlocks", "notes",
+    "runtime_args",
 }
 
 PLAIN_TIMEOUT = 20.0     # a driver under plain python: generous, it must never hang
@@ -83,6 +84,20 @@ class Case:
     def driver(self) -> Path | None:
         p = self.dir / "driver.py"
         return p if p.is_file() else None
+
+    @property
+    def runtime_args(self) -> list[str]:
+        """Extra ``lockwatch run`` options (thresholds): a blocking case sets short
+        long-hold/long-wait thresholds instead of holding locks for the 5 s default."""
+        return [str(a) for a in self.expected.get("runtime_args", [])]
+
+    @property
+    def strict_runtime_kinds(self) -> frozenset[str]:
+        # With thresholds set deliberately (and drivers holding far longer, or not at all),
+        # blocking-under-lock is deterministic too.
+        if self.runtime_args:
+            return STRICT_RUNTIME_KINDS | {"blocking-under-lock"}
+        return STRICT_RUNTIME_KINDS
 
     @property
     def really_deadlocks(self) -> bool:
@@ -199,6 +214,8 @@ def validate_case(case: Case) -> list[str]:
                 problems.append(f"runtime[{i}]: give code and/or kind only")
     elif case.driver is not None:
         problems.append('driver.py present but no "runtime" expectations')
+    if not isinstance(e.get("runtime_args", []), list):
+        problems.append('"runtime_args" must be a list of command-line words')
     return problems
 
 
@@ -282,7 +299,8 @@ def runtime_match(entry: dict[str, Any], finding: Any) -> bool:
     return True
 
 
-def compare_runtime(expected: list[dict[str, Any]], findings: Iterable[Any]) -> RuntimeResult:
+def compare_runtime(expected: list[dict[str, Any]], findings: Iterable[Any],
+                    strict_kinds: frozenset[str] = STRICT_RUNTIME_KINDS) -> RuntimeResult:
     findings = list(findings)
     res = RuntimeResult()
     for e in expected:
@@ -290,7 +308,7 @@ def compare_runtime(expected: list[dict[str, Any]], findings: Iterable[Any]) -> 
     for f in findings:
         if any(runtime_match(e, f) for e in expected):
             continue
-        (res.extra if _get(f, "kind") in STRICT_RUNTIME_KINDS else res.noted).append(f)
+        (res.extra if _get(f, "kind") in strict_kinds else res.noted).append(f)
     return res
 
 
@@ -407,7 +425,7 @@ def run_runtime(case: Case, timeout: float = RUNTIME_TIMEOUT) -> RuntimeRun:
     with tempfile.TemporaryDirectory(prefix="lw-fixture-") as tmp:
         out = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "lockwatch", "run", "--format", "json",
-               "--output", str(out), "driver.py"]
+               "--output", str(out), *case.runtime_args, "driver.py"]
         try:
             p = subprocess.run(cmd, cwd=case.dir, env=_env(), capture_output=True,
                                text=True, timeout=timeout)
@@ -473,7 +491,7 @@ def score(cases: list[Case], do_static: bool, do_runtime: bool, jobs: int = 2) -
         per_code = defaultdict(lambda: defaultdict(int))
         for c in with_driver:
             run = runs[c.id]
-            res = compare_runtime(c.runtime or [], run.findings)
+            res = compare_runtime(c.runtime or [], run.findings, c.strict_runtime_kinds)
             result["cases"].setdefault(c.id, {})["runtime"] = {
                 "exit": run.returncode, "timed_out": run.timed_out,
                 "report": run.report is not None,

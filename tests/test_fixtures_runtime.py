@@ -38,7 +38,7 @@ def test_runtime_findings_match_expected(case):
         f"{case.id}: no JSON report written (exit {run.returncode})\n{run.stderr[-2000:]}"
     )
     assert run.report.get("source") == "runtime"
-    res = fs.compare_runtime(case.runtime or [], run.findings)
+    res = fs.compare_runtime(case.runtime or [], run.findings, case.strict_runtime_kinds)
     assert res.ok, fs.format_runtime_diff(case, res, run)
 
 
