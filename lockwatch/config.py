@@ -86,15 +86,22 @@ _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def check_selector(sel: str, where: str) -> str:
-    """A selector is ALL, a code or code prefix (LW, LW1, LW101), or a kind slug."""
+    """A selector is ALL, a code or code prefix (LW, LW1, LW101), a kind slug, or a rule's
+    name (``unordered-instance-nesting``), which is turned into its code here because
+    several rules share a kind."""
     s = sel.strip()
     if s.upper() == "ALL" or _CODE_PREFIX.match(s):
         return s.upper()
     if s.lower() in KINDS:
         return s.lower()
+    from lockwatch.rules import all_rules  # only for the rare name selector
+
+    for rule in all_rules():
+        if rule.name == s.lower():
+            return rule.code
     raise ConfigError(
-        f"{where}: unknown rule selector {sel!r} "
-        "(expected ALL, a code or code prefix such as LW101 or LW1, or a kind such as lock-order-cycle)"
+        f"{where}: unknown rule selector {sel!r} (expected ALL, a code or code prefix such as "
+        "LW101 or LW1, a kind such as lock-order-cycle, or a rule name from 'lockwatch rules')"
     )
 
 

@@ -205,3 +205,18 @@ def test_lock_sorts_match_the_static_catalog():
     from lockwatch.config import LOCK_SORTS
 
     assert set(LOCK_SORTS) == set(catalog.SORTS)
+
+
+def test_rule_names_select_their_code_only(monkeypatch):
+    import lockwatch.rules as rules_mod
+    from lockwatch.config import check_selector
+    from lockwatch.rules import Rule
+
+    demo = Rule(code="LW902", name="demo-nesting", kind="lock-order-cycle", severity="warning",
+                summary="s", what="w", why="y", example="e", use_instead="u")
+    monkeypatch.setattr(rules_mod, "_REGISTRY", {demo.code: demo})
+    # A name means that one rule, not every rule of its kind.
+    assert check_selector("demo-nesting", "--ignore") == "LW902"
+    assert check_selector("lock-order-cycle", "--ignore") == "lock-order-cycle"
+    with pytest.raises(ConfigError, match="demo-nestin'"):
+        check_selector("demo-nestin", "--ignore")
