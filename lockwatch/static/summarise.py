@@ -11,7 +11,9 @@ than a ``CSTVisitor``: we need to thread "which locks are held here" through bra
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -42,12 +44,59 @@ def summarise_module(source: str, path: str, module: str, is_package: bool = Fal
     ms = ModuleSummary(module=module, path=path, is_package=is_package)
     sup = suppressions_in(source)
     ms.suppressions = {str(k): (None if v is None else sorted(v)) for k, v in sup.items()}
+    ms.guard_comments = _guard_comments(source)
     b = _Builder(ms, positions)
     try:
         b.run(tree)
     except RecursionError:
         raise ParseError("nesting too deep to summarise") from None
     return ms
+
+
+_GUARD_COMMENT = re.compile(r"#\s*guarded_by\s*:\s*(?:self\.)?([A-Za-z_][A-Za-z_0-9]*)")
+
+
+def _guard_comments(source: str) -> dict[str, list[str]]:
+    """``# guarded_by: _lock`` comments (real comments only, by tokenizing): line -> locks."""
+    if "guarded_by" not in source:
+        return {}
+    out: dict[str, list[str]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                m = _GUARD_COMMENT.search(tok.string)
+                if m:
+                    out.setdefault(str(tok.start[0]), []).append(m.group(1))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return out
+
+
+def _string_args(call: cst.Call) -> list[str]:
+    out = []
+    for a in call.args:
+        v = a.value
+        if isinstance(v, cst.SimpleString) and isinstance(v.evaluated_value, str):
+            out.append(v.evaluated_value)
+    return out
+
+
+def _guards_literal(node) -> dict[str, list[str]]:
+    """``{"_lock": ["a", "b"]}`` (lists, tuples, sets or a single string) -> guards."""
+    out: dict[str, list[str]] = {}
+    if not isinstance(node, cst.Dict):
+        return out
+    for el in node.elements:
+        if not isinstance(el, cst.DictElement) or not isinstance(el.key, cst.SimpleString):
+            continue
+        key = el.key.evaluated_value
+        v = el.value
+        items = [e.value for e in v.elements] if isinstance(v, (cst.List, cst.Tuple, cst.Set)) else [v]
+        names = [x.evaluated_value for x in items
+                 if isinstance(x, cst.SimpleString) and isinstance(x.evaluated_value, str)]
+        if isinstance(key, str) and names:
+            out.setdefault(key, []).extend(names)
+    return out
 
 
 def _intersect(a: tuple, b: tuple) -> tuple:
@@ -57,7 +106,7 @@ def _intersect(a: tuple, b: tuple) -> tuple:
 class _Func:
     """Walk state of one function (or of the module body, ``is_module``)."""
 
-    __slots__ = ("s", "alias", "held", "fin", "is_module", "local_names", "exits", "ctx_acqs")
+    __slots__ = ("s", "alias", "held", "fin", "is_module", "local_names", "exits", "ctx_acqs", "reads")
 
     def __init__(self, s: FunctionSummary, is_module: bool = False):
         self.s = s
@@ -70,6 +119,7 @@ class _Func:
             self.local_names.add(s.vararg)
         self.exits: list[tuple] = []      # held sets at each return
         self.ctx_acqs: list[int] = []
+        self.reads: set[str] = set()
 
 
 class _Builder:
@@ -92,6 +142,7 @@ class _Builder:
         self.ms.functions["<module>"] = s
         self.f = _Func(s, is_module=True)
         self._block(tree.body)
+        s.reads = sorted(self.f.reads)
 
     def _ev(self, kind: str, node, **kw) -> int:
         line, col = self.loc(node)
@@ -99,6 +150,15 @@ class _Builder:
         ev.update(kw)
         self.f.s.events.append(ev)
         return len(self.f.s.events) - 1
+
+    def _read(self, node: cst.Name) -> None:
+        f = self.f
+        if f is None:
+            return
+        f.reads.add(node.value)
+        r = self.chain(node)
+        if r and r != node.value:
+            f.reads.add(r.split(".")[0])   # an alias: a use of what it stands for
 
     # ------------------------------------------------------------------ refs and values
     def chain(self, node) -> str | None:
@@ -492,7 +552,17 @@ class _Builder:
                     h_body = h0 + (idx,)
                     self._release_site(idx, call, _stmts_of(st.body))
         else:
+            n0 = len(f.s.events)
             self._expr(st.test, "expr")
+            if len(f.s.events) > n0:
+                # reads in the test, marked with the statement's end (check-then-act)
+                try:
+                    end = self.pos[st].end.line
+                except KeyError:
+                    end = 0
+                for ev in f.s.events[n0:]:
+                    if ev["e"] == "rd":
+                        ev["t"] = end
             if _has_ordering_compare(st.test):
                 f.s.orders = True
         f.held = h_body
@@ -662,6 +732,7 @@ class _Builder:
             exits = inner.exits + ([] if ended else [inner.held])
             s.exit_held = list(_intersect_all(exits, ()))
             s.assigned = sorted(inner.local_names)
+            s.reads = sorted(inner.reads)
         finally:
             self.f, self.cls = outer_f, outer_cls
         if outer_f is not None and not outer_f.is_module and not in_class:
@@ -695,6 +766,12 @@ class _Builder:
         decos = [v for v in (self._class_value(d.decorator) for d in node.decorators) if v]
         cs = ClassSummary(qualname=qual, name=name, line=line, col=col, bases=bases, decorators=decos,
                           parent_func=outer_f.s.qualname if outer_f is not None and not outer_f.is_module else None)
+        for d in node.decorators:
+            dn = d.decorator
+            if isinstance(dn, cst.Call) and (_dotted_or_none(dn.func) or "").split(".")[-1] == "guarded_by":
+                names = _string_args(dn)
+                if len(names) >= 2:
+                    cs.guards.setdefault(names[0], []).extend(names[1:])
         self.ms.classes[qual] = cs
         self.f, self.cls = None, cs
         try:
@@ -729,6 +806,9 @@ class _Builder:
                     if ann is not None:
                         entry["ann"] = self._class_ann(ann)
                     cs.attrs[t.value] = entry
+                    if t.value == "__guarded_by__":
+                        for k, names in _guards_literal(val).items():
+                            cs.guards.setdefault(k, []).extend(names)
 
     def _class_ann(self, ann):
         saved = self.f
@@ -790,6 +870,7 @@ class _Builder:
                 return
             self._expr(fn.value, "expr")
         elif isinstance(fn, cst.Name):
+            self._read(fn)
             if fn.value in _ORDERING_CALLS:
                 f.s.orders = True
         else:
@@ -817,11 +898,15 @@ class _Builder:
             self._call(node, use, target, stmts, i)
             return
         if isinstance(node, cst.Name):
+            self._read(node)
             return
         if isinstance(node, cst.Attribute):
             r = self.chain(node)
             if r is not None and self._tracked_attr(r):
                 self._ev("rd", node, r=r)
+                base = node.value
+                if isinstance(base, cst.Name):
+                    self._read(base)
                 return
             self._expr(node.value, "expr")
             return
@@ -838,7 +923,18 @@ class _Builder:
             self._ev("yield", node)
             return
         if isinstance(node, cst.Lambda):
-            return   # deferred code; see the linker for callables passed as arguments
+            # deferred code (see the linker for callables passed as arguments), but the
+            # names it reads are still uses of those names
+            stack = [node.body]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, cst.Name):
+                    self._read(n)
+                elif isinstance(n, cst.Attribute):
+                    stack.append(n.value)
+                else:
+                    stack.extend(n.children)
+            return
         if isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
             self._expr(node.left, "expr")
             self._expr(node.right, "expr")

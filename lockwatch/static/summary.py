@@ -29,7 +29,15 @@ is held there):
   ``t`` the target ref when assigned;
 - ``await``: an ``await``, or an ``async for`` step;
 - ``rd`` / ``wr``: read or write of ``@self.x`` / ``name.x``; writes carry ``v`` (value)
-  and/or ``ann`` (annotation ref).
+  and/or ``ann`` (annotation ref). A read made by the test of an ``if`` carries ``t``: the
+  last line of that ``if`` statement (else branches included), so that a check-then-act
+  (the test reads, the branch writes) is visible without the syntax tree.
+
+Race declarations (see ``lockwatch.annotations``): ``ClassSummary.guards`` maps a lock
+attribute name to the attributes it guards, from a ``guarded_by("_lock", "a", ...)`` class
+decorator or a literal ``__guarded_by__ = {"_lock": ["a", ...]}``;
+``ModuleSummary.guard_comments`` maps a line to the lock names of a ``# guarded_by: _lock``
+comment on it.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 4
 
 
 @dataclass
@@ -64,6 +72,9 @@ class FunctionSummary:
     exit_held: list[int] = field(default_factory=list)     # acq indices still held at return
     acquire_sites: list[dict] = field(default_factory=list)  # release analysis (LW121)
     orders: bool = False          # sorted()/min()/max()/id()/ordering comparison seen
+    # names read (loaded) in the body, aliases also under their target's base name, lambda
+    # bodies included: "is this local used after being assigned?" (dangling tasks, threads)
+    reads: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -84,6 +95,7 @@ class ClassSummary:
     attrs: dict[str, dict] = field(default_factory=dict)    # class-level name -> {"v","ann","l","c"}
     methods: dict[str, str] = field(default_factory=dict)   # name -> function qualname
     parent_func: str | None = None
+    guards: dict[str, list[str]] = field(default_factory=dict)  # lock attr -> guarded attrs
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -105,6 +117,7 @@ class ModuleSummary:
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     suppressions: dict[str, list[str] | None] = field(default_factory=dict)  # str(line) -> codes
+    guard_comments: dict[str, list[str]] = field(default_factory=dict)  # str(line) -> lock names
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +131,7 @@ class ModuleSummary:
             "functions": {k: f.to_dict() for k, f in self.functions.items()},
             "classes": {k: c.to_dict() for k, c in self.classes.items()},
             "suppressions": self.suppressions,
+            "guard_comments": self.guard_comments,
         }
 
     @classmethod
@@ -134,6 +148,7 @@ class ModuleSummary:
             functions={k: FunctionSummary.from_dict(f) for k, f in d.get("functions", {}).items()},
             classes={k: ClassSummary.from_dict(c) for k, c in d.get("classes", {}).items()},
             suppressions=d.get("suppressions", {}),
+            guard_comments=d.get("guard_comments", {}),
         )
 
     def suppression_map(self) -> dict[int, frozenset[str] | None]:
