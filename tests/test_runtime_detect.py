@@ -624,3 +624,65 @@ def test_suppression_comment_on_the_reported_line(tmp_path):
     r = rh.run(tmp_path, POSSIBLE_SAME_THREAD.replace(
         "    with b:\n        with a:\n", "    with b:\n        with a:  # lockwatch: ignore[LW101]\n"), timeout=30)
     assert r.findings == [] and r.returncode == 0, r.explain()
+
+
+def test_dropped_held_lock_lends_no_edges(tmp_path):
+    # `lock.acquire(); del lock` (CPython's own lock tests do it) must not leave a ghost on
+    # the held stack that every later acquisition would get an edge from.
+    r = rh.run(tmp_path, """
+        import threading
+        def leak_one():
+            ghost = threading.Lock()
+            ghost.acquire()
+        a = threading.Lock()
+        leak_one()          # a ghost "held" by the main thread forever
+        with a:             # would be ghost -> a
+            pass
+        with a:
+            leak_one()      # a -> ghost: with the ghost edge, a false cycle
+        print("ok")
+    """, timeout=30)
+    assert r.stdout.strip() == "ok" and r.of("LW101") == [], r.explain()
+
+
+def test_signal_locks_released_by_other_threads_make_no_cycle(tmp_path):
+    # Locks used as one-shot signals (taken by one thread, released by another), in the
+    # shape of CPython's test_tstate_lock: no mutual exclusion, so no lock order.
+    r = rh.run(tmp_path, """
+        import threading, _thread, time
+        started = _thread.allocate_lock()
+        finish = _thread.allocate_lock()
+        started.acquire()
+        finish.acquire()
+        def f():
+            started.release()
+            finish.acquire()
+            finish.release()
+        t = threading.Thread(target=f)
+        t.start()
+        started.acquire()
+        finish.release()
+        t.join()
+        started.release()
+        print("ok")
+    """, timeout=30)
+    assert r.stdout.strip() == "ok" and r.findings == [], r.explain()
+
+
+def test_asyncio_lock_held_when_task_ends(tmp_path):
+    r = rh.run(tmp_path, """
+        import asyncio
+        async def main():
+            leaked = asyncio.Lock()
+            fine = asyncio.Lock()
+            async def bad():
+                await leaked.acquire()
+            async def good():
+                async with fine:
+                    await asyncio.sleep(0)
+            await asyncio.gather(asyncio.create_task(bad()), asyncio.create_task(good()))
+        asyncio.run(main())
+    """, timeout=30)
+    (f,) = r.of("LW122")
+    assert f["locks"] == ["prog.py:4"] and "task" in f["message"], r.explain()
+    assert r.codes() == ["LW122"]
