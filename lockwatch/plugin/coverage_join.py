@@ -64,13 +64,18 @@ class LineCoverage:
                 self.own = None
             data = cov.get_data()
             measured = {os.path.abspath(f): f for f in data.measured_files()}
+            import sys
+
+            loaded = {os.path.abspath(getattr(m, "__file__", None) or "") for m in list(sys.modules.values())}
             out: dict[str, set[int]] = {}
             for f in self.files:
                 key = measured.get(f)
                 if key is not None:
                     out[f] = set(data.lines(key) or ())
-                elif own is not None:
-                    out[f] = set()   # our collector watched it: never imported, never run
+                elif own is not None or f not in loaded:
+                    # our collector watched it, or no module was ever loaded from it:
+                    # never imported, never run
+                    out[f] = set()
             return out
         except Exception as e:
             self.problem = f"could not read coverage data: {e}"

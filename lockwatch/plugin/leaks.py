@@ -24,6 +24,7 @@ from lockwatch.findings import Finding, Location, make_fingerprint
 _RUNNER_PARTS = (
     os.sep + "_pytest" + os.sep,
     os.sep + "pluggy" + os.sep,
+    os.sep + "pytest" + os.sep + "__main__.py",
     os.sep + "xdist" + os.sep,
     os.sep + "execnet" + os.sep,
     os.sep + "lockwatch" + os.sep + "plugin" + os.sep,

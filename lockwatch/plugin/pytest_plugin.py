@@ -176,7 +176,7 @@ class LockwatchPlugin:
         self.final: Report | None = None
         self.current: str | None = None
         self.policy: Policy = self.base
-        self._n_findings = self._n_orphans = self._n_edges = self._n_errors = 0
+        self._n_findings = self._n_orphans = self._n_edges = self._n_errors = self._n_cycles = 0
         self._saved_opts: dict = {}
         self._origin_depth = None
         self._installed = False
@@ -221,6 +221,7 @@ class LockwatchPlugin:
         self._installed = True
         self._n_findings = len(state.findings)
         self._n_orphans = len(state.orphans)
+        self._n_cycles = len(getattr(state, "cycle_findings", ()))
         self._n_edges = len(state.edges)
         self._n_errors = len(state.errors)
         try:
@@ -360,13 +361,17 @@ class LockwatchPlugin:
             n_e = len(state.edges)
             new_edges = list(islice(state.edges.items(), self._n_edges, None)) if n_e > self._n_edges else []
             n_f, n_o = len(state.findings), len(state.orphans)
+            n_c = len(getattr(state, "cycle_findings", ()))
         for (a, b), e in new_edges:
             self.graph.add(edge_record(a, b, e, [test] if test else []))
         self._n_edges = n_e
         new: list[Finding] = []
-        if n_f > self._n_findings or n_o > self._n_orphans:
-            found = api.collect(self._n_findings, self._n_orphans)
-            self._n_findings, self._n_orphans = n_f, n_o
+        if n_f > self._n_findings or n_o > self._n_orphans or n_c > self._n_cycles:
+            if hasattr(state, "cycle_findings"):
+                found = api.collect(self._n_findings, self._n_orphans, self._n_cycles)
+            else:
+                found = api.collect(self._n_findings, self._n_orphans)
+            self._n_findings, self._n_orphans, self._n_cycles = n_f, n_o, n_c
             for f in found:
                 if f.code == "LW101":
                     annotate_cycle(f, self.graph)
@@ -422,7 +427,7 @@ class LockwatchPlugin:
     def test_findings(self, test: str) -> list[Finding]:
         if self.tracker is not None and self.current == test:
             self._harvest(test)
-        return list(dict.fromkeys(self.per_test.get(test, [])))
+        return list({id(f): f for f in self.per_test.get(test, [])}.values())
 
     # -- the end -------------------------------------------------------------------------
     def _runtime_payload(self) -> dict[str, Any]:
@@ -436,7 +441,14 @@ class LockwatchPlugin:
 
                 for r in self.tracker.leaked_threads(test, self.base.grace, include_setup=True):
                     self._add(thread_finding(r, test, self.base.grace), test)
-        findings = [f for f in self.findings.values() if not self._allowed(f)]
+        # Locks released by threads that did not take them are signals, not mutexes: the
+        # tracer drops cycles through them, and so does the merged search.
+        handoff = sorted(c.key for c in list(state.classes.values()) if getattr(c, "handoff", False))
+        hs = set(handoff)
+        findings = [
+            f for f in self.findings.values()
+            if not self._allowed(f) and not (f.code == "LW101" and hs.intersection(f.locks))
+        ]
         executed = None
         if self.coverage is not None:
             ex = self.coverage.executed()
@@ -444,6 +456,7 @@ class LockwatchPlugin:
                 executed = {p: sorted(v) for p, v in ex.items()}
         return {
             "edges": list(self.graph.edges.values()),
+            "handoff": handoff,
             "findings": [f.to_dict() for f in findings],
             "executed": executed,
             "errors": list(state.errors[self._n_errors:]),
@@ -563,13 +576,23 @@ _BAD_MARKER = pytest.StashKey[str]()
 
 
 def _render_failure(f: Finding) -> str:
+    """The finding with every involved thread's stack, without the test runner's frames."""
+    from dataclasses import replace
+
+    from lockwatch.plugin.leaks import _is_runner
     from lockwatch.report.text import render_finding
 
-    lines = render_finding(f)
+    def trim(stack):
+        return [fr for fr in stack if not _is_runner(fr.rsplit(":", 1)[0].rsplit(" in ", 1)[0])]
+
+    shown = replace(f, stacks=[trim(s) for s in f.stacks] if f.stacks else f.stacks)
+    lines = render_finding(shown)
     others = f.extra.get("other_threads") or {}
     for name, stack in others.items():
-        lines.append(f"    other thread {name}:")
-        lines.extend("        " + fr for fr in stack)
+        stack = trim(stack)
+        if stack:
+            lines.append(f"    other thread {name}:")
+            lines.extend("        " + fr for fr in stack)
     return "\n".join(lines)
 
 

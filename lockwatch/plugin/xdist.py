@@ -42,6 +42,9 @@ class OrderGraph:
 
     def __init__(self) -> None:
         self.edges: dict[tuple[str, str], dict[str, Any]] = {}
+        # Classes some process saw released by a thread that did not take them (signals):
+        # order through them means nothing, so no cycle goes through them.
+        self.handoff: set[str] = set()
 
     def add(self, rec: dict[str, Any]) -> None:
         k = (rec["from"], rec["to"])
@@ -62,7 +65,7 @@ class OrderGraph:
     def digraph(self) -> nx.DiGraph:
         g = nx.DiGraph()
         for (a, b) in self.edges:
-            if a != b:
+            if a != b and a not in self.handoff and b not in self.handoff:
                 g.add_edge(a, b)
         return g
 
@@ -149,6 +152,7 @@ def merge_payloads(payloads: Iterable[dict[str, Any]]) -> dict[str, Any]:
     errors: list[str] = []
     for p in payloads:
         graph.extend(p.get("edges", ()))
+        graph.handoff.update(p.get("handoff", ()))
         for d in p.get("findings", ()):
             f = Finding.from_dict(d)
             k = (f.code, f.fingerprint)
@@ -162,9 +166,11 @@ def merge_payloads(payloads: Iterable[dict[str, Any]]) -> dict[str, Any]:
             for path, lines in p["executed"].items():
                 executed.setdefault(path, set()).update(lines)
         errors.extend(p.get("errors", ()))
+    fs = [f for f in findings.values()
+          if not (f.code == "LW101" and graph.handoff.intersection(f.locks))]
     return {
         "graph": graph,
-        "findings": list(findings.values()),
+        "findings": fs,
         "executed": executed if executed_known else None,
         "errors": errors,
     }
