@@ -106,7 +106,8 @@ def _intersect(a: tuple, b: tuple) -> tuple:
 class _Func:
     """Walk state of one function (or of the module body, ``is_module``)."""
 
-    __slots__ = ("s", "alias", "held", "fin", "is_module", "local_names", "exits", "ctx_acqs", "reads")
+    __slots__ = ("s", "alias", "held", "fin", "is_module", "local_names", "exits", "ctx_acqs", "reads",
+                 "attr_reads")
 
     def __init__(self, s: FunctionSummary, is_module: bool = False):
         self.s = s
@@ -120,6 +121,7 @@ class _Func:
         self.exits: list[tuple] = []      # held sets at each return
         self.ctx_acqs: list[int] = []
         self.reads: set[str] = set()
+        self.attr_reads: set[str] = set()
 
 
 class _Builder:
@@ -143,6 +145,7 @@ class _Builder:
         self.f = _Func(s, is_module=True)
         self._block(tree.body)
         s.reads = sorted(self.f.reads)
+        s.attr_reads = sorted(self.f.attr_reads)
 
     def _ev(self, kind: str, node, **kw) -> int:
         line, col = self.loc(node)
@@ -151,14 +154,24 @@ class _Builder:
         self.f.s.events.append(ev)
         return len(self.f.s.events) - 1
 
-    def _read(self, node: cst.Name) -> None:
+    def _read(self, node: cst.Name, attr: bool = False) -> None:
+        """A load of a name: as a value (``reads``) or only to reach an attribute or call a
+        method on it (``attr_reads``); the difference tells "handed on" from "used here"."""
         f = self.f
         if f is None:
             return
-        f.reads.add(node.value)
+        out = f.attr_reads if attr else f.reads
+        out.add(node.value)
         r = self.chain(node)
         if r and r != node.value:
-            f.reads.add(r.split(".")[0])   # an alias: a use of what it stands for
+            out.add(r.split(".")[0])   # an alias: a use of what it stands for
+
+    def _recv(self, node) -> None:
+        """The receiver of an attribute access or method call."""
+        if isinstance(node, cst.Name):
+            self._read(node, attr=True)
+        else:
+            self._expr(node, "expr")
 
     # ------------------------------------------------------------------ refs and values
     def chain(self, node) -> str | None:
@@ -612,7 +625,7 @@ class _Builder:
             if isinstance(node, cst.Call):
                 self._call(node, "with")
             elif isinstance(node, cst.Attribute):
-                self._expr(node.value, "expr")
+                self._recv(node.value)
             else:
                 self._expr(node, "with")
             r = self.chain(node)
@@ -733,6 +746,7 @@ class _Builder:
             s.exit_held = list(_intersect_all(exits, ()))
             s.assigned = sorted(inner.local_names)
             s.reads = sorted(inner.reads)
+            s.attr_reads = sorted(inner.attr_reads)
         finally:
             self.f, self.cls = outer_f, outer_cls
         if outer_f is not None and not outer_f.is_module and not in_class:
@@ -850,17 +864,17 @@ class _Builder:
         if isinstance(fn, cst.Attribute):
             meth = fn.attr.value
             if meth == "acquire":
-                self._expr(fn.value, "expr")
+                self._recv(fn.value)
                 idx = self._acquire(node)
                 if idx is not None and stmts is not None and use in ("discard", "local"):
                     self._release_site(idx, node, list(stmts[i + 1:]))
                 return
             if meth == "release" and not node.args:
-                self._expr(fn.value, "expr")
+                self._recv(fn.value)
                 self._release(node)
                 return
             if meth == "enter_context" and len(node.args) == 1:
-                self._expr(fn.value, "expr")
+                self._recv(fn.value)
                 self._expr(node.args[0].value, "arg")
                 r = self.chain(node.args[0].value)
                 if r is not None:
@@ -868,7 +882,7 @@ class _Builder:
                     f.held = f.held + (idx,)
                     f.ctx_acqs.append(idx)
                 return
-            self._expr(fn.value, "expr")
+            self._recv(fn.value)
         elif isinstance(fn, cst.Name):
             self._read(fn)
             if fn.value in _ORDERING_CALLS:
@@ -906,9 +920,9 @@ class _Builder:
                 self._ev("rd", node, r=r)
                 base = node.value
                 if isinstance(base, cst.Name):
-                    self._read(base)
+                    self._read(base, attr=True)
                 return
-            self._expr(node.value, "expr")
+            self._recv(node.value)
             return
         if isinstance(node, cst.Await):
             self._expr(node.expression, "await")
@@ -931,7 +945,10 @@ class _Builder:
                 if isinstance(n, cst.Name):
                     self._read(n)
                 elif isinstance(n, cst.Attribute):
-                    stack.append(n.value)
+                    if isinstance(n.value, cst.Name):
+                        self._read(n.value, attr=True)
+                    else:
+                        stack.append(n.value)
                 else:
                     stack.extend(n.children)
             return

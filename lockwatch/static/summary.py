@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 4
+SUMMARY_VERSION = 5
 
 
 @dataclass
@@ -72,9 +72,10 @@ class FunctionSummary:
     exit_held: list[int] = field(default_factory=list)     # acq indices still held at return
     acquire_sites: list[dict] = field(default_factory=list)  # release analysis (LW121)
     orders: bool = False          # sorted()/min()/max()/id()/ordering comparison seen
-    # names read (loaded) in the body, aliases also under their target's base name, lambda
-    # bodies included: "is this local used after being assigned?" (dangling tasks, threads)
+    # names read (loaded) as values in the body, aliases also under their target's base name,
+    # lambda bodies included: "is this local used or handed on?" (dangling tasks, threads)
     reads: list[str] = field(default_factory=list)
+    attr_reads: list[str] = field(default_factory=list)  # names read only as `name.attr`/`name.m()`
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
