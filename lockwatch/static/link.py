@@ -82,6 +82,7 @@ class Linker:
             self._collect_inst_attrs(fi)
         for fid in sorted(m.functions):
             self.link_function(fid)
+        self._define_all_locks()
         for fid in sorted(m.functions):
             fi = m.functions[fid]
             m.call_graph.add_node(fid)
@@ -96,6 +97,19 @@ class Linker:
             if fi.summary.name == "__del__" and fi.cls:
                 m.callbacks.append((fid, "@self", (fi.path, fi.line, fi.col, f"{fi.short} is a finalizer"), "__del__"))
         return m
+
+    def _define_all_locks(self) -> None:
+        """Every lock definition gets its lock class, used or not (the runtime joins on
+        creation sites, and unused locks are still worth listing)."""
+        for mod in sorted(self.m.modules):
+            for name in sorted(self.m.modules[mod].globals):
+                self.resolve_global(mod, name)
+        for cid in sorted(self.m.classes):
+            ci = self.m.classes[cid]
+            for attr in sorted(ci.summary.attrs):
+                self._class_attr_value(cid, attr, "@self")
+            for attr in sorted(ci.inst_attrs):
+                self._inst_attr_value(cid, attr, "@self")
 
     def _ctx(self, fi: FunctionInfo):
         return (self.m.modules[fi.module], fi, self.m.classes.get(fi.cls) if fi.cls else None)
