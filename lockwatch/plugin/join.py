@@ -156,12 +156,19 @@ def join(static: StaticSide | None, runtime: list[Finding], graph: OrderGraph,
         ok = False
         if s.kind in _SAME_HAZARD and len(sites) >= 2:
             ok = _induces_cycle(rt_sites, sites)
+            if ok:
+                s.extra["tests"] = sorted({
+                    t for (a, b), e in graph.edges.items()
+                    if _abs_site(site_of(a)) in sites and _abs_site(site_of(b)) in sites
+                    for t in e.get("tests", ())
+                })
         if not ok:
             for f in runtime:
                 if f.kind != s.kind and f.kind not in _SAME_HAZARD.get(s.kind, ()):
                     continue
                 if _primary(s) == _primary(f) or (sites and runtime_sites(f) == sites):
                     ok = True
+                    s.extra["tests"] = sorted(set(s.extra.get("tests", ())) | set(f.extra.get("tests", ())))
                     break
         s.confirmed = ok
         if executed is not None:

@@ -1,0 +1,66 @@
+"""End to end on fixtures/plugin_project, a small project the plugin has never seen: an
+inversion split across two test files, a real deadlock, a leaked thread, a pending task, a
+static-only cycle in code no test calls, and clean tests. Run as a user would (a fresh
+pytest process in a copy of the project), alone and under pytest-xdist."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.join(os.path.dirname(HERE), "fixtures", "plugin_project")
+KEYS = ("origin", "code", "kind", "path", "confirmed", "executed", "tests")
+
+
+def _key(f: dict) -> tuple:
+    return tuple(json.dumps(f.get(k), sort_keys=True) for k in KEYS)
+
+
+def _run(tmp_path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    proj = tmp_path / "plugin_project"
+    shutil.copytree(PROJECT, proj, ignore=shutil.ignore_patterns("__pycache__", "r.json"))
+    (proj / "lockwatch.toml").write_text(f'cache-dir = "{tmp_path / "cache"}"\n')
+    env = dict(os.environ, PYTHONPATH=str(proj), PYTHONDONTWRITEBYTECODE="1")
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "--lockwatch", "--lockwatch-report=r.json", "-rfE", *extra],
+        cwd=proj, env=env, capture_output=True, text=True, timeout=120,
+    )
+    return p, json.loads((proj / "r.json").read_text())
+
+
+def _check(p: subprocess.CompletedProcess, rep: dict) -> None:
+    expected = json.load(open(os.path.join(PROJECT, "expected.json")))
+    assert p.returncode == 1, p.stdout + p.stderr
+    for nodeid in expected["outcomes"]["failed"]:
+        assert f"FAILED {nodeid} - lockwatch:" in p.stdout
+    assert f"1 failed, {expected['outcomes']['passed']} passed" in p.stdout
+    assert rep["source"] == "joined"
+    got = sorted(_key({k: f.get(k) for k in KEYS}) for f in rep["findings"])
+    want = sorted(_key({k: f.get(k) for k in KEYS}) for f in expected["findings"])
+    assert got == want
+    clean_tests = ("test_safe.py", "test_heartbeat_stopped_and_joined", "test_poll_awaited")
+    for f in rep["findings"]:
+        assert f["path"] != "bank/safe.py"
+        assert not any(c in t for t in f.get("tests", ()) for c in clean_tests)
+    # the inversion's two halves are pinned on their own test files
+    (inv,) = [f for f in rep["findings"] if f["origin"] == "runtime" and f["path"] == "bank/ledger.py"]
+    assert sorted(t for e in inv["edge_tests"] for t in e["tests"]) == sorted(inv["tests"])
+    assert len({tuple(e["tests"]) for e in inv["edge_tests"]}) == 2
+
+
+def test_plugin_project(tmp_path):
+    p, rep = _run(tmp_path)
+    _check(p, rep)
+    assert "= lockwatch =" in p.stdout
+
+
+def test_plugin_project_under_xdist(tmp_path):
+    pytest.importorskip("xdist")
+    p, rep = _run(tmp_path, "-n", "2", "--dist", "loadfile")
+    _check(p, rep)
