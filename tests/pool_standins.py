@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import os
 import signal
+import threading
 import time
 
 from lockwatch.static.summary import FunctionSummary, ModuleSummary
@@ -18,7 +19,11 @@ class ParseError(Exception):
 def summarise(source: str, path: str, module: str, is_package: bool = False) -> ModuleSummary:
     """Real enough to check plumbing: one FunctionSummary per def, with its line."""
     if "CRASH_SEGV" in source:
+        # Aimed at this thread, as a real fault would be: a process-directed signal may be
+        # delivered to another thread while this one carries on and returns a result.
+        signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)
         os.kill(os.getpid(), signal.SIGSEGV)
+        time.sleep(60)
     if "CRASH_EXIT" in source:
         os._exit(3)
     if "HANG_FOREVER" in source:

@@ -8,12 +8,12 @@ entry itself (JSON encoding runs in parallel) and sends the summary back.
 Why a pool of our own: ``concurrent.futures.ProcessPoolExecutor`` marks the whole pool broken
 when one worker dies, and libcst can segfault on hostile input. Here each worker is a
 ``multiprocessing`` process with its own pipe; the main loop waits on the pipes and the process
-sentinels with a deadline per file. A worker that dies (signal, ``os._exit``) or overruns the
+deaths (EOF on the pipe) with a deadline per file. A worker that dies (signal, ``os._exit``) or overruns the
 per-file budget costs that one file (an InputError "parser crashed (signal 11)" or "timed out
-after 20 s"); it is replaced and the scan goes on. Workers are started with ``spawn``: it is
-safe whatever threads the caller runs (the pytest plugin scans inside a test process), and
-its cost (~0.35 s, mostly importing libcst, paid in parallel) is hidden behind reading and
-hashing the files. The main process never imports libcst, so a warm run pays nothing for it.
+after 20 s"); it is replaced and the scan goes on. Workers are fresh interpreters (like
+``spawn``, never ``fork``): safe whatever threads the caller runs (the pytest plugin scans
+inside a test process); their start-up (~0.35 s, mostly importing libcst, paid in parallel)
+overlaps with reading and hashing the files. The main process never imports libcst, so a warm run pays nothing for it.
 Even with one file or ``jobs=1`` the parse runs in a worker: a crash must never kill the
 caller.
 
@@ -24,14 +24,15 @@ how tests put in a stand-in that crashes or hangs.
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import stat
+import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -42,6 +43,8 @@ from lockwatch.static import guard
 from lockwatch.static.cache import Cache, encode_summary_entry, write_atomic
 from lockwatch.static.discover import SourceFile
 
+Connection = multiprocessing.connection.Connection
+
 DEFAULT_SUMMARISER = "lockwatch.static.summarise:summarise_module"
 DEFAULT_TIMEOUT = 20.0
 # Worker recursion: libcst recurses per nesting level; a big thread stack lets valid deep
@@ -49,6 +52,9 @@ DEFAULT_TIMEOUT = 20.0
 # by the guard before libcst; anything that still overflows costs one worker, not the run.
 _WORKER_RECURSION_LIMIT = 10_000
 _WORKER_STACK_BYTES = 512 * 1024 * 1024
+
+_READY = ("ready",)
+_STARTUP_ALLOWANCE = 60.0  # seconds a worker may take to start before its file counts as hung
 
 Progress = Callable[[int, int], None]  # (files done, files total)
 
@@ -72,6 +78,8 @@ def summarise_files(
     done = 0
 
     from_dict = None
+    pool: _Pool | None = None
+    jobs = config.jobs or os.cpu_count() or 1
     for sf in files:
         try:
             data = _read(sf.abspath)
@@ -106,16 +114,18 @@ def summarise_files(
             done += 1
             continue
         tasks.append(_Task(sf, source, key))
+        if pool is None:
+            # Start the workers at the first miss: their start-up overlaps with reading and
+            # hashing the rest, and a fully warm run never starts one.
+            pool = _Pool(min(jobs, len(files) - done), summariser, timeout)
     if progress and done:
         progress(done, total)
 
-    if tasks:
+    if pool is not None:
         if cache is not None:
             cache.prepare()
-        jobs = config.jobs or os.cpu_count() or 1
         # Small jobs first would leave the big ones for the end; largest first balances cores.
         tasks.sort(key=lambda t: -len(t.source))
-        pool = _Pool(min(jobs, len(tasks)), summariser, timeout)
         try:
             for task, ok, value, cache_timeout in pool.run(tasks, cache):
                 sf = task.sf
@@ -190,30 +200,71 @@ class _Task:
 
 
 class _Worker:
-    def __init__(self, ctx, summariser: str) -> None:
-        self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child, summariser), daemon=True,
-                                name="lockwatch-parse")
-        self.proc.start()
-        child.close()
+    """One child interpreter fed through a pipe. A plain subprocess rather than
+    ``multiprocessing.Process``: spawn re-imports the caller's ``__main__``, which breaks any
+    script that calls lockwatch without an ``if __name__ == "__main__"`` guard."""
+
+    def __init__(self, summariser: str) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        code = (
+            "import sys; sys.path[:0] = %r; "
+            "from lockwatch.static.pool import _child_main; _child_main(%d, %d, %r)"
+            % ([p for p in sys.path if p], to_child_r, from_child_w, summariser)
+        )
+        debug = bool(os.environ.get("LOCKWATCH_DEBUG"))
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                # Never let a worker write into the report on our stdout.
+                stdout=subprocess.DEVNULL,
+                stderr=None if debug else subprocess.DEVNULL,
+                start_new_session=False,
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.send_conn = Connection(to_child_w, readable=False)
+        self.conn = Connection(from_child_r, writable=False)
         self.task: _Task | None = None
         self.deadline = 0.0
+        # The per-file budget starts when the worker has started (imported libcst), not
+        # when its first file was queued: start-up on a loaded machine can take seconds.
+        self.ready = False
+
+    @property
+    def exitcode(self) -> int | None:
+        try:
+            return self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
 
     def kill(self) -> None:
         try:
             self.proc.kill()
-        except Exception:
+        except OSError:
             pass
-        self.proc.join(5)
-        self.conn.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
+        for c in (self.send_conn, self.conn):
+            try:
+                c.close()
+            except OSError:
+                pass
 
 
 class _Pool:
     def __init__(self, size: int, summariser: str, timeout: float) -> None:
-        self.ctx = multiprocessing.get_context("spawn")
         self.summariser = summariser
         self.timeout = timeout
-        self.workers = [_Worker(self.ctx, summariser) for _ in range(max(1, size))]
+        self.workers = [_Worker(summariser) for _ in range(max(1, size))]
 
     def run(self, tasks: list[_Task], cache: Cache | None):
         """Yield ``(task, ok, summary-or-message, cache_timeout)`` as files finish;
@@ -228,7 +279,7 @@ class _Pool:
                 task = pending.popleft()
                 cache_path = cache.entry_path(task.key) if cache is not None and task.key else None
                 try:
-                    w.conn.send((task.sf.path, task.sf.module, task.sf.is_package, task.source, cache_path))
+                    w.send_conn.send((task.sf.path, task.sf.module, task.sf.is_package, task.source, cache_path))
                 except (OSError, ValueError):
                     # Died while idle (killed from outside?): replace it and retry the file.
                     pending.appendleft(task)
@@ -236,12 +287,12 @@ class _Pool:
                     idle.append(self.workers[-1])
                     continue
                 w.task = task
-                w.deadline = time.monotonic() + self.timeout
+                w.deadline = time.monotonic() + self.timeout + (0 if w.ready else _STARTUP_ALLOWANCE)
                 busy.append(w)
             now = time.monotonic()
             wait_for = min(w.deadline for w in busy) - now
-            waitables = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
-            ready = set(multiprocessing.connection.wait(waitables, timeout=max(0.0, wait_for)))
+            # A worker that dies closes its end of the pipe: its connection turns readable.
+            ready = set(multiprocessing.connection.wait([w.conn for w in busy], timeout=max(0.0, wait_for)))
             now = time.monotonic()
             for w in list(busy):
                 task = w.task
@@ -253,19 +304,25 @@ class _Pool:
                         result = None  # died mid-message: handled as a death below
                     except Exception as e:  # an unpicklable result: a bug, but one file's
                         result = (False, f"internal error: cannot receive the summary: {e}", None)
+                if result == _READY:
+                    w.ready = True
+                    w.deadline = now + self.timeout
+                    continue
                 if result is not None:
                     ok, value, cache_timeout = result
                     busy.remove(w)
                     w.task = None
                     idle.append(w)
                     yield task, ok, value, cache_timeout
-                elif w.conn in ready or w.proc.sentinel in ready:
+                elif w.conn in ready:
                     busy.remove(w)
-                    w.proc.join(5)
-                    code = w.proc.exitcode
+                    code = w.exitcode
                     self._replace(w)
                     idle.append(self.workers[-1])
-                    yield task, False, _death_message(code), None
+                    # A deterministic crash (libcst on this content) is worth caching; a
+                    # kill from outside (the OOM killer, a user) or an odd exit is not.
+                    crash = code is not None and -code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL)
+                    yield task, False, _death_message(code), (None if crash else False)
                 elif now >= w.deadline:
                     busy.remove(w)
                     self._replace(w)
@@ -275,21 +332,21 @@ class _Pool:
     def _replace(self, w: _Worker) -> None:
         w.kill()
         self.workers.remove(w)
-        self.workers.append(_Worker(self.ctx, self.summariser))
+        self.workers.append(_Worker(self.summariser))
 
     def close(self) -> None:
         for w in self.workers:
             try:
-                w.conn.send(None)
+                w.send_conn.send(None)
             except (OSError, ValueError):
                 pass
         deadline = time.monotonic() + 2
         for w in self.workers:
-            w.proc.join(max(0.0, deadline - time.monotonic()))
-            if w.proc.is_alive():
+            try:
+                w.proc.wait(max(0.0, deadline - time.monotonic()))
+                w.close_pipes()
+            except subprocess.TimeoutExpired:
                 w.kill()
-            else:
-                w.conn.close()
 
 
 def _death_message(code: int | None) -> str:
@@ -306,33 +363,49 @@ def _death_message(code: int | None) -> str:
 # The worker (child process side)
 
 
-def _worker_main(conn, summariser: str) -> None:
+def _child_main(rfd: int, wfd: int, summariser: str) -> None:
     # Ctrl-C goes to the whole process group: let the main process decide what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # compile() in the guard warns about odd escapes etc.: not ours to report, and a
+    # worker's stderr is not the user's.
+    warnings.simplefilter("ignore")
     sys.setrecursionlimit(max(sys.getrecursionlimit(), _WORKER_RECURSION_LIMIT))
     threading.stack_size(_WORKER_STACK_BYTES)
-    t = threading.Thread(target=_worker_loop, args=(conn, summariser), name="lockwatch-parse")
+    recv = Connection(rfd, writable=False)
+    send = Connection(wfd, readable=False)
+    t = threading.Thread(target=_worker_loop, args=(recv, send, summariser), name="lockwatch-parse")
     t.start()
     t.join()
 
 
-def _worker_loop(conn, summariser: str) -> None:
-    fn, parse_error = _load_summariser(summariser)
+def _worker_loop(recv, send, summariser: str) -> None:
+    try:
+        fn, parse_error = _load_summariser(summariser)
+    except Exception as e:
+        load_error = f"internal error: cannot load the summariser {summariser} ({type(e).__name__}: {_one_line(e)})"
+        fn = parse_error = None
+    try:
+        send.send(_READY)
+    except (OSError, ValueError):
+        return
     while True:
         try:
-            msg = conn.recv()
+            msg = recv.recv()
         except (EOFError, OSError):
             return
         if msg is None:
             return
         path, module, is_package, source, cache_path = msg
-        result = analyse(fn, parse_error, source, path, module, is_package, cache_path)
+        if fn is None:
+            result = (False, load_error, False)
+        else:
+            result = analyse(fn, parse_error, source, path, module, is_package, cache_path)
         try:
-            conn.send(result)
+            send.send(result)
         except (OSError, ValueError):
             return
         except Exception as e:  # the summary does not pickle
-            conn.send((False, f"internal error: cannot send the summary: {e}", False))
+            send.send((False, f"internal error: cannot send the summary: {e}", False))
 
 
 def _load_summariser(spec: str):
@@ -362,7 +435,8 @@ def analyse(fn, parse_error, source: str, path: str, module: str, is_package: bo
             if py_error is not None:
                 # Both parsers reject it: CPython's message is the clearer one.
                 return False, guard.syntax_message(py_error, source), None
-            return False, f"cannot parse: {_one_line(e)}", None
+            msg = _one_line(e)
+            return False, msg if msg.startswith(("syntax error", "nesting")) else f"cannot parse: {msg}", None
         return False, f"internal error while summarising ({type(e).__name__}: {_one_line(e)}); not analysed", False
     if cache_path is not None:
         try:
