@@ -1,0 +1,174 @@
+"""LW201 blocking-in-async: a call that blocks the thread made on the event loop, in an
+``async def`` directly or in a sync project function it calls (the chain is the witness).
+
+The catalog is ``asyncflow.LOOP_BLOCKING`` plus ``catalog.BLOCKING`` (LW131's) plus the
+configured ``blocking_calls``, plus a blocking ``acquire()`` or ``Condition.wait()`` of a
+thread lock. Handing the callable to ``asyncio.to_thread``/``run_in_executor``/
+``anyio.to_thread.run_sync``/``trio.to_thread.run_sync`` is no call, so it is fine; so is
+code in a nested ``def`` or ``lambda`` that is not called in the body.
+"""
+
+from __future__ import annotations
+
+from lockwatch.rules import Example, Rule
+from lockwatch.static import asyncflow
+from lockwatch.static.checks import finding, function_short
+
+
+def check(model, config):
+    extra = frozenset(getattr(config, "blocking_calls", None) or ())
+    for fid in sorted(model.functions):
+        fi = model.functions[fid]
+        if not fi.is_async:
+            continue
+        counts: dict = {}
+        for step, name, chain in asyncflow.blocking_in_async(model, fi, extra):
+            # chain notes: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"
+            callees = [s[3].rsplit("calls ", 1)[-1] for s in chain[:-1]]
+            via = f" (through {' -> '.join(callees)})" if callees else ""
+            msg = (f"async {function_short(model, fid)} calls {name}{via}, which blocks the event "
+                   f"loop: every other task stalls until it returns (offload it with asyncio.to_thread "
+                   f"or use an async API)")
+            related = [asyncflow.loc(s) for s in chain]
+            n = counts[name] = counts.get(name, 0) + 1
+            yield finding(RULE, msg, asyncflow.loc(step), related, [], (fid, name, *callees, n))
+
+
+RULE = Rule(
+    code="LW201",
+    name="blocking-in-async",
+    kind="blocking-in-async",
+    severity="warning",
+    summary="Do not make blocking calls on the event loop (in `async def` or the sync code it calls)",
+    what="""
+Finds calls that block the thread made inside an `async def`, directly or through the sync
+project functions it calls (the call chain is the witness): `time.sleep`, sync HTTP clients
+(`requests`, `httpx.Client`, `urllib3`, `urllib.request.urlopen`), `subprocess` and `os`
+process calls, `open()` and reads/writes of file objects, `os.path`/`os`/`pathlib`/`shutil`
+filesystem calls, `input()`, socket calls and DNS lookups, `Thread.join`, `Event.wait`,
+blocking `queue` operations, `Future.result()`, and `acquire()` or `Condition.wait()` of a
+`threading` lock. Passing the callable to `asyncio.to_thread`, `loop.run_in_executor`,
+`anyio.to_thread.run_sync` or `trio.to_thread.run_sync` is fine: it runs on a worker thread.
+""",
+    why="""
+An event loop runs every task on one thread. While a coroutine sits in a blocking call,
+no other task runs: timeouts fire late, heartbeats are missed, and if the call waits for
+something only another task can provide, the program hangs. Existing linters only see the
+call written directly in the `async def`; a helper one call away blocks just the same.
+""",
+    example="""
+def load_config(path):
+    with open(path) as f:         # blocks
+        return json.load(f)
+
+async def handler(request):
+    config = load_config("app.json")   # the loop stalls on the file read
+""",
+    use_instead="""
+async def handler(request):
+    config = await asyncio.to_thread(load_config, "app.json")
+""",
+    invalid=(
+        Example.single('''
+import time
+import requests
+
+
+async def poll(url):
+    time.sleep(1)  # expect
+    return requests.get(url).json()  # expect
+'''),
+        Example.single('''
+import json
+import subprocess
+
+
+def load_settings(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def git_head():
+    return subprocess.check_output(["git", "rev-parse", "HEAD"])
+
+
+def describe():
+    return {"head": git_head()}
+
+
+async def handler(request):
+    settings = load_settings("app.json")  # expect
+    info = describe()  # expect
+    return settings, info
+'''),
+        Example.single('''
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+lock = threading.Lock()
+pool = ThreadPoolExecutor(2)
+
+
+async def compute(x):
+    lock.acquire()  # expect
+    try:
+        fut = pool.submit(pow, x, 2)
+        return fut.result()  # expect
+    finally:
+        lock.release()
+'''),
+    ),
+    valid=(
+        Example.single('''
+import asyncio
+import time
+
+import requests
+
+
+def fetch(url):
+    time.sleep(0.1)
+    return requests.get(url).text
+
+
+async def poll(url):
+    loop = asyncio.get_running_loop()
+    a = await asyncio.to_thread(fetch, url)
+    b = await loop.run_in_executor(None, fetch, url)
+    c = await loop.run_in_executor(None, lambda: requests.get(url).text)
+    await asyncio.sleep(1)
+    return a, b, c
+'''),
+        Example.single('''
+import asyncio
+import time
+
+
+async def main():
+    def work():
+        time.sleep(1)
+        return 42
+
+    return await asyncio.to_thread(work)
+
+
+def sync_only():
+    time.sleep(1)
+'''),
+        Example.single('''
+import asyncio
+
+lock = asyncio.Lock()
+
+
+async def update(state):
+    await lock.acquire()
+    try:
+        state["n"] = state.get("n", 0) + 1
+        "-".join(["a", "b"])
+    finally:
+        lock.release()
+'''),
+    ),
+    check=check,
+)

@@ -1,0 +1,325 @@
+"""What the async and lifecycle checks (LW201-LW204, LW211) share: the catalog of calls that
+block an event loop, which project functions reach one (composed over the call graph, with a
+witness chain), task spawners, and "is this local used or handed on" from the summaries.
+
+Everything here reads the linked model; nothing parses source or follows imports. One
+fallback is deliberate: a name bound nowhere in its module (no import, no assignment) that
+is the name of a module the catalog knows (``os``, ``subprocess``, ``httpx``...) is taken to
+be that module. Such code cannot run as written, so this costs no precision on real
+programs, and it lets the analyser read snippets that elide their imports.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import networkx as nx
+
+from lockwatch.findings import Location
+from lockwatch.static import catalog
+from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
+
+# ---------------------------------------------------------------------------- catalog
+
+# Calls that block the calling thread and therefore the event loop when made on it, beyond
+# catalog.BLOCKING (which LW131 shares): file and filesystem I/O, process creation, DNS,
+# more HTTP clients. All unconditional ("always").
+LOOP_BLOCKING: set[str] = {
+    # processes (ASYNC220-222)
+    "subprocess.Popen", "os.popen", "os.posix_spawn", "os.posix_spawnp",
+    "os.wait3", "os.wait4", "os.waitid",
+    *(f"os.spawn{s}" for s in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")),
+    # files (ASYNC230-232): opening, and reading/writing a file object
+    "open", "io.open", "io.open_code", "os.fdopen",
+    *(f"io.TextIOWrapper.{m}" for m in ("read", "read1", "readall", "readinto", "readline",
+                                         "readlines", "write", "writelines", "flush", "truncate")),
+    # filesystem queries (ASYNC240); pure path arithmetic (normpath, join, abspath) is not I/O
+    *(f"os.path.{m}" for m in ("exists", "lexists", "isfile", "isdir", "islink", "ismount",
+                                "isjunction", "getatime", "getmtime", "getctime", "getsize",
+                                "samefile", "sameopenfile", "realpath", "_joinrealpath")),
+    *(f"os.{m}" for m in ("listdir", "scandir", "walk", "stat", "lstat", "remove", "unlink",
+                           "rename", "replace", "makedirs", "mkdir", "rmdir", "fsync")),
+    *(f"shutil.{m}" for m in ("copy", "copy2", "copyfile", "copytree", "rmtree", "move")),
+    *(f"pathlib.Path.{m}" for m in ("read_text", "read_bytes", "write_text", "write_bytes",
+                                     "open", "exists", "is_file", "is_dir", "is_symlink", "stat",
+                                     "lstat", "iterdir", "glob", "rglob", "mkdir", "unlink",
+                                     "rmdir", "touch", "resolve", "rename", "replace",
+                                     "samefile")),
+    # network (ASYNC210-212)
+    "urllib3.request", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr",
+    *(f"urllib3.PoolManager.{m}" for m in ("request", "urlopen", "request_encode_url",
+                                            "request_encode_body")),
+    "httpx.Client.send", "httpx.Client.stream", "requests.Session.send",
+    *(f"httpx2.{v}" for v in ("get", "post", "put", "patch", "delete", "head", "options",
+                               "request", "stream")),
+}
+
+# Wrappers that take an already-open sync file and make it async: their argument is fine.
+FILE_WRAPPERS = {"trio.wrap_file", "anyio.wrap_file"}
+
+# Calls that start a task running on a loop.
+TASK_SPAWNERS = {
+    "asyncio.create_task", "asyncio.ensure_future", "asyncio.tasks.create_task",
+    "asyncio.tasks.ensure_future", "asyncio.AbstractEventLoop.create_task",
+}
+
+_BUILTINS = set(dir(builtins))
+_KNOWN_MODULES = {d.split(".")[0] for d in (*catalog.BLOCKING, *catalog.KNOWN_TYPES,
+                                             *catalog.LOCK_FACTORIES, *LOOP_BLOCKING)
+                  if "." in d} - _BUILTINS
+
+
+def loop_blocking(name: str, args: list, kws: dict, extra=frozenset()) -> bool:
+    """Does a call of external ``name`` (with these argument values) block the loop?"""
+    return name in LOOP_BLOCKING or catalog.is_blocking(name, args, kws, extra)
+
+
+# ---------------------------------------------------------------------------- model helpers
+
+
+def call_sites(fi: FunctionInfo) -> dict:
+    """Event index -> linked CallSite (implicit calls, idx -1, left out)."""
+    return {cs.idx: cs for cs in fi.calls if cs.idx >= 0}
+
+
+def _unbound(model: ProgramModel, fi: FunctionInfo, name: str) -> bool:
+    ms = model.modules.get(fi.module)
+    if ms is None or ms.star_imports:
+        return False
+    if name in ms.globals or name in ms.imports or name in ms.functions or name in ms.classes:
+        return False
+    f = fi
+    while f is not None and f.qualname != "<module>":
+        s = f.summary
+        if name in s.locals or name in s.assigned or name in s.params or name == s.vararg:
+            return False
+        f = model.functions.get(f"{f.module}.{s.parent}") if s.parent else None
+    return True
+
+
+def ext_names(model: ProgramModel, fi: FunctionInfo, ev: dict, cs=None) -> list[str]:
+    """External dotted names a call event calls: the linker's, or (fallback, see the module
+    doc) the literal chain when its first name is an unbound well-known module, possibly
+    through a local holding an instance of a known type (``c = httpx.Client(); c.get()``)."""
+    if cs is not None and cs.ext:
+        return list(cs.ext)
+    if cs is not None and (cs.targets or cs.lockm):
+        return []
+    ref = ev.get("f") or ""
+    parts = ref.split(".")
+    if not parts or "[]" in parts:
+        return []
+    head = parts[0]
+    if head in _KNOWN_MODULES and _unbound(model, fi, head):
+        if "()" in parts:
+            i = parts.index("()")
+            t = catalog.KNOWN_TYPES.get(".".join(parts[:i]))
+            if t and i == len(parts) - 2:
+                return [f"{t}.{parts[-1]}"]
+            return []
+        return [ref]
+    if len(parts) == 2:
+        v = fi.summary.locals.get(head) or {}
+        typ = v.get("call") or v.get("ann")   # c = httpx.Client() / c: httpx.Client
+        if typ and "." in typ and "()" not in typ and "[]" not in typ:
+            root = typ.split(".")[0]
+            if root in _KNOWN_MODULES and _unbound(model, fi, root):
+                t = catalog.KNOWN_TYPES.get(typ)
+                if t:
+                    return [f"{t}.{parts[1]}"]
+    return []
+
+
+def _wrapped_in_file_wrapper(model, fi, events, idx, sites) -> bool:
+    """``trio.wrap_file(open(p))``: the open is handed to a wrapper that makes it async."""
+    ev = events[idx]
+    if ev.get("u") != "arg":
+        return False
+    for j in range(idx + 1, min(idx + 6, len(events))):
+        outer = events[j]
+        if outer["e"] != "call":
+            continue
+        if any(isinstance(a, dict) and a.get("call") == ev["f"] for a in outer.get("a") or []):
+            return any(n in FILE_WRAPPERS for n in ext_names(model, fi, outer, sites.get(j)))
+    return False
+
+
+def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -> list[tuple]:
+    """Calls in ``fi`` itself that block the thread: [(Step, name)]. Awaited calls are not
+    (a sync callable whose result is awaited is not what we think it is), nor is the file
+    handed to ``trio.wrap_file``/``anyio.wrap_file``."""
+    out = []
+    events = fi.summary.events
+    sites = call_sites(fi)
+    for idx, ev in enumerate(events):
+        if ev["e"] != "call":
+            continue
+        cs = sites.get(idx)
+        step = (fi.path, ev["l"], ev["c"])
+        if cs is not None and cs.blocking:
+            out.append((step, cs.blocking))
+            continue
+        if cs is not None and cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
+            lc = model.locks.get(cs.lockm[0])
+            if lc is not None and not lc.is_async and ev.get("u") != "await":
+                out.append((step, f"{short_name(cs.lockm[0])}.{cs.lockm[3]}()"))
+            continue
+        if ev.get("u") == "await":
+            continue
+        args, kws = ev.get("a") or [], ev.get("k") or {}
+        for name in ext_names(model, fi, ev, cs):
+            if loop_blocking(name, args, kws, extra):
+                if name in ("open", "io.open", "os.fdopen") and _wrapped_in_file_wrapper(model, fi, events, idx, sites):
+                    continue
+                out.append((step, name))
+                break
+    return out
+
+
+def thread_lock_acquires(model: ProgramModel, fi: FunctionInfo) -> list[tuple]:
+    """Blocking ``lock.acquire()`` of a thread (not asyncio) lock in ``fi``: [(Step, name)]."""
+    out = []
+    for idx in sorted(fi.acqs):
+        ev = fi.summary.events[idx]
+        if ev.get("m") != "acquire":
+            continue
+        for a in fi.acqs[idx]:
+            lc = model.locks.get(a.lock)
+            if lc is not None and not lc.is_async and a.blocking:
+                out.append(((fi.path, ev["l"], ev["c"]), f"{short_name(a.lock)}.acquire()"))
+                break
+    return out
+
+
+def blocking_effects(model: ProgramModel, extra=frozenset()) -> dict[str, dict[str, tuple]]:
+    """For every *sync* project function: catalog name -> shortest witness chain (steps
+    ``(path, line, col, note)``) of a blocking call it makes, directly or through the sync
+    functions it calls. A coroutine function called without ``await`` runs nothing; one
+    awaited is reported on its own. Cached on the model."""
+    cached = getattr(model, "_loop_blocking_eff", None)
+    if cached is not None:
+        return cached
+    eff: dict[str, dict[str, tuple]] = {}
+    G = model.call_graph
+    cond = nx.condensation(G)
+    for c in reversed(list(nx.topological_sort(cond))):
+        members = sorted(cond.nodes[c]["members"])
+        rounds = 1 if len(members) == 1 and not G.has_edge(members[0], members[0]) else 10
+        for _ in range(rounds):
+            changed = False
+            for fid in members:
+                changed |= _compose_one(model, model.functions[fid], eff, extra)
+            if not changed:
+                break
+    model._loop_blocking_eff = eff
+    return eff
+
+
+def _compose_one(model, fi, eff, extra) -> bool:
+    if fi.is_async:
+        eff.setdefault(fi.id, {})
+        return False
+    d = eff.setdefault(fi.id, {})
+    before = len(d)
+
+    def put(name, chain):
+        old = d.get(name)
+        if old is None or len(chain) < len(old):
+            d[name] = chain
+
+    for step, name in direct_blocking(model, fi, extra):
+        put(name, ((*step, f"... which calls {name}"),))
+    for cs in fi.calls:
+        for g_id, _recv in cs.targets:
+            g = model.functions.get(g_id)
+            if g is None or g is fi or g.is_async:
+                continue
+            for name, ch in list(eff.get(g_id, {}).items()):
+                put(name, ((*cs.loc[:3], f"... calls {g.short}"),) + ch)
+    return len(d) != before
+
+
+def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -> list[tuple]:
+    """For an ``async def``: [(primary Step, name, chain)] for each call in its body that
+    blocks the loop, directly or through sync project functions; chain = witness steps."""
+    out = []
+    seen = set()
+    for step, name in direct_blocking(model, fi, extra) + thread_lock_acquires(model, fi):
+        key = step
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((step, name, ((*step, f"{fi.short} calls {name}"),)))
+    eff = blocking_effects(model, extra)
+    for cs in fi.calls:
+        step = tuple(cs.loc[:3])
+        if step in seen:
+            continue
+        best = None
+        for g_id, _recv in cs.targets:
+            g = model.functions.get(g_id)
+            if g is None or g.is_async:
+                continue
+            for name, ch in sorted(eff.get(g_id, {}).items()):
+                cand = (name, ((*step, f"{fi.short} calls {g.short}"),) + ch)
+                if best is None or len(cand[1]) < len(best[1]):
+                    best = cand
+        if best is not None:
+            seen.add(step)
+            out.append((step, best[0], best[1]))
+    return sorted(out)
+
+
+# ---------------------------------------------------------------------------- locals
+
+
+def _scope_functions(model: ProgramModel, fi: FunctionInfo) -> list[FunctionInfo]:
+    """The function and those nested in it (closures see its locals); for module level,
+    every function of the module (module locals are globals)."""
+    if fi.qualname == "<module>":
+        return [f for f in model.functions.values() if f.module == fi.module]
+    prefix = fi.qualname + ".<locals>."
+    return [fi] + [f for f in model.functions.values()
+                   if f.module == fi.module and f.qualname.startswith(prefix)]
+
+
+def name_used(model: ProgramModel, fi: FunctionInfo, name: str) -> bool:
+    """Is local ``name`` of ``fi`` read at all (as a value or through its attributes)?"""
+    for f in _scope_functions(model, fi):
+        s = f.summary
+        if f is not fi and (name in s.params or (name in s.assigned and name not in s.reads)):
+            continue
+        if name in s.reads or name in s.attr_reads:
+            return True
+    return False
+
+
+def name_handed_on(model: ProgramModel, fi: FunctionInfo, name: str) -> bool:
+    """Is local ``name`` used as a value (passed, stored, returned, tested, captured)?"""
+    for f in _scope_functions(model, fi):
+        if f is not fi and f.qualname != "<module>":
+            if name in f.summary.reads or name in f.summary.attr_reads:
+                return True   # a closure uses it: its lifetime is not this function's
+            continue
+        if name in f.summary.reads:
+            return True
+    return False
+
+
+def method_calls_on(model: ProgramModel, fi: FunctionInfo, ref: str) -> set[str]:
+    """Methods called on ``ref`` (a local name or ``@self.attr``) in ``fi``'s scope."""
+    out = set()
+    pre = ref + "."
+    for f in _scope_functions(model, fi):
+        for ev in f.summary.events:
+            if ev["e"] == "call":
+                r = ev["f"]
+                if r.startswith(pre) and "." not in r[len(pre):]:
+                    out.add(r[len(pre):])
+            elif ev["e"] == "acq" and ev["r"] == ref:
+                out.add("__enter__")
+    return out
+
+
+def loc(step, note: str = "") -> Location:
+    return Location(step[0], step[1], step[2], note if note else (step[3] if len(step) > 3 else ""))
