@@ -149,8 +149,12 @@ def filter_to_files(report: Report, files: list[str]) -> Report:
 
 
 def _display(path: str) -> str:
+    """A scan root as the engine should see it: relative under the cwd, else absolute,
+    so that reported paths follow SPEC's display rule."""
     rel = os.path.relpath(path)
-    return "." if rel == os.curdir else rel if not rel.startswith(os.pardir) else path
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return path
+    return rel
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
