@@ -566,7 +566,7 @@ class _Builder:
                     self._release_site(idx, call, _stmts_of(st.body))
         else:
             n0 = len(f.s.events)
-            self._expr(st.test, "expr")
+            self._expr(st.test, "test")
             if len(f.s.events) > n0:
                 # reads in the test, marked with the statement's end (check-then-act)
                 try:
@@ -603,7 +603,7 @@ class _Builder:
                 self._ev("await", st)
             self._assign(st.target, None)
         else:
-            self._expr(st.test, "expr")
+            self._expr(st.test, "test")
         h0 = f.held
         tb = self._suite(st.body)
         hb = f.held
@@ -965,7 +965,7 @@ class _Builder:
             self._expr(node.expression, "expr")
             return
         if isinstance(node, cst.IfExp):
-            self._expr(node.test, "expr")
+            self._expr(node.test, "test")
             self._expr(node.body, use)
             self._expr(node.orelse, use)
             return
@@ -978,20 +978,20 @@ class _Builder:
             return
         if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
             for el in node.elements:
-                self._expr(el.value, "container" if use in ("local", "attr", "container") else "expr")
+                self._expr(el.value, _element_use(use))
             return
         if isinstance(node, cst.Dict):
             for el in node.elements:
                 if isinstance(el, cst.DictElement):
                     self._expr(el.key, "expr")
-                self._expr(el.value, "container" if use in ("local", "attr", "container") else "expr")
+                self._expr(el.value, _element_use(use))
             return
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             comp = node.for_in
             while comp is not None:
                 self._expr(comp.iter, "expr")
                 for c in comp.ifs:
-                    self._expr(c.test, "expr")
+                    self._expr(c.test, "test")
                 comp = comp.inner_for_in
             if isinstance(node, cst.DictComp):
                 self._expr(node.key, "expr")
@@ -1031,6 +1031,16 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------- module helpers
+def _element_use(use: str) -> str:
+    """What happens to an element of a container display, given what happens to the
+    container: stored, dropped (``[create_task(c)]`` as a statement), returned or passed."""
+    if use in ("local", "attr", "container"):
+        return "container"
+    if use in ("discard", "return", "arg"):
+        return use
+    return "expr"
+
+
 def _intersect_all(outs: list, default: tuple) -> tuple:
     if not outs:
         return default

@@ -25,7 +25,9 @@ is held there):
   (``ExitStack.enter_context``));
 - ``rel``: ``r`` ref released by ``.release()``;
 - ``call``: ``f`` callee ref, ``a``/``k`` argument values, ``u`` result use (``discard``,
-  ``local``, ``attr``, ``container``, ``return``, ``await``, ``arg``, ``with``, ``expr``),
+  ``local``, ``attr``, ``container``, ``return``, ``await``, ``arg``, ``with``, ``test`` (the
+  condition of an ``if``/``while``/conditional expression/comprehension), ``expr``; an element
+  of a list/tuple/set/dict display inherits discard/return/arg from the display),
   ``t`` the target ref when assigned;
 - ``await``: an ``await``, or an ``async for`` step;
 - ``rd`` / ``wr``: read or write of ``@self.x`` / ``name.x``; writes carry ``v`` (value)
@@ -46,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 5
+SUMMARY_VERSION = 6
 
 
 @dataclass
