@@ -1,0 +1,140 @@
+"""LW203 dangling-task: ``asyncio.create_task``/``ensure_future``/``loop.create_task`` whose
+task is dropped (result discarded, used only inside an expression, or kept in a local that
+is never read).
+
+The event loop keeps only a weak reference to a task; one nobody references can be garbage
+collected mid-flight, and its exception is never seen. Tasks that are awaited, returned,
+passed on, stored in an attribute or collection, or spawned by a TaskGroup/nursery are fine.
+``x.create_task(...)`` counts only when ``x`` is known to be an event loop (made by
+``asyncio.get_event_loop()``/``get_running_loop()``/``new_event_loop()``, annotated so) or is
+named like one (``loop``, ``self._loop``): a TaskGroup's ``create_task`` keeps its tasks.
+"""
+
+from __future__ import annotations
+
+from lockwatch.findings import Location
+from lockwatch.rules import Example, Rule
+from lockwatch.static import asyncflow
+from lockwatch.static.checks import finding, function_short
+
+# "expr" (inside some expression: an operand, a test, a method's receiver) is left out:
+# `storer |= create_task(c)` keeps it, and precision comes first.
+_DROPPED = {"discard": "its result is discarded", "test": "it is only tested for truth",
+            "with": "it is used as a context manager (a Task is not one)"}
+
+
+def _is_spawner(model, fi, ev, cs) -> str | None:
+    for name in asyncflow.ext_names(model, fi, ev, cs):
+        if name in asyncflow.TASK_SPAWNERS:
+            return name
+    if cs is not None and (cs.ext or cs.targets):
+        return None
+    parts = ev["f"].split(".")
+    if len(parts) >= 2 and parts[-1] == "create_task" and parts[-2].lower().endswith("loop"):
+        return "loop.create_task"
+    return None
+
+
+def dropped(model, fi, ev) -> str | None:
+    """Why the value a call makes is dropped, or None when it is kept."""
+    u = ev.get("u")
+    if u in _DROPPED:
+        return _DROPPED[u]
+    if u == "local" and ev.get("t") and not asyncflow.name_used(model, fi, ev["t"]):
+        return f"it is kept only in the local {ev['t']!r}, which is never used"
+    return None
+
+
+def check(model, config):
+    for fid in sorted(model.functions):
+        fi = model.functions[fid]
+        sites = asyncflow.call_sites(fi)
+        counts: dict = {}
+        for idx, ev in enumerate(fi.summary.events):
+            if ev["e"] != "call":
+                continue
+            name = _is_spawner(model, fi, ev, sites.get(idx))
+            if name is None:
+                continue
+            why = dropped(model, fi, ev)
+            if why is None:
+                continue
+            n = counts[name] = counts.get(name, 0) + 1
+            where = Location(fi.path, ev["l"], ev["c"])
+            msg = (f"{function_short(model, fid)} starts a task with {name} but {why}: the loop "
+                   f"holds tasks only weakly, so it can be garbage-collected before it finishes and "
+                   f"its exception is never seen (keep a reference, e.g. in a set with "
+                   f"add_done_callback(set.discard), or use a TaskGroup)")
+            yield finding(RULE, msg, where, [Location(fi.path, ev["l"], ev["c"], f"{fi.short} creates the task")],
+                          [], (fid, name, ev.get("u"), n))
+
+
+RULE = Rule(
+    code="LW203",
+    name="dangling-task",
+    kind="dangling-task",
+    severity="warning",
+    summary="Keep a reference to every task you create",
+    what="""
+Finds `asyncio.create_task(...)`, `asyncio.ensure_future(...)` and `loop.create_task(...)`
+whose task is dropped: the result is discarded, or stored in a local variable that is
+never read. A task that is awaited, returned, passed to a call,
+stored in an attribute or a collection, or spawned through a `TaskGroup`/nursery is fine.
+""",
+    why="""
+The event loop keeps only weak references to tasks. A task nobody else references may be
+garbage-collected before it finishes (the work silently stops), and if it fails, its
+exception is never retrieved: the error vanishes.
+""",
+    example="""
+async def on_message(msg):
+    asyncio.create_task(store(msg))   # may be collected mid-flight
+""",
+    use_instead="""
+background = set()
+
+async def on_message(msg):
+    task = asyncio.create_task(store(msg))
+    background.add(task)
+    task.add_done_callback(background.discard)
+""",
+    invalid=(
+        Example.single('''
+import asyncio
+
+
+async def store(msg):
+    await asyncio.sleep(0)
+
+
+async def on_message(msg):
+    asyncio.create_task(store(msg))  # expect
+    task = asyncio.ensure_future(store(msg))  # expect
+    loop = asyncio.get_running_loop()
+    loop.create_task(store(msg))  # expect
+'''),
+    ),
+    valid=(
+        Example.single('''
+import asyncio
+
+background = set()
+
+
+async def store(msg):
+    await asyncio.sleep(0)
+
+
+async def on_message(msg):
+    task = asyncio.create_task(store(msg))
+    background.add(task)
+    task.add_done_callback(background.discard)
+    t2 = asyncio.create_task(store(msg))
+    await t2
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(store(msg))
+    return asyncio.create_task(store(msg))
+'''),
+    ),
+    check=check,
+)
