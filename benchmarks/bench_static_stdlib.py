@@ -30,14 +30,19 @@ def main() -> int:
     ap.add_argument("dir", nargs="?", default=DEFAULT)
     ap.add_argument("--examples", type=int, default=3)
     ap.add_argument("--json")
+    ap.add_argument("--cache", help="cache directory (default: no cache, to measure parsing)")
     args = ap.parse_args()
-    config = Config(no_cache=True)
+    config = Config(no_cache=not args.cache, cache_dir=args.cache)
     t0 = time.perf_counter()
     files, errors = discover([args.dir], config)
     t1 = time.perf_counter()
     from lockwatch.static.pool import summarise_files
 
-    summaries, errs = summarise_files(files, config)
+    def progress(done, total):
+        if done % 200 == 0 or done == total:
+            print(f"  summarised {done}/{total} ({time.perf_counter() - t1:.0f}s)", file=sys.stderr, flush=True)
+
+    summaries, errs = summarise_files(files, config, progress)
     t2 = time.perf_counter()
     by_module = {}
     for sf in files:

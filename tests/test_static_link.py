@@ -521,3 +521,36 @@ def test_deep_and_weird_valid_code_does_not_crash():
     rec = "def f(n):\n    return f(n - 1) if n else g()\ndef g():\n    return f(3)\n"
     rep = scan_sources({"deep.py": deep, "many.py": many, "rec.py": rec})
     assert rep.errors == [] or all("nesting" in e.message for e in rep.errors)
+
+
+def test_config_lock_factories_and_blocking_calls():
+    files = {
+        "mylib/__init__.py": "",
+        "mylib/sync.py": """
+            import ctypes
+            def named_lock(name):
+                return ctypes.something(name)     # opaque to the analyser
+            def fetch(url):
+                return url
+        """,
+        "app.py": """
+            import mylib.sync as s
+            import vendor
+            A = s.named_lock("a")
+            B = vendor.make_lock()
+            def f():
+                with A:
+                    with B:
+                        s.fetch("x")
+            def g():
+                with B:
+                    with A:
+                        pass
+        """,
+    }
+    plain = codes(files, "LW101")
+    assert plain == []
+    cfg = Config(lock_factories={"mylib.sync.named_lock": "lock", "vendor.make_lock": "rlock"},
+                 blocking_calls=["mylib.sync.fetch"])
+    assert len(codes(files, "LW101", cfg)) == 1
+    assert [f.line for f in codes(files, "LW131", cfg)] == [9]

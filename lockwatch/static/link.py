@@ -464,6 +464,10 @@ class Linker:
                 if k == "cls":
                     return ("inst", fv[1], "?")
                 if k == "func":
+                    sort = self.extra_factories.get(fv[1])
+                    if sort:
+                        return ("create", sort if sort in catalog.SORTS else "lock", None,
+                                sort in catalog.CONDITION_SORTS, False)
                     return self.call_result(fv[1], fv[2])
                 return None
             if "const" in v:
