@@ -106,8 +106,18 @@ def _intersect(a: tuple, b: tuple) -> tuple:
 class _Func:
     """Walk state of one function (or of the module body, ``is_module``)."""
 
-    __slots__ = ("s", "alias", "held", "fin", "is_module", "local_names", "exits", "ctx_acqs", "reads",
-                 "attr_reads")
+    __slots__ = (
+        "alias",
+        "attr_reads",
+        "ctx_acqs",
+        "exits",
+        "fin",
+        "held",
+        "is_module",
+        "local_names",
+        "reads",
+        "s",
+    )
 
     def __init__(self, s: FunctionSummary, is_module: bool = False):
         self.s = s
@@ -514,7 +524,7 @@ class _Builder:
             f.s.locals[name] = dict(v, l=line, c=col) if v else {}
             return
         if isinstance(target, cst.Attribute):
-            self._expr(target.value, "expr")
+            self._recv(target.value)
             r = self.chain(target)
             if r and (self._tracked_attr(r) or f.is_module):
                 kw = {"r": r, "v": self.value(value_node)}
@@ -1116,16 +1126,13 @@ def _acquire_blocking(call: cst.Call) -> bool:
             if pos == 0:
                 if _const_bool(a.value) is not True:
                     return False
-            elif pos == 1:
-                if not _is_minus_one_or_none(a.value):
-                    return False
+            elif pos == 1 and not _is_minus_one_or_none(a.value):
+                return False
             pos += 1
-        elif a.keyword.value == "blocking":
-            if _const_bool(a.value) is not True:
-                return False
-        elif a.keyword.value == "timeout":
-            if not _is_minus_one_or_none(a.value):
-                return False
+        elif a.keyword.value == "blocking" and _const_bool(a.value) is not True:
+            return False
+        elif a.keyword.value == "timeout" and not _is_minus_one_or_none(a.value):
+            return False
     return True
 
 
@@ -1222,10 +1229,10 @@ def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
                     if isinstance(small, (cst.Return, cst.Raise)):
                         bad.append(small)
                 continue
-            if isinstance(s, (cst.Try, cst.TryStar)) and s.finalbody is not None:
-                if r in _released_refs(b, _stmts_of(s.finalbody.body)):
-                    released = True
-                    continue
+            if (isinstance(s, (cst.Try, cst.TryStar)) and s.finalbody is not None
+                    and r in _released_refs(b, _stmts_of(s.finalbody.body))):
+                released = True
+                continue
             for sub in _sub_suites(s):
                 walk_block(_stmts_of(sub))
     walk_block([st])
@@ -1240,9 +1247,9 @@ def _release_status(b: _Builder, rest: list, r: str):
     for st in rest:
         if isinstance(st, (cst.FunctionDef, cst.ClassDef)):
             continue
-        if isinstance(st, (cst.Try, cst.TryStar)) and st.finalbody is not None:
-            if r in _released_refs(b, _stmts_of(st.finalbody.body)):
-                return "ok", None
+        if (isinstance(st, (cst.Try, cst.TryStar)) and st.finalbody is not None
+                and r in _released_refs(b, _stmts_of(st.finalbody.body))):
+            return "ok", None
         if _top_release(b, st, r):
             return ("no-finally", None) if saw_call else ("ok", None)
         if isinstance(st, cst.SimpleStatementLine):

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 6
+SUMMARY_VERSION = 7
 
 
 @dataclass
@@ -77,13 +77,13 @@ class FunctionSummary:
     # names read (loaded) as values in the body, aliases also under their target's base name,
     # lambda bodies included: "is this local used or handed on?" (dangling tasks, threads)
     reads: list[str] = field(default_factory=list)
-    attr_reads: list[str] = field(default_factory=list)  # names read only as `name.attr`/`name.m()`
+    attr_reads: list[str] = field(default_factory=list)  # names read only as `name.attr`/`name.m()`/`name.attr = v`
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FunctionSummary":
+    def from_dict(cls, d: dict[str, Any]) -> FunctionSummary:
         return cls(**d)
 
 
@@ -104,7 +104,7 @@ class ClassSummary:
         return dict(self.__dict__)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ClassSummary":
+    def from_dict(cls, d: dict[str, Any]) -> ClassSummary:
         return cls(**d)
 
 
@@ -138,7 +138,7 @@ class ModuleSummary:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModuleSummary":
+    def from_dict(cls, d: dict[str, Any]) -> ModuleSummary:
         if d.get("version") != SUMMARY_VERSION:
             raise ValueError(f"summary version {d.get('version')} != {SUMMARY_VERSION}")
         return cls(
