@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "1 findings, 2 usage or configuration error.",
     )
     s.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
-    s.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    s.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text",
+                   help="report format (default: text)")
     s.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     s.add_argument("--select", action="append", metavar="CODES",
                    help="only these codes, code prefixes (LW1) or kinds; comma list, repeatable")
