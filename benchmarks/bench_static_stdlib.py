@@ -18,9 +18,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lockwatch.config import Config  # noqa: E402
-from lockwatch.static.discover import discover  # noqa: E402
-from lockwatch.static.engine import analyse_summaries  # noqa: E402
+from lockwatch.config import Config
+from lockwatch.static.discover import discover
+from lockwatch.static.engine import analyse_summaries
 
 DEFAULT = "/root/.pyenv/versions/3.12.1/lib/python3.12"
 

@@ -21,7 +21,7 @@ from lockwatch.rules import Example, Rule
 from lockwatch.static.catalog import SEMAPHORE_SORTS
 from lockwatch.static.checks import finding, function_short, lock_label
 
-_ACQUIRER = re.compile(r"(^__a?enter__$|acquire|lock|enter|begin|start|open|take|grab|hold|get|claim|reserve)", re.I)
+_ACQUIRER = re.compile(r"(^__a?enter__$|acquire|lock|enter|begin|start|open|take|grab|hold|get|claim|reserve)", re.IGNORECASE)
 
 _REASON = {
     "early-exit": "a return/raise at line {at} leaves without releasing it",

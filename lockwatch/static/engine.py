@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import time
 
-from lockwatch.config import Config
-from lockwatch.findings import Finding, InputError, Report, dedupe, display_path
 from lockwatch import rules as rules_pkg
 from lockwatch import selection, suppress
+from lockwatch.config import Config
+from lockwatch.findings import Finding, InputError, Report, dedupe, display_path
 from lockwatch.static.graph import analyse
 from lockwatch.static.link import link
 from lockwatch.static.model import ProgramModel

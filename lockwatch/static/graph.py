@@ -84,7 +84,7 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
     for a in fi.deco_acqs:
         if a.blocking:
             put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)} (decorator)"),) + a.via)
-    for idx, acqs in fi.acqs.items():
+    for acqs in fi.acqs.values():
         for a in acqs:
             if a.blocking:
                 put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)}"),) + a.via)

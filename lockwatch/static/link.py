@@ -24,7 +24,14 @@ import builtins
 
 from lockwatch.findings import display_path
 from lockwatch.static import catalog
-from lockwatch.static.model import Acq, CallSite, ClassInfo, FunctionInfo, ProgramModel, short_name
+from lockwatch.static.model import (
+    Acq,
+    CallSite,
+    ClassInfo,
+    FunctionInfo,
+    ProgramModel,
+    short_name,
+)
 from lockwatch.static.summary import ModuleSummary
 
 _BUILTINS = set(dir(builtins))
@@ -43,10 +50,6 @@ def reroot(path: str, recv: str | None) -> str:
         out = recv + path[5:]
         return out if out.count(".") < _MAX_PATH_PARTS else "?"
     return "?"
-
-
-def _is_self_path(p: str) -> bool:
-    return p.startswith("@self") or p.startswith("%")
 
 
 class Linker:
@@ -905,7 +908,7 @@ def _reroot_value(tmpl, recv):
 
 def _normalise_ext(d: str) -> str:
     """Spellings of the same external thing -> the catalog's name."""
-    if d.startswith("concurrent.futures.thread.") or d.startswith("concurrent.futures.process."):
+    if d.startswith(("concurrent.futures.thread.", "concurrent.futures.process.")):
         return "concurrent.futures." + d.rsplit(".", 1)[-1]
     if d.startswith("concurrent.futures._base."):
         return "concurrent.futures." + d.rsplit(".", 1)[-1]

@@ -1129,9 +1129,7 @@ def _acquire_blocking(call: cst.Call) -> bool:
             elif pos == 1 and not _is_minus_one_or_none(a.value):
                 return False
             pos += 1
-        elif a.keyword.value == "blocking" and _const_bool(a.value) is not True:
-            return False
-        elif a.keyword.value == "timeout" and not _is_minus_one_or_none(a.value):
+        elif a.keyword.value == "blocking" and _const_bool(a.value) is not True or a.keyword.value == "timeout" and not _is_minus_one_or_none(a.value):
             return False
     return True
 
