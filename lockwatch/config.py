@@ -39,6 +39,8 @@ class Config:
     lock_factories: dict[str, str] = field(default_factory=dict)
     # Extra dotted names (functions or Class.method) that block.
     blocking_calls: list[str] = field(default_factory=list)
+    # Daemon threads never joined (unjoined-thread): "ignore" (fire-and-forget) or "report".
+    daemon_threads: str = "ignore"
     # Scan at scale.
     jobs: int = 0                 # 0 = every core
     cache_dir: str | None = None  # None = default location
@@ -245,6 +247,12 @@ def _blocking_calls(v: Any, key: str, where: str) -> list[str]:
     return out
 
 
+def _daemon_threads(v: Any, key: str, where: str) -> str:
+    if v not in ("ignore", "report"):
+        raise ConfigError(f"{where}: '{key}' must be \"ignore\" or \"report\"")
+    return v
+
+
 def _jobs(v: Any, key: str, where: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise ConfigError(f"{where}: '{key}' must be a whole number >= 0 (0 = every core)")
@@ -280,6 +288,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "per_file_ignores": _per_file_ignores,
     "lock_factories": _lock_factories,
     "blocking_calls": _blocking_calls,
+    "daemon_threads": _daemon_threads,
     "jobs": _jobs,
     "cache_dir": _path,
     "runtime": _runtime,
@@ -309,6 +318,7 @@ def from_table(table: dict[str, Any], where: str = "[tool.lockwatch]", root: str
     cfg.per_file_ignores = v.get("per_file_ignores", {})
     cfg.lock_factories = v.get("lock_factories", {})
     cfg.blocking_calls = v.get("blocking_calls", [])
+    cfg.daemon_threads = v.get("daemon_threads", "ignore")
     cfg.jobs = v.get("jobs", 0)
     if "cache_dir" in v:
         cfg.cache_dir = os.path.normpath(os.path.join(root, os.path.expanduser(v["cache_dir"])))
