@@ -1,0 +1,172 @@
+"""LW301 unprotected-shared-state: state of a thread-safe class written under a lock in one
+place and written, or read, without it in another (RacerD's unprotected write and
+read/write race). Static half: :func:`lockwatch.static.races.unprotected`; runtime half:
+the Eraser-style lockset of :mod:`lockwatch.runtime.lockset` (opt-in, watched classes).
+
+The primary location is the unprotected access; the witness is an access of the same
+attribute made while holding a lock.
+"""
+
+from __future__ import annotations
+
+from lockwatch.findings import Location
+from lockwatch.rules import Example, Rule
+from lockwatch.static import races
+from lockwatch.static.checks import finding, where
+
+
+def _write_sites_of_check_then_act(model, config) -> set:
+    # a write already reported as the act of a check-then-act (LW302) is not reported twice
+    return {(c.act.fid, c.attr) for c in races.check_then_act(model, config)}
+
+
+def check(model, config):
+    skip = _write_sites_of_check_then_act(model, config)
+    for r in races.unprotected(model, config, skip):
+        cls = model.classes[r.cid].name
+        m = races.method_short(model, r.access.fid)
+        wm = races.method_short(model, r.witness.fid)
+        wl = races.lock_names(r.witness.locks)
+        if r.witness.locks:
+            how = f"{wm} {'writes' if r.witness.write else 'reads'} it holding {wl} ({where(r.witness.loc)})"
+            note = f"{wm} {'writes' if r.witness.write else 'reads'} self.{r.attr} holding {wl}"
+        else:
+            how = f"{wm} writes it too ({where(r.witness.loc)}) and {cls} is declared thread-safe"
+            note = f"{wm} writes self.{r.attr}"
+        if r.why == "write":
+            verb = "mutates" if r.access.container else "writes"
+            msg = f"{m} {verb} self.{r.attr} without a lock, but {how}"
+        else:
+            msg = f"{m} reads self.{r.attr} without a lock, racing {how}"
+        wit = Location(r.witness.loc.path, r.witness.loc.line, r.witness.loc.column, note)
+        yield finding(RULE, msg, r.access.loc, [wit], sorted(r.witness.locks),
+                      (r.cid, r.attr, r.access.fid, r.why))
+
+
+RULE = Rule(
+    code="LW301",
+    name="unprotected-shared-state",
+    kind="unprotected-shared-state",
+    severity="warning",
+    summary="Access shared state under the lock that guards it everywhere",
+    what="""
+In a class that takes a lock (or is declared thread-safe with `@lockwatch.thread_safe` or
+`[tool.lockwatch.runtime] watch-classes`), finds an attribute that is accessed under a lock
+in one method and written without it in another, or read without it while another method
+writes it under the lock. A private helper called only while the lock is held counts as
+locked. Constructors, state only set in `__init__`, and attributes holding queues, events,
+deques or locks are never reported. At runtime (opt-in), an Eraser-style lockset per
+attribute of the watched classes reports an attribute written by one thread and accessed by
+another with no lock in common, with both stacks.
+""",
+    why="""
+The lock shows the author meant the state to be shared between threads; one access without
+it lets another thread see a half-done update or overwrite it (a lost update). Free-threaded
+Python (3.13t) no longer hides these interleavings behind the GIL.
+""",
+    example="""
+class Counter:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def incr(self):
+        with self._lock:
+            self._n += 1
+
+    def reset(self):
+        self._n = 0        # written without the lock
+""",
+    use_instead="""
+    def reset(self):
+        with self._lock:
+            self._n = 0
+""",
+    runtime=True,
+    invalid=(
+        Example.single('''
+import threading
+
+
+class Counter:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def incr(self):
+        with self._lock:
+            self._n += 1
+
+    def reset(self):
+        self._n = 0  # expect
+
+    def peek(self):
+        return self._n  # expect
+'''),
+        Example.single('''
+import threading
+
+
+class Registry:
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._items = []
+
+    def add(self, x):
+        with self._lock:
+            self._append(x)
+
+    def _append(self, x):
+        self._items.append(x)
+
+    def drop_all(self):
+        self._items.clear()  # expect
+'''),
+    ),
+    valid=(
+        Example.single('''
+import threading
+
+
+class Counter:
+    def __init__(self, name):
+        self._lock = threading.Lock()
+        self._n = 0
+        self.name = name
+
+    def incr(self):
+        with self._lock:
+            self._n += 1
+
+    def reset(self):
+        with self._lock:
+            self._bump(0)
+
+    def _bump(self, v):
+        self._n = v
+
+    def label(self):
+        return self.name
+'''),
+        Example.single('''
+import queue
+import threading
+
+
+class Pipe:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._q = queue.Queue()
+        self._closed = False
+
+    def put(self, x):
+        self._q.put(x)
+
+    def close(self):
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+'''),
+    ),
+    check=check,
+)

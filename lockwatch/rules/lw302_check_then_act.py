@@ -1,0 +1,142 @@
+"""LW302 check-then-act: an ``if`` tests shared state and its branch changes that state,
+with no lock held across the test and the change (lazy initialisation, ``if key not in
+self._cache: self._cache[key] = ...``), in a class used from several threads (it takes a
+lock, is declared thread-safe, or hands its methods to threads or executors).
+
+Double-checked locking (an unlocked fast-path test, then the same test again under the
+lock around the write) is clean. The primary location is the test; the witness is the act.
+"""
+
+from __future__ import annotations
+
+from lockwatch.findings import Location
+from lockwatch.rules import Example, Rule
+from lockwatch.static import races
+from lockwatch.static.checks import finding, where
+
+
+def check(model, config):
+    for c in races.check_then_act(model, config):
+        m = races.method_short(model, c.check.fid)
+        verb = "changes" if c.act.container else "assigns"
+        msg = (f"{m} tests self.{c.attr} and then {verb} it ({where(c.act.loc)}) with no lock held "
+               f"across both: two threads can both pass the test")
+        act = Location(c.act.loc.path, c.act.loc.line, c.act.loc.column,
+                       f"... then {verb} self.{c.attr}" + (f" holding {races.lock_names(c.act.locks)} (taken after the test)" if c.act.locks else " without a lock"))
+        yield finding(RULE, msg, c.check.loc, [act], sorted(c.act.locks), (c.cid, c.attr, c.check.fid))
+
+
+RULE = Rule(
+    code="LW302",
+    name="check-then-act",
+    kind="unprotected-shared-state",
+    severity="warning",
+    summary="Hold one lock across a test of shared state and the change it guards",
+    what="""
+Finds an `if` whose test reads an attribute and whose branch writes the same attribute (or
+an element of it) while no single lock is held from the test to the write: lazy
+initialisation (`if self._x is None: self._x = make()`) and cache fills
+(`if key not in self._cache: self._cache[key] = load(key)`). Only classes used from several
+threads are examined: they take a lock, are declared thread-safe, or pass their methods to
+`threading.Thread`/`Timer` or an executor. Double-checked locking (the test repeated under
+the lock) is clean.
+""",
+    why="""
+Between the test and the act another thread can pass the same test: the object is built
+twice (two connections, two caches, one lost), an entry is overwritten, a counter is
+incremented from a stale value.
+""",
+    example="""
+def get(self, key):
+    if key not in self._cache:
+        self._cache[key] = self._load(key)
+    return self._cache[key]
+""",
+    use_instead="""
+def get(self, key):
+    with self._lock:
+        if key not in self._cache:
+            self._cache[key] = self._load(key)
+        return self._cache[key]
+""",
+    invalid=(
+        Example.single('''
+import threading
+
+
+class Pool:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._conn = None
+        self._cache = {}
+
+    def conn(self):
+        if self._conn is None:  # expect
+            self._conn = object()
+        return self._conn
+
+    def get(self, key):
+        if key not in self._cache:  # expect
+            value = key * 2
+            with self._lock:
+                self._cache[key] = value
+        return self._cache[key]
+'''),
+        Example.single('''
+import threading
+
+
+class Worker:
+    def __init__(self):
+        self.seen = set()
+        self.count = 0
+
+    def start(self):
+        threading.Thread(target=self.run).start()
+        threading.Thread(target=self.run).start()
+
+    def run(self):
+        for i in range(10):
+            if i not in self.seen:  # expect
+                self.seen.add(i)
+'''),
+    ),
+    valid=(
+        Example.single('''
+import threading
+
+
+class Pool:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._conn = None
+        self._cache = {}
+
+    def conn(self):
+        if self._conn is None:
+            with self._lock:
+                if self._conn is None:
+                    self._conn = object()
+        return self._conn
+
+    def get(self, key):
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = key * 2
+            return self._cache[key]
+'''),
+        Example.single('''
+class Local:
+    """Never shared between threads: no lock, no thread hand-off."""
+
+    def __init__(self):
+        self._x = None
+
+    def x(self):
+        if self._x is None:
+            self._x = object()
+        return self._x
+'''),
+    ),
+    check=check,
+)

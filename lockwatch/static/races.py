@@ -1,0 +1,494 @@
+"""Shared logic of the race rules (LW301 unprotected-shared-state, LW302 check-then-act,
+LW303 guarded-by-violation), RacerD-style: precision first.
+
+Only *candidate* classes are examined: a class that owns or takes a thread lock, one that
+is declared thread-safe (``@lockwatch.thread_safe``, or listed in ``[tool.lockwatch.runtime]
+watch-classes``), one that declares guards (``guarded_by``), and, for check-then-act only,
+a class whose methods are handed to threads or executors. For each candidate the accesses
+to ``self.<attr>`` of every method are collected with the set of lock classes held there:
+
+- held directly (``with self._lock:`` / ``acquire()`` in the method), or
+- held by *every* caller of a private helper (``_name``) inside the program: the helper is
+  analysed compositionally, a greatest fixpoint over the class's internal calls, so that
+  ``with self._lock: self._bump()`` makes ``_bump``'s accesses count as locked.
+
+Constructors (``__init__``, ``__new__``, ``__post_init__``, ``__setstate__``, ``__del__``)
+and private helpers called only from them run before (or after) the object is shared:
+their accesses are never races. Attributes holding locks, queues, events, deques and other
+thread-safe objects are not state whose mutation needs a lock (rebinding them still is).
+
+The checks query the linked model only (:mod:`lockwatch.static.model`); nothing here parses
+source. The result is computed once per model and shared by the three rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lockwatch.findings import Location
+from lockwatch.static.catalog import ASYNC_SORTS
+from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
+
+CTOR_NAMES = frozenset({"__init__", "__new__", "__post_init__", "__setstate__", "__del__",
+                        "__init_subclass__", "__set_name__", "__class_getitem__"})
+
+# Methods that mutate the receiver in place (list, dict, set, bytearray, deque, ...).
+MUTATORS = frozenset({
+    "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "add",
+    "discard", "setdefault", "sort", "reverse", "appendleft", "extendleft", "popleft",
+    "rotate", "difference_update", "intersection_update", "symmetric_difference_update",
+    "__setitem__", "__delitem__", "__iadd__",
+})
+
+# Objects whose own methods are already thread-safe: their mutation needs no outer lock.
+THREAD_SAFE_TYPES = (
+    "queue.", "threading.", "multiprocessing.", "asyncio.", "concurrent.futures.",
+    "collections.deque", "weakref.", "itertools.count", "_thread.", "contextvars.",
+)
+
+THREAD_SAFE_MARKERS = ("thread_safe",)
+GUARD_MARKERS = ("guarded_by",)
+
+
+@dataclass
+class Access:
+    attr: str
+    write: bool
+    container: bool            # element write or in-place mutation (not a rebinding)
+    fid: str
+    loc: Location
+    locks: frozenset           # lock class ids held (directly or by every caller)
+    direct: tuple              # acq event indices of ``fid`` held here
+    ctor: bool                 # in a constructor (object not shared yet)
+    test_end: int | None = None  # a read in an ``if`` test: last line of that statement
+    idx: int = -1              # event index in ``fid``
+
+
+@dataclass
+class ClassRaces:
+    cid: str
+    reasons: list[str]
+    owns_lock: bool
+    declared: bool             # thread_safe marker or configured
+    threaded: bool             # methods handed to threads/executors
+    accesses: dict[str, list[Access]] = field(default_factory=dict)
+    # guarded attribute -> (lock attribute name, resolved lock id or None, declaration Location)
+    guards: dict[str, tuple] = field(default_factory=dict)
+    safe_attrs: set[str] = field(default_factory=set)   # locks, queues, events, ...
+    entry: dict[str, frozenset] = field(default_factory=dict)  # fid -> locks held by all callers
+
+
+def _thread_lock(model: ProgramModel, lock_id: str) -> bool:
+    lc = model.locks.get(lock_id)
+    return lc is not None and lc.sort not in ASYNC_SORTS and not lc.counting
+
+
+def _ext_of_event(fi: FunctionInfo) -> dict[int, list[str]]:
+    return {cs.idx: list(cs.ext) for cs in fi.calls if cs.idx >= 0}
+
+
+def _marker_names(model: ProgramModel, module: str, deco: dict) -> tuple[str, dict] | None:
+    """``lockwatch.thread_safe`` / ``thread_safe`` (imported from lockwatch) / a call of
+    them -> (marker name, the decorator value)."""
+    ref = deco.get("r") or deco.get("call")
+    if not isinstance(ref, str):
+        return None
+    parts = ref.split(".")
+    last = parts[-1]
+    if last not in THREAD_SAFE_MARKERS + GUARD_MARKERS:
+        return None
+    ms = model.modules.get(module)
+    imports = ms.imports if ms is not None else {}
+    head = imports.get(parts[0])
+    if len(parts) == 1:
+        if head is None or not str(head[1]).startswith("lockwatch"):
+            return None
+    elif head is None or not str(head[1]).startswith("lockwatch"):
+        return None
+    return last, deco
+
+
+def _configured_classes(config) -> set[str]:
+    rt = getattr(config, "runtime", None) or {}
+    names = rt.get("watch_classes") or rt.get("watch-classes") or []
+    if isinstance(names, str):
+        names = [names]
+    return {str(n) for n in names}
+
+
+def _class_methods(model: ProgramModel, cid: str) -> list[FunctionInfo]:
+    ci = model.classes[cid]
+    out = []
+    for qual in ci.summary.methods.values():
+        fi = model.functions.get(f"{ci.module}.{qual}")
+        if fi is not None:
+            out.append(fi)
+    # property setters are recorded apart from ``methods``
+    prefix = f"{ci.module}.{ci.summary.qualname}."
+    for fid, fi in model.functions.items():
+        if fid.startswith(prefix) and fid.endswith(".<setter>") and fi.cls == cid:
+            out.append(fi)
+    return out
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _held_locks(model: ProgramModel, fi: FunctionInfo, h) -> frozenset:
+    return frozenset(a.lock for a in fi.held_acqs(h) if _thread_lock(model, a.lock))
+
+
+def _entry_locksets(model: ProgramModel, methods: list[FunctionInfo], referenced: set[str]):
+    """Greatest fixpoint: locks held by every in-program caller of each private helper,
+    and whether a helper runs only from constructors."""
+    by_id = {fi.id: fi for fi in methods}
+    callers: dict[str, list[tuple[str, frozenset]]] = {fid: [] for fid in by_id}
+    for fi in model.functions.values():
+        for cs in fi.calls:
+            for g, _recv in cs.targets:
+                if g in callers:
+                    callers[g].append((fi.id, _held_locks(model, fi, cs.held)))
+    TOP = None
+    entry: dict[str, frozenset | None] = {}
+    ctor: dict[str, bool] = {}
+    for fid, fi in by_id.items():
+        name = fi.summary.name
+        internal = _is_private(name) and callers[fid] and name not in referenced
+        entry[fid] = TOP if internal else frozenset()
+        ctor[fid] = name in CTOR_NAMES or bool(internal)
+    for _ in range(30):
+        changed = False
+        for fid, fi in by_id.items():
+            name = fi.summary.name
+            if not (_is_private(name) and callers[fid] and name not in referenced):
+                continue
+            acc = TOP
+            all_ctor = True
+            for caller, held in callers[fid]:
+                ce = entry.get(caller, frozenset()) if caller in by_id else frozenset()
+                here = held | (ce or frozenset())
+                acc = here if acc is None else acc & here
+                if not ctor.get(caller, False):
+                    all_ctor = False
+            if acc != entry[fid]:
+                entry[fid] = acc
+                changed = True
+            if ctor[fid] != all_ctor:
+                ctor[fid] = all_ctor
+                changed = True
+        if not changed:
+            break
+    return {k: (v or frozenset()) for k, v in entry.items()}, ctor
+
+
+def _resolve_lock_attr(model: ProgramModel, ci, lock_attr: str, declared: bool = False) -> str | None:
+    mro = ci.mro or [ci.id]
+    for c in mro:
+        lid = f"{c}.{lock_attr}"
+        if lid in model.locks:
+            return lid
+    if declared:
+        # a declared guard whose lock is never taken anywhere: still that lock
+        for c in mro:
+            k = model.classes.get(c)
+            if k is not None and (lock_attr in k.inst_attrs or lock_attr in k.summary.attrs):
+                return f"{c}.{lock_attr}"
+    return None
+
+
+def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassRaces | None:
+    ci = model.classes[cid]
+    methods = _class_methods(model, cid)
+    if not methods:
+        return None
+    method_names = set(ci.summary.methods) | {m.summary.name for m in methods}
+    reasons = []
+    declared = cid in configured or ci.summary.qualname in configured
+    for d in ci.summary.decorators:
+        mk = _marker_names(model, ci.module, d)
+        if mk and mk[0] in THREAD_SAFE_MARKERS:
+            declared = True
+    if declared:
+        reasons.append("declared thread-safe")
+    owns = False
+    threaded = False
+    referenced: set[str] = set()
+    safe_attrs: set[str] = set()
+    for attr in ci.inst_attrs:
+        if _resolve_lock_attr(model, ci, attr):
+            safe_attrs.add(attr)
+    for attr in ci.summary.attrs:
+        if f"{cid}.{attr}" in model.locks:
+            safe_attrs.add(attr)
+    for fi in methods:
+        for idx, acqs in fi.acqs.items():
+            if any(_thread_lock(model, a.lock) for a in acqs):
+                owns = True
+        ext = _ext_of_event(fi)
+        for idx, ev in enumerate(fi.summary.events):
+            e = ev["e"]
+            if e == "rd":
+                parts = ev["r"].split(".")
+                if parts[0] == "@self" and len(parts) == 2 and parts[1] in method_names:
+                    referenced.add(parts[1])
+            elif e == "call":
+                names = ext.get(idx, [])
+                t = ev.get("t")
+                if (ev.get("u") == "attr" and isinstance(t, str) and t.startswith("@self.")
+                        and t.count(".") == 1 and any(n.startswith(THREAD_SAFE_TYPES) for n in names)):
+                    safe_attrs.add(t.split(".")[1])
+                vals = list(ev.get("a") or []) + list((ev.get("k") or {}).values())
+                hands_off = any(n in ("threading.Thread", "threading.Timer") for n in names) or \
+                    ev["f"].rsplit(".", 1)[-1] in ("submit", "map", "start_new_thread", "run_in_executor")
+                if hands_off:
+                    for v in vals:
+                        r = (v or {}).get("r") if isinstance(v, dict) else None
+                        if isinstance(r, str) and r.startswith("@self.") and r.split(".")[1] in method_names:
+                            threaded = True
+    if owns:
+        reasons.append("takes a lock")
+    # declared guards: class decorator / __guarded_by__ / comments (see lockwatch.annotations)
+    guards: dict[str, tuple] = {}
+    for lock_attr, attrs in (getattr(ci.summary, "guards", None) or {}).items():
+        for a in attrs:
+            guards[a] = (lock_attr, _resolve_lock_attr(model, ci, lock_attr, True),
+                         Location(ci.path, ci.summary.line, ci.summary.col))
+    ms = model.modules.get(ci.module)
+    comments = getattr(ms, "guard_comments", None) or {}
+    if comments:
+        for attr, entries in ci.inst_attrs.items():
+            for (_v, _ann, line, col, _fid, _cont) in entries:
+                locks = comments.get(str(line))
+                if locks:
+                    guards.setdefault(attr, (locks[0], _resolve_lock_attr(model, ci, locks[0], True),
+                                             Location(ci.path, line, col)))
+        for attr, entry in ci.summary.attrs.items():
+            locks = comments.get(str(entry.get("l")))
+            if locks:
+                guards.setdefault(attr, (locks[0], _resolve_lock_attr(model, ci, locks[0], True),
+                                         Location(ci.path, entry.get("l", 0), entry.get("c", 1))))
+    if guards:
+        reasons.append("declares guards")
+    if not (owns or declared or guards or threaded):
+        return None
+    entry, ctor = _entry_locksets(model, methods, referenced)
+    cr = ClassRaces(cid, reasons, owns, declared, threaded, guards=guards, safe_attrs=safe_attrs,
+                    entry=entry)
+    for fi in methods:
+        if fi.summary.kind in ("staticmethod", "classmethod") or fi.is_async:
+            continue
+        in_ctor = ctor.get(fi.id, False)
+        elocks = entry.get(fi.id, frozenset())
+        events = fi.summary.events
+        # positions of writes and mutating calls: the receiver read at the same place is
+        # part of the write, not a separate read
+        write_pos = set()
+        for ev in events:
+            if ev["e"] == "wr" or (ev["e"] == "call" and ev["f"].startswith("@self.")
+                                   and ev["f"].rsplit(".", 1)[-1] in MUTATORS):
+                write_pos.add((ev["l"], ev["c"]))
+        for idx, ev in enumerate(events):
+            e = ev["e"]
+            r = ev.get("r") if e in ("rd", "wr") else ev.get("f") if e == "call" else None
+            if not isinstance(r, str) or not r.startswith("@self."):
+                continue
+            parts = r.split(".")
+            attr = parts[1]
+            if attr in method_names and e != "wr":
+                continue
+            if e == "rd":
+                if len(parts) != 2 or (ev["l"], ev["c"]) in write_pos:
+                    continue
+                write, container = False, False
+            elif e == "wr":
+                if len(parts) == 2:
+                    write, container = True, False
+                elif len(parts) == 3 and parts[2] == "[]":
+                    write, container = True, True
+                else:
+                    continue
+            else:
+                if len(parts) != 3 or parts[2] not in MUTATORS:
+                    continue
+                write, container = True, True
+            if container and attr in safe_attrs:
+                continue
+            if not write and attr in safe_attrs:
+                continue
+            locks = _held_locks(model, fi, ev["h"]) | elocks
+            acc = Access(attr, write, container, fi.id, Location(fi.path, ev["l"], ev["c"]), locks,
+                         tuple(ev["h"]), in_ctor, ev.get("t") if e == "rd" else None, idx)
+            cr.accesses.setdefault(attr, []).append(acc)
+    return cr
+
+
+def analyse(model: ProgramModel, config=None) -> dict[str, ClassRaces]:
+    """Candidate class id -> its races analysis; computed once per model."""
+    cached = getattr(model, "_races", None)
+    if cached is not None:
+        return cached
+    configured = _configured_classes(config if config is not None else model.config)
+    out: dict[str, ClassRaces] = {}
+    for cid in sorted(model.classes):
+        try:
+            cr = analyse_class(model, cid, configured)
+        except (KeyError, IndexError):
+            continue   # an incompletely linked class: no verdict rather than a guess
+        if cr is not None:
+            out[cid] = cr
+    try:
+        model._races = out
+    except AttributeError:
+        pass
+    return out
+
+
+def method_short(model: ProgramModel, fid: str) -> str:
+    fi = model.functions.get(fid)
+    return fi.short if fi is not None else fid
+
+
+def lock_names(locks) -> str:
+    return ", ".join(sorted(short_name(x) for x in locks)) or "no lock"
+
+
+# ---------------------------------------------------------------------- LW301 candidates
+
+
+@dataclass
+class Race:
+    cid: str
+    attr: str
+    access: Access             # the unprotected access (primary location)
+    witness: Access            # the conflicting access made under a lock (or another write)
+    why: str                   # "write" | "read"
+
+
+def _dcl_recheck(acc: Access, accesses: list[Access]) -> bool:
+    """An unlocked read followed, in the same method, by a locked re-check of the same
+    attribute (double-checked locking): the locked access decides, the first read is a
+    fast path."""
+    for b in accesses:
+        later = (b.loc.line, b.loc.column) > (acc.loc.line, acc.loc.column)
+        if (b.fid == acc.fid and b.locks and not b.write and later
+                and (acc.test_end is None or b.loc.line <= acc.test_end)):
+            return True
+    return False
+
+
+def unprotected(model: ProgramModel, config=None, skip: set | None = None) -> list[Race]:
+    """RacerD's two reports: an unprotected write to state the class otherwise accesses
+    under a lock (or of a declared thread-safe class), and an unprotected read of state
+    written under a lock. One report per (method, attribute, read/write)."""
+    out: list[Race] = []
+    skip = skip or set()
+    for cid, cr in analyse(model, config).items():
+        if not (cr.owns_lock or cr.declared):
+            continue
+        for attr, accs in sorted(cr.accesses.items()):
+            if attr in cr.guards:
+                continue    # declared guards are LW303's
+            shared = [a for a in accs if not a.ctor]
+            locked = [a for a in shared if a.locks]
+            locked_w = [a for a in locked if a.write]
+            if not locked and not cr.declared:
+                continue
+            seen = set()
+            for a in shared:
+                if a.locks:
+                    continue
+                key = (a.fid, a.write)
+                if key in seen or (a.fid, attr) in skip:
+                    continue
+                if a.write:
+                    wit = (locked_w or locked or [b for b in shared if b.fid != a.fid and b.write])
+                    if not wit:
+                        continue
+                    seen.add(key)
+                    out.append(Race(cid, attr, a, wit[0], "write"))
+                else:
+                    if not locked_w or _dcl_recheck(a, accs):
+                        continue
+                    # the read must race a locked write from another method (or a second
+                    # thread running the same one)
+                    seen.add(key)
+                    out.append(Race(cid, attr, a, locked_w[0], "read"))
+    return out
+
+
+# ---------------------------------------------------------------------- LW302 candidates
+
+
+@dataclass
+class CheckThenAct:
+    cid: str
+    attr: str
+    check: Access
+    act: Access
+
+
+def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
+    """A read in an ``if`` test and a write of the same attribute in that ``if`` statement,
+    with no lock held across both (and no locked re-check in between)."""
+    out: list[CheckThenAct] = []
+    for cid, cr in analyse(model, config).items():
+        if not (cr.owns_lock or cr.declared or cr.threaded):
+            continue
+        for attr, accs in sorted(cr.accesses.items()):
+            if attr in cr.safe_attrs:
+                continue
+            by_fid: dict[str, list[Access]] = {}
+            for a in accs:
+                if not a.ctor:
+                    by_fid.setdefault(a.fid, []).append(a)
+            for fid, fa in by_fid.items():
+                tests = [a for a in fa if not a.write and a.test_end is not None]
+                if not tests:
+                    continue
+                for w in fa:
+                    if not w.write:
+                        continue
+                    covering = [t for t in tests if t.idx < w.idx and t.test_end >= w.loc.line]
+                    if not covering:
+                        continue
+                    inner = max(covering, key=lambda t: t.idx)
+                    if set(inner.direct) & set(w.direct):
+                        continue      # one lock held from the check to the act
+                    if cr.entry.get(fid):
+                        continue      # every caller holds a lock around the whole method
+                    out.append(CheckThenAct(cid, attr, inner, w))
+                    break
+    return out
+
+
+# ---------------------------------------------------------------------- LW303 candidates
+
+
+@dataclass
+class GuardViolation:
+    cid: str
+    attr: str
+    lock_attr: str
+    lock_id: str | None
+    access: Access
+    declared_at: Location
+
+
+def guard_violations(model: ProgramModel, config=None) -> list[GuardViolation]:
+    out: list[GuardViolation] = []
+    for cid, cr in analyse(model, config).items():
+        for attr, (lock_attr, lock_id, decl) in sorted(cr.guards.items()):
+            seen = set()
+            for a in cr.accesses.get(attr, ()):
+                if a.ctor:
+                    continue
+                if lock_id is not None and lock_id in a.locks:
+                    continue
+                if lock_id is None and a.locks:
+                    continue   # an unresolvable guard: any lock is accepted (no false alarm)
+                if (a.fid, a.write) in seen:
+                    continue
+                seen.add((a.fid, a.write))
+                out.append(GuardViolation(cid, attr, lock_attr, lock_id, a, decl))
+    return out
