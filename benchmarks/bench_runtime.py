@@ -9,6 +9,10 @@
    whole process: ``python workload.py`` vs ``python -m lockwatch.runtime workload.py``,
    interleaved, median wall time.
 
+Micro: median over --reps of the ratio of a bare run and an instrumented run done back to
+back (order alternating), ns are medians too. Mixed: CPU time (user+sys) of the child
+processes, medians of interleaved runs; wall time is printed too.
+
 Targets (brief H4): Lock <= 2.5x (nothing held), <= 4.5x (one held), asyncio.Lock <= 1.6x,
 mixed workload <= 3x.
 """
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,8 +35,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
+# Short interleaved pairs (see micro()) rather than CPU time: thread CPU time on this VM
+# counts stolen time too and was no steadier.
+clock = time.perf_counter
+
+
 def _with_loop(lock, n, outer=None):
-    t = time.perf_counter()
+    t = clock()
     if outer is not None:
         outer.acquire()
     for _ in range(n):
@@ -39,26 +49,26 @@ def _with_loop(lock, n, outer=None):
             pass
     if outer is not None:
         outer.release()
-    return (time.perf_counter() - t) / n * 1e9
+    return (clock() - t) / n * 1e9
 
 
 def _acq_rel_loop(lock, n):
     a = lock.acquire
     r = lock.release
-    t = time.perf_counter()
+    t = clock()
     for _ in range(n):
         a()
         r()
-    return (time.perf_counter() - t) / n * 1e9
+    return (clock() - t) / n * 1e9
 
 
 def _async_loop(lock, n):
     async def body():
-        t = time.perf_counter()
+        t = clock()
         for _ in range(n):
             async with lock:
                 pass
-        return (time.perf_counter() - t) / n * 1e9
+        return (clock() - t) / n * 1e9
 
     return asyncio.run(body())
 
@@ -80,28 +90,32 @@ def micro(reps: int, n: int) -> dict:
         def add(k, v):
             res.setdefault(k, []).append(v)
 
-        for _ in range(reps):
-            add("bare Lock with", _with_loop(raw_lock(), n))
-            add("lockwatch Lock with", _with_loop(threading.Lock(), n))
-            add("bare Lock with, 1 held", _with_loop(raw_lock(), n, raw_lock()))
-            add("lockwatch Lock with, 1 held", _with_loop(threading.Lock(), n, threading.Lock()))
-            add("bare Lock acquire/release", _acq_rel_loop(raw_lock(), n))
-            add("lockwatch Lock acquire/release", _acq_rel_loop(threading.Lock(), n))
-            add("bare RLock with", _with_loop(raw_rlock(), n))
-            add("lockwatch RLock with", _with_loop(threading.RLock(), n))
-            add("bare asyncio.Lock", _async_loop(bare_alock(), n // 4))
-            add("lockwatch asyncio.Lock", _async_loop(asyncio.Lock(), n // 4))
+        pairs = [
+            ("Lock (nothing held)", lambda: _with_loop(raw_lock(), n), lambda: _with_loop(threading.Lock(), n)),
+            ("Lock (one held)", lambda: _with_loop(raw_lock(), n, raw_lock()),
+             lambda: _with_loop(threading.Lock(), n, threading.Lock())),
+            ("Lock acquire()/release()", lambda: _acq_rel_loop(raw_lock(), n),
+             lambda: _acq_rel_loop(threading.Lock(), n)),
+            ("RLock", lambda: _with_loop(raw_rlock(), n), lambda: _with_loop(threading.RLock(), n)),
+            ("asyncio.Lock", lambda: _async_loop(bare_alock(), n // 4), lambda: _async_loop(asyncio.Lock(), n // 4)),
+        ]
+        ratios: dict[str, list[float]] = {}
+        for rep in range(reps):
+            for name, bare, traced in pairs:
+                # Back to back, alternating which goes first: both halves of a pair see the
+                # same machine load, so the per-pair ratio is robust on a shared machine.
+                if rep % 2:
+                    t, b = traced(), bare()
+                else:
+                    b, t = bare(), traced()
+                add(f"bare {name}", b)
+                add(f"lockwatch {name}", t)
+                ratios.setdefault(name, []).append(t / b)
     finally:
         lockwatch.uninstall()
     med = {k: statistics.median(v) for k, v in res.items()}
-    ratios = {
-        "Lock (nothing held)": med["lockwatch Lock with"] / med["bare Lock with"],
-        "Lock (one held)": med["lockwatch Lock with, 1 held"] / med["bare Lock with, 1 held"],
-        "Lock acquire()/release()": med["lockwatch Lock acquire/release"] / med["bare Lock acquire/release"],
-        "RLock": med["lockwatch RLock with"] / med["bare RLock with"],
-        "asyncio.Lock": med["lockwatch asyncio.Lock"] / med["bare asyncio.Lock"],
-    }
-    return {"ns": med, "ratio": ratios}
+    ratio = {k: statistics.median(v) for k, v in ratios.items()}
+    return {"ns": med, "ratio": ratio}
 
 
 WORKLOAD = textwrap.dedent(
@@ -170,16 +184,21 @@ def mixed(reps: int, n: int) -> dict:
         plain = [sys.executable, script, str(n)]
         traced = [sys.executable, "-m", "lockwatch.runtime", "--output", os.path.join(d, "r.json"),
                   "--format", "json", script, str(n)]
-        tp, tt = [], []
+        tp, tt, cp, ct = [], [], [], []
         for _ in range(reps):
-            for cmd, acc in ((plain, tp), (traced, tt)):
+            for cmd, acc, cacc in ((plain, tp, cp), (traced, tt, ct)):
+                r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
                 p = subprocess.run(cmd, env=env, cwd=d, capture_output=True, text=True)
                 acc.append(time.perf_counter() - t)
+                r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cacc.append((r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime))
                 if p.returncode not in (0, 1):  # 1 = findings (a long wait on a loaded machine)
                     raise SystemExit(f"workload failed ({p.returncode}): {p.stderr[-2000:]}")
         return {"plain_s": statistics.median(tp), "traced_s": statistics.median(tt),
-                "ratio": statistics.median(tt) / statistics.median(tp)}
+                "wall_ratio": statistics.median(tt) / statistics.median(tp),
+                "plain_cpu_s": statistics.median(cp), "traced_cpu_s": statistics.median(ct),
+                "ratio": statistics.median(ct) / statistics.median(cp)}
 
 
 TARGETS = {"Lock (nothing held)": 2.5, "Lock (one held)": 4.5, "asyncio.Lock": 1.6, "mixed workload": 3.0}
@@ -187,8 +206,8 @@ TARGETS = {"Lock (nothing held)": 2.5, "Lock (one held)": 4.5, "asyncio.Lock": 1
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=9)
-    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--reps", type=int, default=31)
+    ap.add_argument("--n", type=int, default=20_000)
     ap.add_argument("--mixed-reps", type=int, default=5)
     ap.add_argument("--mixed-n", type=int, default=20_000)
     ap.add_argument("--json", help="also write the numbers to this file")
@@ -198,7 +217,9 @@ def main(argv=None) -> int:
     for k, v in m["ns"].items():
         print(f"  {k:38s} {v:8.0f} ns")
     mx = mixed(a.mixed_reps, a.mixed_n)
-    print(f"  mixed workload plain {mx['plain_s']:.3f}s, under lockwatch {mx['traced_s']:.3f}s")
+    print(f"  mixed workload wall: plain {mx['plain_s']:.3f}s, under lockwatch {mx['traced_s']:.3f}s "
+          f"({mx['wall_ratio']:.2f}x)")
+    print(f"  mixed workload CPU:  plain {mx['plain_cpu_s']:.3f}s, under lockwatch {mx['traced_cpu_s']:.3f}s")
     ratios = dict(m["ratio"], **{"mixed workload": mx["ratio"]})
     ok = True
     for k, r in ratios.items():

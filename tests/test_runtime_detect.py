@@ -458,6 +458,7 @@ def test_starvation(tmp_path):
             state.waiting[-1] = state.Wait("lock", lock, now - 1.0, lock._n)    # waited 1 s
             state.waiting[-2] = state.Wait("lock", other, now - 1.0, other._n)  # look-alike
             state.waiting[-3] = state.Wait("lock", lock, now - 0.1, lock._n)    # too recent
+            watchdog.sample(now)     # the watchdog starts counting the locks waited for
             for _ in range(12):
                 with lock:
                     pass

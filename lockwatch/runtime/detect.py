@@ -387,7 +387,6 @@ def _push(w, hl, edge: bool) -> None:
             _push_edge(w, hl)
         hl.append(w)
         w._hl = hl
-        w._n += 1
     except Exception as e:
         state.internal_error("push", e)
 

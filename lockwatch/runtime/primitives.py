@@ -6,6 +6,10 @@ acquire, one thread-local attribute read for the held stack, a set lookup "is th
 known" against the lock on top of the stack, one append. Stacks, cycle search, wait-for
 walks only happen on a new edge or on contention (:mod:`lockwatch.runtime.detect`).
 
+Acquisitions are not counted on the hot path: the watchdog swaps a counting ``_acq`` into
+the few locks it watches (held across samples, or waited for), see
+:mod:`lockwatch.runtime.watchdog`.
+
 Behaviour kept (see tests/test_runtime_primitives.py):
 - ``repr``, ``locked()``, ``_at_fork_reinit``, timeouts, try-lock, release from another
   thread (plain locks), ``Condition`` over these locks (RLock exposes ``_is_owned``,
@@ -13,7 +17,8 @@ Behaviour kept (see tests/test_runtime_primitives.py):
   C lock does not);
 - ``isinstance(x, _thread.LockType)`` / ``isinstance(x, _thread.RLock)`` via ``__class__``,
   and ``isinstance(raw, threading.Lock)`` (3.13, where Lock is a class) via the metaclass;
-- anything else is delegated to the raw lock.
+- every public and private method of the raw lock is defined explicitly: no ``__getattr__``
+  fallback, which would make CPython give up specialising attribute access on the hot path.
 """
 
 from __future__ import annotations
@@ -146,7 +151,6 @@ class Lock(metaclass=_LockMeta):
                     _new_edge(hl, self)
                 hl.append(self)
                 self._hl = hl
-                self._n += 1
                 return True
         except BaseException:  # a signal handler raised before `with` owns the lock
             _interrupted(self)
@@ -156,10 +160,13 @@ class Lock(metaclass=_LockMeta):
     def __exit__(self, t, v, tb):
         self._rel()
         hl = self._hl
-        if hl and hl[-1] is self:
-            hl.pop()
-        else:
-            release_other(self)
+        try:
+            if hl[-1] is self:
+                hl.pop()
+                return
+        except IndexError:
+            pass
+        release_other(self)
 
     def acquire(self, blocking=True, timeout=-1):
         if not blocking:
@@ -169,7 +176,6 @@ class Lock(metaclass=_LockMeta):
                 hl = my_held()
                 hl.append(self)  # a try-lock adds no edge into itself (lockdep)
                 self._hl = hl
-                self._n += 1
                 return True
             return False
         if timeout != -1 and not 0 <= timeout <= TIMEOUT_MAX:
@@ -184,7 +190,6 @@ class Lock(metaclass=_LockMeta):
                 _new_edge(hl, self)
             hl.append(self)
             self._hl = hl
-            self._n += 1
             return True
         return _contended(self, timeout)
 
@@ -216,11 +221,6 @@ class Lock(metaclass=_LockMeta):
 
     def __repr__(self):
         return repr(self._lk)
-
-    def __getattr__(self, name):
-        if name in _SLOTS or name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self._lk, name)
 
     @property
     def __class__(self):  # isinstance(x, _thread.LockType) keeps working
@@ -267,7 +267,6 @@ class RLock(metaclass=_LockMeta):
                 hl.append(self)
                 self._hl = hl
                 self._cnt = 1
-                self._n += 1
                 return True
         except BaseException:  # a signal handler raised before `with` owns the lock
             _interrupted(self)
@@ -290,7 +289,6 @@ class RLock(metaclass=_LockMeta):
                 hl.append(self)
                 self._hl = hl
                 self._cnt = 1
-                self._n += 1
             return ok
         if self._acq(False):
             if hl and timeout == -1 and self._cls not in hl[-1]._cls.succ:
@@ -298,7 +296,6 @@ class RLock(metaclass=_LockMeta):
             hl.append(self)
             self._hl = hl
             self._cnt = 1
-            self._n += 1
             return True
         ok = _contended(self, timeout)
         if ok:
@@ -339,7 +336,6 @@ class RLock(metaclass=_LockMeta):
             hl.append(self)
             self._hl = hl
             self._cnt = st[0] if isinstance(st, tuple) else 1
-            self._n += 1
         except Exception as e:
             state.internal_error("rlock-restore", e)
 
@@ -356,10 +352,15 @@ class RLock(metaclass=_LockMeta):
     def __repr__(self):
         return repr(self._lk)
 
-    def __getattr__(self, name):
-        if name in _SLOTS or name == "_cnt" or name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self._lk, name)
+    if hasattr(RAW_RLOCK, "_recursion_count"):  # 3.12+
+
+        def _recursion_count(self):
+            return self._lk._recursion_count()
+
+    if hasattr(RAW_RLOCK, "locked"):  # 3.14+
+
+        def locked(self):
+            return self._lk.locked()
 
     @property
     def __class__(self):

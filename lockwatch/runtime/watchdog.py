@@ -19,6 +19,31 @@ _stop = None          # raw lock held while the watchdog should run
 _running = False
 _reported: set = set()  # (code, class key): one report per lock class and kind
 _holds: dict = {}       # (agent id, lock id) -> (first seen, acquisition count)
+_armed: dict = {}       # id(lock) -> lock whose _acq counts acquisitions into _n
+
+
+def _arm(w) -> None:
+    """Make a threading lock count its acquisitions (asyncio locks always count). Costs
+    only for the locks the watchdog is looking at."""
+    if id(w) in _armed or not hasattr(w, "_acq"):
+        return
+    raw = w._lk.acquire
+
+    def acquire(blocking=True, timeout=-1):
+        ok = raw(blocking, timeout)
+        if ok:
+            w._n += 1
+        return ok
+
+    w._acq = acquire
+    _armed[id(w)] = w
+
+
+def _disarm_except(keep: set) -> None:
+    for k in list(_armed):
+        if k not in keep:
+            w = _armed.pop(k)
+            w._acq = w._lk.acquire
 
 
 def interval() -> float:
@@ -126,12 +151,18 @@ def sample(now: float | None = None) -> None:
 
     o = state.options
     now = state.monotonic() if now is None else now
+    keep: set = set()
     for agent, wt in list(state.waiting.items()):
         if wt.what != "lock":
             continue
         w = wt.target
         if w._cls.handoff:  # a lock used as a signal: waiting on it is waiting for an event
             continue
+        if o.starvation_passes:
+            keep.add(id(w))
+            if id(w) not in _armed and hasattr(w, "_acq"):
+                _arm(w)
+                wt.n0 = w._n  # passes are counted from here on
         dur = now - wt.since
         owner = owner_of(wt)
         if o.long_wait and dur >= o.long_wait and "wait" not in wt.reported:
@@ -163,10 +194,12 @@ def sample(now: float | None = None) -> None:
                 )
     if not o.long_hold:
         _holds.clear()
+        _disarm_except(keep)
         return
     from lockwatch.runtime.detect import prune_dead
 
     live = set()
+    hkeep: set = set()
     for agent, hl in list(state.held.items()):
         prune_dead(hl)
         for w in list(hl):
@@ -174,9 +207,15 @@ def sample(now: float | None = None) -> None:
                 continue
             key = (id(agent), id(w))
             live.add(key)
+            hkeep.add(id(w))
             rec = _holds.get(key)
-            if rec is None or rec[1] != w._n:
+            if rec is None or id(w) not in _armed and hasattr(w, "_acq"):
+                _arm(w)  # from now on a re-acquisition shows in _n
                 _holds[key] = (now, w._n)
+                continue
+            if rec[1] != w._n:  # released and taken again since: not one hold
+                del _holds[key]
+                hkeep.discard(id(w))
                 continue
             dur = now - rec[0]
             if dur >= o.long_hold and ("LW132", w._cls.key) not in _reported:
@@ -192,8 +231,10 @@ def sample(now: float | None = None) -> None:
     for key in list(_holds):
         if key not in live:
             del _holds[key]
+    _disarm_except(keep | hkeep)
 
 
 def reset() -> None:
     _reported.clear()
     _holds.clear()
+    _disarm_except(set())
