@@ -69,8 +69,16 @@ def static_scan(paths: list[str], config: Config) -> StaticSide:
         s = summaries.get(sf.path)
         if s is not None:
             by_module.setdefault(s.module, s)
-    report = engine.analyse_summaries(by_module, config, errors)
+    # engine.analyse_summaries, but keeping the linked model (the join needs its lock
+    # classes and graph) instead of linking the whole program a second time.
+    from lockwatch import selection, suppress
+    from lockwatch.findings import Finding, dedupe
+
     model = engine.build_model(by_module, config)
+    findings = dedupe(engine.run_checks(model, config))
+    sup = {display_path(ms.path): ms.suppression_map() for ms in by_module.values() if ms.suppressions}
+    findings = selection.apply(suppress.apply(findings, sup.get), config)
+    report = Report("static", sorted(findings, key=Finding.sort_key), list(errors))
     side = StaticSide(report=report)
     for lid, lc in model.locks.items():
         site = _abs_site(f"{lc.path}:{lc.line}")
