@@ -20,4 +20,8 @@ def __getattr__(name):
         from lockwatch.runtime import api
 
         return getattr(api, name)
+    if name in ("thread_safe", "guarded_by"):
+        from lockwatch import annotations
+
+        return getattr(annotations, name)
     raise AttributeError(name)
