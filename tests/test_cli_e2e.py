@@ -244,3 +244,41 @@ def test_rules_and_rule_list_the_static_rules():
     assert {"LW101", "LW111", "LW121", "LW131"} <= codes
     doc = run(ROOT, "rule", "LW101", check_rc=0).stdout
     assert doc.startswith("# lock-order-cycle (LW101)") and "## Use instead" in doc
+
+
+RUN_BAD = '''\
+import threading
+
+a = threading.Lock()
+b = threading.Lock()
+
+
+def forward():
+    with a:
+        with b:
+            pass
+
+
+def backward():
+    with b:
+        with a:
+            pass
+
+
+forward()
+backward()
+print("done")
+'''
+
+
+def test_run_dispatches_to_the_tracer(tmp_path):
+    (tmp_path / "prog.py").write_text(RUN_BAD, encoding="utf-8")
+    (tmp_path / "clean.py").write_text(RUN_BAD.replace("    with b:\n        with a:", "    with a:\n        with b:"),
+                                       encoding="utf-8")
+    r = run(tmp_path, "run", "--format", "json", "--output", "rt.json", "prog.py", check_rc=1)
+    assert r.stdout == "done\n"  # the program's own output is untouched
+    d = json.loads((tmp_path / "rt.json").read_text(encoding="utf-8"))
+    assert d["source"] == "runtime"
+    assert [f["code"] for f in d["findings"]] == ["LW101"]
+    r = run(tmp_path, "run", "clean.py", check_rc=0)
+    assert r.stdout == "done\n"
