@@ -145,6 +145,11 @@ def join(static: StaticSide | None, runtime: list[Finding], graph: OrderGraph,
     for f in runtime:
         f.extra.setdefault("origin", "runtime")
         sites = runtime_sites(f)
+        if static is not None and f.locks:
+            # the static half's names for the tracer's creation sites (Pool._lock, not self._lock)
+            names = [static.locks_at.get(_abs_site(site_of(k)), [None])[0] for k in f.locks]
+            if any(names):
+                f.extra["static_locks"] = names
         ok = False
         if f.kind in _SAME_HAZARD and len(sites) >= 2:
             ok = _induces_cycle(st_sites, sites)
@@ -254,6 +259,11 @@ def describe(f: Finding) -> str:
     if f.executed is False:
         bits.append("never executed by the tests")
     tests = f.extra.get("tests")
+    names = [n for n in f.extra.get("static_locks") or () if n]
+    if names:
+        from lockwatch.static.model import short_name
+
+        bits.append("locks " + ", ".join(short_name(n) for n in names))
     where = f"{display_path(f.path)}:{f.line}"
     tail = f" [{', '.join(tests[:3])}{', ...' if len(tests) > 3 else ''}]" if tests else ""
     return f"{where}: {f.code} {f.kind} ({', '.join(bits)}): {f.message}{tail}"
