@@ -84,3 +84,9 @@ def test_compare_lines_set_and_no_double_use():
 def test_compare_clean_case_fails_on_any_finding():
     res = fs.compare_static([], [_f("LW131", "x.py", 1)])
     assert not res.ok and "extra" in fs.format_static_diff(CASES[0], res)
+
+
+def test_validate_command_is_clean(capsys):
+    assert fs.main(["--validate"]) == 0
+    out = capsys.readouterr().out
+    assert "0 problems" in out
