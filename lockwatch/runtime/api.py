@@ -27,6 +27,10 @@ def install(**options) -> None:
     _install.install()
     if _install._count == 1:
         watchdog.start()
+        if state.options.races or state.options.watch_classes:
+            from lockwatch.runtime import lockset
+
+            lockset.start(state.options.watch_classes, markers=state.options.races)
 
 
 def uninstall() -> None:
@@ -34,6 +38,9 @@ def uninstall() -> None:
     _install.uninstall()
     if not _install.installed():
         watchdog.stop()
+        from lockwatch.runtime import lockset
+
+        lockset.stop()
 
 
 def _suppressed(findings: list[Finding]) -> list[Finding]:
@@ -61,6 +68,9 @@ def collect(since: int = 0, since_orphans: int = 0, since_cycles: int = 0) -> li
         cycles = state.cycle_findings[since_cycles:]
     found += detect.cycle_findings(cycles)
     found += detect.leak_findings(orphans)
+    from lockwatch.runtime import lockset
+
+    found += lockset.findings()
     seen = set()
     out = []
     for f in found:

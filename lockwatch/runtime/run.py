@@ -38,6 +38,10 @@ options:
   --starvation-time SECONDS          ... while waiting at least this long (default 1)
   --self-deadlock-grace SECONDS      wait this long for another thread to release a lock
                                      re-acquired by its holder before reporting (default 0.5)
+  --watch-class pkg.mod.Class        check this class's attributes for races (lockset;
+                                     repeatable; classes marked lockwatch.thread_safe or
+                                     guarded_by are watched anyway)
+  --no-races                         do not watch marked classes either
   --config FILE                      configuration file (pyproject.toml or lockwatch.toml)
   -h, --help                         show this help
 """
@@ -71,6 +75,20 @@ def parse(argv: list[str]) -> tuple[dict, str, str, list[str]]:
             raise SystemExit(USAGE)
         if a == "--report-only":
             opts["report_only"] = True
+            i += 1
+            continue
+        if a == "--no-races":
+            opts["races"] = False
+            i += 1
+            continue
+        if a == "--watch-class" or a.startswith("--watch-class="):
+            val = a.partition("=")[2]
+            if not val:
+                if i + 1 >= len(argv):
+                    raise UsageError("--watch-class needs a value")
+                val = argv[i + 1]
+                i += 1
+            opts.setdefault("watch_classes", []).append(val)
             i += 1
             continue
         if a == "-m":
@@ -112,9 +130,12 @@ def _runtime_options(opts: dict) -> dict:
             raise UsageError(str(e)) from e
         raise
     for k in ("report_only", "long_hold", "long_wait", "starvation_passes", "starvation_time",
-              "self_deadlock_grace", "deadlock_confirm"):
+              "self_deadlock_grace", "deadlock_confirm", "races"):
         if k in opts:
             out[k] = opts[k]
+    if "watch_classes" in opts:
+        prev = out.get("watch_classes") or []
+        out["watch_classes"] = [*([prev] if isinstance(prev, str) else prev), *opts["watch_classes"]]
     # Keys the launcher uses itself may also sit in the table.
     for k in ("format", "output"):
         if k in out:
