@@ -120,7 +120,7 @@ async def _contended(w) -> None:
                 raise detect._deadlock_error(f)
     if hl and w._cls not in hl[-1]._cls.succ:
         detect.new_edge(hl, w)  # recorded at the attempt, as lockdep does
-    agent = task if task is not None else hl.agent
+    agent = task if task is not None else state.agent_of_held(hl)
     state.waiting[agent] = state.Wait("lock", w, state.monotonic(), w._n)
     try:
         cyc = None

@@ -83,7 +83,7 @@ def new_edge(hl, w) -> None:
             frame = sys._getframe(2)
             stack = stack_of(frame)
             path, line = user_location(frame)
-            who = state.agent_name(getattr(hl, "agent", get_ident()))
+            who = state.agent_name(state.agent_of_held(hl) or get_ident())
             for a in new:
                 state.edges[(a, b)] = state.Edge(stack, path, line, who)
             for a in new:
@@ -178,7 +178,7 @@ def owner_of(wt):
             return None
         hl = w._hl
         if hl is not None and _holds(hl, w):
-            return hl.agent
+            return state.agent_of_held(hl)
         return None
     if wt.what in ("join", "future"):
         t = wt.target
@@ -393,7 +393,7 @@ def _push(w, hl, edge: bool) -> None:
 
 def _report_self_deadlock(w, frame) -> Finding:
     path, line = user_location(frame)
-    agent = getattr(w._hl, "agent", get_ident())
+    agent = state.agent_of_held(w._hl) or get_ident()
     name = _lockname(w._cls)
     f = Finding(
         code="LW111",
@@ -448,6 +448,8 @@ def agent_ended(agent, name: str | None = None) -> None:
     """A thread or task finished: whatever it still holds may be a leak. Checked again at
     report time, because a plain lock may be released later by another thread."""
     hl = state.held.pop(agent, None)
+    if hl is not None and not hl:
+        state.agent_of.pop(id(hl), None)
     if hl:
         name = name or state.agent_name(agent)
         for w in list(hl):

@@ -97,7 +97,8 @@ def release_other(w) -> None:
             if hl[i] is w:
                 del hl[i]
                 break
-        if isinstance(hl.agent, int) and hl.agent != get_ident() and not isinstance(w, RLock):
+        agent = state.agent_of_held(hl)
+        if isinstance(agent, int) and agent != get_ident() and not w._reentrant:
             w._cls.handoff = True
     except Exception as e:
         state.internal_error("release", e)
@@ -161,12 +162,13 @@ class Lock(metaclass=_LockMeta):
         self._rel()
         hl = self._hl
         try:
-            if hl[-1] is self:
-                hl.pop()
-                return
-        except IndexError:
-            pass
-        release_other(self)
+            x = hl.pop()
+        except (IndexError, AttributeError):  # another thread's (empty) stack
+            release_other(self)
+            return
+        if x is not self:  # out of order, or another thread's stack
+            hl.append(x)
+            release_other(self)
 
     def acquire(self, blocking=True, timeout=-1):
         if not blocking:
@@ -196,9 +198,13 @@ class Lock(metaclass=_LockMeta):
     def release(self):
         self._rel()
         hl = self._hl
-        if hl and hl[-1] is self:
-            hl.pop()
-        else:
+        try:
+            x = hl.pop()
+        except (IndexError, AttributeError):
+            release_other(self)
+            return
+        if x is not self:
+            hl.append(x)
             release_other(self)
 
     acquire_lock = acquire
