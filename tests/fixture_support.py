@@ -33,7 +33,7 @@ from typing import Any, Iterable, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-AREAS = ("lock_order", "self_deadlock", "acquire_release", "blocking_under_lock", "async")
+AREAS = ("lock_order", "self_deadlock", "acquire_release", "blocking_under_lock", "async", "races")
 
 # Files of a case directory that are scaffolding, not the program under analysis.
 SCAFFOLDING = {"expected.json", "driver.py", "README.md", "__pycache__"}
