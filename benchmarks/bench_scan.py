@@ -1,0 +1,193 @@
+"""Scan speed and memory on the CPython 3.12 stdlib (tests removed), as ratios against ruff
+measured in the same run (so machine load affects both sides alike).
+
+    python benchmarks/bench_scan.py [--tree DIR] [--repeat N] [--json OUT]
+
+Measures, each as a separate process the way a user runs it:
+
+* ``ruff check --no-cache --select ASYNC,RUF006,PLW2101`` (the baseline; median of N);
+* ``lockwatch scan`` cold (empty cache directory) and warm (same cache, nothing changed;
+  median of N), with findings compared between the two;
+* ``lockwatch scan --hook FILE`` warm after changing one file (a new comment each time),
+  the pre-commit path: discover + cache load + one parse + link/checks + filter;
+* peak RSS of the lockwatch process and of its largest worker (``getrusage``);
+* the stages of a warm run in one process (discover, read+hash+cache load, analysis).
+
+Targets (the issue): cold <= 20x ruff, warm <= 4x ruff, hook < 1 s, peak memory <= 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+STDLIB = "/root/.pyenv/versions/3.12.1/lib/python3.12"
+DROP = ["test", "idlelib/idle_test", "lib2to3/tests", "tkinter/test", "site-packages"]
+RUFF = os.path.join(os.path.dirname(sys.executable), "ruff")
+CHANGED = "queue.py"
+
+
+def make_tree(dest: str) -> str:
+    tree = os.path.join(dest, "stdlib")
+    shutil.copytree(STDLIB, tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), symlinks=True)
+    for d in DROP:
+        shutil.rmtree(os.path.join(tree, d), ignore_errors=True)
+    # A project root for --hook (it walks up to pyproject.toml or .git).
+    with open(os.path.join(tree, "pyproject.toml"), "w") as f:
+        f.write("[project]\nname = 'stdlib-bench'\n")
+    return tree
+
+
+def timed(cmd: list[str], cwd: str) -> tuple[float, subprocess.CompletedProcess]:
+    t = time.perf_counter()
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    return time.perf_counter() - t, p
+
+
+def lockwatch(args: list[str], cwd: str) -> tuple[float, dict]:
+    """Run the CLI in a child that reports its own and its workers' peak RSS."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json", delete=False) as f:
+        out = f.name
+    try:
+        wall, p = timed([sys.executable, __file__, "--child", out, "--", *args], cwd)
+        with open(out) as f:
+            info = json.load(f)
+    finally:
+        os.unlink(out)
+    if info["rc"] not in (0, 1):
+        raise SystemExit(f"lockwatch {' '.join(args)} failed ({info['rc']}):\n{p.stderr[-3000:]}")
+    return wall, info
+
+
+def child(out: str, argv: list[str]) -> None:
+    sys.path.insert(0, REPO)
+    from lockwatch.cli import main
+
+    try:
+        rc = main(argv)
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else 2
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(out, "w") as f:
+        json.dump({"rc": rc, "self_kb": me, "workers_kb": kids}, f)
+
+
+def stages(tree: str, cache_dir: str) -> dict[str, float]:
+    """A warm run's stages, in this process."""
+    sys.path.insert(0, REPO)
+    from lockwatch.config import Config
+    from lockwatch.static.discover import discover
+    from lockwatch.static.engine import analyse_summaries
+    from lockwatch.static.pool import summarise_files
+
+    cfg = Config(root=tree, cache_dir=cache_dir)
+    t0 = time.perf_counter()
+    files, errors = discover([tree], cfg)
+    t1 = time.perf_counter()
+    summaries, errs = summarise_files(files, cfg)
+    t2 = time.perf_counter()
+    by_module: dict = {}
+    for sf in files:
+        s = summaries.get(sf.path)
+        if s is not None:
+            by_module.setdefault(s.module, s)
+    timings: dict = {}
+    analyse_summaries(by_module, cfg, list(errors) + list(errs), timings)
+    t3 = time.perf_counter()
+    return {"files": len(files), "discover": t1 - t0, "read_hash_cache_load": t2 - t1,
+            "analysis": t3 - t2, **{f"analysis.{k}": v for k, v in timings.items()}}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tree", help="an existing copy of the stdlib to scan (default: a fresh copy)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=0)
+    ap.add_argument("--json", help="write the numbers here too")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="lockwatch-bench-")
+    try:
+        tree = os.path.abspath(args.tree) if args.tree else make_tree(work)
+        cache = os.path.join(work, "cache")
+        nfiles = sum(f.endswith(".py") for _, _, fs in os.walk(tree) for f in fs)
+        print(f"tree: {tree} ({nfiles} .py files), cores: {os.cpu_count()}, "
+              f"load average: {os.getloadavg()[0]:.1f}", flush=True)
+        jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+        common = ["scan", "--format", "json", "--exit-zero", "--cache-dir", cache, *jobs]
+
+        ruff_cmd = [RUFF, "check", "--no-cache", "--select", "ASYNC,RUF006,PLW2101", "--exit-zero", "-q", "."]
+        ruff = statistics.median(timed(ruff_cmd, tree)[0] for _ in range(args.repeat))
+        print(f"ruff                     {ruff:7.2f} s", flush=True)
+
+        cold_out = os.path.join(work, "cold.json")
+        cold, cold_info = lockwatch([*common, "--output", cold_out, "."], tree)
+        print(f"lockwatch cold           {cold:7.2f} s  {cold / ruff:6.1f}x ruff (target <= 20x)", flush=True)
+
+        warm_out = os.path.join(work, "warm.json")
+        warms = []
+        for _ in range(args.repeat):
+            w, warm_info = lockwatch([*common, "--output", warm_out, "."], tree)
+            warms.append(w)
+        warm = statistics.median(warms)
+        print(f"lockwatch warm           {warm:7.2f} s  {warm / ruff:6.1f}x ruff (target <= 4x)", flush=True)
+        with open(cold_out) as a, open(warm_out) as b:
+            ca, wa = json.load(a), json.load(b)
+        same = ca == wa
+        print(f"findings cold == warm    {same}  ({len(ca['findings'])} findings, {len(ca['errors'])} errors)")
+
+        changed = os.path.join(tree, CHANGED)
+        original = open(changed, "rb").read()
+        hooks = []
+        try:
+            for i in range(args.repeat):
+                with open(changed, "wb") as f:
+                    f.write(original + f"\n# bench edit {time.time_ns()} {i}\n".encode())
+                h, _ = lockwatch([*common, "--hook", "--output", os.path.join(work, "hook.json"), changed], tree)
+                hooks.append(h)
+        finally:
+            with open(changed, "wb") as f:
+                f.write(original)
+        hook = statistics.median(hooks)
+        print(f"hook, one changed file   {hook:7.2f} s  (target < 1 s)", flush=True)
+
+        peak_main = cold_info["self_kb"] / 1024
+        peak_worker = cold_info["workers_kb"] / 1024
+        print(f"peak RSS cold: main {peak_main:.0f} MiB, largest worker {peak_worker:.0f} MiB "
+              f"(target <= 1024 MiB); warm main {warm_info['self_kb'] / 1024:.0f} MiB")
+
+        st = stages(tree, cache)
+        print("warm stages in one process: " + ", ".join(
+            f"{k} {v:.2f}s" if isinstance(v, float) else f"{k} {v}" for k, v in st.items()))
+
+        result = {
+            "files": nfiles, "ruff_s": ruff, "cold_s": cold, "warm_s": warm, "hook_s": hook,
+            "cold_ratio": cold / ruff, "warm_ratio": warm / ruff, "cold_equals_warm": same,
+            "peak_main_mib": peak_main, "peak_worker_mib": peak_worker, "warm_stages": st,
+            "findings": len(ca["findings"]), "errors": ca["errors"],
+            "load_average": os.getloadavg()[0],
+        }
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=1)
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[4:])
+    else:
+        raise SystemExit(main())

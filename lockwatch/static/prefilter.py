@@ -1,0 +1,47 @@
+"""Which files can say anything about locks, threads or async code on their own.
+
+``needs_full_parse(source)`` is a byte-level test (one regular expression, no parsing) for
+files that import a concurrency module, define or use ``async``/``await``, create a lock-like
+object or call ``acquire``/``release``.
+
+Decision (measured on the CPython 3.12 stdlib without tests, 686 files, 11.6 MB):
+
+* the test passes 82 files (12%) holding 28% of the bytes; libcst's cost is about linear in
+  the bytes, so a full parse of only those would cut the parse time by ~3.5x;
+* but the other files cannot simply be skipped: the call graph passes through them. A helper
+  module with no lock in sight that calls ``time.sleep``, ``subprocess.run`` or ``open``
+  turns a call made under a lock elsewhere into a blocking-under-lock finding, and a sync
+  helper called from ``async def`` into blocking-in-async. Any word list broad enough to keep
+  those (sleep, open, join, wait, result, socket, ...) passes 58% of the files and 84% of the
+  bytes, and buys almost nothing;
+* "no calls at all" is true of almost no real file.
+
+So, correctness first: every file gets the full summary, and the pipeline does not use this
+test to skip anything (same findings with and without it, trivially). What it is for is a
+cheaper summariser for the files it rejects, one that records only what the call graph needs
+(definitions, imports, calls, returns, attribute writes) with ``ast`` (~14x cheaper than
+libcst); that must produce the same summary for such files as the full pass, which is the
+summariser's contract to keep (see the final report of this work for the numbers).
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONCURRENCY_MODULES = r"(?:threading|_thread|asyncio|queue|multiprocessing|concurrent|trio|anyio|gevent|eventlet)"
+_PATTERN = re.compile(
+    rb"\bimport[ \t]+" + _CONCURRENCY_MODULES.encode()
+    + rb"|\bfrom[ \t]+" + _CONCURRENCY_MODULES.encode() + rb"\b"
+    + rb"|\basync[ \t]+(?:def|with|for)\b|\bawait\b"
+    + rb"|\.acquire\(|\.release\(|Lock\(|Semaphore\(|Condition\(|Event\(|Barrier\("
+    + rb"|\.submit\(|Thread\(|Executor\("
+)
+
+
+def needs_full_parse(source: str | bytes) -> bool:
+    """True when the file mentions a concurrency module, async code or lock-like calls.
+    False positives are fine (a word in a comment). A False is no promise that the file
+    takes no lock: ``with self.mutex:`` on a lock made in another module (or by a configured
+    lock factory) does not match, which is one more reason nothing is skipped on it."""
+    data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+    return _PATTERN.search(data) is not None
