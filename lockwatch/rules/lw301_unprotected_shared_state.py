@@ -30,6 +30,9 @@ def check(model, config):
         if r.witness.locks:
             how = f"{wm} {'writes' if r.witness.write else 'reads'} it holding {wl} ({where(r.witness.loc)})"
             note = f"{wm} {'writes' if r.witness.write else 'reads'} self.{r.attr} holding {wl}"
+        elif r.witness is r.access:
+            how = f"{cls} is declared thread-safe: two threads can run {m} at once"
+            note = f"{m} writes self.{r.attr} in every thread that runs it"
         else:
             how = f"{wm} writes it too ({where(r.witness.loc)}) and {cls} is declared thread-safe"
             note = f"{wm} writes self.{r.attr}"

@@ -62,6 +62,9 @@ class Access:
     ctor: bool                 # in a constructor (object not shared yet)
     test_end: int | None = None  # a read in an ``if`` test: last line of that statement
     idx: int = -1              # event index in ``fid``
+    outer: frozenset = frozenset()  # locks held by the calling context (private helpers)
+    chain: tuple = ()          # calls from the public method down to ``fid`` (Locations)
+    ctx: int = 0               # one id per calling context of ``fid``
 
 
 @dataclass
@@ -75,7 +78,6 @@ class ClassRaces:
     # guarded attribute -> (lock attribute name, resolved lock id or None, declaration Location)
     guards: dict[str, tuple] = field(default_factory=dict)
     safe_attrs: set[str] = field(default_factory=set)   # locks, queues, events, ...
-    entry: dict[str, frozenset] = field(default_factory=dict)  # fid -> locks held by all callers
 
 
 def _thread_lock(model: ProgramModel, lock_id: str) -> bool:
@@ -139,47 +141,28 @@ def _held_locks(model: ProgramModel, fi: FunctionInfo, h) -> frozenset:
     return frozenset(a.lock for a in fi.held_acqs(h) if _thread_lock(model, a.lock))
 
 
-def _entry_locksets(model: ProgramModel, methods: list[FunctionInfo], referenced: set[str]):
-    """Greatest fixpoint: locks held by every in-program caller of each private helper,
-    and whether a helper runs only from constructors."""
+def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenced: set[str]):
+    """Private helpers (``_name``) called only through ``self`` from this class's methods
+    and never used as a value (a thread target, a callback): they run only in the context
+    of their callers, so their accesses are analysed once per calling context."""
     by_id = {fi.id: fi for fi in methods}
-    callers: dict[str, list[tuple[str, frozenset]]] = {fid: [] for fid in by_id}
+    calls_in: dict[str, list] = {fid: [] for fid in by_id}
+    outside: set[str] = set()
     for fi in model.functions.values():
         for cs in fi.calls:
-            for g, _recv in cs.targets:
-                if g in callers:
-                    callers[g].append((fi.id, _held_locks(model, fi, cs.held)))
-    TOP = None
-    entry: dict[str, frozenset | None] = {}
-    ctor: dict[str, bool] = {}
+            for g, recv in cs.targets:
+                if g not in calls_in:
+                    continue
+                if fi.id in by_id and recv == "@self":
+                    calls_in[g].append(fi.id)
+                else:
+                    outside.add(g)
+    out = set()
     for fid, fi in by_id.items():
         name = fi.summary.name
-        internal = _is_private(name) and callers[fid] and name not in referenced
-        entry[fid] = TOP if internal else frozenset()
-        ctor[fid] = name in CTOR_NAMES or bool(internal)
-    for _ in range(30):
-        changed = False
-        for fid, fi in by_id.items():
-            name = fi.summary.name
-            if not (_is_private(name) and callers[fid] and name not in referenced):
-                continue
-            acc = TOP
-            all_ctor = True
-            for caller, held in callers[fid]:
-                ce = entry.get(caller, frozenset()) if caller in by_id else frozenset()
-                here = held | (ce or frozenset())
-                acc = here if acc is None else acc & here
-                if not ctor.get(caller, False):
-                    all_ctor = False
-            if acc != entry[fid]:
-                entry[fid] = acc
-                changed = True
-            if ctor[fid] != all_ctor:
-                ctor[fid] = all_ctor
-                changed = True
-        if not changed:
-            break
-    return {k: (v or frozenset()) for k, v in entry.items()}, ctor
+        if _is_private(name) and calls_in[fid] and fid not in outside and name not in referenced:
+            out.add(fid)
+    return out
 
 
 def _resolve_lock_attr(model: ProgramModel, ci, lock_attr: str, declared: bool = False) -> str | None:
@@ -272,55 +255,71 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         reasons.append("declares guards")
     if not (owns or declared or guards or threaded):
         return None
-    entry, ctor = _entry_locksets(model, methods, referenced)
-    cr = ClassRaces(cid, reasons, owns, declared, threaded, guards=guards, safe_attrs=safe_attrs,
-                    entry=entry)
+    internal = _internal_helpers(model, methods, referenced)
+    cr = ClassRaces(cid, reasons, owns, declared, threaded, guards=guards, safe_attrs=safe_attrs)
+    by_id = {fi.id: fi for fi in methods}
+    ctx_counter = [0]
+
+    def walk(fi: FunctionInfo, outer: frozenset, chain: tuple, in_ctor: bool, stack: tuple) -> None:
+        ctx_counter[0] += 1
+        ctx = ctx_counter[0]
+        _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs)
+        if len(stack) > 6:
+            return
+        for cs in fi.calls:
+            for g, recv in cs.targets:
+                if g in internal and recv == "@self" and g not in stack:
+                    step = Location(cs.loc[0], cs.loc[1], cs.loc[2], f"... calls {by_id[g].short}")
+                    walk(by_id[g], outer | _held_locks(model, fi, cs.held), chain + (step,), in_ctor,
+                         stack + (g,))
+
     for fi in methods:
-        if fi.summary.kind in ("staticmethod", "classmethod") or fi.is_async:
+        if fi.id in internal or fi.summary.kind in ("staticmethod", "classmethod") or fi.is_async:
             continue
-        in_ctor = ctor.get(fi.id, False)
-        elocks = entry.get(fi.id, frozenset())
-        events = fi.summary.events
-        # positions of writes and mutating calls: the receiver read at the same place is
-        # part of the write, not a separate read
-        write_pos = set()
-        for ev in events:
-            if ev["e"] == "wr" or (ev["e"] == "call" and ev["f"].startswith("@self.")
-                                   and ev["f"].rsplit(".", 1)[-1] in MUTATORS):
-                write_pos.add((ev["l"], ev["c"]))
-        for idx, ev in enumerate(events):
-            e = ev["e"]
-            r = ev.get("r") if e in ("rd", "wr") else ev.get("f") if e == "call" else None
-            if not isinstance(r, str) or not r.startswith("@self."):
-                continue
-            parts = r.split(".")
-            attr = parts[1]
-            if attr in method_names and e != "wr":
-                continue
-            if e == "rd":
-                if len(parts) != 2 or (ev["l"], ev["c"]) in write_pos:
-                    continue
-                write, container = False, False
-            elif e == "wr":
-                if len(parts) == 2:
-                    write, container = True, False
-                elif len(parts) == 3 and parts[2] == "[]":
-                    write, container = True, True
-                else:
-                    continue
-            else:
-                if len(parts) != 3 or parts[2] not in MUTATORS:
-                    continue
-                write, container = True, True
-            if container and attr in safe_attrs:
-                continue
-            if not write and attr in safe_attrs:
-                continue
-            locks = _held_locks(model, fi, ev["h"]) | elocks
-            acc = Access(attr, write, container, fi.id, Location(fi.path, ev["l"], ev["c"]), locks,
-                         tuple(ev["h"]), in_ctor, ev.get("t") if e == "rd" else None, idx)
-            cr.accesses.setdefault(attr, []).append(acc)
+        walk(fi, frozenset(), (), fi.summary.name in CTOR_NAMES, (fi.id,))
     return cr
+
+
+def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs) -> None:
+    events = fi.summary.events
+    # positions of writes and mutating calls: the receiver read at the same place is
+    # part of the write, not a separate read
+    write_pos = set()
+    for ev in events:
+        if ev["e"] == "wr" or (ev["e"] == "call" and ev["f"].startswith("@self.")
+                               and ev["f"].rsplit(".", 1)[-1] in MUTATORS):
+            write_pos.add((ev["l"], ev["c"]))
+    for idx, ev in enumerate(events):
+        e = ev["e"]
+        r = ev.get("r") if e in ("rd", "wr") else ev.get("f") if e == "call" else None
+        if not isinstance(r, str) or not r.startswith("@self."):
+            continue
+        parts = r.split(".")
+        attr = parts[1]
+        if attr in method_names and e != "wr":
+            continue
+        if e == "rd":
+            if len(parts) != 2 or (ev["l"], ev["c"]) in write_pos:
+                continue
+            write, container = False, False
+        elif e == "wr":
+            if len(parts) == 2:
+                write, container = True, False
+            elif len(parts) == 3 and parts[2] == "[]":
+                write, container = True, True
+            else:
+                continue
+        else:
+            if len(parts) != 3 or parts[2] not in MUTATORS:
+                continue
+            write, container = True, True
+        if attr in safe_attrs and (container or not write):
+            continue
+        direct = _held_locks(model, fi, ev["h"])
+        acc = Access(attr, write, container, fi.id, Location(fi.path, ev["l"], ev["c"]),
+                     direct | outer, tuple(ev["h"]), in_ctor,
+                     ev.get("t") if e == "rd" else None, idx, outer, chain, ctx)
+        cr.accesses.setdefault(attr, []).append(acc)
 
 
 def analyse(model: ProgramModel, config=None) -> dict[str, ClassRaces]:
@@ -366,14 +365,16 @@ class Race:
 
 
 def _dcl_recheck(acc: Access, accesses: list[Access]) -> bool:
-    """An unlocked read followed, in the same method, by a locked re-check of the same
-    attribute (double-checked locking): the locked access decides, the first read is a
-    fast path."""
-    for b in accesses:
-        later = (b.loc.line, b.loc.column) > (acc.loc.line, acc.loc.column)
-        if (b.fid == acc.fid and b.locks and not b.write and later
-                and (acc.test_end is None or b.loc.line <= acc.test_end)):
-            return True
+    """Double-checked locking in the method of ``acc``: an unlocked test of the attribute
+    whose statement re-checks it under a lock. The locked re-check decides; the unlocked
+    test, and the unlocked reads of the (set-once) result around it, are the fast path."""
+    for t in accesses:
+        if t.ctx != acc.ctx or t.write or t.locks or t.test_end is None:
+            continue
+        for b in accesses:
+            if (b.ctx == acc.ctx and b.locks and not b.write and b.idx > t.idx
+                    and b.loc.line <= t.test_end):
+                return True
     return False
 
 
@@ -398,11 +399,13 @@ def unprotected(model: ProgramModel, config=None, skip: set | None = None) -> li
             for a in shared:
                 if a.locks:
                     continue
+                # one report per method, attribute and read/write (whatever the context)
                 key = (a.fid, a.write)
                 if key in seen or (a.fid, attr) in skip:
                     continue
                 if a.write:
-                    wit = (locked_w or locked or [b for b in shared if b.fid != a.fid and b.write])
+                    wit = (locked_w or locked or [b for b in shared if b.fid != a.fid and b.write]
+                           or [a])   # declared thread-safe: two threads running this method
                     if not wit:
                         continue
                     seen.add(key)
@@ -438,11 +441,12 @@ def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
         for attr, accs in sorted(cr.accesses.items()):
             if attr in cr.safe_attrs:
                 continue
-            by_fid: dict[str, list[Access]] = {}
+            by_ctx: dict[int, list[Access]] = {}
             for a in accs:
                 if not a.ctor:
-                    by_fid.setdefault(a.fid, []).append(a)
-            for fid, fa in by_fid.items():
+                    by_ctx.setdefault(a.ctx, []).append(a)
+            reported = set()
+            for fa in by_ctx.values():
                 tests = [a for a in fa if not a.write and a.test_end is not None]
                 if not tests:
                     continue
@@ -455,9 +459,12 @@ def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
                     inner = max(covering, key=lambda t: t.idx)
                     if set(inner.direct) & set(w.direct):
                         continue      # one lock held from the check to the act
-                    if cr.entry.get(fid):
-                        continue      # every caller holds a lock around the whole method
-                    out.append(CheckThenAct(cid, attr, inner, w))
+                    if w.outer:
+                        continue      # the caller holds a lock around the whole helper
+                    key = (w.fid, inner.idx)
+                    if key not in reported:
+                        reported.add(key)
+                        out.append(CheckThenAct(cid, attr, inner, w))
                     break
     return out
 
