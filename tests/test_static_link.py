@@ -554,3 +554,26 @@ def test_config_lock_factories_and_blocking_calls():
                  blocking_calls=["mylib.sync.fetch"])
     assert len(codes(files, "LW101", cfg)) == 1
     assert [f.line for f in codes(files, "LW131", cfg)] == [9]
+
+
+def test_closure_in_method_sees_self_and_its_locks():
+    files = {"cl.py": """
+        import threading
+        import weakref
+        class Pool:
+            def __init__(self):
+                self._lock = threading.Lock()
+            def get(self):
+                def helper():
+                    with self._lock:
+                        pass
+                with self._lock:
+                    helper()              # LW111 through a closure over self
+            def other(self):
+                def helper(self):         # rebinds self: not the method's receiver
+                    with self._lock:
+                        pass
+                with self._lock:
+                    helper(object())
+    """}
+    assert [f.line for f in codes(files, "LW111")] == [12]

@@ -115,7 +115,18 @@ class Linker:
                 self._inst_attr_value(cid, attr, "@self")
 
     def _ctx(self, fi: FunctionInfo):
-        return (self.m.modules[fi.module], fi, self.m.classes.get(fi.cls) if fi.cls else None)
+        ci = self.m.classes.get(fi.cls) if fi.cls else None
+        if ci is None and fi.summary.parent:
+            # a closure defined in a method sees the method's ``self`` (summarised as @self)
+            p = self.m.functions.get(f"{fi.module}.{fi.summary.parent}")
+            hops = 0
+            while p is not None and hops < 20:
+                if p.cls:
+                    ci = self.m.classes.get(p.cls)
+                    break
+                p = self.m.functions.get(f"{p.module}.{p.summary.parent}") if p.summary.parent else None
+                hops += 1
+        return (self.m.modules[fi.module], fi, ci)
 
     def _bases(self, cid: str) -> None:
         ci = self.m.classes[cid]
@@ -277,10 +288,10 @@ class Linker:
             return ("cls", ci.id) if ci is not None else None
         if name == "@super":
             return ("super", ci.id, "@self") if ci is not None else None
-        if name.startswith("<def>"):
-            return ("func", f"{ms.module}.{name[5:]}", None)
+        if name.startswith("<def>"):     # qualname with ':' for '.', see summarise
+            return ("func", f"{ms.module}.{name[5:].replace(':', '.')}", None)
         if name.startswith("<class>"):
-            return ("cls", f"{ms.module}.{name[7:]}")
+            return ("cls", f"{ms.module}.{name[7:].replace(':', '.')}")
         f = fi
         own = True
         while f is not None and f.qualname != "<module>":
@@ -714,6 +725,10 @@ class Linker:
             if mfid:
                 out.extend(self._held_after(mfid, v[2], loc, blocking, mode, "exit"))
                 implicit.append((mfid, v[2]))
+            if mode in ("with", "awith"):
+                xfid = self.find_method(v[1], "__aexit__" if mode == "awith" else "__exit__")
+                if xfid:
+                    implicit.append((xfid, v[2]))
         elif ref.endswith(".()"):
             fv = self.eval_ref(ref[:-3], ctx)
             if fv is not None and fv[0] == "func" and self._is_contextmanager(fv[1]):
@@ -776,6 +791,9 @@ class Linker:
                 recv = v[2]
                 if recv is None and args and args[0] and args[0].get("r") == "@self":
                     recv = "@self"   # Base.method(self, ...)
+                elif (recv is None and v[1].startswith(fi.id + ".<locals>.") and v[1] in self.m.functions
+                      and self.m.functions[v[1]].summary.self_name is None):
+                    recv = "@self"   # a closure shares its defining method's receiver
                 cs.targets.append((v[1], recv if recv is not None else "?"))
                 if v[1] in extra_blocking:
                     cs.blocking = v[1]

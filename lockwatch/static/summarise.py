@@ -115,6 +115,7 @@ class _Func:
         "held",
         "is_module",
         "local_names",
+        "outer_self",
         "reads",
         "s",
     )
@@ -132,6 +133,8 @@ class _Func:
         self.ctx_acqs: list[int] = []
         self.reads: set[str] = set()
         self.attr_reads: set[str] = set()
+        # the enclosing method's ``self`` seen from a closure (a callback defined in a method)
+        self.outer_self: str | None = None
 
 
 class _Builder:
@@ -195,6 +198,8 @@ class _Builder:
                 s = f.s
                 if n == s.self_name:
                     return "@cls" if s.kind == "classmethod" else "@self"
+                if n == f.outer_self and n not in f.local_names:
+                    return "@self"
             return n
         if isinstance(node, cst.Attribute):
             base = self.chain(node.value)
@@ -749,6 +754,14 @@ class _Builder:
         if in_class and kind != "setter":
             outer_cls.methods[name] = qual
         inner = _Func(s)
+        if outer_f is not None and not outer_f.is_module and not in_class:
+            os_ = outer_f.s
+            if os_.self_name and os_.kind != "classmethod" and os_.self_name not in outer_f.local_names - set(os_.params):
+                inner.outer_self = os_.self_name
+            else:
+                inner.outer_self = outer_f.outer_self
+            if inner.outer_self in s.params or inner.outer_self == s.vararg:
+                inner.outer_self = None
         self.f, self.cls = inner, None
         try:
             ended = self._block(_stmts_of(node.body))
@@ -761,7 +774,7 @@ class _Builder:
             self.f, self.cls = outer_f, outer_cls
         if outer_f is not None and not outer_f.is_module and not in_class:
             outer_f.local_names.add(name)
-            outer_f.s.locals[name] = {"r": f"<def>{qual}"}
+            outer_f.s.locals[name] = {"r": "<def>" + qual.replace(".", ":")}
 
     def _class_value(self, node):
         saved = self.f
@@ -804,10 +817,10 @@ class _Builder:
             self.f, self.cls = outer_f, outer_cls
         if outer_f is not None and outer_f.is_module:
             self.ms.globals.setdefault(name, {"v": None})
-            self.ms.globals[name] = {"v": {"r": f"<class>{qual}"}, "l": line, "c": col}
+            self.ms.globals[name] = {"v": {"r": "<class>" + qual.replace(".", ":")}, "l": line, "c": col}
         elif outer_f is not None:
             outer_f.local_names.add(name)
-            outer_f.s.locals[name] = {"r": f"<class>{qual}"}
+            outer_f.s.locals[name] = {"r": "<class>" + qual.replace(".", ":")}
 
     def _class_chain(self, node):
         saved = self.f
