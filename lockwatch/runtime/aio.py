@@ -10,13 +10,23 @@ closes the cycle instead of a silent hang of both.
 from __future__ import annotations
 
 import asyncio
+import asyncio.events
 import asyncio.locks
+import asyncio.tasks
 import sys
 
 from lockwatch.runtime import detect, state
 from lockwatch.runtime.primitives import _new_class, release_other
 
 _current_task = asyncio.current_task
+_held_get = state.held.get
+if sys.version_info < (3, 12):
+    # current_task is a Python function there; read the C-maintained map directly.
+    _ct_get = asyncio.tasks._current_tasks.get
+    _running_loop = asyncio.events._get_running_loop
+else:
+    _ct_get = None
+    _running_loop = None
 OrigLock = asyncio.locks.Lock
 
 
@@ -59,13 +69,17 @@ class Lock(OrigLock, metaclass=_ALockMeta):
         self._n = 0
         self._cls = _new_class(sys._getframe(1), "async-lock")
 
+    # The base class's own fast path, inline (one coroutine layer less than calling it),
+    # then the held stack of the current task.
     async def acquire(self):
         if not self._locked and (self._waiters is None or all(w.cancelled() for w in self._waiters)):
             self._locked = True
         else:
             await _contended(self)
-        hl = task_held(_current_task())
-        if hl and self._cls not in hl[-1]._cls.succ:
+        hl = _held_get(_current_task() if _ct_get is None else _ct_get(_running_loop()))
+        if hl is None:
+            hl = task_held(_current_task())
+        elif hl and self._cls not in hl[-1]._cls.succ:
             detect.new_edge(hl, self)
         hl.append(self)
         self._hl = hl
@@ -77,23 +91,47 @@ class Lock(OrigLock, metaclass=_ALockMeta):
             self._locked = True
         else:
             await _contended(self)
-        hl = task_held(_current_task())
-        if hl and self._cls not in hl[-1]._cls.succ:
+        hl = _held_get(_current_task() if _ct_get is None else _ct_get(_running_loop()))
+        if hl is None:
+            hl = task_held(_current_task())
+        elif hl and self._cls not in hl[-1]._cls.succ:
             detect.new_edge(hl, self)
         hl.append(self)
         self._hl = hl
         self._n += 1
 
+    # Lock.release of 3.10-3.13, inline.
     def release(self):
-        OrigLock.release(self)
-        hl = self._hl
-        if hl and hl[-1] is self:
-            hl.pop()
+        if self._locked:
+            self._locked = False
+            self._wake_up_first()
         else:
+            raise RuntimeError("Lock is not acquired.")
+        hl = self._hl
+        try:
+            x = hl.pop()
+        except (IndexError, AttributeError):
+            release_other(self)
+            return
+        if x is not self:
+            hl.append(x)
             release_other(self)
 
     async def __aexit__(self, exc_type, exc, tb):
-        self.release()
+        if self._locked:
+            self._locked = False
+            self._wake_up_first()
+        else:
+            raise RuntimeError("Lock is not acquired.")
+        hl = self._hl
+        try:
+            x = hl.pop()
+        except (IndexError, AttributeError):
+            release_other(self)
+            return
+        if x is not self:
+            hl.append(x)
+            release_other(self)
 
 
 Lock.__module__ = OrigLock.__module__

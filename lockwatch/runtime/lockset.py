@@ -69,6 +69,7 @@ class _Var:
 _active = False
 _patched: dict[type, tuple] = {}          # class -> (had __setattr__, orig, had __getattribute__, orig)
 _guards: dict[type, dict[str, str]] = {}  # watched class -> attr -> lock attr
+_guarded: set[type] = set()               # watched classes that declare guards
 _vars: dict[int, dict[str, _Var]] = {}    # id(instance) -> attr -> state
 _refs: dict[int, object] = {}             # id(instance) -> weakref keeping _vars clean
 _pending: dict[str, set[str]] = {}        # module -> class names still to watch
@@ -121,14 +122,21 @@ def _traced(lock) -> bool:
 
 def _access(obj, name: str, write: bool, cls: type) -> None:
     tid = get_ident()
-    vs = _instance_vars(obj)
+    vs = _vars.get(id(obj))
+    if vs is None:
+        vs = _instance_vars(obj)
     v = vs.get(name)
-    hl = my_held()
-    guards = _guards.get(cls)
-    if guards:
+    guards = _guards[cls] if cls in _guarded else None
+    if guards is not None:
         lock_attr = guards.get(name)
         if lock_attr is not None:
-            _check_guard(obj, name, write, lock_attr, hl, cls)
+            _check_guard(obj, name, write, lock_attr, my_held(), cls)
+    if v is not None and v.owner == tid and not v.shared:
+        # fast path: still exclusive to this thread (construction, confined use)
+        if write and not v.sites[tid][0]:
+            v.sites[tid] = (True, _frames(3), _thread_name())
+        return
+    hl = my_held()
     if v is None:
         v = vs[name] = _Var(tid)
         v.sites[tid] = (write, _frames(3), _thread_name())
@@ -269,7 +277,7 @@ def watch_class(cls: type) -> None:
         return
     for base in cls.__mro__[1:]:
         if base in _patched:
-            _guards[cls] = _declared(cls)
+            _set_guards(cls)
             return   # the base's wrappers already see these instances
     orig_set = cls.__setattr__
     orig_get = cls.__getattribute__
@@ -282,7 +290,14 @@ def watch_class(cls: type) -> None:
     except TypeError:   # a built-in or extension type
         _patched.pop(cls, None)
         return
-    _guards[cls] = _declared(cls)
+    _set_guards(cls)
+
+
+def _set_guards(cls: type) -> None:
+    g = _declared(cls)
+    _guards[cls] = g
+    if g:
+        _guarded.add(cls)
 
 
 def _declared(cls: type) -> dict[str, str]:
@@ -404,6 +419,7 @@ def stop() -> None:
                 pass
     _patched.clear()
     _guards.clear()
+    _guarded.clear()
     _vars.clear()
     _refs.clear()
     _pending.clear()

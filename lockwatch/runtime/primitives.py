@@ -311,17 +311,36 @@ class RLock(metaclass=_LockMeta):
     def release(self):
         self._rel()  # raises RuntimeError when not owned, before any bookkeeping
         c = self._cnt - 1
-        self._cnt = c
-        if c <= 0:
-            self._cnt = 0
-            hl = self._hl
-            if hl and hl[-1] is self:
-                hl.pop()
-            else:
-                release_other(self)
+        if c > 0:
+            self._cnt = c
+            return
+        self._cnt = 0
+        hl = self._hl
+        try:
+            x = hl.pop()
+        except (IndexError, AttributeError):
+            release_other(self)
+            return
+        if x is not self:
+            hl.append(x)
+            release_other(self)
 
     def __exit__(self, t, v, tb):
-        self.release()
+        self._rel()
+        c = self._cnt - 1
+        if c > 0:
+            self._cnt = c
+            return
+        self._cnt = 0
+        hl = self._hl
+        try:
+            x = hl.pop()
+        except (IndexError, AttributeError):
+            release_other(self)
+            return
+        if x is not self:
+            hl.append(x)
+            release_other(self)
 
     # Condition support, as the C RLock provides it.
     def _is_owned(self):
