@@ -419,7 +419,7 @@ def test_static_join_confirmed_executed_and_missed_edges(pytester, scan_cache):
     assert not any(m[0].startswith("pkg/used.py") for m in missed)
     r.stdout.fnmatch_lines([
         "*static: 2 finding(s), 1 confirmed by the tests, 1 never executed*",
-        "pkg/used.py:*LW101 lock-order-cycle (runtime, confirmed)*",
+        "pkg/used.py:*LW101 lock-order-cycle (runtime, confirmed, locks used.*",
     ])
     # the unexecuted static-only cycle is listed after what the tests confirmed
     out = r.stdout.str()

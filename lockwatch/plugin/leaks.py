@@ -229,12 +229,17 @@ class Tracker:
         self.threads = [r for r in self.threads if not r.reported]
         return out
 
-    def dangling_tasks(self, test: str) -> list[Started]:
+    def dangling_tasks(self, test: str, include_setup: bool = False) -> list[Started]:
         """Tasks created during ``test`` that were pending when their loop ended, that are
-        still pending now, or that were destroyed while pending."""
+        still pending now, or that were destroyed while pending. Tasks created while setting
+        the test up belong to fixtures, maybe of a wider scope: only checked when asked
+        (at the end of the session)."""
         out = []
         for key, rec in list(self.tasks.items()):
-            if rec.test != test:
+            if rec.test is None and (rec.done or rec.ref() is None):
+                del self.tasks[key]   # outside any test and settled: nothing to keep
+                continue
+            if rec.test != test or (rec.phase == "setup" and not include_setup):
                 continue
             t = rec.ref()
             if rec.pending_at:

@@ -181,6 +181,7 @@ class LockwatchPlugin:
         self._origin_depth = None
         self._installed = False
         self._lwcfg = None
+        self._executed: dict | None = None
 
     # -- session lifetime ------------------------------------------------------------
     def start(self) -> None:
@@ -435,12 +436,16 @@ class LockwatchPlugin:
 
         self._harvest(None)
         if self.tracker is not None:
-            # Threads started by fixtures during setup: checked once everything was torn down.
-            for test in {r.test for r in self.tracker.threads if r.test}:
-                from lockwatch.plugin.leaks import thread_finding
+            # Threads and tasks started by fixtures during setup: checked once everything
+            # was torn down.
+            from lockwatch.plugin.leaks import task_finding, thread_finding
 
+            for test in {r.test for r in self.tracker.threads if r.test}:
                 for r in self.tracker.leaked_threads(test, self.base.grace, include_setup=True):
                     self._add(thread_finding(r, test, self.base.grace), test)
+            for test in {r.test for r in self.tracker.tasks.values() if r.test}:
+                for r in self.tracker.dangling_tasks(test, include_setup=True):
+                    self._add(task_finding(r, test), test)
         # Locks released by threads that did not take them are signals, not mutexes: the
         # tracer drops cycles through them, and so does the merged search.
         handoff = sorted(c.key for c in list(state.classes.values()) if getattr(c, "handoff", False))
@@ -449,11 +454,9 @@ class LockwatchPlugin:
             f for f in self.findings.values()
             if not self._allowed(f) and not (f.code == "LW101" and hs.intersection(f.locks))
         ]
-        executed = None
-        if self.coverage is not None:
-            ex = self.coverage.executed()
-            if ex is not None:
-                executed = {p: sorted(v) for p, v in ex.items()}
+        if self._executed is None:
+            self._measure()
+        executed = self._executed or None
         return {
             "edges": list(self.graph.edges.values()),
             "handoff": handoff,
@@ -462,6 +465,21 @@ class LockwatchPlugin:
             "errors": list(state.errors[self._n_errors:]),
             "coverage": self._coverage_note(),
         }
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_runtestloop(self, session):
+        # Innermost wrapper: read the coverage data right after the last test, before
+        # pytest-cov (an outer wrapper) stops and saves its collector.
+        yield
+        if self.tracker is not None:
+            self._measure()
+
+    def _measure(self) -> None:
+        self._executed = {}
+        if self.coverage is not None:
+            ex = self.coverage.executed()
+            if ex is not None:
+                self._executed = {p: sorted(v) for p, v in ex.items()}
 
     def _coverage_note(self) -> str:
         c = self.coverage
