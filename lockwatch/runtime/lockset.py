@@ -126,7 +126,8 @@ def _access(obj, name: str, write: bool, cls: type) -> None:
     if vs is None:
         vs = _instance_vars(obj)
     v = vs.get(name)
-    guards = _guards[cls] if cls in _guarded else None
+    ocls = type(obj)
+    guards = _guards[ocls] if ocls in _guarded else _guards[cls] if cls in _guarded else None
     if guards is not None:
         lock_attr = guards.get(name)
         if lock_attr is not None:
