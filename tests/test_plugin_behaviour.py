@@ -284,8 +284,7 @@ def test_pending_and_unawaited_tasks(pytester):
         def test_never_awaited():
             quick()
     ''')
-    r = run(pytester, "--lockwatch", "--lockwatch-no-static", "--lockwatch-report=r.json", "-W",
-            "default::RuntimeWarning")
+    r = run(pytester, "--lockwatch", "--lockwatch-no-static", "--lockwatch-report=r.json")
     r.assert_outcomes(passed=4)
     rep = report(pytester)
     tasks = {f["tests"][0].split("::")[1]: f for f in rep["findings"] if f["kind"] == "dangling-task"}
@@ -294,6 +293,54 @@ def test_pending_and_unawaited_tasks(pytester):
     assert tasks["test_manual_loop_closed_with_pending_task"]["line"] == 24
     assert tasks["test_never_awaited"]["code"] == "LW204"
     assert tasks["test_never_awaited"]["line"] == 29
+
+
+def test_wider_fixture_threads_are_not_pinned_on_the_first_test(pytester):
+    pytester.makepyfile(test_fx_threads='''
+        import threading
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def server():
+            stop = threading.Event()
+            t = threading.Thread(target=stop.wait, name="server")
+            t.start()
+            yield t
+            stop.set()
+            t.join()
+
+        @pytest.fixture(scope="module")
+        def forgotten():
+            ev = threading.Event()
+            threading.Thread(target=ev.wait, name="forgotten", daemon=True).start()
+            yield
+
+        def test_first(server, forgotten):
+            assert server.is_alive()
+
+        def test_second(server):
+            assert server.is_alive()
+    ''')
+    r = run(pytester, "--lockwatch", "--lockwatch-no-static", "--lockwatch-report=r.json")
+    r.assert_outcomes(passed=2)
+    # the module fixture's server thread is stopped at module teardown: clean; the thread
+    # nobody stops is reported once the session is over, on the test whose setup started it
+    (f,) = by_code(report(pytester), "LW211")
+    assert "'forgotten'" in f["message"]
+    assert f["tests"] == ["test_fx_threads.py::test_first"]
+
+
+def test_fail_option_and_grace_ini(pytester):
+    pytester.makeini("[pytest]\nlockwatch_grace = 0.05\n")
+    pytester.makepyfile(test_opt='''
+        import threading
+
+        def test_thread_outlives_grace():
+            threading.Thread(target=threading.Event().wait, args=(2,), daemon=True).start()
+    ''')
+    r = run(pytester, "--lockwatch", "--lockwatch-no-static", "--lockwatch-fail=LW211")
+    r.assert_outcomes(passed=1, errors=1)
+    r.stdout.fnmatch_lines(["*LW211 unjoined-thread*still alive 0.05s after it ended*"])
 
 
 # ---------------------------------------------------------------- the fixture
