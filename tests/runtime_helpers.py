@@ -15,7 +15,7 @@ PY313 = "/root/.pyenv/versions/3.13.0/bin/python3"
 PY310 = "/root/.pyenv/versions/3.10.13/bin/python3"
 
 # The key scenarios run under every interpreter available here (the venv's and 3.13).
-PYTHONS = [sys.executable] + [p for p in (PY313,) if os.path.exists(p)]
+PYTHONS = [sys.executable] + [p for p in (PY313,) if os.path.exists(p) and sys.version_info[:2] != (3, 13)]
 
 
 PYTHON_IDS = ["venv" if p == sys.executable else os.path.basename(os.path.dirname(os.path.dirname(p)))

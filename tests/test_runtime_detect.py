@@ -4,7 +4,6 @@ timeout. Every positive scenario has a clean look-alike next to it."""
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 

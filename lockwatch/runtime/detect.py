@@ -138,7 +138,7 @@ def _report_cycle(cyc: list) -> None:
         Location(e.path, e.line, 1, f"{e.thread} takes {b.name()} while holding {a.name()}")
         for (a, b), e in zip(pairs, es)
     ][1:]
-    state.cycle_findings.append((cyc[:-1], 
+    state.cycle_findings.append((cyc[:-1],
         Finding(
             code="LW101",
             kind="lock-order-cycle",

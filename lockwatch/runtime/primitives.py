@@ -295,6 +295,7 @@ class RLock(metaclass=_LockMeta):
                 hl.append(self)
                 self._hl = hl
                 self._cnt = 1
+                self._n += 1  # off the hot path: always counted (the watchdog's hold identity)
             return ok
         if self._acq(False):
             if hl and timeout == -1 and self._cls not in hl[-1]._cls.succ:
@@ -361,6 +362,7 @@ class RLock(metaclass=_LockMeta):
             hl.append(self)
             self._hl = hl
             self._cnt = st[0] if isinstance(st, tuple) else 1
+            self._n += 1  # a Condition.wait() in between: a new hold
         except Exception as e:
             state.internal_error("rlock-restore", e)
 
