@@ -95,7 +95,7 @@ def main() -> int:
             by[key] = by.get(key, 0) + 1
         print("\nreport:", ", ".join(f"{o} {c}: {n}" for (o, c), n in sorted(by.items())) or "no findings",
               f"| errors: {len(rep['errors'])} | runtime edges the static graph lacks: "
-              f"{len(rep.get('missed_by_static', []))} | coverage: {rep.get('coverage')}")
+              f"{len(rep.get('missed_by_static', []))} | plugin: {rep.get('plugin')}")
         for f in rep["findings"]:
             print(f"  {f['path']}:{f['line']}: {f['code']} {f['kind']} ({f.get('origin')}) {f['message'][:140]}")
     return 0

@@ -514,7 +514,7 @@ def test_active_coverage_collector_is_used(pytester, scan_cache):
                      "-p", "no:cacheprovider", "--lockwatch", "--lockwatch-report=r.json", timeout=TIMEOUT)
     assert r.ret == 0, r.stdout.str()
     rep = report(pytester)
-    assert "active coverage.py collector" in rep["coverage"]
+    assert "active coverage.py collector" in rep["plugin"]["coverage"]
     static = {f["path"]: f for f in rep["findings"] if f["origin"] == "static"}
     assert static["pkg/used.py"]["executed"] is True
     assert static["pkg/unused.py"]["executed"] is False
@@ -540,7 +540,9 @@ def test_{name}():
     w1 = (pytester.path / "worker-ab.txt").read_text()
     w2 = (pytester.path / "worker-ba.txt").read_text()
     assert {w1, w2} == {"gw0", "gw1"}, "the two halves must run on different workers"
-    (f,) = by_code(report(pytester), "LW101")
+    rep = report(pytester)
+    assert rep["plugin"]["mode"] == "xdist" and rep["plugin"]["workers"] == 2
+    (f,) = by_code(rep, "LW101")
     assert f["merged"] is True
     assert f["tests"] == ["test_one.py::test_ab", "test_two.py::test_ba"]
     assert len(f["stacks"]) == 2

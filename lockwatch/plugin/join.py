@@ -220,7 +220,7 @@ def join(static: StaticSide | None, runtime: list[Finding], graph: OrderGraph,
     errors = list(static.report.errors) if static else []
     errors += [InputError("<lockwatch runtime>", m) for m in runtime_errors or ()]
     extra: dict[str, Any] = {"missed_by_static": missed}
-    extra["coverage"] = coverage_note or ("measured" if executed is not None else "not measured")
+    extra["plugin"] = {"coverage": coverage_note or ("measured" if executed is not None else "not measured")}
     return Report("joined", findings=static_findings + list(runtime), errors=errors, extra=extra)
 
 

@@ -543,9 +543,11 @@ class LockwatchPlugin:
             from lockwatch.findings import InputError
 
             rep.errors.append(InputError("<lockwatch plugin>", self.static_error))
-        rep.extra["tests_traced"] = self.role
-        if self.static is not None:
-            rep.extra["static_seconds"] = round(self.static.seconds, 3)
+        info = rep.extra.setdefault("plugin", {})
+        info["mode"] = "xdist" if self.role == "controller" else "single"
+        if self.role == "controller":
+            info["workers"] = len(self.payloads)
+        info["static_seconds"] = round(self.static.seconds, 3) if self.static is not None else None
         return rep
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
