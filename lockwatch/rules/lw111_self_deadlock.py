@@ -11,7 +11,7 @@ happens: the inner ``with``/``acquire`` itself, or the call that leads to it.
 from __future__ import annotations
 
 from lockwatch.rules import Example, Rule
-from lockwatch.static.checks import finding, function_short, lock_label
+from lockwatch.static.checks import acquire_status, finding, function_short, local_lock_escapes, lock_label
 
 
 def check(model, config):
@@ -22,6 +22,11 @@ def check(model, config):
             continue
         if se.outer_path != se.inner_path or se.outer_path.startswith("?") or se.inner_path.startswith("?"):
             continue
+        if local_lock_escapes(model, se.lock):
+            continue
+        if (se.outer is not None and se.outer.mode in ("acquire", "try") and not se.outer.via
+                and acquire_status(model, se.fid, se.outer.loc) == "missing"):
+            continue   # taken and never released here: a lock used as a signal, not a mutex
         key = (se.fid, se.lock, se.primary.path, se.primary.line)
         if key in seen:
             continue

@@ -19,7 +19,7 @@ import re
 from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
 from lockwatch.static.catalog import SEMAPHORE_SORTS
-from lockwatch.static.checks import finding, function_short, lock_label
+from lockwatch.static.checks import finding, function_short, local_lock_escapes, lock_label
 
 _ACQUIRER = re.compile(r"(^__a?enter__$|acquire|lock|enter|begin|start|open|take|grab|hold|get|claim|reserve)", re.IGNORECASE)
 
@@ -50,7 +50,7 @@ def check(model, config):
             if lc is None or lc.sort in SEMAPHORE_SORTS:
                 continue   # semaphores are routinely acquired here and released elsewhere
             if status == "missing":
-                if lock in released_anywhere or lock in fi.released:
+                if lock in released_anywhere or lock in fi.released or local_lock_escapes(model, lock):
                     continue
                 if _ACQUIRER.search(fi.summary.name) or fi.summary.qualname == "<module>":
                     continue

@@ -111,12 +111,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 lock = threading.Lock()
 q = queue.Queue()
+bounded = queue.Queue(maxsize=10)
 pool = ThreadPoolExecutor(2)
 
 
 def drain():
     with lock:
         item = q.get()  # expect
+        bounded.put(item)  # expect
         fut = pool.submit(print, item)
         return fut.result()  # expect
 '''),
@@ -164,7 +166,19 @@ def poll(fut):
         a = q.get(timeout=1)
         b = q.get(block=False)
         q.put(a, False)
+        q.put(b)            # an unbounded queue never blocks on put
         return fut.result()
+'''),
+        Example.single('''
+import os
+import threading
+
+lock = threading.Lock()
+
+
+def reap(pid):
+    with lock:
+        return os.waitpid(pid, os.WNOHANG)
 '''),
         Example.single('''
 import threading

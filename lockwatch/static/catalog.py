@@ -152,9 +152,13 @@ BLOCKING: dict[str, str] = {
     "multiprocessing.Process.join": "join",
     "threading.Event.wait": "wait",
     "threading.Barrier.wait": "always",
+    # ``put`` blocks only on a bounded queue: the linker types ``Queue(maxsize>0)`` (and
+    # unknown maxsize) as queue.BoundedQueue, ``Queue()``/``SimpleQueue()`` as queue.Queue
     "queue.Queue.get": "queue-get",
-    "queue.Queue.put": "queue-put",
     "queue.Queue.join": "always",
+    "queue.BoundedQueue.get": "queue-get",
+    "queue.BoundedQueue.put": "queue-put",
+    "queue.BoundedQueue.join": "always",
     "concurrent.futures.Future.result": "timeout0",
     "concurrent.futures.Future.exception": "timeout0",
     "concurrent.futures.Executor.shutdown": "shutdown",
@@ -169,7 +173,7 @@ BLOCKING: dict[str, str] = {
     "subprocess.Popen.wait": "always",
     "os.system": "always",
     "os.wait": "always",
-    "os.waitpid": "always",
+    "os.waitpid": "waitpid",
     "socket.create_connection": "always",
     "socket.socket.connect": "always",
     "socket.socket.recv": "always",
@@ -204,6 +208,11 @@ CALLBACK_REGISTRARS: dict[str, int] = {
 CONTEXT_MANAGER_DECORATORS = {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
 DEFAULTDICT = {"collections.defaultdict"}
 DATACLASS_FIELD = {"dataclasses.field"}
+
+
+# Queue constructors whose first argument is ``maxsize``.
+BOUNDABLE_QUEUES = {"queue.Queue", "queue.LifoQueue", "queue.PriorityQueue", "multiprocessing.Queue",
+                    "multiprocessing.JoinableQueue"}
 
 
 def lock_sort(dotted: str, extra: dict[str, str] | None = None) -> str | None:
@@ -250,6 +259,10 @@ def is_blocking(name: str, args: list, kws: dict, extra: frozenset[str] | set[st
         if block != "absent" and _const(block) is not True:
             return False
         return timeout == "absent" or _const(timeout) is None
+    if tag == "waitpid":
+        # os.waitpid(pid, options): blocks unless options is non-zero (WNOHANG); options
+        # that are not a constant are not assumed to block (precision first)
+        return _const(_arg(args, kws, 1, "options")) == 0
     if tag == "timeout0":
         t = _arg(args, kws, 0, "timeout")
         return t == "absent" or _const(t) is None

@@ -33,3 +33,32 @@ def lock_label(model: ProgramModel, lock_id: str) -> str:
 def function_short(model: ProgramModel, fid: str) -> str:
     fi = model.functions.get(fid)
     return fi.short if fi is not None else fid
+
+
+def local_lock_escapes(model: ProgramModel, lock_id: str) -> bool:
+    """A lock created in a function and handed on (passed, stored, appended, returned):
+    another thread may release it, so a second ``acquire`` is a wait, not a deadlock (the
+    "waiter lock" pattern of ``threading.Condition.wait``)."""
+    fid, _, name = lock_id.rpartition(".")
+    fi = model.functions.get(fid)
+    if fi is None or name not in fi.summary.locals:
+        return False
+    ref = {"r": name}
+    for ev in fi.summary.events:
+        e = ev["e"]
+        if e == "call" and (ref in (ev.get("a") or []) or ref in (ev.get("k") or {}).values()):
+            return True
+        if e == "wr" and ev.get("v") == ref:
+            return True
+    return ref in fi.summary.returns
+
+
+def acquire_status(model: ProgramModel, fid: str, loc) -> str | None:
+    """The release-analysis status of the ``acquire()`` at ``loc`` in ``fid``."""
+    fi = model.functions.get(fid)
+    if fi is None:
+        return None
+    for site in fi.summary.acquire_sites:
+        if site["l"] == loc[1] and site["c"] == loc[2]:
+            return site["status"]
+    return None

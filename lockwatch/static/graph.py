@@ -126,6 +126,7 @@ class SelfEdge:
     blocking: bool
     witness: list          # [Location]
     primary: Location      # where, in ``fid``, the second acquisition happens (or the call)
+    outer: Acq | None = None   # the held acquisition
 
 
 @dataclass
@@ -163,7 +164,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
             return
         witness = _head(fi, a) + [_loc(s) for s in tail_chain]
         if a.lock == b_lock:
-            m.self_edges.append(SelfEdge(fi.id, a.lock, a.path, b_path, True, witness, primary))
+            m.self_edges.append(SelfEdge(fi.id, a.lock, a.path, b_path, True, witness, primary, a))
             return
         if g.has_edge(a.lock, b_lock):
             ws = g.edges[a.lock, b_lock]["witnesses"]

@@ -194,6 +194,11 @@ class Linker:
         ms = self.m.modules.get(mod)
         if ms is None:
             return ("ext", f"{mod}.{name}")
+        qualified = f"{mod}.{name}"
+        if qualified in _CATALOGUED:
+            # the public API the catalog describes wins over its implementation, also when
+            # that implementation is being scanned (the stdlib's own threading.py)
+            return ("ext", qualified)
         if name in ms.functions and "." not in name:
             return ("func", f"{mod}.{name}", None)
         if name in ms.classes:
@@ -408,6 +413,11 @@ class Linker:
             return None
         t = catalog.KNOWN_TYPES.get(d)
         if t:
+            if d in catalog.BOUNDABLE_QUEUES:
+                ms = kws.get("maxsize") if "maxsize" in kws else (args[0] if args else None)
+                c = ms.get("const") if isinstance(ms, dict) else None
+                if ms is not None and not (isinstance(c, int) and c <= 0):
+                    t = "queue.BoundedQueue"
             return ("exti", t, "?")
         return None
 
@@ -910,6 +920,11 @@ class Linker:
                 if out:
                     return out
         return out
+
+
+_CATALOGUED = (set(catalog.LOCK_FACTORIES) | set(catalog.KNOWN_TYPES) | set(catalog.BLOCKING)
+               | set(catalog.CALLBACK_REGISTRARS) | catalog.CONTEXT_MANAGER_DECORATORS
+               | catalog.DEFAULTDICT | catalog.DATACLASS_FIELD)
 
 
 def _reroot_value(tmpl, recv):
