@@ -80,53 +80,55 @@ def summarise_files(
     from_dict = None
     pool: _Pool | None = None
     jobs = config.jobs or os.cpu_count() or 1
-    for sf in files:
-        try:
-            data = _read(sf.abspath)
-        except OSError as e:
-            errors[sf.path] = InputError(sf.path, _read_reason(e))
-            done += 1
-            continue
-        key = cache.key(data, sf.path, sf.module, sf.is_package) if cache else None
-        if cache is not None:
-            entry = cache.get(key)
-            if entry is not None and not _stale_timeout(entry, timeout):
-                if "summary" in entry:
-                    if from_dict is None:
-                        from lockwatch.static.summary import ModuleSummary
-                        from_dict = ModuleSummary.from_dict
-                    try:
-                        summaries[sf.path] = from_dict(entry["summary"])
+    try:
+        for sf in files:
+            try:
+                data = _read(sf.abspath)
+            except OSError as e:
+                errors[sf.path] = InputError(sf.path, _read_reason(e))
+                done += 1
+                continue
+            key = cache.key(data, sf.path, sf.module, sf.is_package) if cache else None
+            if cache is not None:
+                entry = cache.get(key)
+                if entry is not None and not _stale_timeout(entry, timeout):
+                    if "summary" in entry:
+                        if from_dict is None:
+                            from lockwatch.static.summary import ModuleSummary
+                            from_dict = ModuleSummary.from_dict
+                        try:
+                            summaries[sf.path] = from_dict(entry["summary"])
+                            done += 1
+                            continue
+                        except (KeyError, TypeError, ValueError):
+                            pass  # an entry from a layout we no longer read: rebuild it
+                    else:
+                        errors[sf.path] = InputError(sf.path, entry["error"])
                         done += 1
                         continue
-                    except (KeyError, TypeError, ValueError):
-                        pass  # an entry from a layout we no longer read: rebuild it
-                else:
-                    errors[sf.path] = InputError(sf.path, entry["error"])
-                    done += 1
-                    continue
-        try:
-            source = guard.decode(data)
-        except guard.SourceError as e:
-            errors[sf.path] = InputError(sf.path, str(e))
-            if cache is not None:
-                cache.put_error(key, str(e))
-            done += 1
-            continue
-        tasks.append(_Task(sf, source, key))
-        if pool is None:
-            # Start the workers at the first miss: their start-up overlaps with reading and
-            # hashing the rest, and a fully warm run never starts one.
-            pool = _Pool(min(jobs, len(files) - done), summariser, timeout)
-    if progress and done:
-        progress(done, total)
+            try:
+                source = guard.decode(data)
+            except guard.SourceError as e:
+                errors[sf.path] = InputError(sf.path, str(e))
+                if cache is not None:
+                    cache.put_error(key, str(e))
+                done += 1
+                continue
+            tasks.append(_Task(sf, source, key))
+            # One worker per miss up to ``jobs``, started as the misses appear: start-up
+            # overlaps with reading and hashing the rest, a fully warm run starts none, and
+            # a pre-commit run with one changed file starts one.
+            if pool is None:
+                pool = _Pool(summariser, timeout)
+            pool.grow(min(jobs, len(tasks)))
+        if progress and done:
+            progress(done, total)
 
-    if pool is not None:
-        if cache is not None:
-            cache.prepare()
-        # Small jobs first would leave the big ones for the end; largest first balances cores.
-        tasks.sort(key=lambda t: -len(t.source))
-        try:
+        if pool is not None:
+            if cache is not None:
+                cache.prepare()
+            # Small jobs first would leave the big ones for the end; largest first balances cores.
+            tasks.sort(key=lambda t: -len(t.source))
             for task, ok, value, cache_timeout in pool.run(tasks, cache):
                 sf = task.sf
                 if ok:
@@ -138,7 +140,8 @@ def summarise_files(
                 done += 1
                 if progress:
                     progress(done, total)
-        finally:
+    finally:
+        if pool is not None:
             pool.close()
 
     order = {sf.path: i for i, sf in enumerate(files)}
@@ -261,10 +264,14 @@ class _Worker:
 
 
 class _Pool:
-    def __init__(self, size: int, summariser: str, timeout: float) -> None:
+    def __init__(self, summariser: str, timeout: float) -> None:
         self.summariser = summariser
         self.timeout = timeout
-        self.workers = [_Worker(summariser) for _ in range(max(1, size))]
+        self.workers: list[_Worker] = []
+
+    def grow(self, size: int) -> None:
+        while len(self.workers) < size:
+            self.workers.append(_Worker(self.summariser))
 
     def run(self, tasks: list[_Task], cache: Cache | None):
         """Yield ``(task, ok, summary-or-message, cache_timeout)`` as files finish;
