@@ -254,3 +254,24 @@ def test_guard_declarations_all_three_forms():
             return self.a + self.b + self.c
     '''
     assert scan(src) == [("LW303", 20)] * 3
+
+
+def test_state_of_the_one_worker_thread_made_in_init_is_confined():
+    src = '''
+    import threading
+
+    class Crawler:
+        def __init__(self):
+            self._lock = threading.Lock()
+            self._seen = set()
+            self._t = threading.Thread(target=self._run)
+            EXTRA
+
+        def _run(self):
+            for u in range(9):
+                if u not in self._seen:
+                    self._seen.add(u)
+    '''
+    assert scan(src.replace("EXTRA", "pass")) == []
+    # a second thread on the same target: the test and the add can interleave
+    assert scan(src.replace("EXTRA", "self._t2 = threading.Thread(target=self._run)")) == [("LW302", 13)]

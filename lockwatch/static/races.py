@@ -65,6 +65,7 @@ class Access:
     outer: frozenset = frozenset()  # locks held by the calling context (private helpers)
     chain: tuple = ()          # calls from the public method down to ``fid`` (Locations)
     ctx: int = 0               # one id per calling context of ``fid``
+    root: str = ""             # the method (not a private helper) the context starts from
 
 
 @dataclass
@@ -78,6 +79,8 @@ class ClassRaces:
     # guarded attribute -> (lock attribute name, resolved lock id or None, declaration Location)
     guards: dict[str, tuple] = field(default_factory=dict)
     safe_attrs: set[str] = field(default_factory=set)   # locks, queues, events, ...
+    # methods that run in exactly one thread (the target of the one Thread made in __init__)
+    single_thread_roots: set[str] = field(default_factory=set)
 
 
 def _thread_lock(model: ProgramModel, lock_id: str) -> bool:
@@ -196,6 +199,7 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         reasons.append("declared thread-safe")
     owns = False
     threaded = False
+    hand_offs: dict[str, list[bool]] = {}
     referenced: set[str] = set()
     safe_attrs: set[str] = set()
     for attr in ci.inst_attrs:
@@ -229,6 +233,12 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                         r = (v or {}).get("r") if isinstance(v, dict) else None
                         if isinstance(r, str) and r.startswith("@self.") and r.split(".")[1] in method_names:
                             threaded = True
+                            target = r.split(".")[1]
+                            # one Thread per instance, made in the constructor: its target
+                            # runs in exactly one thread
+                            one = fi.summary.name in CTOR_NAMES and any(
+                                n in ("threading.Thread", "threading.Timer") for n in names)
+                            hand_offs.setdefault(target, []).append(one)
     if owns:
         reasons.append("takes a lock")
     # declared guards: class decorator / __guarded_by__ / comments (see lockwatch.annotations)
@@ -257,13 +267,15 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         return None
     internal = _internal_helpers(model, methods, referenced)
     cr = ClassRaces(cid, reasons, owns, declared, threaded, guards=guards, safe_attrs=safe_attrs)
+    cr.single_thread_roots = {f"{ci.module}.{ci.summary.methods[m]}" for m, ones in hand_offs.items()
+                              if len(ones) == 1 and ones[0] and m in ci.summary.methods}
     by_id = {fi.id: fi for fi in methods}
     ctx_counter = [0]
 
     def walk(fi: FunctionInfo, outer: frozenset, chain: tuple, in_ctor: bool, stack: tuple) -> None:
         ctx_counter[0] += 1
         ctx = ctx_counter[0]
-        _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs)
+        _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, stack[0])
         if len(stack) > 6:
             return
         for cs in fi.calls:
@@ -280,7 +292,7 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     return cr
 
 
-def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs) -> None:
+def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, root) -> None:
     events = fi.summary.events
     # positions of writes and mutating calls: the receiver read at the same place is
     # part of the write, not a separate read
@@ -318,7 +330,7 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
         direct = _held_locks(model, fi, ev["h"])
         acc = Access(attr, write, container, fi.id, Location(fi.path, ev["l"], ev["c"]),
                      direct | outer, tuple(ev["h"]), in_ctor,
-                     ev.get("t") if e == "rd" else None, idx, outer, chain, ctx)
+                     ev.get("t") if e == "rd" else None, idx, outer, chain, ctx, root)
         cr.accesses.setdefault(attr, []).append(acc)
 
 
@@ -441,6 +453,9 @@ def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
         for attr, accs in sorted(cr.accesses.items()):
             if attr in cr.safe_attrs:
                 continue
+            shared = [a for a in accs if not a.ctor]
+            if shared and cr.single_thread_roots and all(a.root in cr.single_thread_roots for a in shared):
+                continue    # confined to the instance's one worker thread
             by_ctx: dict[int, list[Access]] = {}
             for a in accs:
                 if not a.ctor:
