@@ -216,6 +216,13 @@ class Lock(metaclass=_LockMeta):
 
     locked_lock = locked
 
+    def __init_subclass__(cls, **kwargs):
+        # The raw lock type is final; so is threading.Lock where it is this class (3.13).
+        if cls.__module__ != __name__:
+            raise TypeError(f"type '{cls._raw_type.__module__}.{cls._raw_type.__name__}' "
+                            "is not an acceptable base type")
+        super().__init_subclass__(**kwargs)
+
     def _at_fork_reinit(self):
         self._lk._at_fork_reinit()
         hl = self._hl
@@ -427,6 +434,11 @@ lock_factory = _Factory("allocate_lock", "_thread", False)   # threading.Lock up
 
 def rlock_factory(*args, **kwargs):
     """Patched ``threading.RLock`` (a function, as in threading)."""
+    if (args or kwargs) and sys.version_info >= (3, 13):
+        import warnings
+
+        warnings.warn("Passing arguments to RLock is deprecated and will be removed in 3.15",
+                      DeprecationWarning, stacklevel=2)
     return RLock._make(sys._getframe(1), *args, **kwargs)
 
 
