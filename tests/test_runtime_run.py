@@ -200,3 +200,9 @@ def test_text_report_goes_to_stderr_by_default(tmp_path):
     assert p.stdout == "out\n"
     assert "prog.py:6:1: LW101 lock-order-cycle" in p.stderr, p.stderr
     assert p.returncode == 1
+
+
+def test_help(tmp_path):
+    p = subprocess.run([sys.executable, *CLI, "--help"], cwd=tmp_path, env=rh.env(),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith("usage: lockwatch run"), p.stderr

@@ -65,6 +65,10 @@ class UsageError(Exception):
     pass
 
 
+class _Help(Exception):
+    pass
+
+
 def parse(argv: list[str]) -> tuple[dict, str, str, list[str]]:
     """-> (options, mode 'script'|'module', target, program args)."""
     opts: dict = {}
@@ -72,7 +76,7 @@ def parse(argv: list[str]) -> tuple[dict, str, str, list[str]]:
     while i < len(argv):
         a = argv[i]
         if a in ("-h", "--help"):
-            raise SystemExit(USAGE)
+            raise _Help()
         if a == "--report-only":
             opts["report_only"] = True
             i += 1
@@ -204,6 +208,13 @@ def run_program(mode: str, target: str, args: list[str]) -> int:
 def main(argv: list[str]) -> int:
     try:
         opts, mode, target, args = parse(list(argv))
+    except _Help:
+        sys.stdout.write(USAGE)
+        return 0
+    except UsageError as e:
+        sys.stderr.write(f"lockwatch run: error: {e}\n{USAGE.splitlines()[0]}\n")
+        return 2
+    try:
         fmt = opts.get("format", "text")
         runtime_opts = _runtime_options(opts)
         fmt = opts.get("format", fmt)
