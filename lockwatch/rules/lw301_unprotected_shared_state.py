@@ -56,8 +56,10 @@ RULE = Rule(
 In a class that takes a lock (or is declared thread-safe with `@lockwatch.thread_safe` or
 `[tool.lockwatch.runtime] watch-classes`), finds an attribute that is accessed under a lock
 in one method and written without it in another, or read without it while another method
-writes it under the lock. A private helper called only while the lock is held counts as
-locked. Constructors, state only set in `__init__`, and attributes holding queues, events,
+mutates it in place under the lock (a plain read of an attribute that is only ever rebound
+is atomic and not reported; nor are reads in `__repr__`/`__str__`). A private helper
+called only while the lock is held counts as locked. Classes that are locks themselves
+(they define `acquire` and `release`) are skipped. Constructors, state only set in `__init__`, and attributes holding queues, events,
 deques or locks are never reported. At runtime (opt-in), an Eraser-style lockset per
 attribute of the watched classes reports an attribute written by one thread and accessed by
 another with no lock in common, with both stacks.
@@ -95,16 +97,21 @@ class Counter:
     def __init__(self):
         self._lock = threading.Lock()
         self._n = 0
+        self._log = []
 
     def incr(self):
         with self._lock:
             self._n += 1
+            self._log.append(self._n)
 
     def reset(self):
         self._n = 0  # expect
 
     def peek(self):
-        return self._n  # expect
+        return self._n
+
+    def history(self):
+        return list(self._log)  # expect
 '''),
         Example.single('''
 import threading

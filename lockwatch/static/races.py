@@ -30,7 +30,12 @@ from lockwatch.static.catalog import ASYNC_SORTS
 from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
 
 CTOR_NAMES = frozenset({"__init__", "__new__", "__post_init__", "__setstate__", "__del__",
-                        "__init_subclass__", "__set_name__", "__class_getitem__"})
+                        "__init_subclass__", "__set_name__", "__class_getitem__",
+                        # fork handlers run in the child's only thread
+                        "_at_fork_reinit", "_after_fork", "_reset_internal_locks"})
+
+# Debug renderings: an unlocked read there is at worst a stale line in a log.
+REPR_NAMES = frozenset({"__repr__", "__str__", "__format__"})
 
 # Methods that mutate the receiver in place (list, dict, set, bytearray, deque, ...).
 MUTATORS = frozenset({
@@ -189,6 +194,10 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     if not methods:
         return None
     method_names = set(ci.summary.methods) | {m.summary.name for m in methods}
+    if {"acquire", "release"} <= method_names:
+        # a synchronisation primitive itself (an RLock, a semaphore): its state is guarded by
+        # ownership protocols the lockset view cannot see
+        return None
     reasons = []
     declared = cid in configured or ci.summary.qualname in configured
     for d in ci.summary.decorators:
@@ -423,7 +432,12 @@ def unprotected(model: ProgramModel, config=None, skip: set | None = None) -> li
                     seen.add(key)
                     out.append(Race(cid, attr, a, wit[0], "write"))
                 else:
-                    if not locked_w or _dcl_recheck(a, accs):
+                    # a plain load of an attribute that is only ever rebound is atomic (the
+                    # old or the new value, by design stale at once): only report reads of
+                    # state mutated in place under the lock (a half-updated container)
+                    if not any(w.container for w in locked_w) or _dcl_recheck(a, accs):
+                        continue
+                    if model.functions[a.fid].summary.name in REPR_NAMES:
                         continue
                     # the read must race a locked write from another method (or a second
                     # thread running the same one)
