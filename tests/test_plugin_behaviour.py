@@ -443,7 +443,7 @@ def scan_cache(tmp_path_factory):
 
 def _write(pytester, files, cache=None):
     if cache is not None:
-        (pytester.path / "lockwatch.toml").write_text(f'cache-dir = "{cache}"\n')
+        (pytester.path / "lockwatch.toml").write_text(f'cache-dir = "{cache}"\njobs = 1\n')
     for rel, text in files.items():
         p = pytester.path / rel
         p.parent.mkdir(parents=True, exist_ok=True)

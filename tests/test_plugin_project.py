@@ -21,10 +21,16 @@ def _matches(f: dict, want: dict) -> bool:
     return all(f.get(k, [] if k == "tests" else None) == v for k, v in want.items())
 
 
-def _run(tmp_path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+@pytest.fixture(scope="module")
+def scan_cache(tmp_path_factory):
+    # one summary cache for both runs: the second one scans warm, as a user's second run does
+    return tmp_path_factory.mktemp("lockwatch-cache")
+
+
+def _run(tmp_path, cache, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
     proj = tmp_path / "plugin_project"
     shutil.copytree(PROJECT, proj, ignore=shutil.ignore_patterns("__pycache__", "r.json"))
-    (proj / "lockwatch.toml").write_text(f'cache-dir = "{tmp_path / "cache"}"\n')
+    (proj / "lockwatch.toml").write_text(f'cache-dir = "{cache}"\njobs = 1\n')
     env = dict(os.environ, PYTHONPATH=str(proj), PYTHONDONTWRITEBYTECODE="1")
     p = subprocess.run(
         [sys.executable, "-m", "pytest", "--lockwatch", "--lockwatch-report=r.json", "-rfE", *extra],
@@ -57,13 +63,13 @@ def _check(p: subprocess.CompletedProcess, rep: dict) -> None:
     assert len({tuple(e["tests"]) for e in inv["edge_tests"]}) == 2
 
 
-def test_plugin_project(tmp_path):
-    p, rep = _run(tmp_path)
+def test_plugin_project(tmp_path, scan_cache):
+    p, rep = _run(tmp_path, scan_cache)
     _check(p, rep)
     assert "= lockwatch =" in p.stdout
 
 
-def test_plugin_project_under_xdist(tmp_path):
+def test_plugin_project_under_xdist(tmp_path, scan_cache):
     pytest.importorskip("xdist")
-    p, rep = _run(tmp_path, "-n", "2", "--dist", "loadfile")
+    p, rep = _run(tmp_path, scan_cache, "-n", "2", "--dist", "loadfile")
     _check(p, rep)
