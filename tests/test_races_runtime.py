@@ -219,3 +219,13 @@ def test_option_validation(tmp_path, bad):
         assert state.Options.from_mapping({"watch_classes": bad}).watch_classes == ("x",)
         with pytest.raises(ValueError):
             state.Options.from_mapping({"watch_classes": [1]})
+
+
+def test_runtime_codes_match_the_rule_modules():
+    # the tracer repeats code/kind/severity so as not to import the static analyser
+    from lockwatch.rules import get
+    from lockwatch.runtime import lockset
+
+    for r in (lockset._LW301, lockset._LW303):
+        rule = get(r.code)
+        assert (r.kind, r.severity) == (rule.kind, rule.severity)

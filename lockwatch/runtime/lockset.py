@@ -47,6 +47,18 @@ _getattribute = object.__getattribute__
 
 CTOR_NAMES = frozenset({"__init__", "__new__", "__post_init__", "__setstate__", "__del__"})
 _STACK_DEPTH = 8
+
+
+class _Rule:
+    """Code, kind and default severity of the rule pages (lockwatch/rules/lw30x_*.py),
+    repeated here: the tracer must not import the static analyser (networkx)."""
+
+    def __init__(self, code: str, severity: str):
+        self.code, self.kind, self.severity = code, "unprotected-shared-state", severity
+
+
+_LW301 = _Rule("LW301", "warning")
+_LW303 = _Rule("LW303", "error")
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _LOCKWATCH_DIR = os.path.dirname(_HERE)
 
@@ -197,9 +209,7 @@ def _check_guard(obj, name, write, lock_attr, hl, cls) -> None:
     if key in _seen:
         return
     _seen.add(key)
-    from lockwatch.rules import get
-
-    rule = get("LW303")
+    rule = _LW303
     verb = "writes" if write else "reads"
     path, line = (display_path(frames[0][0]), frames[0][1]) if frames else ("<unknown>", 0)
     msg = (f"{state.agent_name(get_ident())} {verb} {cls.__name__}.{name} without holding "
@@ -222,9 +232,7 @@ def _report_race(obj, name, write, tid, v: _Var, cls) -> None:
     # prefer another thread's write made outside a constructor
     others.sort(key=lambda s: (bool(s[1]) and s[1][0][2] in CTOR_NAMES, not s[0]))
     other_write, other_frames, them = others[0] if others else (False, (), "another thread")
-    from lockwatch.rules import get
-
-    rule = get("LW301")
+    rule = _LW301
     me = _thread_name()
     path, line = (display_path(now[0][0]), now[0][1]) if now else ("<unknown>", 0)
     related = []
