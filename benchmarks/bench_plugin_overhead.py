@@ -51,7 +51,7 @@ def run_suite(root: str, info: dict, extra: list[str]) -> tuple[float, subproces
     env = dict(os.environ, PYTHONPATH=os.path.join(root, info["pythonpath"]), PYTHONDONTWRITEBYTECODE="1")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", info["tests"], *extra]
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    p = subprocess.run(cmd, check=False, cwd=root, env=env, capture_output=True, text=True, timeout=900)
     return time.perf_counter() - t0, p
 
 
@@ -88,7 +88,8 @@ def main() -> int:
         for name, ts in times.items():
             m = statistics.median(ts)
             print(f"{name:10} {m:9.2f} {m / base:7.2f}x   " + " ".join(f"{t:.2f}" for t in ts))
-        rep = json.load(open(report))
+        with open(report, encoding="utf-8") as fh:
+            rep = json.load(fh)
         by = {}
         for f in rep["findings"]:
             key = (f.get("origin"), f["code"])

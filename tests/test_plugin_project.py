@@ -34,13 +34,14 @@ def _run(tmp_path, cache, *extra: str) -> tuple[subprocess.CompletedProcess, dic
     env = dict(os.environ, PYTHONPATH=str(proj), PYTHONDONTWRITEBYTECODE="1")
     p = subprocess.run(
         [sys.executable, "-m", "pytest", "--lockwatch", "--lockwatch-report=r.json", "-rfE", *extra],
-        cwd=proj, env=env, capture_output=True, text=True, timeout=120,
+        check=False, cwd=proj, env=env, capture_output=True, text=True, timeout=120,
     )
     return p, json.loads((proj / "r.json").read_text())
 
 
 def _check(p: subprocess.CompletedProcess, rep: dict) -> None:
-    expected = json.load(open(os.path.join(PROJECT, "expected.json")))
+    with open(os.path.join(PROJECT, "expected.json"), encoding="utf-8") as fh:
+        expected = json.load(fh)
     assert p.returncode == 1, p.stdout + p.stderr
     for nodeid in expected["outcomes"]["failed"]:
         assert f"FAILED {nodeid} - lockwatch:" in p.stdout

@@ -18,7 +18,7 @@ def _active():
         return None
     try:
         return coverage.Coverage.current()
-    except Exception:
+    except Exception:  # noqa: BLE001 - no collector is a valid answer
         return None
 
 
@@ -45,7 +45,7 @@ class LineCoverage:
         try:
             cov = coverage.Coverage(data_file=None, include=self.files, config_file=False, auto_data=False)
             cov.start()
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported in the report, the run goes on
             self.problem = f"could not start coverage.py: {e}"
             return
         self.own = cov
@@ -77,6 +77,6 @@ class LineCoverage:
                     # never imported, never run
                     out[f] = set()
             return out
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported in the report, the run goes on
             self.problem = f"could not read coverage data: {e}"
             return None

@@ -114,7 +114,7 @@ class Tracker:
                     Started(weakref.ref(thread), thread.name, stack, path, line, tracker.current,
                             tracker.phase, daemon=thread.daemon)
                 )
-            except Exception:  # never disturb the program under test
+            except Exception:  # noqa: BLE001, S110 - never disturb the program under test
                 pass
             return orig_start(thread, *a, **kw)
 
@@ -123,7 +123,7 @@ class Tracker:
 
         import asyncio
         import asyncio.base_events as be
-        import asyncio.runners as runners
+        from asyncio import runners
 
         orig_create = be.BaseEventLoop.create_task
 
@@ -131,7 +131,7 @@ class Tracker:
             task = orig_create(loop, coro, *a, **kw)
             try:
                 tracker._task_created(task, sys._getframe(1))
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - never disturb the program under test
                 pass
             return task
 
@@ -145,7 +145,7 @@ class Tracker:
                 # outlived its loop's run, the scope it was created in.
                 try:
                     tracker._loop_ending(loop)
-                except Exception:
+                except Exception:  # noqa: BLE001, S110 - never disturb the program under test
                     pass
                 return orig_cancel_all(loop)
 
@@ -157,7 +157,7 @@ class Tracker:
             try:
                 if not loop.is_running():
                     tracker._loop_ending(loop)
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - never disturb the program under test
                 pass
             return orig_close(loop)
 
@@ -180,7 +180,7 @@ class Tracker:
         try:
             coro = task.get_coro()
             name = getattr(coro, "__qualname__", None) or task.get_name()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a task we cannot name keeps its task name
             name = task.get_name()
         # A counter, not id(task): a freed task's id is soon reused by the next one.
         self._seq += 1
@@ -201,7 +201,7 @@ class Tracker:
             try:
                 if t.get_loop() is loop and not t.done():
                     rec.pending_at = "loop end"
-            except Exception:
+            except Exception:  # noqa: BLE001, S112 - a task from a closed loop: skip it
                 continue
 
     # ---- checks -----------------------------------------------------------------------
