@@ -230,6 +230,13 @@ def test_leaked_thread_is_pinned_on_its_test_with_creation_stack(pytester):
             t = threading.Thread(target=ev.wait, args=(0.05,), name="short")
             t.start()
             return t
+
+        held = threading.Lock()
+
+        def take_and_leave():
+            t = threading.Thread(target=held.acquire, name="taker")
+            t.start()
+            t.join()
     ''')
     pytester.makepyfile(test_leaks='''
         import helpers
@@ -242,9 +249,14 @@ def test_leaked_thread_is_pinned_on_its_test_with_creation_stack(pytester):
 
         def test_joined():
             helpers.start_short().join()
+
+        def test_lock_left_held():
+            helpers.take_and_leave()
     ''')
     r = run(pytester, "--lockwatch", "--lockwatch-no-static", "--lockwatch-report=r.json")
-    r.assert_outcomes(passed=3)
+    r.assert_outcomes(passed=4)
+    (held,) = by_code(report(pytester), "LW122")
+    assert held["tests"] == ["test_leaks.py::test_lock_left_held"]
     (f,) = by_code(report(pytester), "LW211")
     assert f["kind"] == "unjoined-thread"
     assert f["tests"] == ["test_leaks.py::test_leaks"]
