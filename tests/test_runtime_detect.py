@@ -686,3 +686,27 @@ def test_asyncio_lock_held_when_task_ends(tmp_path):
     (f,) = r.of("LW122")
     assert f["locks"] == ["prog.py:4"] and "task" in f["message"], r.explain()
     assert r.codes() == ["LW122"]
+
+
+def test_two_instances_of_one_class_in_opposite_orders(tmp_path):
+    src = """
+        import threading
+        class Account:
+            def __init__(self):
+                self.lock = threading.Lock()
+        def transfer(src, dst):
+            with src.lock:
+                with dst.lock:
+                    pass
+        a, b, c = Account(), Account(), Account()
+        {calls}
+        print("ok")
+    """
+    r = rh.run(tmp_path, src.format(calls="transfer(a, b); transfer(b, c); transfer(b, a)"), timeout=30)
+    (f,) = r.of("LW101")
+    assert f["locks"] == ["prog.py:5"] and "opposite orders" in f["message"], r.explain()
+    assert (f["path"], f["line"]) == ("prog.py", 8) and len(f["stacks"]) == 2
+    # Look-alike: every transfer in one global order (sorted by id): clean.
+    calls = "; ".join(f"transfer(*sorted(({x}, {y}), key=id))" for x, y in ("ab", "bc", "ba", "ca"))
+    r = rh.run(tmp_path, src.format(calls=calls), timeout=30)
+    assert r.findings == [] and r.returncode == 0, r.explain()

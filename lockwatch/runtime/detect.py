@@ -62,36 +62,128 @@ def prune_dead(hl) -> None:
 def new_edge(hl, w) -> None:
     """``w`` was just taken (blocking, untimed) while the locks in ``hl`` are held, and the
     edge from the top of ``hl`` is not known yet. Record every held->w edge (lockdep), take
-    a stack once for them, and search for a cycle through each new edge."""
+    a stack once for them, and search for a cycle through each new edge.
+
+    Two locks of one class nested (``transfer(a, b)`` over two accounts, hand-over-hand
+    over list nodes) cannot be ordered by class; for them the order of the *instances* is
+    recorded instead, and an inversion between instances is the cycle. Such nestings never
+    become a cached class edge, so each one comes here (a slow path, but a rare pattern)."""
     try:
         state.maybe_fault("edge")
         b = w._cls
         prune_dead(hl)
         with state.mutex:
             new = []
+            same = []
             for h in list(hl):
                 a = h._cls
+                if a is b:
+                    if h is not w and not _inst_known(h, w):
+                        same.append(h)
+                    continue
                 if b in a.succ:
                     continue
                 a.succ.add(b)
-                # Two locks of one class nested (hand-over-hand over a list of nodes) is
-                # lockdep's "possible recursive locking": too noisy for Python, not reported.
-                if a is not b:
-                    new.append(a)
-            if not new:
+                new.append(a)
+            if not new and not same:
                 return
             frame = sys._getframe(2)
             stack = stack_of(frame)
             path, line = user_location(frame)
             who = state.agent_name(state.agent_of_held(hl) or get_ident())
+            edge = state.Edge(stack, path, line, who)
             for a in new:
-                state.edges[(a, b)] = state.Edge(stack, path, line, who)
+                state.edges[(a, b)] = edge
             for a in new:
                 back = _path(b, a)
                 if back is not None:
                     _report_cycle([a, *back])
+            for h in same:
+                _instance_edge(h, w, edge)
     except Exception as e:
         state.internal_error("edge", e)
+
+
+# ---- instance order among locks of one class
+def _inst_known(x, y) -> bool:
+    rec = state.inst_edges.get((id(x), id(y)))
+    return rec is not None and rec[0]() is x and rec[1]() is y
+
+
+def _instance_edge(x, y, edge) -> None:
+    import weakref
+
+    if len(state.inst_edges) > 20000:
+        _purge_instance_edges()
+    state.inst_edges[(id(x), id(y))] = (weakref.ref(x), weakref.ref(y), edge)
+    state.inst_succ.setdefault(id(x), set()).add(id(y))
+    back = _inst_path(y, x)
+    if back is None:
+        return
+    c = x._cls
+    key = ("instances", c)
+    if key in state.cycles_seen:
+        return
+    state.cycles_seen.add(key)
+    ids = [id(x), id(y), *back]  # x -> y -> ... -> x
+    es = [state.inst_edges[(p, q)][2] for p, q in zip(ids, ids[1:])]
+    n = len(es)
+    first = es[0]
+    name = c.name()
+    if n == 2:
+        msg = (f"two {name} locks (created at {c.key}) are taken in opposite orders: "
+               f"#1 -> #2 ({es[0].path}:{es[0].line}) and #2 -> #1 ({es[1].path}:{es[1].line})")
+    else:
+        msg = f"{n} {name} locks (created at {c.key}) are taken in a cycle of {n}"
+    related = [Location(e.path, e.line, 1, f"{e.thread} takes {name} #{(i + 1) % n + 1} while holding #{i + 1}")
+               for i, e in enumerate(es)][1:]
+    state.cycle_findings.append(([c], Finding(
+        code="LW101",
+        kind="lock-order-cycle",
+        severity="error",
+        message=msg,
+        path=first.path,
+        line=first.line,
+        locks=[c.key],
+        related=related,
+        stacks=[e.stack for e in es],
+        fingerprint=make_fingerprint("LW101", "instances", c.key),
+        extra={"lock_names": [name], "instances": n},
+    )))
+
+
+def _inst_path(src, dst):
+    """Instance ids src -> ... -> dst over live recorded instance edges, or None."""
+    s, d = id(src), id(dst)
+    prev = {s: None}
+    q = deque([s])
+    while q:
+        n = q.popleft()
+        for m in list(state.inst_succ.get(n, ())):
+            if m in prev:
+                continue
+            rec = state.inst_edges.get((n, m))
+            if rec is None or rec[0]() is None or rec[1]() is None:
+                continue
+            prev[m] = n
+            if m == d:
+                out = [m]
+                while prev[out[-1]] is not None:
+                    out.append(prev[out[-1]])
+                return out[::-1][1:]  # without src
+            q.append(m)
+    return None
+
+
+def _purge_instance_edges() -> None:
+    for k, rec in list(state.inst_edges.items()):
+        if rec[0]() is None or rec[1]() is None:
+            del state.inst_edges[k]
+            succ = state.inst_succ.get(k[0])
+            if succ is not None:
+                succ.discard(k[1])
+                if not succ:
+                    del state.inst_succ[k[0]]
 
 
 def _path(src, dst):

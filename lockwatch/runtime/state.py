@@ -134,7 +134,9 @@ held: dict[Any, Held] = {}            # agent -> Held
 agent_of: dict[int, Any] = {}         # id(Held) -> agent (the list is kept alive by `held`/orphans)
 waiting: dict[Any, Wait] = {}         # agent -> Wait
 edges: dict[tuple, Edge] = {}         # (LockClass, LockClass) -> first witness
-cycles_seen: set[frozenset] = set()
+cycles_seen: set = set()
+inst_edges: dict = {}                 # (id x, id y) -> (weakref x, weakref y, Edge): y taken holding x, same class
+inst_succ: dict = {}                  # id x -> {id y}
 findings: list = []
 cycle_findings: list = []             # (classes, LW101 finding), filtered at report time
 errors: list = []
@@ -217,6 +219,8 @@ def reset() -> None:
         by_site.clear()
         edges.clear()
         cycles_seen.clear()
+        inst_edges.clear()
+        inst_succ.clear()
         del findings[:]
         del cycle_findings[:]
         del errors[:]
