@@ -359,6 +359,15 @@ class LockwatchPlugin:
         from lockwatch.runtime import api, state
 
         with state.mutex:
+            # A test may reset the tracer's state (state.reset()): start counting afresh.
+            if len(state.edges) < self._n_edges:
+                self._n_edges = 0
+            if len(state.findings) < self._n_findings:
+                self._n_findings = 0
+            if len(state.orphans) < self._n_orphans:
+                self._n_orphans = 0
+            if len(getattr(state, "cycle_findings", ())) < self._n_cycles:
+                self._n_cycles = 0
             n_e = len(state.edges)
             new_edges = list(islice(state.edges.items(), self._n_edges, None)) if n_e > self._n_edges else []
             n_f, n_o = len(state.findings), len(state.orphans)
