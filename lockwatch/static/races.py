@@ -32,7 +32,7 @@ from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
 CTOR_NAMES = frozenset({"__init__", "__new__", "__post_init__", "__setstate__", "__del__",
                         "__init_subclass__", "__set_name__", "__class_getitem__",
                         # fork handlers run in the child's only thread
-                        "_at_fork_reinit", "_after_fork", "_reset_internal_locks"})
+                        "_at_fork_reinit", "_after_fork", "_afterfork", "_reset_internal_locks"})
 
 # Debug renderings: an unlocked read there is at worst a stale line in a log.
 REPR_NAMES = frozenset({"__repr__", "__str__", "__format__"})
@@ -86,6 +86,7 @@ class ClassRaces:
     safe_attrs: set[str] = field(default_factory=set)   # locks, queues, events, ...
     # methods that run in exactly one thread (the target of the one Thread made in __init__)
     single_thread_roots: set[str] = field(default_factory=set)
+    thread_roots: set[str] = field(default_factory=set)   # methods handed to threads/executors
 
 
 def _thread_lock(model: ProgramModel, lock_id: str) -> bool:
@@ -278,6 +279,7 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     cr = ClassRaces(cid, reasons, owns, declared, threaded, guards=guards, safe_attrs=safe_attrs)
     cr.single_thread_roots = {f"{ci.module}.{ci.summary.methods[m]}" for m, ones in hand_offs.items()
                               if len(ones) == 1 and ones[0] and m in ci.summary.methods}
+    cr.thread_roots = {f"{ci.module}.{ci.summary.methods[m]}" for m in hand_offs if m in ci.summary.methods}
     by_id = {fi.id: fi for fi in methods}
     ctx_counter = [0]
 
@@ -319,6 +321,8 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
         attr = parts[1]
         if attr in method_names and e != "wr":
             continue
+        if attr.startswith("__") and attr.endswith("__"):
+            continue   # __dict__, __class__: the object's machinery, not its state
         if e == "rd":
             if len(parts) != 2 or (ev["l"], ev["c"]) in write_pos:
                 continue
@@ -470,10 +474,16 @@ def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
             shared = [a for a in accs if not a.ctor]
             if shared and cr.single_thread_roots and all(a.root in cr.single_thread_roots for a in shared):
                 continue    # confined to the instance's one worker thread
+            # a class that only hands some methods to threads (no lock, no declaration):
+            # only what those methods run can race with itself
+            lockless = not (cr.owns_lock or cr.declared)
             by_ctx: dict[int, list[Access]] = {}
             for a in accs:
-                if not a.ctor:
-                    by_ctx.setdefault(a.ctx, []).append(a)
+                if a.ctor:
+                    continue
+                if lockless and (a.root not in cr.thread_roots or a.root in cr.single_thread_roots):
+                    continue
+                by_ctx.setdefault(a.ctx, []).append(a)
             reported = set()
             for fa in by_ctx.values():
                 tests = [a for a in fa if not a.write and a.test_end is not None]
@@ -488,6 +498,9 @@ def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
                     inner = max(covering, key=lambda t: t.idx)
                     if set(inner.direct) & set(w.direct):
                         continue      # one lock held from the check to the act
+                    if any(not r.write and inner.idx < r.idx < w.idx and set(r.direct) & set(w.direct)
+                           for r in fa):
+                        continue      # re-checked under the lock the act holds (try-lock DCL)
                     if w.outer:
                         continue      # the caller holds a lock around the whole helper
                     key = (w.fid, inner.idx)
