@@ -67,7 +67,8 @@ class Lock(OrigLock, metaclass=_ALockMeta):
         OrigLock.__init__(self, *args, **kwargs)
         self._hl = None
         self._n = 0
-        self._cls = _new_class(sys._getframe(1), "async-lock")
+        self._cls = c = _new_class(sys._getframe(1), "async-lock")
+        self._succ = c.succ
 
     # The base class's own fast path, inline (one coroutine layer less than calling it),
     # then the held stack of the current task.
@@ -79,7 +80,7 @@ class Lock(OrigLock, metaclass=_ALockMeta):
         hl = _held_get(_current_task() if _ct_get is None else _ct_get(_running_loop()))
         if hl is None:
             hl = task_held(_current_task())
-        elif hl and self._cls not in hl[-1]._cls.succ:
+        elif hl and self._cls not in hl[-1]._succ:
             detect.new_edge(hl, self)
         hl.append(self)
         self._hl = hl
@@ -94,7 +95,7 @@ class Lock(OrigLock, metaclass=_ALockMeta):
         hl = _held_get(_current_task() if _ct_get is None else _ct_get(_running_loop()))
         if hl is None:
             hl = task_held(_current_task())
-        elif hl and self._cls not in hl[-1]._cls.succ:
+        elif hl and self._cls not in hl[-1]._succ:
             detect.new_edge(hl, self)
         hl.append(self)
         self._hl = hl
@@ -156,7 +157,7 @@ async def _contended(w) -> None:
             f = detect._report_self_deadlock(w, sys._getframe(1))
             if opts.break_deadlocks:
                 raise detect._deadlock_error(f)
-    if hl and w._cls not in hl[-1]._cls.succ:
+    if hl and w._cls not in hl[-1]._succ:
         detect.new_edge(hl, w)  # recorded at the attempt, as lockdep does
     agent = task if task is not None else state.agent_of_held(hl)
     state.waiting[agent] = state.Wait("lock", w, state.monotonic(), w._n)

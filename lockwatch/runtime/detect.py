@@ -467,7 +467,7 @@ def interrupted(w, hl) -> None:
 
 def _push_edge(w, hl) -> None:
     try:
-        if hl and w._cls not in hl[-1]._cls.succ:
+        if hl and w._cls not in hl[-1]._succ:
             new_edge(hl, w)
     except Exception as e:
         state.internal_error("edge", e)

@@ -117,7 +117,7 @@ class _LockMeta(type):
         return cls._make(sys._getframe(1), *args, **kwargs)
 
 
-_SLOTS = ("_lk", "_acq", "_rel", "_cls", "_hl", "_n")
+_SLOTS = ("_lk", "_acq", "_rel", "_cls", "_succ", "_hl", "_n")
 
 
 class Lock(metaclass=_LockMeta):
@@ -137,7 +137,8 @@ class Lock(metaclass=_LockMeta):
         self._rel = lk.release
         self._hl = None
         self._n = 0
-        self._cls = _new_class(frame, "lock")
+        self._cls = c = _new_class(frame, "lock")
+        self._succ = c.succ  # the class's successor set, one attribute hop from the hot path
         return self
 
     # -- hot path ------------------------------------------------------------------
@@ -148,7 +149,7 @@ class Lock(metaclass=_LockMeta):
                     hl = _loc.hl
                 except AttributeError:
                     hl = my_held()
-                if hl and self._cls not in hl[-1]._cls.succ:
+                if hl and self._cls not in hl[-1]._succ:
                     _new_edge(hl, self)
                 hl.append(self)
                 self._hl = hl
@@ -188,7 +189,7 @@ class Lock(metaclass=_LockMeta):
             except AttributeError:
                 hl = my_held()
             # Only untimed waits can deadlock: timed acquisitions back off by design.
-            if hl and timeout == -1 and self._cls not in hl[-1]._cls.succ:
+            if hl and timeout == -1 and self._cls not in hl[-1]._succ:
                 _new_edge(hl, self)
             hl.append(self)
             self._hl = hl
@@ -261,7 +262,8 @@ class RLock(metaclass=_LockMeta):
         self._hl = None
         self._n = 0
         self._cnt = 0
-        self._cls = _new_class(frame, "rlock")
+        self._cls = c = _new_class(frame, "rlock")
+        self._succ = c.succ
         return self
 
     def __enter__(self):
@@ -275,7 +277,7 @@ class RLock(metaclass=_LockMeta):
             return True
         try:
             if self._acq(False):
-                if hl and self._cls not in hl[-1]._cls.succ:
+                if hl and self._cls not in hl[-1]._succ:
                     _new_edge(hl, self)
                 hl.append(self)
                 self._hl = hl
@@ -305,7 +307,7 @@ class RLock(metaclass=_LockMeta):
                 self._n += 1  # off the hot path: always counted (the watchdog's hold identity)
             return ok
         if self._acq(False):
-            if hl and timeout == -1 and self._cls not in hl[-1]._cls.succ:
+            if hl and timeout == -1 and self._cls not in hl[-1]._succ:
                 _new_edge(hl, self)
             hl.append(self)
             self._hl = hl
@@ -364,7 +366,7 @@ class RLock(metaclass=_LockMeta):
         self._lk._acquire_restore(st)
         try:
             hl = my_held()
-            if hl and self._cls not in hl[-1]._cls.succ:
+            if hl and self._cls not in hl[-1]._succ:
                 _new_edge(hl, self)
             hl.append(self)
             self._hl = hl
