@@ -157,12 +157,17 @@ def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenc
     by_id = {fi.id: fi for fi in methods}
     calls_in: dict[str, list] = {fid: [] for fid in by_id}
     outside: set[str] = set()
+    cid = methods[0].cls if methods else None
     for fi in model.functions.values():
         for cs in fi.calls:
             for g, recv in cs.targets:
                 if g not in calls_in:
                     continue
-                if fi.id in by_id and recv == "@self":
+                if recv == "@self" and fi.id in by_id:
+                    calls_in[g].append(fi.id)
+                elif recv == "@self" and fi.cls in model.classes and cid in model.classes[fi.cls].mro:
+                    # a subclass calling the helper on itself: still a call from inside the
+                    # object (its contexts are the subclass's to analyse)
                     calls_in[g].append(fi.id)
                 else:
                     outside.add(g)
