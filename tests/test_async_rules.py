@@ -53,6 +53,39 @@ async def handler(fn):
     assert "calls retry" in f.related[0].note and "time.sleep" in f.related[-1].note
 
 
+def test_chains_deeper_than_the_limit_are_not_followed():
+    src = '''
+import time
+
+
+def c():
+    time.sleep(1)
+
+
+def b():
+    c()
+
+
+def a():
+    b()
+
+
+def top():
+    a()
+
+
+async def near():
+    a()
+
+
+async def far():
+    top()
+'''
+    found = scan(src, "LW201")
+    assert lines(found) == [22]
+    assert [r.line for r in found[0].related] == [22, 14, 10, 6]
+
+
 def test_callables_handed_to_threads_are_not_calls_but_a_called_nested_def_is():
     found = scan('''
 import asyncio

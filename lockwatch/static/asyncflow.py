@@ -63,6 +63,11 @@ TASK_SPAWNERS = {
     "asyncio.tasks.ensure_future", "asyncio.AbstractEventLoop.create_task",
 }
 
+# Longest witness followed from an async def: its call, at most two more project calls, the
+# blocking call. Deeper chains are mostly conditional paths (debug logging that formats a
+# traceback that reads a source file): true in theory, noise in practice.
+MAX_CHAIN = 4
+
 _BUILTINS = set(dir(builtins))
 _KNOWN_MODULES = {d.split(".")[0] for d in (*catalog.BLOCKING, *catalog.KNOWN_TYPES,
                                              *catalog.LOCK_FACTORIES, *LOOP_BLOCKING)
@@ -223,6 +228,8 @@ def _compose_one(model, fi, eff, extra) -> bool:
     before = len(d)
 
     def put(name, chain):
+        if len(chain) >= MAX_CHAIN:
+            return   # the async def's own call comes on top
         old = d.get(name)
         if old is None or len(chain) < len(old):
             d[name] = chain
