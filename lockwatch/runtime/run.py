@@ -32,8 +32,8 @@ options:
   --format {text,json,sarif,github}  report format (default: text)
   --output FILE                      write the report to FILE (default: stderr)
   --report-only                      never break a deadlock (no DeadlockError); report only
-  --long-hold SECONDS                report locks held longer (default 10; 0 = off)
-  --long-wait SECONDS                report acquisitions waiting longer (default 10; 0 = off)
+  --long-hold SECONDS                report locks held longer (default 5; 0 = off)
+  --long-wait SECONDS                report acquisitions waiting longer (default 5; 0 = off)
   --starvation N                     report a waiter passed over N times (default 20; 0 = off)
   --starvation-time SECONDS          ... while waiting at least this long (default 1)
   --self-deadlock-grace SECONDS      wait this long for another thread to release a lock

@@ -35,8 +35,8 @@ class Options:
     # Seconds a suspected wait-for cycle must persist before it is reported/broken.
     deadlock_confirm: float = 0.05
     # Watchdog thresholds in seconds (None/0 = off).
-    long_hold: float | None = 10.0
-    long_wait: float | None = 10.0
+    long_hold: float | None = 5.0
+    long_wait: float | None = 5.0
     # A waiter passed over this many times while waiting at least starvation_time seconds.
     starvation_passes: int = 20
     starvation_time: float = 1.0
