@@ -91,6 +91,7 @@ def stages(tree: str, cache_dir: str) -> dict[str, float]:
     from lockwatch.static.engine import analyse_summaries
     from lockwatch.static.pool import summarise_files
 
+    os.chdir(tree)  # display paths (part of the cache key) as in the CLI runs
     cfg = Config(root=tree, cache_dir=cache_dir)
     t0 = time.perf_counter()
     files, errors = discover([tree], cfg)

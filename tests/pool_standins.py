@@ -26,7 +26,10 @@ def summarise(source: str, path: str, module: str, is_package: bool = False) -> 
         time.sleep(60)
     if "CRASH_EXIT" in source:
         os._exit(3)
-    if "HANG_FOREVER" in source:
+    if "HANG_FOREVER" in source:  # like libcst on a huge expression: busy
+        while True:
+            pass
+    if "SLEEP_FOREVER" in source:  # stuck without using the CPU
         while True:
             time.sleep(1)
     if "RAISE_BUG" in source:

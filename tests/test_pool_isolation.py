@@ -96,3 +96,19 @@ def test_file_swapped_for_fifo_after_discovery_does_not_block(tmp_path):
     os.mkfifo(fs[0].abspath)
     summaries, errors = summarise_files(fs, Config(no_cache=True), summariser=pool_standins.SPEC)
     assert [e.path for e in errors] == [fs[0].path]
+
+
+def test_stuck_worker_without_cpu_use_is_stopped_by_the_wall_cap(tmp_path):
+    fs = make_tree(tmp_path, {"good.py": "x = 1\n", "stuck.py": "SLEEP_FOREVER = 1\n"})
+    summaries, errors = summarise_files(fs, Config(no_cache=True, jobs=2), timeout=0.3,
+                                        summariser=pool_standins.SPEC)
+    assert names(errors) == {"stuck.py": "timed out after 0.3 s; not analysed"}
+    assert len(summaries) == 1
+
+
+def test_cpu_seconds_of_a_process():
+    from lockwatch.static.pool import _cpu_seconds
+
+    used = _cpu_seconds(os.getpid())
+    assert used is None or used > 0
+    assert _cpu_seconds(2**22 + 12345) is None

@@ -54,6 +54,11 @@ _WORKER_RECURSION_LIMIT = 10_000
 _WORKER_STACK_BYTES = 512 * 1024 * 1024
 
 _READY = ("ready",)
+_WALL_FACTOR = 10  # a file may take this many budgets of wall time on a loaded machine
+try:
+    _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+except (ValueError, OSError, AttributeError):
+    _CLOCK_TICKS = 100
 _STARTUP_ALLOWANCE = 60.0  # seconds a worker may take to start before its file counts as hung
 
 Progress = Callable[[int, int], None]  # (files done, files total)
@@ -236,6 +241,8 @@ class _Worker:
         # The per-file budget starts when the worker has started (imported libcst), not
         # when its first file was queued: start-up on a loaded machine can take seconds.
         self.ready = False
+        self.started = 0.0
+        self.cpu_base = 0.0  # the worker's CPU seconds when its current file started
 
     @property
     def exitcode(self) -> int | None:
@@ -294,7 +301,9 @@ class _Pool:
                     idle.append(self.workers[-1])
                     continue
                 w.task = task
-                w.deadline = time.monotonic() + self.timeout + (0 if w.ready else _STARTUP_ALLOWANCE)
+                w.started = time.monotonic()
+                w.cpu_base = (_cpu_seconds(w.proc.pid) or 0.0) if w.ready else 0.0
+                w.deadline = w.started + self.timeout + (0 if w.ready else _STARTUP_ALLOWANCE)
                 busy.append(w)
             now = time.monotonic()
             wait_for = min(w.deadline for w in busy) - now
@@ -313,7 +322,9 @@ class _Pool:
                         result = (False, f"internal error: cannot receive the summary: {e}", None)
                 if result == _READY:
                     w.ready = True
+                    w.started = now
                     w.deadline = now + self.timeout
+                    w.cpu_base = _cpu_seconds(w.proc.pid) or 0.0
                     continue
                 if result is not None:
                     ok, value, cache_timeout = result
@@ -331,6 +342,15 @@ class _Pool:
                     crash = code is not None and -code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL)
                     yield task, False, _death_message(code), (None if crash else False)
                 elif now >= w.deadline:
+                    # The budget is CPU time when the system tells us (a loaded machine must
+                    # not turn a slow file into a "time-out" that the cache then remembers),
+                    # capped in wall time for a worker stuck without using the CPU.
+                    cpu = _cpu_seconds(w.proc.pid)
+                    used = None if cpu is None else cpu - w.cpu_base
+                    if w.ready and used is not None and used < self.timeout \
+                            and now < w.started + self.timeout * _WALL_FACTOR:
+                        w.deadline = now + max(0.1, self.timeout - used)
+                        continue
                     busy.remove(w)
                     self._replace(w)
                     idle.append(self.workers[-1])
@@ -354,6 +374,16 @@ class _Pool:
                 w.close_pipes()
             except subprocess.TimeoutExpired:
                 w.kill()
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User+system CPU seconds of a process (Linux /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _death_message(code: int | None) -> str:
