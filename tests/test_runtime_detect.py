@@ -710,3 +710,21 @@ def test_two_instances_of_one_class_in_opposite_orders(tmp_path):
     calls = "; ".join(f"transfer(*sorted(({x}, {y}), key=id))" for x, y in ("ab", "bc", "ba", "ca"))
     r = rh.run(tmp_path, src.format(calls=calls), timeout=30)
     assert r.findings == [] and r.returncode == 0, r.explain()
+
+
+def test_signal_lock_released_from_the_top_of_the_takers_stack(tmp_path):
+    # The worker releases `ready` while it is the only lock main holds: still a signal,
+    # so the later nesting in both orders is no lock-order cycle.
+    r = rh.run(tmp_path, """
+        import threading
+        ready = threading.Lock()
+        other = threading.Lock()
+        ready.acquire()
+        t = threading.Thread(target=ready.release); t.start(); t.join()
+        with ready:
+            with other: pass
+        with other:
+            with ready: pass
+        print("ok")
+    """, timeout=30)
+    assert r.stdout.strip() == "ok" and r.findings == [], r.explain()

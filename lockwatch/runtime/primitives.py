@@ -199,6 +199,11 @@ class Lock(metaclass=_LockMeta):
     def release(self):
         self._rel()
         hl = self._hl
+        # An explicit release may come from another thread than the taker (a lock used as
+        # a signal); `with` never does, so only this path pays for the check.
+        if hl is not getattr(_loc, "hl", None):
+            release_other(self)
+            return
         try:
             x = hl.pop()
         except (IndexError, AttributeError):
