@@ -7,9 +7,9 @@ from __future__ import annotations
 import importlib.util
 import os
 
+import pool_standins
 import pytest
 
-import pool_standins
 from lockwatch.config import Config
 from lockwatch.static import guard
 from lockwatch.static.discover import discover

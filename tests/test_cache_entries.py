@@ -7,6 +7,7 @@ import json
 import os
 
 import pool_standins
+
 from lockwatch.config import Config
 from lockwatch.static.cache import Cache
 from lockwatch.static.discover import discover

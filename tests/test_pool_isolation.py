@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
+import pool_standins
 import pytest
 
-import pool_standins
 from lockwatch.config import Config
 from lockwatch.static.discover import discover
 from lockwatch.static.pool import summarise_files

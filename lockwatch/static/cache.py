@@ -60,7 +60,7 @@ class Cache:
         self._ready = False
 
     @classmethod
-    def for_config(cls, config: Config) -> "Cache | None":
+    def for_config(cls, config: Config) -> Cache | None:
         if config.no_cache:
             return None
         d = config.cache_dir or os.path.join(os.path.abspath(config.root or "."), DEFAULT_DIRNAME)

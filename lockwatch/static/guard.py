@@ -65,8 +65,7 @@ def decode(data: bytes) -> str:
         ) from None
     except LookupError as e:
         raise SourceError(f"cannot decode: {e}") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     return text
 
 
@@ -108,9 +107,7 @@ def _longest_operator_run(source: str) -> int:
     longest = run = 0
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type == tokenize.OP and tok.string not in "()[]{},:;=":
-                run += 1
-            elif tok.type == tokenize.NAME and tok.string in _OPERATOR_NAMES:
+            if tok.type == tokenize.OP and tok.string not in "()[]{},:;=" or tok.type == tokenize.NAME and tok.string in _OPERATOR_NAMES:
                 run += 1
             elif tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
                 longest = max(longest, run)

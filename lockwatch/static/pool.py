@@ -34,8 +34,9 @@ import threading
 import time
 import warnings
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from lockwatch.config import Config
 from lockwatch.findings import InputError
