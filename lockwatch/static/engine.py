@@ -88,12 +88,22 @@ def build_model(summaries: dict[str, ModuleSummary], config: Config | None = Non
     return m
 
 
-def run_checks(model: ProgramModel, config: Config) -> list[Finding]:
+def rule_selected(rule, config: Config) -> bool:
+    """Can any finding of ``rule`` survive ``select``/``ignore``? (Per-file ignores depend
+    on the path, so they are applied to findings, not here.) Unselected checks are not run."""
+    probe = Finding(code=rule.code, kind=rule.kind, severity=rule.severity, message="", path="", line=1)
+    return selection.keep(probe, Config(select=list(config.select), ignore=list(config.ignore)))
+
+
+def run_checks(model: ProgramModel, config: Config, timings: dict | None = None) -> list[Finding]:
     out: list[Finding] = []
     for rule in rules_pkg.all_rules():
-        if rule.check is None or not rule.static:
+        if rule.check is None or not rule.static or not rule_selected(rule, config):
             continue
+        t = time.perf_counter()
         out.extend(rule.check(model, config))
+        if timings is not None:
+            timings[rule.code] = time.perf_counter() - t
     return out
 
 
@@ -104,7 +114,8 @@ def analyse_summaries(summaries: dict[str, ModuleSummary], config: Config,
     t1 = time.perf_counter()
     analyse(model)
     t2 = time.perf_counter()
-    findings = dedupe(run_checks(model, config))
+    per_rule: dict = {}
+    findings = dedupe(run_checks(model, config, per_rule))
     t3 = time.perf_counter()
     sup = {}
     for ms in summaries.values():
@@ -113,5 +124,5 @@ def analyse_summaries(summaries: dict[str, ModuleSummary], config: Config,
     findings = suppress.apply(findings, sup.get)
     findings = selection.apply(findings, config)
     if timings is not None:
-        timings.update(link=t1 - t0, graph=t2 - t1, checks=t3 - t2)
+        timings.update(link=t1 - t0, graph=t2 - t1, checks=t3 - t2, per_rule=per_rule)
     return Report("static", sorted(findings, key=Finding.sort_key), list(errors or []))

@@ -64,6 +64,9 @@ class Linker:
         self._ret_cache: dict = {}
         self._linked: set = set()
         self._depth = 0
+        self._eval_memo: dict = {}
+        self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
+        self._property_names: set = set()
 
     # ------------------------------------------------------------------ build
     def build(self) -> ProgramModel:
@@ -81,6 +84,7 @@ class Linker:
             self._bases(cid)
         for cid in sorted(m.classes):
             m.classes[cid].mro = self._mro(cid)
+        self._property_names = {fi.summary.name for fi in m.functions.values() if fi.kind == "property"}
         for fi in m.functions.values():
             self._collect_inst_attrs(fi)
         for fid in sorted(m.functions):
@@ -267,6 +271,24 @@ class Linker:
     def eval_ref(self, ref: str | None, ctx, implicit=None):
         if not ref:
             return None
+        fi = ctx[1]
+        key = (ref, fi.id if fi is not None else None, ctx[2].id if ctx[2] is not None else None, ctx[0].module)
+        hit = self._eval_memo.get(key)
+        if hit is not None and hit is not _IN_PROGRESS:
+            v, imp = hit
+            if implicit is not None and imp:
+                implicit.extend(imp)
+            return v
+        mine: list = []
+        v = self._eval_ref(ref, ctx, mine)
+        if self._depth == 0:
+            # memoise only complete evaluations (inner ones may have been cut by a guard)
+            self._eval_memo[key] = (v, tuple(mine))
+        if implicit is not None:
+            implicit.extend(mine)
+        return v
+
+    def _eval_ref(self, ref: str, ctx, implicit):
         self._depth += 1
         try:
             if self._depth > _MAX_DEPTH:
@@ -689,6 +711,8 @@ class Linker:
                 elif e == "call":
                     self._link_call(fi, ctx, idx, ev)
                 elif e == "rd":
+                    if ev["r"].rpartition(".")[2] not in self._property_names:
+                        continue   # only a property read runs code
                     implicit: list = []
                     self.eval_ref(ev["r"], ctx, implicit)
                     if implicit:
@@ -794,7 +818,7 @@ class Linker:
         args, kws = ev.get("a") or [], ev.get("k") or {}
         cs = CallSite(idx, loc, tuple(ev["h"]), use=ev.get("u", "expr"), args=args, kws=kws)
         cs.targets.extend(implicit)
-        extra_blocking = set(getattr(self.config, "blocking_calls", None) or ())
+        extra_blocking = self._extra_blocking
         if v is not None:
             k = v[0]
             if k == "func":
@@ -828,12 +852,13 @@ class Linker:
                     cb = self.eval_value(args[i], ctx)
                     if cb is not None and cb[0] == "func":
                         self.m.callbacks.append((cb[1], cb[2] or "?", loc, name))
-        for i, a in enumerate(args):
+        # callables handed to a project function that may call them (only those can bind)
+        for i, a in enumerate(args if cs.targets else ()):
             if a and "r" in a:
                 av = self.eval_ref(a["r"], ctx)
                 if av is not None and av[0] == "func":
                     cs.fnargs.append((i, av[1], av[2] or "?"))
-        for kname, a in kws.items():
+        for kname, a in (kws.items() if cs.targets else ()):
             if a and "r" in a:
                 av = self.eval_ref(a["r"], ctx)
                 if av is not None and av[0] == "func":
