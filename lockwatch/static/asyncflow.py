@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import builtins
 
-import networkx as nx
-
 from lockwatch.findings import Location
 from lockwatch.static import catalog
 from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
@@ -196,54 +194,51 @@ def thread_lock_acquires(model: ProgramModel, fi: FunctionInfo) -> list[tuple]:
     return out
 
 
-def blocking_effects(model: ProgramModel, extra=frozenset()) -> dict[str, dict[str, tuple]]:
-    """For every *sync* project function: catalog name -> shortest witness chain (steps
-    ``(path, line, col, note)``) of a blocking call it makes, directly or through the sync
-    functions it calls. A coroutine function called without ``await`` runs nothing; one
-    awaited is reported on its own. Cached on the model."""
-    cached = getattr(model, "_loop_blocking_eff", None)
-    if cached is not None:
-        return cached
-    eff: dict[str, dict[str, tuple]] = {}
-    G = model.call_graph
-    cond = nx.condensation(G)
-    for c in reversed(list(nx.topological_sort(cond))):
-        members = sorted(cond.nodes[c]["members"])
-        rounds = 1 if len(members) == 1 and not G.has_edge(members[0], members[0]) else 10
-        for _ in range(rounds):
-            changed = False
-            for fid in members:
-                changed |= _compose_one(model, model.functions[fid], eff, extra)
-            if not changed:
-                break
-    model._loop_blocking_eff = eff
-    return eff
+def _direct_cached(model, fi, extra) -> list[tuple]:
+    cache = model.__dict__.setdefault("_loop_direct", {})
+    key = (fi.id, extra)
+    if key not in cache:
+        cache[key] = direct_blocking(model, fi, extra)
+    return cache[key]
 
 
-def _compose_one(model, fi, eff, extra) -> bool:
-    if fi.is_async:
-        eff.setdefault(fi.id, {})
-        return False
-    d = eff.setdefault(fi.id, {})
-    before = len(d)
-
-    def put(name, chain):
-        if len(chain) >= MAX_CHAIN:
-            return   # the async def's own call comes on top
-        old = d.get(name)
-        if old is None or len(chain) < len(old):
-            d[name] = chain
-
-    for step, name in direct_blocking(model, fi, extra):
-        put(name, ((*step, f"... which calls {name}"),))
-    for cs in fi.calls:
-        for g_id, _recv in cs.targets:
-            g = model.functions.get(g_id)
-            if g is None or g is fi or g.is_async:
+def reach_blocking(model: ProgramModel, fid: str, extra=frozenset()) -> tuple | None:
+    """The shortest way the *sync* project function ``fid`` blocks, directly or through the
+    sync functions it calls, within ``MAX_CHAIN - 1`` steps: (name, chain of steps
+    ``(path, line, col, note)``), or None. Breadth first, so the first hit is a shortest
+    one; a coroutine function called without ``await`` runs nothing and is not followed.
+    Only what async code reaches is ever explored (cached on the model)."""
+    cache = model.__dict__.setdefault("_loop_reach", {})
+    key = (fid, extra)
+    if key in cache:
+        return cache[key]
+    best = None
+    seen = {fid}
+    level = [(fid, ())]
+    for _depth in range(MAX_CHAIN - 1):
+        hits = []
+        nxt = []
+        for f_id, prefix in level:
+            f = model.functions.get(f_id)
+            if f is None or f.is_async:
                 continue
-            for name, ch in list(eff.get(g_id, {}).items()):
-                put(name, ((*cs.loc[:3], f"... calls {g.short}"),) + ch)
-    return len(d) != before
+            for step, name in _direct_cached(model, f, extra):
+                hits.append((name, prefix + ((*step, f"... which calls {name}"),)))
+            for cs in f.calls:
+                for g_id, _recv in cs.targets:
+                    g = model.functions.get(g_id)
+                    if g is None or g.is_async or g_id in seen:
+                        continue
+                    seen.add(g_id)
+                    nxt.append((g_id, prefix + ((*cs.loc[:3], f"... calls {g.short}"),)))
+        if hits:
+            best = min(hits, key=lambda h: (h[0], h[1]))
+            break
+        level = nxt
+        if not level:
+            break
+    cache[key] = best
+    return best
 
 
 def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -> list[tuple]:
@@ -252,12 +247,10 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
     out = []
     seen = set()
     for step, name in direct_blocking(model, fi, extra) + thread_lock_acquires(model, fi):
-        key = step
-        if key in seen:
+        if step in seen:
             continue
-        seen.add(key)
+        seen.add(step)
         out.append((step, name, ((*step, f"{fi.short} calls {name}"),)))
-    eff = blocking_effects(model, extra)
     for cs in fi.calls:
         step = tuple(cs.loc[:3])
         if step in seen:
@@ -267,10 +260,12 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
             g = model.functions.get(g_id)
             if g is None or g.is_async:
                 continue
-            for name, ch in sorted(eff.get(g_id, {}).items()):
-                cand = (name, ((*step, f"{fi.short} calls {g.short}"),) + ch)
-                if best is None or len(cand[1]) < len(best[1]):
-                    best = cand
+            r = reach_blocking(model, g_id, extra)
+            if r is None:
+                continue
+            cand = (r[0], ((*step, f"{fi.short} calls {g.short}"),) + r[1])
+            if best is None or (len(cand[1]), cand[0]) < (len(best[1]), best[0]):
+                best = cand
         if best is not None:
             seen.add(step)
             out.append((step, best[0], best[1]))
