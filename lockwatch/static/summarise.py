@@ -405,6 +405,9 @@ class _Builder:
                 if r and self._tracked_attr(r):
                     self._ev("wr", tg, r=r, v=None)
             elif isinstance(tg, cst.Name):
+                if not f.is_module and tg.value in f.s.globals_decl:
+                    self._ev("grd", tg, r=tg.value)
+                    self._ev("gwr", tg, r=tg.value)
                 self._kill(tg.value)
             else:
                 self._expr(tg, "expr")
@@ -513,6 +516,8 @@ class _Builder:
                 ar = self.ann_ref(ann)
                 v = {"ann": ar} if ar else None
             if f.is_module or name in f.s.globals_decl:
+                if not f.is_module:
+                    self._ev("gwr", target, r=name)
                 prev = self.ms.globals.get(name)
                 if not f.is_module and prev is not None and prev.get("v") is not None:
                     return   # ``global x; x = ...`` in a function: keep the module-level value
@@ -589,7 +594,7 @@ class _Builder:
                 except KeyError:
                     end = 0
                 for ev in f.s.events[n0:]:
-                    if ev["e"] == "rd":
+                    if ev["e"] in ("rd", "grd"):
                         ev["t"] = end
             if _has_ordering_compare(st.test):
                 f.s.orders = True
@@ -936,6 +941,9 @@ class _Builder:
             return
         if isinstance(node, cst.Name):
             self._read(node)
+            f = self.f
+            if f is not None and not f.is_module and node.value in f.s.globals_decl:
+                self._ev("grd", node, r=node.value)
             return
         if isinstance(node, cst.Attribute):
             r = self.chain(node)

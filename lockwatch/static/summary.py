@@ -34,6 +34,9 @@ is held there):
   and/or ``ann`` (annotation ref). A read made by the test of an ``if`` carries ``t``: the
   last line of that ``if`` statement (else branches included), so that a check-then-act
   (the test reads, the branch writes) is visible without the syntax tree.
+- ``grd`` / ``gwr``: read or write, in a function, of a module global it declares
+  ``global`` (``r`` the name); ``grd`` in an ``if`` test carries ``t`` like ``rd``
+  (module-level lazy initialisation, see ``lockwatch.static.races``).
 
 Race declarations (see ``lockwatch.annotations``): ``ClassSummary.guards`` maps a lock
 attribute name to the attributes it guards, from a ``guarded_by("_lock", "a", ...)`` class
@@ -48,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 8
+SUMMARY_VERSION = 10
 
 
 @dataclass
