@@ -277,3 +277,41 @@ def test_state_of_the_one_worker_thread_made_in_init_is_confined():
     assert scan(src.replace("EXTRA", "pass")) == []
     # a second thread on the same target: the test and the add can interleave
     assert scan(src.replace("EXTRA", "self._t2 = threading.Thread(target=self._run)")) == [("LW302", 13)]
+
+
+def test_precision_rules_seen_on_real_code():
+    src = '''
+    import threading
+
+    class Reactor:
+        def __init__(self):
+            self.mutex = threading.RLock()
+            self.connections = []
+            self.listener = None
+
+        def attach(self, listener):
+            self.listener = listener          # set-up write; the lock never guards a write of it
+
+        def add(self, c):
+            with self.mutex:
+                self.connections.append(c)
+                self.listener(c)
+
+        def process_data(self):           # public, but the class calls it only under the mutex
+            for c in self.connections:
+                pass
+
+        def process_once(self):
+            with self.mutex:
+                self.process_data()
+
+        def guarded(self, t):
+            with self.mutex_for(t):           # a lock wrapper the linker cannot resolve
+                self.connections.append(t)
+
+        def mutex_for(self, t):
+            return self.mutex
+    '''
+    assert scan(src) == []
+    # the same public method also called without the lock: its read is unprotected
+    assert scan(src + "\n        def poll(self):\n            self.process_data()\n") == [("LW301", 19)]

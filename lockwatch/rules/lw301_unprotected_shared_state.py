@@ -42,7 +42,7 @@ def check(model, config):
         else:
             msg = f"{m} reads self.{r.attr} without a lock, racing {how}"
         wit = Location(r.witness.loc.path, r.witness.loc.line, r.witness.loc.column, note)
-        yield finding(RULE, msg, r.access.loc, [wit], sorted(r.witness.locks),
+        yield finding(RULE, msg, r.access.loc, [wit], races.real_locks(r.witness.locks),
                       (r.cid, r.attr, r.access.fid, r.why))
 
 

@@ -23,7 +23,14 @@ def check(model, config):
                f"across both: two threads can both pass the test")
         act = Location(c.act.loc.path, c.act.loc.line, c.act.loc.column,
                        f"... then {verb} self.{c.attr}" + (f" holding {races.lock_names(c.act.locks)} (taken after the test)" if c.act.locks else " without a lock"))
-        yield finding(RULE, msg, c.check.loc, [act], sorted(c.act.locks), (c.cid, c.attr, c.check.fid))
+        yield finding(RULE, msg, c.check.loc, [act], races.real_locks(c.act.locks), (c.cid, c.attr, c.check.fid))
+    for g in races.global_check_then_act(model, config):
+        m = races.method_short(model, g.fid)
+        msg = (f"{m} tests the module global {g.name} and then assigns it ({where(g.act)}) with no "
+               f"lock held across both, in a module that takes a lock elsewhere: two threads can both "
+               f"pass the test")
+        act = Location(g.act.path, g.act.line, g.act.column, f"... then assigns {g.name}")
+        yield finding(RULE, msg, g.check, [act], [], (g.module, g.name, g.fid))
 
 
 RULE = Rule(
@@ -38,8 +45,9 @@ an element of it) while no single lock is held from the test to the write: lazy
 initialisation (`if self._x is None: self._x = make()`) and cache fills
 (`if key not in self._cache: self._cache[key] = load(key)`). Only classes used from several
 threads are examined: they take a lock, are declared thread-safe, or pass their methods to
-`threading.Thread`/`Timer` or an executor. Double-checked locking (the test repeated under
-the lock) is clean.
+`threading.Thread`/`Timer` or an executor. Module-level lazy initialisation
+(`global _x; if _x is None: _x = make()`) is reported in modules that take a module-level
+lock elsewhere. Double-checked locking (the test repeated under the lock) is clean.
 """,
     why="""
 Between the test and the act another thread can pass the same test: the object is built
@@ -100,6 +108,25 @@ class Worker:
             if i not in self.seen:  # expect
                 self.seen.add(i)
 '''),
+        Example.single('''
+import threading
+
+_lock = threading.Lock()
+_registry = {}
+_client = None
+
+
+def register(name, fn):
+    with _lock:
+        _registry[name] = fn
+
+
+def client():
+    global _client
+    if _client is None:  # expect
+        _client = object()
+    return _client
+'''),
     ),
     valid=(
         Example.single('''
@@ -124,6 +151,41 @@ class Pool:
             if key not in self._cache:
                 self._cache[key] = key * 2
             return self._cache[key]
+'''),
+        Example.single('''
+import threading
+
+_lock = threading.Lock()
+_client = None
+_config = None
+
+
+def client():
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = object()
+    return _client
+
+
+def config():
+    global _config
+    with _lock:
+        if _config is None:
+            _config = {}
+        return _config
+'''),
+        Example.single('''
+_cache = None
+
+
+def cache():
+    """No lock anywhere in the module: not meant for threads, not examined."""
+    global _cache
+    if _cache is None:
+        _cache = {}
+    return _cache
 '''),
         Example.single('''
 class Local:

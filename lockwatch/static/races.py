@@ -164,17 +164,21 @@ def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenc
                 if g not in calls_in:
                     continue
                 if recv == "@self" and fi.id in by_id:
-                    calls_in[g].append(fi.id)
+                    calls_in[g].append(bool(_held_locks(model, fi, cs.held)))
                 elif recv == "@self" and fi.cls in model.classes and cid in model.classes[fi.cls].mro:
                     # a subclass calling the helper on itself: still a call from inside the
                     # object (its contexts are the subclass's to analyse)
-                    calls_in[g].append(fi.id)
+                    calls_in[g].append(bool(_held_locks(model, fi, cs.held)))
                 else:
                     outside.add(g)
     out = set()
     for fid, fi in by_id.items():
         name = fi.summary.name
-        if _is_private(name) and calls_in[fid] and fid not in outside and name not in referenced:
+        if not calls_in[fid] or fid in outside or name in referenced or name in CTOR_NAMES:
+            continue
+        # a private helper; or a public method the class itself only ever calls with a lock
+        # held (``process_data`` called under the mutex by ``process_once``)
+        if _is_private(name) or (not name.startswith("__") and all(calls_in[fid])):
             out.add(fid)
     return out
 
@@ -346,6 +350,12 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
         if attr in safe_attrs and (container or not write):
             continue
         direct = _held_locks(model, fi, ev["h"])
+        if not direct and any(not fi.acqs.get(i) and str(events[i].get("r", "")).startswith("@self.")
+                              for i in ev["h"]):
+            # held through something on self the linker could not resolve (a lock wrapper
+            # called with arguments, a custom context manager): maybe a lock, so not a
+            # verdict of "unprotected"
+            direct = frozenset({"?"})
         acc = Access(attr, write, container, fi.id, Location(fi.path, ev["l"], ev["c"]),
                      direct | outer, tuple(ev["h"]), in_ctor,
                      ev.get("t") if e == "rd" else None, idx, outer, chain, ctx, root)
@@ -379,7 +389,12 @@ def method_short(model: ProgramModel, fid: str) -> str:
 
 
 def lock_names(locks) -> str:
-    return ", ".join(sorted(short_name(x) for x in locks)) or "no lock"
+    return ", ".join(sorted(short_name(x) if x != "?" else "a lock-like context" for x in locks)) or "no lock"
+
+
+def real_locks(locks) -> list[str]:
+    """Lock ids for a finding's ``locks`` (the unresolved marker left out)."""
+    return sorted(x for x in locks if x != "?")
 
 
 # ---------------------------------------------------------------------- LW301 candidates
@@ -434,8 +449,13 @@ def unprotected(model: ProgramModel, config=None, skip: set | None = None) -> li
                 if key in seen or (a.fid, attr) in skip:
                     continue
                 if a.write:
-                    wit = (locked_w or locked or [b for b in shared if b.fid != a.fid and b.write]
-                           or [a])   # declared thread-safe: two threads running this method
+                    # evidence of intent is a write under the lock: a lock that only happens
+                    # to be held around a read (a listener set up before use) is no evidence
+                    if cr.declared:
+                        wit = (locked_w or locked or [b for b in shared if b.fid != a.fid and b.write]
+                               or [a])   # declared thread-safe: two threads running this method
+                    else:
+                        wit = locked_w
                     if not wit:
                         continue
                     seen.add(key)
@@ -537,7 +557,7 @@ def guard_violations(model: ProgramModel, config=None) -> list[GuardViolation]:
             for a in cr.accesses.get(attr, ()):
                 if a.ctor:
                     continue
-                if lock_id is not None and lock_id in a.locks:
+                if lock_id is not None and lock_id in a.locks or "?" in a.locks:
                     continue
                 if lock_id is None and a.locks:
                     continue   # an unresolvable guard: any lock is accepted (no false alarm)
@@ -545,4 +565,68 @@ def guard_violations(model: ProgramModel, config=None) -> list[GuardViolation]:
                     continue
                 seen.add((a.fid, a.write))
                 out.append(GuardViolation(cid, attr, lock_attr, lock_id, a, decl))
+    return out
+
+
+# ---------------------------------------------------------------------- module globals
+
+
+@dataclass
+class GlobalCheckThenAct:
+    module: str
+    name: str
+    fid: str
+    check: Location
+    act: Location
+
+
+def _module_takes_lock(model: ProgramModel, module: str) -> bool:
+    """Does the module show it means to be thread-safe: a function of it takes a thread
+    lock that lives at module level (``_lock = threading.Lock()``)?"""
+    prefix = module + "."
+    for fi in model.functions.values():
+        if fi.module != module:
+            continue
+        for acqs in fi.acqs.values():
+            for a in acqs:
+                if _thread_lock(model, a.lock) and a.lock.startswith(prefix) and a.lock.count(".") == module.count(".") + 1:
+                    return True
+    return False
+
+
+def global_check_then_act(model: ProgramModel, config=None) -> list[GlobalCheckThenAct]:
+    """``global _x; if _x is None: _x = make()`` in a module that takes a module-level
+    lock elsewhere, with no lock held from the test to the assignment (and no re-check
+    under the assignment's lock)."""
+    out: list[GlobalCheckThenAct] = []
+    cache: dict[str, bool] = {}
+    for fid in sorted(model.functions):
+        fi = model.functions[fid]
+        if not fi.summary.globals_decl or fi.is_async:
+            continue
+        events = fi.summary.events
+        tests = [(i, ev) for i, ev in enumerate(events) if ev["e"] == "grd" and ev.get("t")]
+        if not tests:
+            continue
+        if fi.module not in cache:
+            cache[fi.module] = _module_takes_lock(model, fi.module)
+        if not cache[fi.module]:
+            continue
+        done = set()
+        for wi, w in enumerate(events):
+            if w["e"] != "gwr" or w["r"] in done:
+                continue
+            covering = [(i, ev) for i, ev in tests if ev["r"] == w["r"] and i < wi and ev["t"] >= w["l"]]
+            if not covering:
+                continue
+            ci, c = max(covering, key=lambda x: x[0])
+            wl = set(w["h"])
+            if set(c["h"]) & wl:
+                continue
+            if any(ev["e"] == "grd" and ev["r"] == w["r"] and ci < i < wi and set(ev["h"]) & wl
+                   for i, ev in enumerate(events)):
+                continue   # re-checked under the lock the assignment holds
+            done.add(w["r"])
+            out.append(GlobalCheckThenAct(fi.module, w["r"], fid, Location(fi.path, c["l"], c["c"]),
+                                          Location(fi.path, w["l"], w["c"])))
     return out
