@@ -96,11 +96,13 @@ def check_selector(sel: str, where: str) -> str:
         return s.upper()
     if s.lower() in KINDS:
         return s.lower()
-    from lockwatch.rules import all_rules  # only for the rare name selector
+    from lockwatch.rules import all_rules  # only for rule names and kinds beyond SPEC's list
 
     for rule in all_rules():
         if rule.name == s.lower():
             return rule.code
+        if rule.kind == s.lower():
+            return s.lower()
     raise ConfigError(
         f"{where}: unknown rule selector {sel!r} (expected ALL, a code or code prefix such as "
         "LW101 or LW1, a kind such as lock-order-cycle, or a rule name from 'lockwatch rules')"

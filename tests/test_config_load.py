@@ -220,3 +220,15 @@ def test_rule_names_select_their_code_only(monkeypatch):
     assert check_selector("lock-order-cycle", "--ignore") == "lock-order-cycle"
     with pytest.raises(ConfigError, match="demo-nestin'"):
         check_selector("demo-nestin", "--ignore")
+
+
+def test_kinds_of_registered_rules_are_selectors_even_beyond_spec(monkeypatch):
+    import lockwatch.rules as rules_mod
+    from lockwatch.config import KINDS, check_selector
+    from lockwatch.rules import Rule
+
+    demo = Rule(code="LW903", name="demo-backlog", kind="demo-new-kind", severity="info",
+                summary="s", what="w", why="y", example="e", use_instead="u")
+    monkeypatch.setattr(rules_mod, "_REGISTRY", {demo.code: demo})
+    assert "demo-new-kind" not in KINDS
+    assert check_selector("demo-new-kind", "--select") == "demo-new-kind"
