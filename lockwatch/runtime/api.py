@@ -71,6 +71,9 @@ def collect(since: int = 0, since_orphans: int = 0, since_cycles: int = 0) -> li
     from lockwatch.runtime import lockset
 
     found += lockset.findings()
+    from lockwatch.runtime import backlog
+
+    found += backlog.findings()
     seen = set()
     out = []
     for f in found:
@@ -83,6 +86,8 @@ def collect(since: int = 0, since_orphans: int = 0, since_cycles: int = 0) -> li
 
 def build_report(since: int = 0, since_orphans: int = 0, since_errors: int = 0,
                  since_cycles: int = 0) -> Report:
+    from lockwatch.runtime import backlog, contention
+
     findings = collect(since, since_orphans, since_cycles)
     errors = [InputError("<lockwatch runtime>", m) for m in state.errors[since_errors:]]
     return Report(
@@ -95,7 +100,9 @@ def build_report(since: int = 0, since_orphans: int = 0, since_errors: int = 0,
                 "order_edges": len(state.edges),
                 "python": ".".join(map(str, __import__("sys").version_info[:3])),
                 "pid": os.getpid(),
-            }
+            },
+            "contention": contention.profile(),
+            "backlog": backlog.high_water_marks(),
         },
     )
 

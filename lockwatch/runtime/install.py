@@ -153,6 +153,9 @@ def install() -> None:
 
             orig_alock = asyncio.locks.Lock
             _patch_asyncio()
+            from lockwatch.runtime import backlog
+
+            backlog.install(state.options.backlog_threshold)
             from lockwatch.runtime import aio
 
             _rebind_imported(
@@ -186,6 +189,9 @@ def uninstall() -> None:
         _count -= 1
         if _count == 0:
             _restore()
+            from lockwatch.runtime import backlog
+
+            backlog.uninstall()
 
 
 def installed() -> bool:

@@ -75,9 +75,10 @@ def _new_edge(hl, w):
 
 
 def _contended(w, timeout):
-    from lockwatch.runtime import detect
+    from lockwatch.runtime import contention, detect
 
-    return detect.contended(w, timeout)
+    # slow path only: the contention profile times the wait (see contention.py)
+    return contention.timed_contended(detect.contended, w, timeout)
 
 
 def _interrupted(w) -> None:

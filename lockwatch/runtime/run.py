@@ -42,6 +42,8 @@ options:
                                      repeatable; classes marked lockwatch.thread_safe or
                                      guarded_by are watched anyway)
   --no-races                         do not watch marked classes either
+  --backlog-threshold N              report an unbounded queue whose backlog passes N items
+                                     and keeps rising while drained (default 5000)
   --config FILE                      configuration file (pyproject.toml or lockwatch.toml)
   -h, --help                         show this help
 """
@@ -57,6 +59,7 @@ _VALUED = {
     "--self-deadlock-grace": "self_deadlock_grace",
     "--deadlock-confirm": "deadlock_confirm",
     "--config": "config",
+    "--backlog-threshold": "backlog_threshold",
 }
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -134,7 +137,7 @@ def _runtime_options(opts: dict) -> dict:
             raise UsageError(str(e)) from e
         raise
     for k in ("report_only", "long_hold", "long_wait", "starvation_passes", "starvation_time",
-              "self_deadlock_grace", "deadlock_confirm", "races"):
+              "self_deadlock_grace", "deadlock_confirm", "races", "backlog_threshold"):
         if k in opts:
             out[k] = opts[k]
     if "watch_classes" in opts:

@@ -45,6 +45,9 @@ class Options:
     # these "pkg.mod.Class" names (watch_classes); only watched classes pay for it.
     races: bool = True
     watch_classes: tuple = ()
+    # Unbounded queues whose backlog passes this many items and keeps rising while drained
+    # are reported (LW401, backlog.py).
+    backlog_threshold: int = 5000
 
     @classmethod
     def from_mapping(cls, d: dict[str, Any]) -> "Options":
@@ -62,6 +65,10 @@ class Options:
                     raise ValueError("starvation_passes must be >= 0")
             elif k == "races":
                 o.races = bool(v)
+            elif k == "backlog_threshold":
+                if isinstance(v, bool) or not isinstance(v, (int, str)) or int(v) < 1:
+                    raise ValueError(f"backlog_threshold must be a number of items >= 1, not {v!r}")
+                o.backlog_threshold = int(v)
             elif k == "watch_classes":
                 names = [v] if isinstance(v, str) else v
                 if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
