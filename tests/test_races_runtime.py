@@ -60,7 +60,7 @@ def _run(tmp_path, modules: dict, driver: str, *opts: str) -> tuple[dict, subpro
     env = dict(os.environ, PYTHONPATH=ROOT)
     p = subprocess.run([sys.executable, "-m", "lockwatch", "run", "--format", "json", "--output", str(out),
                         *opts, "driver.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                       timeout=60)
+                       timeout=60, check=False)
     assert out.is_file(), p.stderr
     return json.loads(out.read_text()), p
 
@@ -213,7 +213,8 @@ def test_option_validation(tmp_path, bad):
     if bad == "--watch-class":
         (tmp_path / "driver.py").write_text("pass\n")
         p = subprocess.run([sys.executable, "-m", "lockwatch", "run", "--watch-class"], cwd=tmp_path,
-                           env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=60)
+                           env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True, timeout=60,
+                           check=False)
         assert p.returncode == 2 and "--watch-class needs a value" in p.stderr
     else:
         assert state.Options.from_mapping({"watch_classes": bad}).watch_classes == ("x",)
