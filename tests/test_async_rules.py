@@ -86,6 +86,29 @@ async def far():
     assert [r.line for r in found[0].related] == [22, 14, 10, 6]
 
 
+def test_filesystem_queries_count_only_when_written_in_the_async_def():
+    found = scan('''
+import os
+
+
+def cached(path):
+    if os.path.exists(path):
+        return open(path).read()
+
+
+def probe(path):
+    return os.path.isfile(path)
+
+
+async def handler(path):
+    os.path.isfile(path)
+    probe(path)
+    cached(path)
+''', "LW201")
+    assert lines(found) == [15, 17]
+    assert "open" in found[1].message
+
+
 def test_callables_handed_to_threads_are_not_calls_but_a_called_nested_def_is():
     found = scan('''
 import asyncio

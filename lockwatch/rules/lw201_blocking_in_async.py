@@ -49,6 +49,8 @@ filesystem calls, `input()`, socket calls and DNS lookups, `Thread.join`, `Event
 blocking `queue` operations, `Future.result()`, and `acquire()` or `Condition.wait()` of a
 `threading` lock. Passing the callable to `asyncio.to_thread`, `loop.run_in_executor`,
 `anyio.to_thread.run_sync` or `trio.to_thread.run_sync` is fine: it runs on a worker thread.
+Sync callees are followed up to three calls deep; filesystem metadata queries
+(`os.path.exists`, `Path.stat`...) count only when written in the `async def` itself.
 """,
     why="""
 An event loop runs every task on one thread. While a coroutine sits in a blocking call,

@@ -52,6 +52,18 @@ LOOP_BLOCKING: set[str] = {
                                "request", "stream")),
 }
 
+# Filesystem metadata queries: a blocking syscall, but a short one on a local disk. Reported
+# when written in the async def itself (as flake8-async does); not followed through calls,
+# where they are mostly guarded, conditional housekeeping (seen in filelock, the stdlib).
+LIGHT: set[str] = {
+    *(f"os.path.{m}" for m in ("exists", "lexists", "isfile", "isdir", "islink", "ismount",
+                                "isjunction", "getatime", "getmtime", "getctime", "getsize",
+                                "samefile", "sameopenfile", "realpath", "_joinrealpath")),
+    "os.stat", "os.lstat",
+    *(f"pathlib.Path.{m}" for m in ("exists", "is_file", "is_dir", "is_symlink", "stat", "lstat",
+                                     "resolve", "samefile")),
+}
+
 # Wrappers that take an already-open sync file and make it async: their argument is fine.
 FILE_WRAPPERS = {"trio.wrap_file", "anyio.wrap_file"}
 
@@ -203,8 +215,8 @@ def _direct_cached(model, fi, extra) -> list[tuple]:
 
 
 def reach_blocking(model: ProgramModel, fid: str, extra=frozenset()) -> tuple | None:
-    """The shortest way the *sync* project function ``fid`` blocks, directly or through the
-    sync functions it calls, within ``MAX_CHAIN - 1`` steps: (name, chain of steps
+    """The shortest way the *sync* project function ``fid`` blocks (``LIGHT`` calls aside),
+    directly or through the sync functions it calls, within ``MAX_CHAIN - 1`` steps: (name, chain of steps
     ``(path, line, col, note)``), or None. Breadth first, so the first hit is a shortest
     one; a coroutine function called without ``await`` runs nothing and is not followed.
     Only what async code reaches is ever explored (cached on the model)."""
@@ -223,7 +235,8 @@ def reach_blocking(model: ProgramModel, fid: str, extra=frozenset()) -> tuple | 
             if f is None or f.is_async:
                 continue
             for step, name in _direct_cached(model, f, extra):
-                hits.append((name, prefix + ((*step, f"... which calls {name}"),)))
+                if name not in LIGHT:
+                    hits.append((name, prefix + ((*step, f"... which calls {name}"),)))
             for cs in f.calls:
                 for g_id, _recv in cs.targets:
                     g = model.functions.get(g_id)
@@ -232,7 +245,8 @@ def reach_blocking(model: ProgramModel, fid: str, extra=frozenset()) -> tuple | 
                     seen.add(g_id)
                     nxt.append((g_id, prefix + ((*cs.loc[:3], f"... calls {g.short}"),)))
         if hits:
-            best = min(hits, key=lambda h: (h[0], h[1]))
+            # the first in the source (inner calls come first in event order at one position)
+            best = min(enumerate(hits), key=lambda ih: (ih[1][1][-1][:3], ih[0]))[1]
             break
         level = nxt
         if not level:
