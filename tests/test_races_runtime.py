@@ -230,3 +230,25 @@ def test_runtime_codes_match_the_rule_modules():
     for r in (lockset._LW301, lockset._LW303):
         rule = get(r.code)
         assert (r.kind, r.severity) == (rule.kind, rule.severity)
+
+
+def test_in_place_mutation_through_an_attribute_counts_as_a_write():
+    from lockwatch.runtime import lockset
+
+    def classify(stmt):
+        code = compile(stmt, "<probe>", "exec")
+        import dis
+
+        loads = [i for i in dis.get_instructions(code) if i.opname == "LOAD_ATTR" and i.argval in ("d", "items")]
+        assert loads, stmt
+        return lockset._classify(code, loads[0].offset)
+
+    assert classify("self.d[k] = v")
+    assert classify("del self.d[k]")
+    assert classify("self.d[k] += 1")
+    assert classify("self.items.append(x)")
+    assert classify("self.d.setdefault(k, [])")
+    assert not classify("y = self.d[k]")
+    assert not classify("y = len(self.items)")
+    assert not classify("self.d.get(k)")
+    assert not classify("for x in self.items: pass")

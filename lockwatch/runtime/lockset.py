@@ -251,6 +251,57 @@ def _report_race(obj, name, write, tid, v: _Var, cls) -> None:
     ))
 
 
+# ---------------------------------------------------------------- in-place mutation
+
+# Methods that mutate their receiver (list, dict, set, bytearray): ``self._items.append(x)``
+# reads the attribute, but what follows writes the object it holds.
+MUTATORS = frozenset({
+    "append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "add",
+    "discard", "setdefault", "sort", "reverse", "difference_update", "intersection_update",
+    "symmetric_difference_update",
+})
+_SUBSCR_WRITES = frozenset({"STORE_SUBSCR", "DELETE_SUBSCR"})
+_SUBSCR_STOPS = ("CALL", "PRECALL", "RETURN", "STORE_FAST", "STORE_ATTR", "STORE_NAME",
+                 "STORE_GLOBAL", "POP_TOP", "LOAD_ATTR", "LOAD_METHOD", "JUMP", "POP_JUMP",
+                 "YIELD", "GET_ITER", "FOR_ITER")
+_site_kind: dict[tuple, bool] = {}      # (code, offset of the LOAD_ATTR) -> mutates?
+_code_index: dict = {}                  # code -> (instructions, offset -> index)
+
+
+def _mutating_load(frame) -> bool:
+    """Is the attribute load the caller is executing the start of an in-place mutation
+    (``self._d[k] = v``, ``del self._d[k]``, ``self._d[k] += 1``, ``self._l.append(x)``)?
+    Decided once per load site from the bytecode that follows it."""
+    code = frame.f_code
+    key = (code, frame.f_lasti)
+    kind = _site_kind.get(key)
+    if kind is None:
+        kind = _site_kind[key] = _classify(code, frame.f_lasti)
+    return kind
+
+
+def _classify(code, offset: int) -> bool:
+    import dis
+
+    entry = _code_index.get(code)
+    if entry is None:
+        instrs = [i for i in dis.get_instructions(code) if i.opname != "CACHE"]
+        entry = _code_index[code] = (instrs, {ins.offset: n for n, ins in enumerate(instrs)})
+    instrs, where = entry
+    n = where.get(offset)
+    if n is None or n + 1 >= len(instrs):
+        return False
+    nxt = instrs[n + 1]
+    if nxt.opname in ("LOAD_METHOD", "LOAD_ATTR") and nxt.argval in MUTATORS:
+        return True
+    for ins in instrs[n + 1:n + 11]:
+        if ins.opname in _SUBSCR_WRITES:
+            return True
+        if ins.opname.startswith(_SUBSCR_STOPS):
+            return False
+    return False
+
+
 # ---------------------------------------------------------------- patching
 
 
@@ -272,7 +323,7 @@ def _make_hooks(cls: type, orig_set, orig_get):
                 return value
             if name in d:
                 try:
-                    _access(self, name, False, _cls)
+                    _access(self, name, _mutating_load(sys._getframe(1)), _cls)
                 except Exception as e:  # noqa: BLE001 - never break the program
                     state.internal_error("lockset", e)
         return value
@@ -429,6 +480,8 @@ def stop() -> None:
     _patched.clear()
     _guards.clear()
     _guarded.clear()
+    _site_kind.clear()
+    _code_index.clear()
     _vars.clear()
     _refs.clear()
     _pending.clear()
