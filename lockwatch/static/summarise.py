@@ -112,9 +112,11 @@ class _Func:
         "ctx_acqs",
         "exits",
         "fin",
+        "handlers",
         "held",
         "is_module",
         "local_names",
+        "loops",
         "outer_self",
         "reads",
         "s",
@@ -135,6 +137,10 @@ class _Func:
         self.attr_reads: set[str] = set()
         # the enclosing method's ``self`` seen from a closure (a callback defined in a method)
         self.outer_self: str | None = None
+        # enclosing loops of this function: (loop line, except-handler depth at the loop),
+        # and the current except-handler depth (events carry "lp"; see summary.py)
+        self.loops: list[tuple[int, int]] = []
+        self.handlers = 0
 
 
 class _Builder:
@@ -163,6 +169,8 @@ class _Builder:
     def _ev(self, kind: str, node, **kw) -> int:
         line, col = self.loc(node)
         ev = {"e": kind, "l": line, "c": col, "h": list(self.f.held)}
+        if self.f.loops:
+            ev["lp"] = self.f.loops[-1][0]
         ev.update(kw)
         self.f.s.events.append(ev)
         return len(self.f.s.events) - 1
@@ -419,12 +427,17 @@ class _Builder:
                 if v is not None:
                     f.s.returns.append(v)
             f.exits.append(f.held)
+            self._loop_exit(small, "return")
             return True
         if isinstance(small, cst.Raise):
             if small.exc is not None:
                 self._expr(small.exc, "expr")
+            self._loop_exit(small, "raise")
             return True
-        if isinstance(small, (cst.Break, cst.Continue)):
+        if isinstance(small, cst.Break):
+            self._loop_exit(small, "break")
+            return True
+        if isinstance(small, cst.Continue):
             return True
         if isinstance(small, cst.Import):
             for alias in small.names:
@@ -617,15 +630,21 @@ class _Builder:
 
     def _loop(self, st) -> bool:
         f = self.f
-        if isinstance(st, cst.For):
-            self._expr(st.iter, "expr")
-            if st.asynchronous is not None:
-                self._ev("await", st)
-            self._assign(st.target, None)
-        else:
-            self._expr(st.test, "test")
-        h0 = f.held
-        tb = self._suite(st.body)
+        f.loops.append((self.loc(st)[0], f.handlers))
+        try:
+            if isinstance(st, cst.For):
+                f.loops.pop()  # the iterable is evaluated once
+                self._expr(st.iter, "expr")
+                f.loops.append((self.loc(st)[0], f.handlers))
+                if st.asynchronous is not None:
+                    self._ev("await", st)
+                self._assign(st.target, None)
+            else:
+                self._expr(st.test, "test")
+            h0 = f.held
+            tb = self._suite(st.body)
+        finally:
+            f.loops.pop()
         hb = f.held
         f.held = h0 if tb else _intersect(h0, hb)
         if st.orelse is not None:
@@ -633,6 +652,14 @@ class _Builder:
             if self._suite(st.orelse.body):
                 f.held = h1
         return False
+
+    def _loop_exit(self, node, how: str) -> None:
+        # Leaving a loop: "err" when it is a raise or happens in an except handler inside
+        # the loop (a consumer loop that stops on an error).
+        f = self.f
+        if f.loops:
+            err = how == "raise" or f.handlers > f.loops[-1][1]
+            self._ev("exit", node, x=how, err=err)
 
     def _with(self, st: cst.With) -> bool:
         f = self.f
@@ -683,8 +710,12 @@ class _Builder:
                 self._expr(h.type, "expr")
             if h.name is not None:
                 self._assign(h.name.name, None)
-            if not self._suite(h.body):
-                outs.append(f.held)
+            f.handlers += 1
+            try:
+                if not self._suite(h.body):
+                    outs.append(f.held)
+            finally:
+                f.handlers -= 1
         f.fin.pop()
         if st.finalbody is not None:
             f.held = _intersect_all(outs, h0)

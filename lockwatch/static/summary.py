@@ -17,8 +17,9 @@ A *value* (what an assignment stores, a call argument, a return) is a small dict
 ``{"ann": ref}`` (only the declared type is known).
 
 Events (``FunctionSummary.events``, source order), each a dict with ``e`` (type), ``l``/``c``
-(1-based line/column) and ``h`` (indices of the ``acq`` events of this function whose lock
-is held there):
+(1-based line/column), ``h`` (indices of the ``acq`` events of this function whose lock
+is held there) and, for an event inside the body (or ``while`` test) of a ``for``/``while``/
+``async for`` loop of this function, ``lp``: the line of the innermost such loop:
 
 - ``acq``: ``r`` ref of the lock-like object, ``m`` mode (``with``, ``awith``, ``acquire``,
   ``try`` (non-blocking or timed: held afterwards, adds no order edge), ``ctx``
@@ -30,6 +31,8 @@ is held there):
   of a list/tuple/set/dict display inherits discard/return/arg from the display),
   ``t`` the target ref when assigned;
 - ``await``: an ``await``, or an ``async for`` step;
+- ``exit``: a ``break``/``return``/``raise`` (``x``) inside a loop body; ``err`` when it is a
+  ``raise`` or sits in an ``except`` handler inside that loop (a loop that stops on error);
 - ``rd`` / ``wr``: read or write of ``@self.x`` / ``name.x``; writes carry ``v`` (value)
   and/or ``ann`` (annotation ref). A read made by the test of an ``if`` carries ``t``: the
   last line of that ``if`` statement (else branches included), so that a check-then-act
@@ -51,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 10
+SUMMARY_VERSION = 11
 
 
 @dataclass
