@@ -169,6 +169,25 @@ def ca():
         Example.single('''
 import threading
 
+
+def test_handoff():
+    # "started"/"finish" are signals: acquired here, released by the worker thread
+    started = threading.Lock()
+    finish = threading.Lock()
+    started.acquire()
+    finish.acquire()
+
+    def worker():
+        started.release()
+        finish.acquire()
+
+    threading.Thread(target=worker).start()
+    started.acquire()
+    finish.release()
+'''),
+        Example.single('''
+import threading
+
 a = threading.Lock()
 b = threading.Lock()
 

@@ -170,6 +170,30 @@ def run():
     ),
     valid=(
         Example.single('''
+import asyncio
+import threading
+
+
+def handshake():
+    # locks used as signals between threads: released by the other thread
+    started = threading.Lock()
+    started.acquire()
+
+    def body():
+        started.release()
+
+    threading.Thread(target=body).start()
+    started.acquire()
+
+
+async def cancelled_waiter():
+    lock = asyncio.Lock()
+    await lock.acquire()
+    task = asyncio.create_task(lock.acquire())   # a coroutine, not an acquisition here
+    task.cancel()
+    lock.release()
+'''),
+        Example.single('''
 import threading
 
 

@@ -46,11 +46,37 @@ def local_lock_escapes(model: ProgramModel, lock_id: str) -> bool:
     ref = {"r": name}
     for ev in fi.summary.events:
         e = ev["e"]
-        if e == "call" and (ref in (ev.get("a") or []) or ref in (ev.get("k") or {}).values()):
+        if e == "call" and (_mentions(ev.get("a"), ref) or _mentions(ev.get("k"), ref)):
             return True
-        if e == "wr" and ev.get("v") == ref:
+        if e == "wr" and _mentions(ev.get("v"), ref):
             return True
-    return ref in fi.summary.returns
+    if _mentions(fi.summary.returns, ref):
+        return True
+    # a closure that uses it (a thread body releasing it)
+    prefix = fid + ".<locals>."
+    for gid, g in model.functions.items():
+        if gid.startswith(prefix):
+            gs = g.summary
+            if name in getattr(gs, "reads", ()) or name in getattr(gs, "attr_reads", ()):
+                return True
+            if any(ev.get("r", "").split(".")[0] == name or ev.get("f", "").split(".")[0] == name
+                   for ev in gs.events):
+                return True
+    return False
+
+
+def _mentions(value, ref: dict) -> bool:
+    """Does a summary value (nested lists/dicts) contain ``ref`` anywhere?"""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if v == ref:
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def acquire_status(model: ProgramModel, fid: str, loc) -> str | None:

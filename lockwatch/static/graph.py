@@ -149,6 +149,21 @@ def _head(fi: FunctionInfo, a: Acq) -> list[Location]:
     return [Location(a.loc[0], a.loc[1], a.loc[2], note)] + [_loc(s) for s in a.via]
 
 
+def _held(fi: FunctionInfo, held) -> list[Acq]:
+    """Locks held at a point, leaving out ``acquire()`` calls this function never releases:
+    a lock taken and not released here is a signal between threads (``started.acquire()``
+    waiting for another thread's ``release()``) or a leak (LW121), not a critical section,
+    so it orders nothing."""
+    out = fi.held_acqs(held)
+    sites = fi.summary.acquire_sites
+    if not sites or not out:
+        return out
+    missing = {(s["l"], s["c"]) for s in sites if s["status"] == "missing"}
+    if not missing or fi.summary.name in ("__enter__", "__aenter__"):
+        return out
+    return [a for a in out if a.via or a.mode not in ("acquire", "try") or (a.loc[1], a.loc[2]) not in missing]
+
+
 def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
     g = nx.DiGraph()
     m.self_edges = []
@@ -179,7 +194,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
         fi = m.functions[fid]
         events = fi.summary.events
         for idx in sorted(fi.acqs):
-            H = fi.held_acqs(events[idx]["h"])
+            H = _held(fi, events[idx]["h"])
             if not H:
                 continue
             for b in fi.acqs[idx]:
@@ -189,7 +204,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 for a in H:
                     edge(fi, a, b.lock, b.path, tail, _loc(b.loc))
         for cs in fi.calls:
-            H = fi.held_acqs(cs.held)
+            H = _held(fi, cs.held)
             if not H and not cs.fnargs:
                 continue
             primary = Location(cs.loc[0], cs.loc[1], cs.loc[2])

@@ -751,6 +751,9 @@ class Linker:
         v = self.eval_ref(ref, ctx, implicit)
         if v is not None and v[0] == "lock":
             lc = self.m.locks.get(v[1])
+            if (lc is not None and lc.is_async and mode in ("acquire", "try")
+                    and ev.get("aw") is False):
+                lc = None   # ``lock.acquire()`` of an async lock, not awaited: nothing acquired here
             if lc is not None and not lc.counting:
                 out.append(Acq(v[1], v[2], blocking, loc, (), bool(v[3]), mode))
         elif v is not None and v[0] == "inst" and v[1] is not None:

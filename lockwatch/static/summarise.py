@@ -588,7 +588,7 @@ class _Builder:
         h_body = h_else = h0
         if at is not None:
             call, neg = at
-            idx = self._acquire(call, push=False)
+            idx = self._acquire(call, push=False, awaited=_is_awaited(st.test))
             if idx is not None:
                 if neg:
                     h_else = h0 + (idx,)
@@ -892,7 +892,7 @@ class _Builder:
             self.f = saved
 
     # ------------------------------------------------------------------ expressions
-    def _acquire(self, call: cst.Call, push: bool = True) -> int | None:
+    def _acquire(self, call: cst.Call, push: bool = True, awaited: bool = False) -> int | None:
         fn = call.func
         r = self.chain(fn.value)
         for a in call.args:
@@ -900,7 +900,8 @@ class _Builder:
         if r is None:
             return None
         mode = "acquire" if _acquire_blocking(call) else "try"
-        idx = self._ev("acq", call, r=r, m=mode)
+        # ``aw``: awaited here (an async lock's acquire() only acquires when awaited)
+        idx = self._ev("acq", call, r=r, m=mode, aw=awaited)
         if push:
             self.f.held = self.f.held + (idx,)
         return idx
@@ -924,7 +925,7 @@ class _Builder:
             meth = fn.attr.value
             if meth == "acquire":
                 self._recv(fn.value)
-                idx = self._acquire(node)
+                idx = self._acquire(node, awaited=use == "await")
                 if idx is not None and stmts is not None and use in ("discard", "local"):
                     self._release_site(idx, node, list(stmts[i + 1:]))
                 return
@@ -1101,6 +1102,12 @@ def _element_use(use: str) -> str:
     if use in ("discard", "return", "arg"):
         return use
     return "expr"
+
+
+def _is_awaited(test) -> bool:
+    if isinstance(test, cst.UnaryOperation):
+        test = test.expression
+    return isinstance(test, cst.Await)
 
 
 def _intersect_all(outs: list, default: tuple) -> tuple:
