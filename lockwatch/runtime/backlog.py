@@ -35,7 +35,7 @@ DEFAULT_THRESHOLD = 5000
 _threshold = DEFAULT_THRESHOLD
 _arm_at = DEFAULT_THRESHOLD // 2
 _saved: list[tuple[type, str, object, bool]] = []  # (class, attribute, original, had it)
-_queues: "weakref.WeakSet" = weakref.WeakSet()       # armed queues (for the report section)
+_armed: list = []                                   # (weakref to queue, _Rec): report section
 _findings: list[Finding] = []
 
 
@@ -51,7 +51,8 @@ def configure(threshold: int | None) -> None:
 class _Rec:
     """What an armed queue (high-water mark >= threshold/2) remembers."""
 
-    __slots__ = ("site", "kind", "gets_at_cross", "producer", "feed", "next_check", "reported")
+    __slots__ = ("site", "kind", "gets_at_cross", "producer", "feed", "next_check", "reported", "hwm",
+                 "gets")
 
     def __init__(self, site, kind: str) -> None:
         self.site = site              # (path, line) of the queue's creation, or None
@@ -61,6 +62,8 @@ class _Rec:
         self.feed: tuple[str, int] | None = None
         self.next_check = 0      # size at which "still rising" is (re)checked
         self.reported = False    # ... and it made a finding
+        self.hwm = 0             # kept here too: the queue may be gone by report time
+        self.gets = 0
 
 
 def _user_frame(f):
@@ -121,7 +124,9 @@ def _rising(q, n: int, kind: str) -> None:
                 return
             rec = q._lw = _Rec(getattr(q, "_lw_site", None), kind)
             with state.mutex:
-                _queues.add(q)
+                _armed.append((weakref.ref(q), rec))
+        rec.hwm = n
+        rec.gets = q._lw_gets
         if rec.reported:
             return
         if rec.gets_at_cross < 0:
@@ -299,16 +304,16 @@ def high_water_marks(limit: int = 20) -> dict:
     """The report's ``backlog`` section: the armed queues, largest high-water mark first."""
     rows = []
     with state.mutex:
-        queues = list(_queues)
-    for q in queues:
-        rec = q._lw
+        armed = list(_armed)
+    for ref, rec in armed:
+        q = ref()
         site = rec.site or rec.feed
         rows.append({
             "queue": "asyncio.Queue" if rec.kind == "asyncio" else "queue.Queue",
             "created": f"{site[0]}:{site[1]}" if site else "<unknown>",
-            "high_water": q._lw_hwm,
-            "size": q.qsize(),
-            "taken": q._lw_gets,
+            "high_water": q._lw_hwm if q is not None else rec.hwm,
+            "size": q.qsize() if q is not None else None,
+            "taken": q._lw_gets if q is not None else rec.gets,
             "reported": rec.reported,
         })
     rows.sort(key=lambda r: -r["high_water"])
@@ -318,3 +323,4 @@ def high_water_marks(limit: int = 20) -> dict:
 def reset() -> None:
     with state.mutex:
         del _findings[:]
+        del _armed[:]

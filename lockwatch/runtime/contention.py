@@ -261,9 +261,10 @@ def format_text(prof: dict, limit: int = 10) -> str:
            f"{'hold p50/p99/max ms':>22}"]
     for r in rows:
         w, h = r["wait"], r["hold"]
-        label = f"{r['lock']} ({r['created']})" if r["lock"] != r["class"] else r["class"]
+        created = r["created"].rsplit("/", 1)[-1]
+        label = f"{r['lock']} ({created})" if r["lock"] != r["class"] else r["class"]
         out.append(
-            f"  {label[:40]:40} {r['acquisitions']:8d} {r['contended']:9d} {w['total_ms']:9.1f}ms "
+            f"  {label[-40:]:40} {r['acquisitions']:8d} {r['contended']:9d} {w['total_ms']:9.1f}ms "
             f"{w['median_ms']:6.2f}/{w['p99_ms']:6.2f}/{w['max_ms']:7.2f} "
             f"{h['median_ms']:6.2f}/{h['p99_ms']:6.2f}/{h['max_ms']:7.2f}"
         )
