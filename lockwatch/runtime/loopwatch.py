@@ -1,0 +1,313 @@
+"""The event loop's own hazards at runtime: a loop blocked longer than a threshold (LW201
+blocking-in-async) and a task that suspends while its thread holds a ``threading`` lock
+(LW202 await-under-thread-lock).
+
+One hook serves both: ``BaseEventLoop._run_once`` (pure Python in every supported version,
+unlike the C ``Task.__step``) is wrapped to bump a per-thread tick counter, odd while a tick
+runs. A raw ``_thread`` watchdog samples ``sys._current_frames()`` of each loop thread; a
+loop seen busy (odd tick, not waiting in the selector) in the same tick for longer than the
+threshold is reported with the stack captured *while* it blocks. Nothing is timed on the
+loop's path: the cost is the wrapper call per tick, not per callback.
+
+A task's step runs inside a tick; if the thread's held-lock stack is deeper when the tick
+ends than when it began, a lock taken in the tick outlived it, i.e. some task suspended at
+an ``await`` holding it. That check is one ``len`` per tick; the search for the culprit task
+runs only when it happens.
+"""
+
+from __future__ import annotations
+
+import _thread
+import linecache
+import sys
+
+from lockwatch.findings import Finding, Location, make_fingerprint
+from lockwatch.runtime import state
+from lockwatch.runtime.stacks import disp, fmt_frame, frame_list, is_own, is_wrapper
+
+_get_ident = _thread.get_ident
+_held_get = state.held.get
+
+threshold = 0.1                # seconds; options.loop_block (None/0 = off)
+_loops: dict[int, list] = {}   # thread ident -> [tick, busy since, tick seen busy, finding]
+_saved: list[tuple[object, str, object]] = []
+_stop = None
+_running = False
+_blocked: dict[tuple, Finding] = {}   # blocking site -> its finding (duration kept at max)
+_lw202: set = set()                   # (lock class key, site) reported
+_msg_parts: dict[int, tuple] = {}     # id(finding) -> (function, detail) to rebuild its message
+
+
+def _set(owner, name: str, value) -> None:
+    _saved.append((owner, name, getattr(owner, name)))
+    setattr(owner, name, value)
+
+
+def install(block_threshold: float | None = 0.1) -> None:
+    global threshold
+    threshold = block_threshold or 0.0
+    try:
+        import asyncio.base_events as be
+    except Exception as e:  # pragma: no cover
+        state.internal_error("loopwatch-install", e)
+        return
+    orig = be.BaseEventLoop._run_once
+
+    def _run_once(self):
+        ident = _get_ident()
+        rec = _loops.get(ident)
+        if rec is None:
+            rec = _register(ident)
+        rec[0] += 1
+        hl = _held_get(ident)
+        n0 = len(hl) if hl else 0
+        try:
+            return orig(self)
+        finally:
+            rec[0] += 1
+            hl = _held_get(ident)
+            if hl and len(hl) > n0:
+                _lock_outlived_tick(self, hl, n0)
+
+    _run_once.__doc__ = orig.__doc__
+    _set(be.BaseEventLoop, "_run_once", _run_once)
+
+
+def uninstall() -> None:
+    global _running
+    while _saved:
+        owner, name, value = _saved.pop()
+        try:
+            setattr(owner, name, value)
+        except Exception as e:  # pragma: no cover
+            state.internal_error("loopwatch-uninstall", e)
+    if _running and _stop is not None:
+        _running = False
+        try:
+            _stop.release()
+        except RuntimeError:
+            pass
+    _loops.clear()
+
+
+def _register(ident: int) -> list:
+    global _stop, _running
+    rec = [0, None, -1, None]
+    _loops[ident] = rec
+    if threshold and not _running:
+        _stop = state.RAW_ALLOCATE()
+        _stop.acquire()
+        _running = True
+        _thread.start_new_thread(_watch, (_stop,))
+    return rec
+
+
+def interval() -> float:
+    return max(0.005, min(0.05, threshold / 10))
+
+
+def _watch(stop_lock) -> None:
+    while not stop_lock.acquire(True, interval()):
+        try:
+            sample()
+        except Exception as e:
+            state.internal_error("loopwatch", e)
+
+
+def _idle(f) -> bool:
+    # Waiting for I/O or the next timer: the loop is free, however long it lasts.
+    c = f.f_code
+    return c.co_name == "select" and c.co_filename.endswith("selectors.py")
+
+
+def sample(now: float | None = None) -> None:
+    now = state.monotonic() if now is None else now
+    frames = sys._current_frames()
+    for ident, rec in list(_loops.items()):
+        f = frames.get(ident)
+        if f is None:
+            _loops.pop(ident, None)
+            continue
+        tick = rec[0]
+        if not tick & 1 or _idle(f):
+            rec[1] = None
+            continue
+        if rec[1] is None or rec[2] != tick:
+            # First sighting of this tick busy: it began at most one interval ago, counted
+            # from here (an under-estimate, never an over-estimate).
+            rec[1], rec[2], rec[3] = now, tick, None
+            continue
+        dur = now - rec[1]
+        if dur < threshold:
+            continue
+        if rec[3] is not None:
+            _update(rec[3], dur)
+            continue
+        rec[3] = _report_block(ident, f, dur)
+
+
+def _blocking_frame(f):
+    """Innermost frame that is the program's own (not lockwatch, not a stdlib wrapper)."""
+    first = None
+    g = f
+    while g is not None:
+        fn = g.f_code.co_filename
+        if not is_own(fn):
+            if first is None:
+                first = g
+            if not is_wrapper(fn) and not _stdlib(fn):
+                return g
+        g = g.f_back
+    return first
+
+
+def _report_block(ident: int, f, dur: float) -> Finding | None:
+    site = _blocking_frame(f)
+    if site is None:
+        return None
+    path, line = disp(site.f_code.co_filename), site.f_lineno
+    key = (path, line)
+    old = _blocked.get(key)
+    if old is not None:
+        old.extra["occurrences"] = old.extra.get("occurrences", 1) + 1
+        _update(old, dur)
+        return old
+    stack = [fmt_frame(x) for x in frame_list(f)]
+    inner = fmt_frame(f)
+    what = f" (in {inner})" if stack and stack[-1] != fmt_frame(site) else ""
+    fd = Finding(
+        code="LW201",
+        kind="blocking-in-async",
+        severity="warning",
+        message=_block_msg(site.f_code.co_name, what, dur),
+        path=path,
+        line=line,
+        stacks=[stack],
+        fingerprint=make_fingerprint("LW201", path, line, "runtime"),
+        extra={"seconds": round(dur, 3), "threshold": threshold, "origin": "runtime", "occurrences": 1},
+    )
+    _blocked[key] = fd
+    _msg_parts[id(fd)] = (site.f_code.co_name, what)
+    with state.mutex:
+        state.findings.append(fd)
+    return fd
+
+
+def _block_msg(func: str, what: str, dur: float) -> str:
+    return (f"the event loop was blocked for at least {dur:.2f}s (threshold {threshold:g}s) "
+            f"in {func}{what}: a synchronous call on the loop's thread")
+
+
+def _update(fd: Finding, dur: float) -> None:
+    if dur > fd.extra.get("seconds", 0):
+        fd.extra["seconds"] = round(dur, 3)
+        func, what = _msg_parts.get(id(fd), ("?", ""))
+        fd.message = _block_msg(func, what, dur)
+
+
+_STD = None
+
+
+def _stdlib(fn: str) -> bool:
+    global _STD
+    if _STD is None:
+        import sysconfig
+
+        _STD = tuple(p for p in (sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib")) if p)
+    return fn.startswith(_STD) and "site-packages" not in fn or fn.startswith("<frozen")
+
+
+# ---- LW202 ---------------------------------------------------------------------------
+
+def _lock_outlived_tick(loop, hl, n0: int) -> None:
+    try:
+        for w in list(hl[n0:]):
+            c = getattr(w, "_cls", None)
+            if c is None or c.handoff or c.kind == "async-lock":
+                continue
+            _report_await_under_lock(loop, w, c)
+    except Exception as e:
+        state.internal_error("loopwatch-lw202", e)
+
+
+def _task_frames(task) -> list:
+    """The frames of a suspended task, outermost first, following ``await`` inward."""
+    out = []
+    try:
+        obj = task.get_coro()
+    except Exception:
+        return out
+    seen = 0
+    while obj is not None and seen < 50:
+        seen += 1
+        fr = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+        if fr is None:
+            break
+        out.append(fr)
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+    return out
+
+
+def _mentions(fr, attr: str) -> bool:
+    # Does the frame's function, up to where it is suspended, take the lock by that name?
+    code = fr.f_code
+    for ln in range(code.co_firstlineno, (fr.f_lineno or code.co_firstlineno) + 1):
+        text = linecache.getline(code.co_filename, ln)
+        if attr in text and ("with " in text or ".acquire(" in text):
+            return True
+    return False
+
+
+def _report_await_under_lock(loop, w, c) -> None:
+    import asyncio
+
+    label = c.name()
+    attr = label.rsplit(".", 1)[-1] if label and ":" not in label else ""
+    site = None
+    held_in = None
+    try:
+        tasks = asyncio.all_tasks(loop)
+    except Exception:
+        tasks = set()
+    for t in tasks:
+        frames = [x for x in _task_frames(t) if not is_own(x.f_code.co_filename)]
+        if not frames:
+            continue
+        holder = next((x for x in frames if attr and _mentions(x, attr)), None)
+        if holder is None:
+            continue
+        inner = frames[-1]
+        user = next((x for x in reversed(frames) if not _stdlib(x.f_code.co_filename)), inner)
+        site, held_in = user, holder
+        stack = [fmt_frame(x) for x in frames]
+        break
+    if site is None:
+        return  # no task we can pin it on: precision first
+    path, line = disp(site.f_code.co_filename), site.f_lineno
+    key = (c.key, path, line)
+    if key in _lw202:
+        return
+    _lw202.add(key)
+    fd = Finding(
+        code="LW202",
+        kind="await-under-thread-lock",
+        severity="error",
+        message=(f"a task suspended at an await in {site.f_code.co_name} while its thread held "
+                 f"{c.name()} (taken in {held_in.f_code.co_name}): another task that takes it "
+                 "blocks the event loop thread, and the holder can never resume to release it"),
+        path=path,
+        line=line,
+        locks=[c.key],
+        related=[Location(c.path, c.line, 1, f"{c.name()} created here"),
+                 Location(disp(held_in.f_code.co_filename), held_in.f_lineno, 1, "held in this frame")],
+        stacks=[stack],
+        fingerprint=make_fingerprint("LW202", c.key, path, line),
+        extra={"origin": "runtime"},
+    )
+    with state.mutex:
+        state.findings.append(fd)
+
+
+def reset() -> None:
+    _blocked.clear()
+    _lw202.clear()
