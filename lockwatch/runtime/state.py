@@ -48,6 +48,11 @@ class Options:
     # Unbounded queues whose backlog passes this many items and keeps rising while drained
     # are reported (LW401, backlog.py).
     backlog_threshold: int = 5000
+    # Event loop blocked this long (seconds) in one step -> LW201 (loopwatch.py; None/0 = off).
+    loop_block: float | None = 0.1
+    # Seconds to let threads the program started end on their own before they are reported
+    # as still running at its (or a watch() scope's) end (LW211, lifecycle.py).
+    thread_grace: float = 0.5
 
     @classmethod
     def from_mapping(cls, d: dict[str, Any]) -> "Options":
@@ -75,13 +80,14 @@ class Options:
                     raise ValueError("watch_classes must be a list of 'pkg.mod.Class' names")
                 o.watch_classes = tuple(names)
             elif k in ("self_deadlock_grace", "deadlock_confirm", "long_hold", "long_wait",
-                       "starvation_time", "watchdog_interval"):
+                       "starvation_time", "watchdog_interval", "loop_block", "thread_grace"):
                 if isinstance(v, bool) or (v is not None and not isinstance(v, (int, float, str))):
                     raise ValueError(f"{k} must be a number of seconds, not {v!r}")
                 fv = None if v is None else float(v)
                 if fv is not None and fv < 0:
                     raise ValueError(f"{k} must be >= 0")
-                setattr(o, k, fv if fv or k in ("self_deadlock_grace", "deadlock_confirm") else (fv or None))
+                setattr(o, k, fv if fv or k in ("self_deadlock_grace", "deadlock_confirm", "thread_grace")
+                        else (fv or None))
             else:
                 raise ValueError(f"unknown runtime option {k!r}")
         return o
