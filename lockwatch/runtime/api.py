@@ -26,6 +26,10 @@ def install(**options) -> None:
         state.options = state.Options.from_mapping(options)
     _install.install()
     if _install._count == 1:
+        from lockwatch.runtime import lifecycle, loopwatch
+
+        loopwatch.install(state.options.loop_block)
+        lifecycle.install()
         watchdog.start()
         if state.options.races or state.options.watch_classes:
             from lockwatch.runtime import lockset
@@ -37,6 +41,10 @@ def uninstall() -> None:
     """Undo one ``install()``; the last one restores the original factories exactly."""
     _install.uninstall()
     if not _install.installed():
+        from lockwatch.runtime import lifecycle, loopwatch
+
+        lifecycle.uninstall()
+        loopwatch.uninstall()
         watchdog.stop()
         from lockwatch.runtime import lockset
 
@@ -122,9 +130,16 @@ class watch:
         self._since_orphans = len(state.orphans)
         self._since_errors = len(state.errors)
         self._since_cycles = len(state.cycle_findings)
+        from lockwatch.runtime import lifecycle
+
+        self._since_threads = lifecycle.mark()
         return self
 
     def __exit__(self, *exc) -> None:
+        from lockwatch.runtime import lifecycle
+
+        # Threads started in the block and still running after a grace period (LW211).
+        lifecycle.threads_alive(self._since_threads, state.options.thread_grace, "the watch() block ended")
         self._final = self.report()
         uninstall()
 
