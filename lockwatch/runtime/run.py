@@ -44,6 +44,10 @@ options:
   --no-races                         do not watch marked classes either
   --backlog-threshold N              report an unbounded queue whose backlog passes N items
                                      and keeps rising while drained (default 5000)
+  --loop-block SECONDS               report an event loop blocked this long in one step
+                                     (default 0.1; 0 = off)
+  --thread-grace SECONDS             let threads still running when the program ends this
+                                     long to finish before reporting them (default 0.5)
   --config FILE                      configuration file (pyproject.toml or lockwatch.toml)
   -h, --help                         show this help
 """
@@ -60,6 +64,8 @@ _VALUED = {
     "--deadlock-confirm": "deadlock_confirm",
     "--config": "config",
     "--backlog-threshold": "backlog_threshold",
+    "--loop-block": "loop_block",
+    "--thread-grace": "thread_grace",
 }
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -137,7 +143,8 @@ def _runtime_options(opts: dict) -> dict:
             raise UsageError(str(e)) from e
         raise
     for k in ("report_only", "long_hold", "long_wait", "starvation_passes", "starvation_time",
-              "self_deadlock_grace", "deadlock_confirm", "races", "backlog_threshold"):
+              "self_deadlock_grace", "deadlock_confirm", "races", "backlog_threshold",
+              "loop_block", "thread_grace"):
         if k in opts:
             out[k] = opts[k]
     if "watch_classes" in opts:
@@ -200,12 +207,20 @@ def run_program(mode: str, target: str, args: list[str]) -> int:
                              f"[Errno 2] No such file or directory\n")
             return 2
         sys.path[0] = os.path.dirname(os.path.abspath(target))
-        runpy.run_path(target, run_name="__main__")
+        g = runpy.run_path(target, run_name="__main__")
     else:
         sys.argv = [target, *args]
         sys.path[0] = os.getcwd()
-        runpy.run_module(target, run_name="__main__", alter_sys=True)
+        g = runpy.run_module(target, run_name="__main__", alter_sys=True)
+    _program_end()  # while the program's globals are alive, as they are at a real exit
+    del g
     return 0
+
+
+def _program_end() -> None:
+    from lockwatch.runtime import lifecycle, state
+
+    lifecycle.program_end(state.options.thread_grace)
 
 
 def main(argv: list[str]) -> int:
@@ -243,6 +258,7 @@ def main(argv: list[str]) -> int:
             _wait_for_threads()
         except SystemExit as e:
             code = _exit_code(e.code)
+            _program_end()
             _wait_for_threads()
         except KeyboardInterrupt as e:
             _print_exception(e)
