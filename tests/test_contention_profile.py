@@ -20,7 +20,7 @@ held = threading.Event()
 def a():
     with hot:
         held.set()
-        time.sleep(0.05)
+        time.sleep(0.3)   # long enough for b() to be waiting even on a loaded machine
 
 def b():
     held.wait()
@@ -50,7 +50,7 @@ def test_contended_lock_is_profiled_and_the_uncontended_one_is_not(tmp_path):
     assert hot["lock"] == "hot"
     assert hot["contended"] == 1 and hot["timed_out"] == 0
     assert hot["wait"]["count"] == 1
-    # b() waited for the rest of a()'s 50 ms hold and then held it itself for 20 ms:
+    # b() waited for the rest of a()'s 300 ms hold and then held it itself for 20 ms:
     # lower bounds guaranteed by the sleeps (no upper bounds: the machine may be slow)
     assert hot["wait"]["max_ms"] > 5
     assert hot["hold"]["count"] == 1 and hot["hold"]["max_ms"] >= 15
@@ -77,9 +77,9 @@ def test_rows_are_sorted_by_total_wait(tmp_path):
             pass
         t.join()
 
-    contend(small, 0.01)
-    contend(big, 0.15)
-    contend(small, 0.01)
+    contend(small, 0.1)
+    contend(big, 0.6)
+    contend(small, 0.1)
     """
     res = run(tmp_path, src)
     prof, rows = _rows(res)
@@ -98,7 +98,7 @@ def test_rlock_hold_is_timed_once_for_nested_entries_and_timeouts_are_counted(tm
     def holder():
         with r:
             ev.set()
-            time.sleep(0.05)
+            time.sleep(0.3)
 
     t = threading.Thread(target=holder)
     t.start()
