@@ -188,7 +188,15 @@ def _print_exception(exc: BaseException) -> None:
 
 
 def _wait_for_threads() -> None:
-    # What the interpreter does before exiting (threading._shutdown): wait for non-daemon threads.
+    # What the interpreter does before exiting (threading._shutdown): run the threading atexit
+    # hooks (concurrent.futures wakes its idle workers there: without it a pool never shut
+    # down would be waited for forever), then wait for non-daemon threads.
+    hooks = getattr(threading, "_threading_atexits", None)
+    while hooks:
+        try:
+            hooks.pop()()
+        except Exception:
+            pass
     me = threading.current_thread()
     for t in list(threading.enumerate()):
         if t is me or t.daemon or t is threading.main_thread():
