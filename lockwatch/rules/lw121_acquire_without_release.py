@@ -49,8 +49,10 @@ def check(model, config):
             lc = model.locks.get(lock)
             if lc is None or lc.sort in SEMAPHORE_SORTS:
                 continue   # semaphores are routinely acquired here and released elsewhere
+            if local_lock_escapes(model, lock):
+                continue   # handed to another thread: a signal, released over there
             if status == "missing":
-                if lock in released_anywhere or lock in fi.released or local_lock_escapes(model, lock):
+                if lock in released_anywhere or lock in fi.released:
                     continue
                 if _ACQUIRER.search(fi.summary.name) or fi.summary.qualname == "<module>":
                     continue

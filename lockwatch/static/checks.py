@@ -67,12 +67,18 @@ def local_lock_escapes(model: ProgramModel, lock_id: str) -> bool:
 
 def _mentions(value, ref: dict) -> bool:
     """Does a summary value (nested lists/dicts) contain ``ref`` anywhere?"""
+    name = ref["r"]
     stack = [value]
     while stack:
         v = stack.pop()
         if v == ref:
             return True
         if isinstance(v, dict):
+            # ``create_task(cond.wait())``: a method of it handed on counts too
+            for k in ("r", "call"):
+                x = v.get(k)
+                if isinstance(x, str) and x.split(".", 1)[0] == name:
+                    return True
             stack.extend(v.values())
         elif isinstance(v, list):
             stack.extend(v)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from lockwatch.findings import Location
+from lockwatch.static.checks import local_lock_escapes
 from lockwatch.static.link import reroot
 from lockwatch.static.model import Acq, FunctionInfo, ProgramModel, short_name
 
@@ -149,12 +150,15 @@ def _head(fi: FunctionInfo, a: Acq) -> list[Location]:
     return [Location(a.loc[0], a.loc[1], a.loc[2], note)] + [_loc(s) for s in a.via]
 
 
-def _held(fi: FunctionInfo, held) -> list[Acq]:
+def _held(fi: FunctionInfo, held, escaping=None) -> list[Acq]:
     """Locks held at a point, leaving out ``acquire()`` calls this function never releases:
     a lock taken and not released here is a signal between threads (``started.acquire()``
     waiting for another thread's ``release()``) or a leak (LW121), not a critical section,
     so it orders nothing."""
     out = fi.held_acqs(held)
+    if escaping is not None and out:
+        # a local lock handed to another thread (closure, argument) is a signal too
+        out = [a for a in out if not (a.mode in ("acquire", "try") and escaping(a.lock))]
     sites = fi.summary.acquire_sites
     if not sites or not out:
         return out
@@ -169,6 +173,14 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
     m.self_edges = []
     m.blocking_sites = []
     locks = m.locks
+
+    esc_cache: dict[str, bool] = {}
+
+    def escaping(lock_id):
+        r = esc_cache.get(lock_id)
+        if r is None:
+            r = esc_cache[lock_id] = local_lock_escapes(m, lock_id)
+        return r
 
     def usable(lock_id):
         lc = locks.get(lock_id)
@@ -194,7 +206,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
         fi = m.functions[fid]
         events = fi.summary.events
         for idx in sorted(fi.acqs):
-            H = _held(fi, events[idx]["h"])
+            H = _held(fi, events[idx]["h"], escaping)
             if not H:
                 continue
             for b in fi.acqs[idx]:
@@ -204,7 +216,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 for a in H:
                     edge(fi, a, b.lock, b.path, tail, _loc(b.loc))
         for cs in fi.calls:
-            H = _held(fi, cs.held)
+            H = _held(fi, cs.held, escaping)
             if not H and not cs.fnargs:
                 continue
             primary = Location(cs.loc[0], cs.loc[1], cs.loc[2])
