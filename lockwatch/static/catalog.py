@@ -132,6 +132,12 @@ KNOWN_TYPES: dict[str, str] = {
     "urllib3.poolmanager.PoolManager": "urllib3.PoolManager",
     "urllib3.poolmanager.ProxyManager": "urllib3.PoolManager",
     "urllib3.request.RequestMethods": "urllib3.PoolManager",
+    "sqlite3.connect": "sqlite3.Connection",
+    "sqlite3.Connection": "sqlite3.Connection",
+    "smtplib.SMTP": "smtplib.SMTP",
+    "smtplib.SMTP_SSL": "smtplib.SMTP",
+    "ftplib.FTP": "ftplib.FTP",
+    "ftplib.FTP_TLS": "ftplib.FTP",
 }
 
 # (type, method) -> type of the result
