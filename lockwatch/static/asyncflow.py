@@ -48,6 +48,19 @@ LOOP_BLOCKING: set[str] = {
     *(f"urllib3.PoolManager.{m}" for m in ("request", "urlopen", "request_encode_url",
                                             "request_encode_body")),
     "httpx.Client.send", "httpx.Client.stream", "requests.Session.send",
+    "urllib.request.urlretrieve", "smtplib.SMTP", "smtplib.SMTP_SSL", "ftplib.FTP",
+    "ftplib.FTP_TLS",
+    *(f"smtplib.SMTP.{m}" for m in ("connect", "login", "starttls", "ehlo", "helo", "sendmail",
+                                     "send_message", "quit")),
+    *(f"ftplib.FTP.{m}" for m in ("connect", "login", "retrbinary", "retrlines", "storbinary",
+                                   "storlines", "nlst", "dir", "cwd", "quit")),
+    # sync database drivers: connecting and running statements wait on the server or disk
+    "sqlite3.connect", "psycopg2.connect", "psycopg.connect", "pymysql.connect",
+    "MySQLdb.connect", "mysql.connector.connect", "pymongo.MongoClient",
+    *(f"sqlite3.Connection.{m}" for m in ("execute", "executemany", "executescript", "commit",
+                                           "rollback", "backup")),
+    # archives and compressed files: opening reads the disk
+    "tarfile.open", "zipfile.ZipFile", "gzip.open", "bz2.open", "lzma.open", "shelve.open",
     *(f"httpx2.{v}" for v in ("get", "post", "put", "patch", "delete", "head", "options",
                                "request", "stream")),
 }
