@@ -65,6 +65,7 @@ class Linker:
         self._linked: set = set()
         self._depth = 0
         self._eval_memo: dict = {}
+        self._method_index: dict | None = None
         self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
         self._property_names: set = set()
 
@@ -822,6 +823,8 @@ class Linker:
         cs = CallSite(idx, loc, tuple(ev["h"]), use=ev.get("u", "expr"), args=args, kws=kws)
         cs.targets.extend(implicit)
         extra_blocking = self._extra_blocking
+        if v is None:
+            v = self._duck_method(fi, ev["f"])
         if v is not None:
             k = v[0]
             if k == "func":
@@ -868,6 +871,31 @@ class Linker:
                     cs.fnargs.append((kname, av[1], av[2] or "?"))
         if cs.targets or cs.ext or cs.lockm or cs.blocking or cs.fnargs:
             fi.calls.append(cs)
+
+    def _duck_method(self, fi: FunctionInfo, ref: str):
+        """``param.m()`` on an unannotated parameter: when exactly one project class defines
+        a method ``m`` (a distinctive name: not private, not a dunder, not a name that
+        builtins or common protocols use), take that class's method. Duck typing as the
+        code intends it; a name two classes share resolves to nothing."""
+        parts = ref.split(".")
+        if len(parts) != 2 or parts[0] not in fi.summary.params or parts[0] in fi.summary.locals:
+            return None
+        name = parts[1]
+        if name.startswith("_") or name in _COMMON_METHODS:
+            return None
+        if self._method_index is None:
+            idx: dict = {}
+            for cid, ci in self.m.classes.items():
+                for mname, q in ci.summary.methods.items():
+                    idx.setdefault(mname, []).append(f"{ci.module}.{q}")
+            self._method_index = idx
+        fids = self._method_index.get(name, ())
+        if len(fids) != 1:
+            return None
+        target = self.m.functions.get(fids[0])
+        if target is None or target.kind in ("staticmethod", "classmethod", "property"):
+            return None
+        return ("func", fids[0], f"%{parts[0]}")
 
     def _link_decorators(self, fi: FunctionInfo, ctx) -> None:
         s = fi.summary
@@ -949,6 +977,19 @@ class Linker:
                     return out
         return out
 
+
+# Method names too common to identify a class by (containers, files, threads, sockets...).
+_COMMON_METHODS = frozenset(
+    n for t in (dict, list, set, str, bytes, int, object, type(iter([])))
+    for n in dir(t)
+) | {"close", "open", "run", "start", "stop", "join", "get", "put", "send", "recv", "read", "write",
+     "flush", "wait", "set", "clear", "is_set", "acquire", "release", "locked", "notify",
+     "notify_all", "result", "cancel", "done", "submit", "shutdown", "connect", "accept", "bind",
+     "listen", "fileno", "seek", "tell", "readline", "readlines", "writelines", "reset", "update",
+     "add", "remove", "discard", "pop", "append", "extend", "insert", "keys", "values", "items",
+     "copy", "next", "call", "handle", "process", "execute", "emit", "format", "filter", "apply",
+     "load", "dump", "dumps", "loads", "parse", "render", "validate", "save", "delete", "create",
+     "init", "setup", "teardown", "name", "value", "data", "size", "length"}
 
 _CATALOGUED = (set(catalog.LOCK_FACTORIES) | set(catalog.KNOWN_TYPES) | set(catalog.BLOCKING)
                | set(catalog.CALLBACK_REGISTRARS) | catalog.CONTEXT_MANAGER_DECORATORS

@@ -1198,14 +1198,30 @@ def _has_ordering_compare(test) -> bool:
     while stack:
         n = stack.pop()
         if isinstance(n, cst.Comparison):
+            left = n.left
             for c in n.comparisons:
-                if isinstance(c.operator, (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual)):
+                if (isinstance(c.operator, (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual))
+                        and _same_shape_keys(left, c.comparator)):
                     return True
+                left = c.comparator
             stack.append(n.left)
         elif isinstance(n, cst.BooleanOperation):
             stack.extend((n.left, n.right))
         elif isinstance(n, cst.UnaryOperation):
             stack.append(n.expression)
+    return False
+
+
+def _same_shape_keys(a, b) -> bool:
+    """An ordering between two objects: ``a < b``, ``id(a) < id(b)``, ``a.key < b.key``
+    (not ``src.balance < amount``)."""
+    if isinstance(a, cst.Name) and isinstance(b, cst.Name):
+        return a.value != b.value
+    if isinstance(a, cst.Call) and isinstance(b, cst.Call):
+        return (isinstance(a.func, cst.Name) and isinstance(b.func, cst.Name)
+                and a.func.value == b.func.value and a.func.value in ("id", "hash", "key"))
+    if isinstance(a, cst.Attribute) and isinstance(b, cst.Attribute):
+        return a.attr.value == b.attr.value and _dotted(a.value) != _dotted(b.value)
     return False
 
 
