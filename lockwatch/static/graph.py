@@ -23,6 +23,9 @@ from lockwatch.static.link import reroot
 from lockwatch.static.model import Acq, FunctionInfo, ProgramModel, short_name
 
 _MAX_WITNESSES = 3
+# Marks a witness step that goes through a subclass override (virtual dispatch): a
+# possible path, good enough for an order edge, not for claiming a self-deadlock.
+VIRTUAL = " (if overridden)"
 _MAX_ROUNDS = 25
 
 
@@ -100,7 +103,7 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
                 continue
             if not _runs_in_call(cs, g):
                 continue
-            step = (*cs.loc[:3], f"... calls {g.short}")
+            step = (*cs.loc[:3], f"... calls {g.short}" + (VIRTUAL if g_id in cs.virtual else ""))
             for (lock, p), ch in list(g.acq_eff.items()):
                 key = (lock, reroot(p, recv) if not p.startswith("%") else "?")
                 put(acq, key, (step,) + ch)
@@ -233,7 +236,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 gf = m.functions.get(g_id)
                 if gf is None or not _runs_in_call(cs, gf):
                     continue
-                step = (*cs.loc[:3], f"... calls {gf.short}")
+                step = (*cs.loc[:3], f"... calls {gf.short}" + (VIRTUAL if g_id in cs.virtual else ""))
                 if H:
                     for (lock, p), ch in gf.acq_eff.items():
                         bp = reroot(p, recv) if not p.startswith("%") else "?"

@@ -66,6 +66,7 @@ class Linker:
         self._depth = 0
         self._eval_memo: dict = {}
         self._method_index: dict | None = None
+        self._subclasses: dict | None = None
         self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
         self._property_names: set = set()
 
@@ -837,6 +838,12 @@ class Linker:
                 cs.targets.append((v[1], recv if recv is not None else "?"))
                 if v[1] in extra_blocking:
                     cs.blocking = v[1]
+                if ev["f"].startswith("@self.") and ev["f"].count(".") == 1 and ctx[2] is not None:
+                    # virtual dispatch: a subclass may override the method self calls
+                    for ofid in self._overrides(ctx[2].id, ev["f"][6:]):
+                        if ofid != v[1]:
+                            cs.targets.append((ofid, "@self"))
+                            cs.virtual.add(ofid)
             elif k == "cls":
                 init = self.find_method(v[1], "__init__")
                 if init:
@@ -871,6 +878,21 @@ class Linker:
                     cs.fnargs.append((kname, av[1], av[2] or "?"))
         if cs.targets or cs.ext or cs.lockm or cs.blocking or cs.fnargs:
             fi.calls.append(cs)
+
+    def _overrides(self, cid: str, name: str) -> list[str]:
+        """Methods ``name`` defined by subclasses of ``cid`` (project classes)."""
+        if self._subclasses is None:
+            sub: dict = {}
+            for c, ci in self.m.classes.items():
+                for base in ci.mro[1:]:
+                    sub.setdefault(base, []).append(c)
+            self._subclasses = sub
+        out = []
+        for c in sorted(self._subclasses.get(cid, ())):
+            q = self.m.classes[c].summary.methods.get(name)
+            if q:
+                out.append(f"{self.m.classes[c].module}.{q}")
+        return out[:8]
 
     def _duck_method(self, fi: FunctionInfo, ref: str):
         """``param.m()`` on an unannotated parameter: when exactly one project class defines

@@ -88,6 +88,7 @@ class CallSite:
     use: str = "expr"
     args: list = field(default_factory=list)
     kws: dict = field(default_factory=dict)
+    virtual: set = field(default_factory=set)     # target fids reached by virtual dispatch only
 
 
 @dataclass
