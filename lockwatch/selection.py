@@ -4,6 +4,7 @@ as ``LW1``, or kind slugs such as ``lock-order-cycle``) and per-file ignores."""
 from __future__ import annotations
 
 import fnmatch
+import os
 from typing import Iterable
 
 from lockwatch.config import Config
@@ -28,13 +29,27 @@ def _path_matches(pattern: str, path: str) -> bool:
     )
 
 
+def _project_relative(path: str, root: str) -> str:
+    """Per-file-ignore globs are written relative to the project root (where the config
+    lives), but finding paths are relative to the current directory: compare in the
+    root's terms so that the result does not depend on where lockwatch was run from."""
+    try:
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root or "."))
+    except ValueError:
+        return path
+    if rel.startswith(os.pardir):
+        return path
+    return rel.replace(os.sep, "/")
+
+
 def keep(f: Finding, config: Config) -> bool:
     if config.select and not any(_matches(s, f) for s in config.select):
         return False
     if any(_matches(s, f) for s in config.ignore):
         return False
+    rel = _project_relative(f.path, config.root) if config.per_file_ignores else f.path
     for pattern, codes in config.per_file_ignores.items():
-        if _path_matches(pattern, f.path) and any(_matches(c, f) for c in codes):
+        if (_path_matches(pattern, rel) or _path_matches(pattern, f.path)) and any(_matches(c, f) for c in codes):
             return False
     return True
 
