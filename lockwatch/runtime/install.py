@@ -153,9 +153,10 @@ def install() -> None:
 
             orig_alock = asyncio.locks.Lock
             _patch_asyncio()
-            from lockwatch.runtime import backlog
+            from lockwatch.runtime import backlog, contention
 
             backlog.install(state.options.backlog_threshold)
+            contention.install()
             from lockwatch.runtime import aio
 
             _rebind_imported(
@@ -189,9 +190,10 @@ def uninstall() -> None:
         _count -= 1
         if _count == 0:
             _restore()
-            from lockwatch.runtime import backlog
+            from lockwatch.runtime import backlog, contention
 
             backlog.uninstall()
+            contention.uninstall()
 
 
 def installed() -> bool:
