@@ -150,3 +150,32 @@ def test_profile_text_table_lists_the_top_lock():
     text = format_text(prof)
     assert "HOT (a.py:3)" in text and "12.5ms" in text
     assert format_text({"locks": []}) == "contention: no lock was contended"
+
+
+def test_asyncio_lock_waits_are_profiled(tmp_path):
+    src = """
+    import asyncio
+
+    async def main():
+        lock = asyncio.Lock()
+
+        async def holder(ready):
+            async with lock:
+                ready.set()
+                await asyncio.sleep(0.05)
+
+        ready = asyncio.Event()
+        t = asyncio.create_task(holder(ready))
+        await ready.wait()
+        async with lock:       # waits for holder()
+            pass
+        await t
+
+    asyncio.run(main())
+    """
+    res = run(tmp_path, src)
+    prof, rows = _rows(res)
+    row = rows.get("prog.py:5")
+    assert row is not None, res.explain()
+    assert row["kind"] == "async-lock" and row["contended"] == 1
+    assert row["wait"]["max_ms"] > 5 and row["hold"]["count"] == 0

@@ -177,6 +177,42 @@ def _record(w, waited: float, ok: bool) -> None:
         state.internal_error("contention", e)
 
 
+_saved_async = None
+
+
+def install() -> None:
+    """Time the contended path of ``asyncio.Lock`` too (waits only: its release is inline
+    in the instrumented class, so async holds are not timed)."""
+    global _saved_async
+    if _saved_async is not None:
+        return
+    from lockwatch.runtime import aio
+
+    orig = aio._contended
+
+    async def _contended(w):
+        t0 = clock()
+        try:
+            await orig(w)
+        except BaseException:  # cancelled, or a deadlock broken
+            record_wait(w._cls, clock() - t0, False)
+            raise
+        record_wait(w._cls, clock() - t0, True)
+
+    aio._contended = _contended
+    _saved_async = orig
+
+
+def uninstall() -> None:
+    global _saved_async
+    if _saved_async is None:
+        return
+    from lockwatch.runtime import aio
+
+    aio._contended = _saved_async
+    _saved_async = None
+
+
 def record_wait(cls, waited: float, ok: bool = True) -> None:
     """A wait on a lock without a release hook (asyncio locks): waits only."""
     try:
