@@ -145,3 +145,31 @@ def test_install_and_uninstall_restore_the_queue_classes():
 def test_bad_threshold_is_a_usage_error(tmp_path):
     res = run(tmp_path, "pass\n", "--backlog-threshold", "0")
     assert res.returncode == 2, res.explain()
+
+
+def test_consumer_that_died_on_an_error_is_reported_as_stopped(tmp_path):
+    src = """
+    import queue, threading
+
+    jobs = queue.Queue()
+
+    def consume():
+        while True:
+            item = jobs.get()
+            if item == 5:
+                raise ValueError("bad item")   # the consumer dies, nothing drains any more
+
+    t = threading.Thread(target=consume)
+    t.start()
+    for i in range(10):
+        jobs.put(i)
+    t.join()
+    for i in range(600):
+        jobs.put(i)
+    """
+    res = run(tmp_path, src, "--backlog-threshold", "200")
+    found = res.of("LW401")
+    assert len(found) == 1, res.explain()
+    f = found[0]
+    assert "nothing has taken an item" in f["message"] and "ended" in f["message"]
+    assert f["stacks"][1] == ["prog.py:8 in (last seen taking an item)"]
