@@ -276,9 +276,8 @@ def _report_await_under_lock(loop, w, c) -> None:
         holder = next((x for x in frames if attr and _mentions(x, attr)), None)
         if holder is None:
             continue
-        inner = frames[-1]
-        user = next((x for x in reversed(frames) if not _stdlib(x.f_code.co_filename)), inner)
-        site, held_in = user, holder
+        # The frame that took the lock is suspended at the await: that await is the hazard.
+        site = held_in = holder
         stack = [fmt_frame(x) for x in frames]
         break
     if site is None:
@@ -293,13 +292,12 @@ def _report_await_under_lock(loop, w, c) -> None:
         kind="await-under-thread-lock",
         severity="error",
         message=(f"a task suspended at an await in {site.f_code.co_name} while its thread held "
-                 f"{c.name()} (taken in {held_in.f_code.co_name}): another task that takes it "
+                 f"{c.name()}: another task that takes it "
                  "blocks the event loop thread, and the holder can never resume to release it"),
         path=path,
         line=line,
         locks=[c.key],
-        related=[Location(c.path, c.line, 1, f"{c.name()} created here"),
-                 Location(disp(held_in.f_code.co_filename), held_in.f_lineno, 1, "held in this frame")],
+        related=[Location(c.path, c.line, 1, f"{c.name()} created here")],
         stacks=[stack],
         fingerprint=make_fingerprint("LW202", c.key, path, line),
         extra={"origin": "runtime"},
