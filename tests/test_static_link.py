@@ -577,3 +577,22 @@ def test_closure_in_method_sees_self_and_its_locks():
                     helper(object())
     """}
     assert [f.line for f in codes(files, "LW111")] == [12]
+
+
+def test_loop_variable_over_a_container_of_threads_is_typed():
+    files = {"w.py": """
+        import threading
+        class Runner:
+            def __init__(self, n):
+                self._lock = threading.Lock()
+                self._threads = [threading.Thread(target=print) for _ in range(n)]
+                self._names = ["a", "b"]
+            def stop(self):
+                with self._lock:
+                    for t in self._threads:
+                        t.join()                 # Thread.join under the lock
+                    for s in self._names:
+                        s.join([])              # str.join: not blocking
+                    self._threads[0].join()     # element of the container
+    """}
+    assert [f.line for f in codes(files, "LW131")] == [11, 14]

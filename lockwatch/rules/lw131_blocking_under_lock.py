@@ -18,7 +18,8 @@ from lockwatch.static.model import short_name
 
 def check(model, config):
     seen = set()
-    for bs in model.blocking_sites:
+    ordinal: dict = {}
+    for bs in sorted(model.blocking_sites, key=lambda b: (b.fid, b.primary.line, b.primary.column)):
         key = (bs.fid, bs.primary.path, bs.primary.line, bs.primary.column)
         if key in seen:
             continue
@@ -32,8 +33,10 @@ def check(model, config):
         direct = bs.witness[-1].line == bs.primary.line and bs.witness[-1].path == bs.primary.path
         via = "" if direct else " (through a call)"
         msg = f"{function_short(model, bs.fid)} {what}{via} while holding {names}: every other thread needing the lock waits too"
-        yield finding(RULE, msg, bs.primary, bs.witness, held,
-                      (bs.fid, bs.name, *held, len(bs.witness)))
+        base = (bs.fid, bs.name, *held, len(bs.witness))
+        # the n-th such call in the function: two identical calls stay two findings
+        nth = ordinal[base] = ordinal.get(base, 0) + 1
+        yield finding(RULE, msg, bs.primary, bs.witness, held, (*base, nth))
 
 
 RULE = Rule(

@@ -347,6 +347,16 @@ class Linker:
         ctx = self._ctx(f)
         if "ann" in val and len(val) <= 3 and "call" not in val:
             return self._instantiate(self.eval_ref(val["ann"], ctx), path)
+        if "elem" in val:
+            c = self.eval_value(val["elem"], ctx)
+            if c is not None and c[0] == "cont" and c[1] is not None:
+                e = c[1]
+                if e[0] in ("inst", "exti"):
+                    return (e[0], e[1], "?")
+                return None
+            if c is not None and c[0] == "lockc":
+                return ("lock", c[1], "?", False)
+            return None
         v = self.eval_value(val, ctx)
         if v is None:
             return None
@@ -416,6 +426,10 @@ class Linker:
             if p == "[]":
                 lc = self.m.locks.get(v[1])
                 return ("lock", v[1], "?", bool(lc and lc.sort in catalog.CONDITION_SORTS))
+            return None
+        if k == "cont":
+            if p == "[]" and v[1] is not None and v[1][0] in ("inst", "exti"):
+                return (v[1][0], v[1][1], "?")
             return None
         return None
 
@@ -528,6 +542,8 @@ class Linker:
                     return ("createc", inner[1], inner[2])
                 if inner[0] == "lock":
                     return ("lockc", inner[1], "?")
+                if inner[0] in ("inst", "exti"):
+                    return ("cont", inner)   # a container of known objects
                 return None
             if "lambda" in v:
                 return ("lambda", self.eval_value(v["lambda"], ctx))
@@ -660,6 +676,8 @@ class Linker:
                     return val if val[2].startswith("@") else ("lock", val[1], f"@self.{attr}", val[3])
                 if k in ("inst", "exti") and fallback is None and not container:
                     fallback = val if val[2].startswith("@self") else (k, val[1], f"@self.{attr}")
+                if k == "cont" and fallback is None and not container:
+                    fallback = val
             if ann and fallback is None:
                 fallback = self._instantiate(self.eval_ref(ann, ctx), f"@self.{attr}")
         if fallback is None and attr in ci.summary.attrs and ci.summary.attrs[attr].get("ann"):

@@ -639,6 +639,11 @@ class _Builder:
                 if st.asynchronous is not None:
                     self._ev("await", st)
                 self._assign(st.target, None)
+                if isinstance(st.target, cst.Name) and not f.is_module:
+                    iv = self.value(st.iter)
+                    if iv is not None:
+                        # ``for t in self._threads``: t is an element of that container
+                        f.s.locals[st.target.value] = {"elem": iv}
             else:
                 self._expr(st.test, "test")
             h0 = f.held

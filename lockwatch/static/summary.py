@@ -14,7 +14,8 @@ are recorded as *refs*: dotted chains whose parts are identifiers plus three mar
 A *value* (what an assignment stores, a call argument, a return) is a small dict:
 ``{"r": ref}``, ``{"call": ref, "a": [values], "k": {name: value}}``, ``{"const": x}``,
 ``{"cont": value}`` (a container of such elements), ``{"lambda": value}``,
-``{"ann": ref}`` (only the declared type is known).
+``{"ann": ref}`` (only the declared type is known), ``{"elem": value}`` (a ``for`` loop variable:
+an element of that iterable).
 
 Events (``FunctionSummary.events``, source order), each a dict with ``e`` (type), ``l``/``c``
 (1-based line/column), ``h`` (indices of the ``acq`` events of this function whose lock
@@ -54,7 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 11
+SUMMARY_VERSION = 12
 
 
 @dataclass
