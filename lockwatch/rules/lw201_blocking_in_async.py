@@ -39,6 +39,7 @@ RULE = Rule(
     name="blocking-in-async",
     kind="blocking-in-async",
     severity="warning",
+    runtime=True,  # also reported by `lockwatch run` (lockwatch/runtime/loopwatch.py, lifecycle.py)
     summary="Do not make blocking calls on the event loop (in `async def` or the sync code it calls)",
     what="""
 Finds calls that block the thread made inside an `async def`, directly or through the sync

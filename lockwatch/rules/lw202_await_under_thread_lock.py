@@ -61,6 +61,7 @@ RULE = Rule(
     name="await-under-thread-lock",
     kind="await-under-thread-lock",
     severity="error",
+    runtime=True,  # also reported by `lockwatch run` (lockwatch/runtime/loopwatch.py, lifecycle.py)
     summary="Do not `await` while holding a `threading` lock",
     what="""
 Finds `await`, `async with` and `async for` inside an `async def` while a `threading` or

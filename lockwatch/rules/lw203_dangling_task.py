@@ -74,6 +74,7 @@ RULE = Rule(
     name="dangling-task",
     kind="dangling-task",
     severity="warning",
+    runtime=True,  # also reported by `lockwatch run` (lockwatch/runtime/loopwatch.py, lifecycle.py)
     summary="Keep a reference to every task you create",
     what="""
 Finds `asyncio.create_task(...)`, `asyncio.ensure_future(...)` and `loop.create_task(...)`

@@ -67,6 +67,7 @@ RULE = Rule(
     name="unawaited-coroutine",
     kind="dangling-task",
     severity="error",
+    runtime=True,  # also reported by `lockwatch run` (lockwatch/runtime/loopwatch.py, lifecycle.py)
     summary="Await (or schedule) every coroutine you create",
     what="""
 Finds calls of a project `async def` whose coroutine is never awaited, scheduled or

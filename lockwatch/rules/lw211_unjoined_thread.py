@@ -219,6 +219,7 @@ RULE = Rule(
     name="unjoined-thread",
     kind="unjoined-thread",
     severity="warning",
+    runtime=True,  # also reported by `lockwatch run` (lockwatch/runtime/loopwatch.py, lifecycle.py)
     summary="Join every thread and shut down every pool you start",
     what="""
 Finds a `threading.Thread`/`Timer` (or a project subclass), `multiprocessing.Process`,
