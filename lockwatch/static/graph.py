@@ -107,7 +107,10 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
             for (lock, p), ch in list(g.acq_eff.items()):
                 key = (lock, reroot(p, recv) if not p.startswith("%") else "?")
                 put(acq, key, (step,) + ch)
-            for name, ch in list(g.block_eff.items()):
+            # an override reached by virtual dispatch is only possibly run: its locks make
+            # order edges, its blocking calls are not claimed (logging's Handler.emit would
+            # otherwise "block" in every subclass's way)
+            for name, ch in (list(g.block_eff.items()) if g_id not in cs.virtual else ()):
                 put(blk, name, (step,) + ch)
             for pidx, h, hrecv in _bound_param_calls(m, cs, g):
                 hf = m.functions[h]
@@ -242,7 +245,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                         bp = reroot(p, recv) if not p.startswith("%") else "?"
                         for a in H:
                             edge(fi, a, lock, bp, (step,) + ch, primary)
-                    for name, ch in gf.block_eff.items():
+                    for name, ch in (gf.block_eff.items() if g_id not in cs.virtual else ()):
                         _blocking(m, fi, cs, H, name, (step,) + ch, primary)
                 for pidx, h, hrecv in _bound_param_calls(m, cs, gf):
                     hf = m.functions[h]

@@ -67,6 +67,7 @@ class Linker:
         self._eval_memo: dict = {}
         self._method_index: dict | None = None
         self._subclasses: dict | None = None
+        self._nested: dict | None = None
         self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
         self._property_names: set = set()
 
@@ -973,7 +974,17 @@ class Linker:
         if deco is None:
             return out
         chain_params = set(deco.summary.params)
-        for wid in sorted(f for f in self.m.functions if f.startswith(prefix)):
+        if self._nested is None:
+            nested: dict = {}
+            for f in self.m.functions:
+                i = f.find(".<locals>.")
+                while i >= 0:
+                    nested.setdefault(f[:i], []).append(f)
+                    i = f.find(".<locals>.", i + 1)
+            self._nested = {k: sorted(v) for k, v in nested.items()}
+        for wid in self._nested.get(dfid, ()):
+            if not wid.startswith(prefix):
+                continue
             w = self.link_function(wid)
             ws = w.summary
             anc_params = set(chain_params)
