@@ -204,9 +204,15 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     if not methods:
         return None
     method_names = set(ci.summary.methods) | {m.summary.name for m in methods}
-    if {"acquire", "release"} <= method_names:
-        # a synchronisation primitive itself (an RLock, a semaphore): its state is guarded by
-        # ownership protocols the lockset view cannot see
+    inherited = set(method_names) | set(ci.inst_attrs)
+    for base in ci.mro[1:]:
+        bc = model.classes.get(base)
+        if bc is not None:
+            inherited |= set(bc.summary.methods) | set(bc.inst_attrs)
+    if {"acquire", "release"} <= inherited:
+        # a synchronisation primitive itself (an RLock, a semaphore, a Condition whose
+        # acquire/release are its lock's): its state is guarded by ownership protocols
+        # ("the caller holds the lock") the lockset view cannot see
         return None
     reasons = []
     declared = cid in configured or ci.summary.qualname in configured
