@@ -11,8 +11,14 @@ happens: the inner ``with``/``acquire`` itself, or the call that leads to it.
 from __future__ import annotations
 
 from lockwatch.rules import Example, Rule
+from lockwatch.static.checks import (
+    acquire_status,
+    finding,
+    function_short,
+    local_lock_escapes,
+    lock_label,
+)
 from lockwatch.static.graph import VIRTUAL
-from lockwatch.static.checks import acquire_status, finding, function_short, local_lock_escapes, lock_label
 
 
 def check(model, config):

@@ -19,7 +19,12 @@ import re
 from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
 from lockwatch.static.catalog import SEMAPHORE_SORTS
-from lockwatch.static.checks import finding, function_short, local_lock_escapes, lock_label
+from lockwatch.static.checks import (
+    finding,
+    function_short,
+    local_lock_escapes,
+    lock_label,
+)
 
 _ACQUIRER = re.compile(r"(^__a?enter__$|acquire|lock|enter|begin|start|open|take|grab|hold|get|claim|reserve)", re.IGNORECASE)
 

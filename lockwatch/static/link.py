@@ -926,7 +926,7 @@ class Linker:
             return None
         if self._method_index is None:
             idx: dict = {}
-            for cid, ci in self.m.classes.items():
+            for ci in self.m.classes.values():
                 for mname, q in ci.summary.methods.items():
                     idx.setdefault(mname, []).append(f"{ci.module}.{q}")
             self._method_index = idx
