@@ -104,8 +104,16 @@ def _emit(fd: Finding, key) -> None:
 
 # ---- install ----------------------------------------------------------------------
 
+def _plugin_tracking() -> bool:
+    # The pytest plugin tracks threads and tasks per test itself (lockwatch/plugin/leaks.py,
+    # installed before the tracer): a second tracker would report each leak twice.
+    return getattr(threading.Thread.start, "__module__", "") == "lockwatch.plugin.leaks"
+
+
 def install() -> None:
     global _origin_saved
+    if _plugin_tracking():
+        return
     try:
         _install_threads()
         _install_asyncio()
