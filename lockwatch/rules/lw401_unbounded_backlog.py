@@ -350,6 +350,9 @@ def check(model, config):
         for fi, idx, ev in feeds.get(slot, ()):
             if (fi.id, ev.get("lp")) in drain_loops:
                 continue
+            args = ev.get("a") or []
+            if args and isinstance(args[0], dict) and "const" in args[0]:
+                continue  # put(None) once per worker: a stop signal, not a stream of work
             if _semaphore_limited(model, slots, fi, ev):
                 limited = True
                 break
@@ -590,6 +593,32 @@ async def pipeline(reader, writer):
             await writer.drain()
 
     await asyncio.gather(pump(), forward())
+'''),
+        Example.single('''
+import queue
+import threading
+import urllib.request
+
+tasks = queue.Queue()
+
+
+def worker():
+    while True:
+        url = tasks.get()
+        if url is None:
+            return
+        urllib.request.urlopen(url).read()
+
+
+def run(urls, n=4):
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    tasks.put(urls[0])
+    for _ in threads:
+        tasks.put(None)
+    for t in threads:
+        t.join()
 '''),
         Example.single('''
 import collections
