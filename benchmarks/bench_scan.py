@@ -169,8 +169,15 @@ def main() -> int:
               f"(target <= 1024 MiB); warm main {warm_info['self_kb'] / 1024:.0f} MiB")
 
         st = stages(tree, cache)
-        print("warm stages in one process: " + ", ".join(
-            f"{k} {v:.2f}s" if isinstance(v, float) else f"{k} {v}" for k, v in st.items()))
+        def fmt(k, v):
+            if isinstance(v, float):
+                return f"{k} {v:.2f}s"
+            if isinstance(v, dict):  # e.g. per-rule check times: the slowest few
+                top = sorted(v.items(), key=lambda kv: -kv[1])[:3]
+                return f"{k} (" + ", ".join(f"{a} {b:.2f}s" for a, b in top) + ")"
+            return f"{k} {v}"
+
+        print("warm stages in one process: " + ", ".join(fmt(k, v) for k, v in st.items()))
 
         result = {
             "files": nfiles, "ruff_s": ruff, "cold_s": cold, "warm_s": warm, "hook_s": hook,
