@@ -2,7 +2,7 @@
 
 The catalog (``lockwatch.static.catalog.BLOCKING``, extended by ``blocking_calls`` in the
 configuration) lists sleeps, joins, waits, blocking queue operations without timeout,
-``Future.result()`` without timeout, ``Executor.shutdown(wait=True)``, subprocesses, socket and
+``Future.result()`` (any non-zero timeout), ``Executor.shutdown(wait=True)``, subprocesses, socket and
 HTTP calls, ``input()``. Methods count only when the receiver's type is known (constructor,
 annotation, known return type): ``s.join()`` on an unknown ``s`` is ``str.join``. Waiting on
 a ``Condition`` while holding a *different* lock is reported too. The primary location is
@@ -49,7 +49,7 @@ RULE = Rule(
 Finds blocking calls made while a thread lock is held, directly or in any function called
 under the lock: `time.sleep` (not `sleep(0)`), `Thread.join`, `Event.wait`, waiting on a
 `Condition` other than the one whose lock is held, `queue.Queue.get/put` that block
-without a timeout, `Future.result()` without a timeout, `Executor.shutdown(wait=True)`,
+without a timeout, `Future.result()` (a timeout only bounds the stall; `timeout=0` is a poll), `Executor.shutdown(wait=True)`,
 `subprocess` calls, socket `connect/recv/accept/sendall`, `requests`/`httpx` calls,
 `urllib.request.urlopen`, `http.client` requests, `input()`. Method calls count only when
 the receiver's type is known. Add project functions with `blocking_calls` in the config.
@@ -124,6 +124,11 @@ def drain():
         bounded.put(item)  # expect
         fut = pool.submit(print, item)
         return fut.result()  # expect
+
+
+def render(key):
+    with lock:
+        return pool.submit(str, key).result(timeout=30)  # expect
 '''),
         Example.single('''
 import threading
@@ -182,6 +187,22 @@ lock = threading.Lock()
 def reap(pid):
     with lock:
         return os.waitpid(pid, os.WNOHANG)
+'''),
+        Example.single('''
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+lock = threading.Lock()
+pool = ThreadPoolExecutor(2)
+
+
+def render(key):
+    fut = pool.submit(str, key)
+    with lock:
+        if fut.done() or fut.exception(timeout=0) is None:
+            pass
+        tile = fut.result(timeout=0)   # a poll: raises TimeoutError at once if not ready
+    return fut.result(timeout=30), tile
 '''),
         Example.single('''
 import threading

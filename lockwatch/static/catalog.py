@@ -270,8 +270,9 @@ def is_blocking(name: str, args: list, kws: dict, extra: frozenset[str] | set[st
         # that are not a constant are not assumed to block (precision first)
         return _const(_arg(args, kws, 1, "options")) == 0
     if tag == "timeout0":
-        t = _arg(args, kws, 0, "timeout")
-        return t == "absent" or _const(t) is None
+        # Future.result(timeout=30) under a lock still blocks every other user of the
+        # lock for up to 30 s: only a zero timeout (a poll) is non-blocking
+        return _const(_arg(args, kws, 0, "timeout")) not in (0, 0.0)
     if tag == "shutdown":
         w = _arg(args, kws, 0, "wait")
         return w == "absent" or _const(w) is True
