@@ -121,7 +121,7 @@ def install() -> None:
         if ORIGIN_DEPTH and sys.get_coroutine_origin_tracking_depth() == 0:
             _origin_saved = 0
             sys.set_coroutine_origin_tracking_depth(ORIGIN_DEPTH)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
         state.internal_error("lifecycle-install", e)
 
 
@@ -131,12 +131,12 @@ def uninstall() -> None:
         owner, name, value = _saved.pop()
         try:
             setattr(owner, name, value)
-        except Exception as e:  # pragma: no cover
+        except Exception as e:  # noqa: BLE001  # pragma: no cover - never disturb the program
             state.internal_error("lifecycle-uninstall", e)
     if _origin_saved is not None:
         try:
             sys.set_coroutine_origin_tracking_depth(_origin_saved)
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - lockwatch must never disturb the program
             pass
         _origin_saved = None
 
@@ -147,7 +147,7 @@ def _install_threads() -> None:
     def start(thread, *a, **kw):
         try:
             _thread_started(thread, sys._getframe(1))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
             state.internal_error("lifecycle-thread", e)
         return orig_start(thread, *a, **kw)
 
@@ -176,7 +176,7 @@ def _install_asyncio() -> None:
         task = orig_create(loop, coro, *a, **kw)
         try:
             _task_created(task, sys._getframe(1))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
             state.internal_error("lifecycle-task", e)
         return task
 
@@ -188,7 +188,7 @@ def _install_asyncio() -> None:
         def _cancel_all_tasks(loop):
             try:
                 loop_ending(loop, "asyncio.run() finished and cancelled it")
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
                 state.internal_error("lifecycle-loop-end", e)
             return orig_cancel_all(loop)
 
@@ -200,7 +200,7 @@ def _install_asyncio() -> None:
         try:
             if not loop.is_running() and not loop.is_closed():
                 loop_ending(loop, "its event loop was closed")
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
             state.internal_error("lifecycle-loop-close", e)
         return orig_close(loop)
 
@@ -212,7 +212,7 @@ def _install_asyncio() -> None:
     def call_exception_handler(loop, context):
         try:
             _exception_context(context)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
             state.internal_error("lifecycle-exception-handler", e)
         return orig_handler(loop, context)
 
@@ -229,7 +229,7 @@ def _install_warnings() -> None:
         try:
             if issubclass(msg.category, RuntimeWarning) and "was never awaited" in str(msg.message):
                 _unawaited(str(msg.message), msg.filename, msg.lineno)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
             state.internal_error("lifecycle-warning", e)
         return orig(msg)
 
@@ -246,7 +246,7 @@ def _task_created(task, frame) -> None:
     try:
         coro = task.get_coro()
         name = getattr(coro, "__qualname__", None) or task.get_name()
-    except Exception:
+    except Exception:  # noqa: BLE001 - lockwatch must never disturb the program
         name = task.get_name()
     _seq += 1
     key = id(task)
@@ -301,7 +301,7 @@ def _cancel_requested(t) -> bool:
             return t.cancelling() > 0
         w = getattr(t, "_fut_waiter", None)
         return bool(getattr(t, "_must_cancel", False)) or (w is not None and w.cancelled())
-    except Exception:
+    except Exception:  # noqa: BLE001 - lockwatch must never disturb the program
         return False
 
 
@@ -406,7 +406,7 @@ def threads_alive(since: int = 0, grace: float = 0.5, scope: str = "the program 
     out = []
     me = threading.current_thread()
     deadline = time.monotonic() + max(0.0, grace)
-    for r in list(_threads):
+    for r in _threads[:]:
         if r.seq <= since or r.reported:
             continue
         t = r.ref()
@@ -416,7 +416,7 @@ def threads_alive(since: int = 0, grace: float = 0.5, scope: str = "the program 
         if left > 0:
             try:
                 threading.Thread.join(t, left)
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - lockwatch must never disturb the program
                 pass
         if not t.is_alive():
             continue
@@ -449,7 +449,7 @@ def program_end(grace: float = 0.5) -> None:
     try:
         gc.collect()
         threads_alive(0, grace)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
         state.internal_error("lifecycle-program-end", e)
 
 

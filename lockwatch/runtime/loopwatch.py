@@ -48,7 +48,7 @@ def install(block_threshold: float | None = 0.1) -> None:
     threshold = block_threshold or 0.0
     try:
         import asyncio.base_events as be
-    except Exception as e:  # pragma: no cover
+    except Exception as e:  # noqa: BLE001  # pragma: no cover - never disturb the program
         state.internal_error("loopwatch-install", e)
         return
     orig = be.BaseEventLoop._run_once
@@ -79,7 +79,7 @@ def uninstall() -> None:
         owner, name, value = _saved.pop()
         try:
             setattr(owner, name, value)
-        except Exception as e:  # pragma: no cover
+        except Exception as e:  # noqa: BLE001  # pragma: no cover - never disturb the program
             state.internal_error("loopwatch-uninstall", e)
     if _running and _stop is not None:
         _running = False
@@ -102,6 +102,18 @@ def _register(ident: int) -> list:
     return rec
 
 
+def _after_fork() -> None:
+    # The watchdog thread did not survive the fork: the child starts its own with its
+    # first loop tick. Loop threads of the parent are gone too.
+    global _running
+    _running = False
+    _loops.clear()
+
+
+if hasattr(__import__("os"), "register_at_fork"):
+    __import__("os").register_at_fork(after_in_child=_after_fork)
+
+
 def interval() -> float:
     return max(0.005, min(0.05, threshold / 10))
 
@@ -110,7 +122,7 @@ def _watch(stop_lock) -> None:
     while not stop_lock.acquire(True, interval()):
         try:
             sample()
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
             state.internal_error("loopwatch", e)
 
 
@@ -226,7 +238,7 @@ def _lock_outlived_tick(loop, hl, n0: int) -> None:
             if c is None or c.handoff or c.kind == "async-lock":
                 continue
             _report_await_under_lock(loop, w, c)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
         state.internal_error("loopwatch-lw202", e)
 
 
@@ -235,7 +247,7 @@ def _task_frames(task) -> list:
     out = []
     try:
         obj = task.get_coro()
-    except Exception:
+    except Exception:  # noqa: BLE001 - lockwatch must never disturb the program
         return out
     seen = 0
     while obj is not None and seen < 50:
@@ -264,10 +276,9 @@ def _report_await_under_lock(loop, w, c) -> None:
     label = c.name()
     attr = label.rsplit(".", 1)[-1] if label and ":" not in label else ""
     site = None
-    held_in = None
     try:
         tasks = asyncio.all_tasks(loop)
-    except Exception:
+    except Exception:  # noqa: BLE001 - lockwatch must never disturb the program
         tasks = set()
     for t in tasks:
         frames = [x for x in _task_frames(t) if not is_own(x.f_code.co_filename)]
@@ -277,7 +288,7 @@ def _report_await_under_lock(loop, w, c) -> None:
         if holder is None:
             continue
         # The frame that took the lock is suspended at the await: that await is the hazard.
-        site = held_in = holder
+        site = holder
         stack = [fmt_frame(x) for x in frames]
         break
     if site is None:
