@@ -33,7 +33,7 @@ from typing import Any, Iterable, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-AREAS = ("lock_order", "self_deadlock", "acquire_release", "blocking_under_lock", "async", "races")
+AREAS = ("lock_order", "self_deadlock", "acquire_release", "blocking_under_lock", "async", "races", "backlog")
 
 # Files of a case directory that are scaffolding, not the program under analysis.
 SCAFFOLDING = {"expected.json", "driver.py", "README.md", "__pycache__"}
@@ -42,7 +42,7 @@ SCAFFOLDING = {"expected.json", "driver.py", "README.md", "__pycache__"}
 # false alarm. Timing-based kinds (blocking-under-lock, long waits) depend on machine load,
 # so an unexpected one is reported by the score script but does not fail a test.
 STRICT_RUNTIME_KINDS = frozenset(
-    {"lock-order-cycle", "deadlock", "self-deadlock", "acquire-without-release"}
+    {"lock-order-cycle", "deadlock", "self-deadlock", "acquire-without-release", "unbounded-backlog"}
 )
 
 CODE_RE = re.compile(r"^LW\d{3}$")
