@@ -151,6 +151,37 @@ def work(job):
         raise RuntimeError(job)
     lock.release()
 '''),
+        Example.single('''
+import contextlib
+import threading
+
+lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def locked():
+    lock.acquire()  # expect
+    yield           # an exception in the with-body is thrown in here
+    lock.release()
+'''),
+        Example.single('''
+import threading
+
+lock = threading.Lock()
+
+
+def lookup(cache, key, fast):
+    lock.acquire()  # expect
+    try:
+        value = cache[key]
+    except BaseException:
+        lock.release()
+        raise
+    if fast:
+        lock.release()
+        return value
+    return value          # this normal return keeps it, the other one does not
+'''),
     ),
     valid=(
         Example.single('''
@@ -214,6 +245,49 @@ def start(job):
     # a semaphore taken here and given back by the job when it finishes
     slots.acquire()
     job.run(on_done=slots.release)
+'''),
+        Example.single('''
+import contextlib
+import threading
+
+lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def locked():
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+'''),
+        Example.single('''
+import threading
+
+
+class ProbeCache:
+    """Hands the per-key lock to the caller, who finishes with set_and_release."""
+
+    def __init__(self):
+        self._locks = {}
+        self._values = {}
+
+    def acquire_and_get(self, key):
+        key_lock = self._locks.setdefault(key, threading.Lock())
+        key_lock.acquire()
+        try:
+            value = self._values.get(key)
+        except BaseException:
+            key_lock.release()   # only the exception path releases: held on every return
+            raise
+        return value
+
+    def set_and_release(self, key, value):
+        key_lock = self._locks[key]
+        try:
+            self._values[key] = value
+        finally:
+            key_lock.release()
 '''),
     ),
     check=check,

@@ -1277,12 +1277,14 @@ def _escapes(st) -> list:
 
 
 def _has_call(st) -> bool:
+    """Can the statement raise mid-way? Calls, and ``yield``: a generator is resumed with
+    ``throw()`` (a ``@contextmanager`` re-raises the with-body's exception at its yield)."""
     stack = [st]
     while stack:
         n = stack.pop()
         if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
-        if isinstance(n, cst.Call):
+        if isinstance(n, (cst.Call, cst.Yield)):
             return True
         stack.extend(n.children)
     return False
@@ -1322,12 +1324,19 @@ def _release_status(b: _Builder, rest: list, r: str):
     if r not in _released_refs(b, rest):
         return "missing", None   # not released here at all: an acquirer, or a leak
     saw_call = False
-    for st in rest:
+    for k, st in enumerate(rest):
         if isinstance(st, (cst.FunctionDef, cst.ClassDef)):
             continue
         if (isinstance(st, (cst.Try, cst.TryStar)) and st.finalbody is not None
                 and r in _released_refs(b, _stmts_of(st.finalbody.body))):
             return "ok", None
+        if _released_only_on_reraise(b, st, r):
+            # ``try: ... except: lock.release(); raise``: the exception path is covered;
+            # whether normal paths release is the question for the statements after it
+            if r not in _released_refs(b, rest[k + 1:]):
+                return "missing", None   # held on every normal return: an acquirer by design
+            saw_call = True
+            continue
         if _top_release(b, st, r):
             return ("no-finally", None) if saw_call else ("ok", None)
         if isinstance(st, cst.SimpleStatementLine):
@@ -1356,6 +1365,29 @@ def _release_status(b: _Builder, rest: list, r: str):
         if _has_call(st):
             saw_call = True
     return "missing", None
+
+
+def _released_only_on_reraise(b: _Builder, st, r: str) -> bool:
+    """A ``try`` whose only releases of ``r`` are in handlers that end by re-raising."""
+    if not isinstance(st, (cst.Try, cst.TryStar)) or not st.handlers:
+        return False
+    if r in _released_refs(b, _stmts_of(st.body)):
+        return False
+    if st.orelse is not None and r in _released_refs(b, _stmts_of(st.orelse.body)):
+        return False
+    if st.finalbody is not None and r in _released_refs(b, _stmts_of(st.finalbody.body)):
+        return False
+    releasing = [h for h in st.handlers if r in _released_refs(b, _stmts_of(h.body))]
+    if not releasing:
+        return False
+    for h in releasing:
+        stmts = _stmts_of(h.body)
+        last = stmts[-1] if stmts else None
+        if not (isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Raise)):
+            return False
+        if not any(_top_release(b, x, r) for x in stmts):
+            return False   # released inside a nested branch only: leave it to the general rules
+    return True
 
 
 def _all_branches_release(b: _Builder, st: cst.If, r: str) -> bool:
