@@ -54,31 +54,11 @@ def static_scan(paths: list[str], config: Config) -> StaticSide:
     import time
 
     from lockwatch.static import engine
-    from lockwatch.static.discover import discover
 
     t0 = time.perf_counter()
-    files, errors = discover(list(paths), config)
-    try:
-        from lockwatch.static.pool import summarise_files
-    except ImportError:  # pragma: no cover
-        summarise_files = engine._summarise_in_process
-    summaries, errs = summarise_files(files, config)
-    errors = list(errors) + list(errs)
-    by_module = {}
-    for sf in files:
-        s = summaries.get(sf.path)
-        if s is not None:
-            by_module.setdefault(s.module, s)
-    # engine.analyse_summaries, but keeping the linked model (the join needs its lock
-    # classes and graph) instead of linking the whole program a second time.
-    from lockwatch import selection, suppress
-    from lockwatch.findings import Finding, dedupe
-
-    model = engine.build_model(by_module, config)
-    findings = dedupe(engine.run_checks(model, config))
-    sup = {display_path(ms.path): ms.suppression_map() for ms in by_module.values() if ms.suppressions}
-    findings = selection.apply(suppress.apply(findings, sup.get), config)
-    report = Report("static", sorted(findings, key=Finding.sort_key), list(errors))
+    # the engine's whole pipeline, keeping the linked model (the join needs its lock
+    # classes and graph) instead of linking the whole program a second time
+    model, report = engine.scan_with_model(list(paths), config)
     side = StaticSide(report=report)
     for lid, lc in model.locks.items():
         site = _abs_site(f"{lc.path}:{lc.line}")

@@ -31,29 +31,16 @@ def module_name(relpath: str) -> tuple[str, bool]:
     return ".".join(parts) or "__main__", is_pkg
 
 
-def _summarise_in_process(files, config) -> tuple[dict, list[InputError]]:
-    """Fallback when the worker pool is unavailable: one file at a time, here."""
-    from lockwatch.static.summarise import ParseError, summarise_module
+def summarise_paths(paths: list[str], config: Config) -> tuple[dict[str, ModuleSummary], list[InputError]]:
+    """discover -> summarise: module name -> summary, and the inputs that could not be read.
 
-    out, errors = {}, []
-    for sf in files:
-        try:
-            with open(sf.abspath, encoding="utf-8", errors="surrogateescape") as fh:
-                src = fh.read()
-            out[sf.path] = summarise_module(src, sf.path, sf.module, sf.is_package)
-        except (OSError, ParseError, ValueError) as e:
-            errors.append(InputError(sf.path, str(e)))
-    return out, errors
-
-
-def scan(paths: list[str], config: Config) -> Report:
+    Always through the worker pool (``lockwatch.static.pool``): it runs the parse guard and
+    isolates crashes (deep nesting can overflow the C stack of the parser and kill the
+    process doing it). There is deliberately no in-process fallback for files on disk."""
     from lockwatch.static.discover import discover
+    from lockwatch.static.pool import summarise_files
 
     files, errors = discover(list(paths), config)
-    try:
-        from lockwatch.static.pool import summarise_files
-    except ImportError:
-        summarise_files = _summarise_in_process
     summaries, errs = summarise_files(files, config)
     errors = list(errors) + list(errs)
     by_module: dict[str, ModuleSummary] = {}
@@ -62,7 +49,18 @@ def scan(paths: list[str], config: Config) -> Report:
         if s is not None:
             # two roots can hold the same module name; the first one wins, as on sys.path
             by_module.setdefault(s.module, s)
-    return analyse_summaries(by_module, config, errors)
+    return by_module, errors
+
+
+def scan_with_model(paths: list[str], config: Config) -> tuple[ProgramModel, Report]:
+    """``scan``, also returning the linked model (lock classes, lock graph) for callers
+    that join other evidence onto it (the pytest plugin)."""
+    by_module, errors = summarise_paths(paths, config)
+    return analyse_summaries_with_model(by_module, config, errors)
+
+
+def scan(paths: list[str], config: Config) -> Report:
+    return scan_with_model(paths, config)[1]
 
 
 def scan_sources(files: dict[str, str], config: Config | None = None) -> Report:
@@ -109,6 +107,13 @@ def run_checks(model: ProgramModel, config: Config, timings: dict | None = None)
 
 def analyse_summaries(summaries: dict[str, ModuleSummary], config: Config,
                       errors: list[InputError] | None = None, timings: dict | None = None) -> Report:
+    return analyse_summaries_with_model(summaries, config, errors, timings)[1]
+
+
+def analyse_summaries_with_model(summaries: dict[str, ModuleSummary], config: Config,
+                                 errors: list[InputError] | None = None,
+                                 timings: dict | None = None) -> tuple[ProgramModel, Report]:
+    """link -> graph -> checks -> suppressions -> selection: the model and the report."""
     t0 = time.perf_counter()
     model = link(summaries, config)
     t1 = time.perf_counter()
@@ -125,4 +130,4 @@ def analyse_summaries(summaries: dict[str, ModuleSummary], config: Config,
     findings = selection.apply(findings, config)
     if timings is not None:
         timings.update(link=t1 - t0, graph=t2 - t1, checks=t3 - t2, per_rule=per_rule)
-    return Report("static", sorted(findings, key=Finding.sort_key), list(errors or []))
+    return model, Report("static", sorted(findings, key=Finding.sort_key), list(errors or []))
