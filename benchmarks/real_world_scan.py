@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -68,15 +67,32 @@ def fetch(spec: str, workdir: Path) -> Path:
     wheels = workdir / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-         "--only-binary", ":all:", "--python-version", "3.11", "--implementation", "py",
-         "-d", str(wheels), spec],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "py",
+            "-d",
+            str(wheels),
+            spec,
+        ],
         check=True,
     )
     norm = name.lower().replace("-", "_")
     version = spec.split("==")[1]
-    found = [w for w in wheels.glob("*.whl")
-             if w.name.lower().startswith(f"{norm}-{version}-")]
+    found = [
+        w
+        for w in wheels.glob("*.whl")
+        if w.name.lower().startswith(f"{norm}-{version}-")
+    ]
     if not found:
         raise RuntimeError(f"no wheel for {spec} in {wheels}")
     with zipfile.ZipFile(found[0]) as zf:
@@ -84,24 +100,52 @@ def fetch(spec: str, workdir: Path) -> Path:
     return dest
 
 
-def scan(root: Path, dirs: list[str], no_cache: bool, cache_dir: Path) -> tuple[dict, float]:
+def scan(
+    root: Path, dirs: list[str], no_cache: bool, cache_dir: Path
+) -> tuple[dict, float]:
     cmd = lockwatch_cmd() + ["scan", "--format", "json", "--exit-zero", "--jobs", "1"]
     cmd += ["--no-cache"] if no_cache else ["--cache-dir", str(cache_dir)]
     cmd += dirs
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, cwd=root, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"lockwatch exited {proc.returncode}: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout), wall
 
 
+def analyser_revision() -> str:
+    """The lockwatch commit being measured: the analyser changes daily, counts go with it."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(HERE.parent), "log", "-1", "--format=%h %cI"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(HERE.parent), "status", "--porcelain", "--", "lockwatch"],
+            check=False,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return out.stdout.strip() + (
+            " (lockwatch/ has uncommitted changes)" if dirty else ""
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workdir", type=Path, help="download/unpack here (reused across runs)")
+    ap.add_argument(
+        "--workdir", type=Path, help="download/unpack here (reused across runs)"
+    )
     ap.add_argument("--no-cache", action="store_true", help="time cold scans")
     ap.add_argument("--only", nargs="*", help="distribution names to run")
-    ap.add_argument("--json-dir", type=Path, help="also save each package's JSON report here")
+    ap.add_argument(
+        "--json-dir", type=Path, help="also save each package's JSON report here"
+    )
     args = ap.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lw-realworld-"))
@@ -110,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json_dir.mkdir(parents=True, exist_ok=True)
     only = {o.lower() for o in args.only} if args.only else None
 
+    print(f"lockwatch revision: {analyser_revision()}", flush=True)
     totals: collections.Counter[str] = collections.Counter()
     rows = []
     for spec, dirs in PACKAGES:
@@ -125,8 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         totals.update(codes)
         rows.append((spec, nfiles, wall, codes, report.get("errors", [])))
         per = " ".join(f"{c}={n}" for c, n in sorted(codes.items())) or "-"
-        print(f"{spec:28} files={nfiles:3} wall={wall:6.2f}s findings={sum(codes.values()):3}"
-              f"  {per}", flush=True)
+        print(
+            f"{spec:28} files={nfiles:3} wall={wall:6.2f}s findings={sum(codes.values()):3}"
+            f"  {per}",
+            flush=True,
+        )
         for err in report.get("errors", []):
             print(f"    error: {err.get('path')}: {err.get('message')}", flush=True)
 
@@ -134,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     print("totals per code:")
     for code, n in sorted(totals.items()):
         print(f"  {code}: {n}")
-    print(f"  all: {sum(totals.values())} findings in {len(rows)} packages, "
-          f"{sum(r[1] for r in rows)} files, {sum(r[2] for r in rows):.1f}s wall")
+    print(
+        f"  all: {sum(totals.values())} findings in {len(rows)} packages, "
+        f"{sum(r[1] for r in rows)} files, {sum(r[2] for r in rows):.1f}s wall"
+    )
     print(f"workdir: {workdir}")
     return 0
 
