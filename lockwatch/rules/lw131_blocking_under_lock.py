@@ -50,7 +50,7 @@ Finds blocking calls made while a thread lock is held, directly or in any functi
 under the lock: `time.sleep` (not `sleep(0)`), `Thread.join`, `Event.wait`, waiting on a
 `Condition` other than the one whose lock is held, `queue.Queue.get/put` that block
 without a timeout, `Future.result()` (a timeout only bounds the stall; `timeout=0` is a poll), `Executor.shutdown(wait=True)`,
-`subprocess` calls, socket `connect/recv/accept/sendall`, `requests`/`httpx` calls,
+`subprocess` calls, `select.select` (unless its timeout is 0), socket `connect/recv/accept/sendall`, `requests`/`httpx` calls,
 `urllib.request.urlopen`, `http.client` requests, `input()`. Method calls count only when
 the receiver's type is known. Add project functions with `blocking_calls` in the config.
 """,
@@ -129,6 +129,12 @@ def drain():
 def render(key):
     with lock:
         return pool.submit(str, key).result(timeout=30)  # expect
+
+
+def wait_readable(socks, timeout):
+    import select
+    with lock:
+        return select.select(socks, [], [], timeout)  # expect
 '''),
         Example.single('''
 import threading
@@ -187,6 +193,12 @@ lock = threading.Lock()
 def reap(pid):
     with lock:
         return os.waitpid(pid, os.WNOHANG)
+
+
+def poll_readable(socks):
+    import select
+    with lock:
+        return select.select(socks, [], [], 0)   # a poll, never waits
 '''),
         Example.single('''
 import threading

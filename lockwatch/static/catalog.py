@@ -177,6 +177,8 @@ BLOCKING: dict[str, str] = {
     "subprocess.getstatusoutput": "always",
     "subprocess.Popen.communicate": "always",
     "subprocess.Popen.wait": "always",
+    # select(rlist, wlist, xlist, timeout=None): waits for I/O unless the timeout is 0
+    "select.select": "select",
     "os.system": "always",
     "os.wait": "always",
     "os.waitpid": "waitpid",
@@ -265,6 +267,8 @@ def is_blocking(name: str, args: list, kws: dict, extra: frozenset[str] | set[st
         if block != "absent" and _const(block) is not True:
             return False
         return timeout == "absent" or _const(timeout) is None
+    if tag == "select":
+        return _const(_arg(args, kws, 3, "timeout")) not in (0, 0.0)
     if tag == "waitpid":
         # os.waitpid(pid, options): blocks unless options is non-zero (WNOHANG); options
         # that are not a constant are not assumed to block (precision first)
