@@ -596,3 +596,62 @@ def test_loop_variable_over_a_container_of_threads_is_typed():
                     self._threads[0].join()     # element of the container
     """}
     assert [f.line for f in codes(files, "LW131")] == [11, 14]
+
+
+# --------------------------------------------------------------------------- abstract dispatch
+_ABSTRACT_BASE = """
+    import abc
+    import threading
+
+
+    class Handler(abc.ABC):
+        @abc.abstractmethod
+        def handle(self, item):
+            ...
+    """
+_ABSTRACT_BUS = """
+    import threading
+    from base import Handler
+
+
+    class Bus:
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def dispatch(self, handler: Handler, item):
+            with self.lock:
+                handler.handle(item)
+    """
+
+
+def test_call_of_abstract_method_on_typed_receiver_reaches_the_overrides():
+    m = model_of({"base.py": _ABSTRACT_BASE, "bus.py": _ABSTRACT_BUS, "audit.py": """
+        import threading
+        from base import Handler
+
+        audit_lock = threading.Lock()
+
+
+        class AuditHandler(Handler):
+            def handle(self, item):
+                with audit_lock:
+                    print(item)
+        """})
+    assert ("bus.Bus.lock", "audit.audit_lock") in edges(m)
+
+
+def test_concrete_base_method_is_not_dispatched_to_overrides():
+    base = _ABSTRACT_BASE.replace("        @abc.abstractmethod\n", "")
+    m = model_of({"base.py": base, "bus.py": _ABSTRACT_BUS, "audit.py": """
+        import threading
+        from base import Handler
+
+        audit_lock = threading.Lock()
+
+
+        class AuditHandler(Handler):
+            def handle(self, item):
+                with audit_lock:
+                    print(item)
+        """})
+    assert ("bus.Bus.lock", "audit.audit_lock") not in edges(m)

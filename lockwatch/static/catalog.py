@@ -214,6 +214,7 @@ CALLBACK_REGISTRARS: dict[str, int] = {
 # Decorators that make a generator function a context manager (``with f():`` holds what
 # ``f`` holds at its ``yield``).
 CONTEXT_MANAGER_DECORATORS = {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
+ABSTRACT_DECORATORS = {"abc.abstractmethod", "abc.abstractproperty"}
 DEFAULTDICT = {"collections.defaultdict"}
 DATACLASS_FIELD = {"dataclasses.field"}
 

@@ -863,6 +863,14 @@ class Linker:
                         if ofid != v[1]:
                             cs.targets.append((ofid, "@self"))
                             cs.virtual.add(ofid)
+                elif recv is not None and recv != "@self" and self._is_abstract(v[1]):
+                    # an abstract method has no body to run: on a receiver typed as the
+                    # base class, the call runs one of the project's overrides
+                    base = self.m.functions[v[1]]
+                    for ofid in self._overrides(base.cls, v[1].rsplit(".", 1)[1]):
+                        if ofid != v[1]:
+                            cs.targets.append((ofid, recv))
+                            cs.virtual.add(ofid)
             elif k == "cls":
                 init = self.find_method(v[1], "__init__")
                 if init:
@@ -897,6 +905,17 @@ class Linker:
                     cs.fnargs.append((kname, av[1], av[2] or "?"))
         if cs.targets or cs.ext or cs.lockm or cs.blocking or cs.fnargs:
             fi.calls.append(cs)
+
+    def _is_abstract(self, fid: str) -> bool:
+        fi = self.m.functions.get(fid)
+        if fi is None or fi.cls is None or not fi.summary.decorators:
+            return False
+        outer = self._decorator_ctx(fi, self._ctx(fi))
+        for d in fi.summary.decorators:
+            v = self.eval_value(d, outer)
+            if v is not None and v[0] == "ext" and v[1] in catalog.ABSTRACT_DECORATORS:
+                return True
+        return False
 
     def _overrides(self, cid: str, name: str) -> list[str]:
         """Methods ``name`` defined by subclasses of ``cid`` (project classes)."""
