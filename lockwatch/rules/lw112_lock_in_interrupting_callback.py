@@ -6,8 +6,8 @@ also takes.
 Finalizers run wherever the garbage collector happens to run, signal handlers between any
 two bytecodes of the main thread: if that thread is inside ``with lock:`` at that moment,
 the callback's ``acquire`` waits for the thread it interrupted. Only locks with one
-instance (module/class level) or reached through the callback's bound object are
-considered; a ``__del__`` taking ``self._lock`` is fine (nobody else can hold the lock of an
+instance (module/class level), attributes of module-level objects, locks reached through
+the callback's bound object or through a variable the callback closes over are considered; a ``__del__`` taking ``self._lock`` is fine (nobody else can hold the lock of an
 object being finalised). The primary location is where the callback takes the lock (or
 the call in the callback that leads to it).
 """
@@ -49,7 +49,8 @@ def check(model, config):
             if registrar == "__del__":
                 if path != "@global":
                     continue
-            elif path != "@global" and not (recv not in ("?", None) and path.startswith("@self")):
+            elif not (_shared_instance(path)
+                      or (recv not in ("?", None) and path.startswith("@self"))):
                 continue
             primary = Location(chain[0][0], chain[0][1], chain[0][2])
             key = (fid, lock)
@@ -63,6 +64,14 @@ def check(model, config):
             related = [Location(reg[0], reg[1], reg[2], reg[3] or f"registered with {registrar}")]
             related += [Location(s[0], s[1], s[2], s[3]) for s in chain]
             yield finding(RULE, msg, primary, related, [lock], (lock, fid, registrar))
+
+
+def _shared_instance(path: str) -> bool:
+    """A lock instance the interrupted thread can hold too: module level (``@global``), an
+    attribute of a module-level object (``@global.x``), or reached through a variable the
+    callback closes over (``?^fn:var``: the enclosing function registered the callback and
+    uses the same object)."""
+    return path == "@global" or path.startswith("@global.") or path.startswith("?^")
 
 
 RULE = Rule(
@@ -147,6 +156,43 @@ def update():
 
 signal.signal(signal.SIGTERM, on_term)
 '''),
+        Example.single('''
+import signal
+import threading
+
+
+class Dispatcher:
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def submit(self, job):
+        with self._lock:
+            pass
+
+    def shutdown(self):
+        with self._lock:
+            pass
+
+
+DISPATCHER = Dispatcher()
+
+
+def serve(jobs):
+    local = Dispatcher()
+
+    def on_term(signum, frame):
+        local.shutdown()  # expect
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_int)
+    for job in jobs:
+        local.submit(job)
+        DISPATCHER.submit(job)
+
+
+def on_int(signum, frame):
+    DISPATCHER.shutdown()  # expect
+'''),
     ),
     valid=(
         Example.single('''
@@ -188,6 +234,31 @@ def update():
 
 
 signal.signal(signal.SIGTERM, on_term)
+'''),
+        Example.single('''
+import signal
+import threading
+
+
+class Dispatcher:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def submit(self, job):
+        with self._lock:
+            pass
+
+
+def serve(jobs):
+    dispatcher = Dispatcher()
+
+    def on_term(signum, frame):
+        dispatcher.stopping.set()   # only flags it; submit() sees it later
+
+    signal.signal(signal.SIGTERM, on_term)
+    for job in jobs:
+        dispatcher.submit(job)
 '''),
     ),
     check=check,

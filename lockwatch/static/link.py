@@ -45,6 +45,11 @@ def reroot(path: str, recv: str | None) -> str:
     if path == "@global":
         return path
     if path.startswith("@self"):
+        if recv is not None and recv.startswith("?^"):
+            # a closure variable: still an unknown instance to every check that needs one
+            # (the "?" prefix), but the handler checks can tell it is the enclosing scope's
+            out = recv + path[5:]
+            return out if out.count(".") < _MAX_PATH_PARTS + 3 else "?"
         if recv is None or recv == "?" or recv.startswith("?"):
             return "?"
         out = recv + path[5:]
@@ -344,7 +349,8 @@ class Linker:
     def _local(self, f: FunctionInfo, name: str, val: dict, own: bool):
         if not val:
             return None
-        path = f"%{name}" if own else "?"
+        # a variable of an enclosing function, seen from a closure: "?^<function>.<name>"
+        path = f"%{name}" if own else f"?^{f.id}:{name}"
         ctx = self._ctx(f)
         if "ann" in val and len(val) <= 3 and "call" not in val:
             return self._instantiate(self.eval_ref(val["ann"], ctx), path)
