@@ -655,3 +655,67 @@ def test_concrete_base_method_is_not_dispatched_to_overrides():
                     print(item)
         """})
     assert ("bus.Bus.lock", "audit.audit_lock") not in edges(m)
+
+
+# --------------------------------------------------------------------------- stored callbacks
+_STREAM = """
+    import threading
+
+
+    class Stream:
+        def __init__(self):
+            self._lock = threading.Lock()
+            self._listener = None
+            self._other = None
+
+        def attach(self, listener):
+            self._listener = listener
+
+        def request(self):
+            with self._lock:
+                self._listener()
+                self._other()
+    """
+
+
+def test_callable_stored_by_a_method_is_what_the_attribute_call_runs():
+    m = model_of({"stream.py": _STREAM, "peer.py": """
+        import threading
+        from stream import Stream
+
+        peer_lock = threading.Lock()
+
+
+        def on_request():
+            with peer_lock:
+                pass
+
+
+        def open_pair():
+            s, t = Stream(), Stream()
+            s.attach(on_request)
+            return s, t
+        """})
+    assert ("stream.Stream._lock", "peer.peer_lock") in edges(m)
+
+
+def test_stored_callable_is_not_bound_to_other_attributes_or_after_a_swap():
+    m = model_of({"stream.py": _STREAM.replace("self._listener()\n", "pass\n"), "peer.py": """
+        import threading
+        from stream import Stream
+
+        peer_lock = threading.Lock()
+
+
+        def on_request():
+            with peer_lock:
+                pass
+
+
+        def open_pair(a, b):
+            s, t = b, Stream()
+            s.attach(on_request)
+            a, b = b, a
+            return s, t
+        """})
+    assert ("stream.Stream._lock", "peer.peer_lock") not in edges(m)

@@ -72,6 +72,7 @@ class Linker:
         self._eval_memo: dict = {}
         self._method_index: dict | None = None
         self._subclasses: dict | None = None
+        self._attr_call_sites: list = []   # (fi, cs, class id, attr) for ``self.attr(...)``
         self._nested: dict | None = None
         self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
         self._property_names: set = set()
@@ -97,6 +98,7 @@ class Linker:
             self._collect_inst_attrs(fi)
         for fid in sorted(m.functions):
             self.link_function(fid)
+        self._link_stored_callbacks()
         self._define_all_locks()
         for fid in sorted(m.functions):
             fi = m.functions[fid]
@@ -909,8 +911,55 @@ class Linker:
                 av = self.eval_ref(a["r"], ctx)
                 if av is not None and av[0] == "func":
                     cs.fnargs.append((kname, av[1], av[2] or "?"))
+        if v is None and ctx[2] is not None and ev["f"].startswith("@self.") and ev["f"].count(".") == 1:
+            # ``self.listener(...)``: a callable stored in an attribute, bound after linking
+            self._attr_call_sites.append((fi, cs, ctx[2].id, ev["f"][6:]))
         if cs.targets or cs.ext or cs.lockm or cs.blocking or cs.fnargs:
             fi.calls.append(cs)
+
+    def _link_stored_callbacks(self) -> None:
+        """A project function handed to a method that stores it in ``self.<attr>``
+        (``client.attach(server.on_request)`` with ``self._listener = listener``) is what
+        ``self.<attr>(...)`` calls in that class: the call gets it as a target."""
+        if not self._attr_call_sites:
+            return
+        stores: dict[str, list] = {}
+        for gid, g in self.m.functions.items():
+            if g.cls is None:
+                continue
+            for ev in g.summary.events:
+                if ev["e"] != "wr" or not ev.get("r", "").startswith("@self.") or ev["r"].count(".") != 1:
+                    continue
+                v = ev.get("v") or {}
+                if set(v) == {"r"} and v["r"] in g.summary.params:
+                    stores.setdefault(gid, []).append((v["r"], ev["r"][6:]))
+        if not stores:
+            return
+        stored: dict[tuple[str, str], set] = {}
+        for fi in self.m.functions.values():
+            for cs in fi.calls:
+                if not cs.fnargs:
+                    continue
+                for gid, _recv in cs.targets:
+                    if gid not in stores:
+                        continue
+                    g = self.m.functions[gid]
+                    params = g.summary.params
+                    off = 1 if g.summary.self_name else 0
+                    for where, hid, _hrecv in cs.fnargs:
+                        pname = where if isinstance(where, str) else (
+                            params[where + off] if where + off < len(params) else None)
+                        for p, attr in stores[gid]:
+                            if p == pname:
+                                stored.setdefault((g.cls, attr), set()).add(hid)
+        for fi, cs, cid, attr in self._attr_call_sites:
+            mro = self.m.classes[cid].mro if cid in self.m.classes else [cid]
+            hids = sorted({h for c in mro for h in stored.get((c, attr), ())})
+            for h in hids[:8]:
+                if h in self.m.functions and all(t != h for t, _ in cs.targets):
+                    cs.targets.append((h, "?"))
+            if hids and cs not in fi.calls:
+                fi.calls.append(cs)
 
     def _is_abstract(self, fid: str) -> bool:
         fi = self.m.functions.get(fid)

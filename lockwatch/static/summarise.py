@@ -562,8 +562,9 @@ class _Builder:
                 self._ev("wr", target, r=r, v=self.value(value_node))
             return
         if isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self._assign(el.value, None)
+            pairs = _unpack_pairs(target, value_node)
+            for el, val in pairs or ((el, None) for el in target.elements):
+                self._assign(el.value, val)
             return
         if isinstance(target, cst.StarredElement):
             self._assign(target.value, None)
@@ -1122,6 +1123,23 @@ def _intersect_all(outs: list, default: tuple) -> tuple:
     for o in outs[1:]:
         acc = _intersect(acc, o)
     return acc
+
+
+def _unpack_pairs(target, value) -> list | None:
+    """``a, b = X(), Y()``: (target element, value) pairs, when the two sides match one
+    to one and no value reads a name being assigned (``a, b = b, a`` is left unknown)."""
+    if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) != len(target.elements):
+        return None
+    if any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
+        return None
+    names = {el.value.value for el in target.elements if isinstance(el.value, cst.Name)}
+    stack = [e.value for e in value.elements]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name) and n.value in names:
+            return None
+        stack.extend(n.children)
+    return [(t, v.value) for t, v in zip(target.elements, value.elements)]
 
 
 def _stmts_of(suite) -> list:

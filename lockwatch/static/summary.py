@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 13
+SUMMARY_VERSION = 14
 
 
 @dataclass
