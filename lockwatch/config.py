@@ -29,6 +29,8 @@ class ConfigError(Exception):
 class Config:
     # Rule selection: codes or code prefixes ("LW1"), or kind slugs. Empty select = all.
     select: list[str] = field(default_factory=list)
+    # Added to the default rule set when ``select`` is empty (opt-in rules, see Rule.default).
+    extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     # Glob patterns (gitignore-like, relative to the project root) of paths not to scan.
     exclude: list[str] = field(default_factory=list)
@@ -356,7 +358,13 @@ def apply_overrides(cfg: Config, **opts: Any) -> Config:
     if opts.get("select") is not None:
         cfg.select = [check_selector(s, "--select") for s in opts["select"]]
     if opts.get("extend_select") is not None:
-        cfg.select = cfg.select + [check_selector(s, "--extend-select") for s in opts["extend_select"]]
+        extra = [check_selector(s, "--extend-select") for s in opts["extend_select"]]
+        # With an explicit select list, extend it; otherwise add to the default set (which
+        # leaves out opt-in rules) instead of replacing the default set with just these.
+        if cfg.select:
+            cfg.select = cfg.select + extra
+        else:
+            cfg.extend_select = cfg.extend_select + extra
     if opts.get("ignore") is not None:
         cfg.ignore = cfg.ignore + [check_selector(s, "--ignore") for s in opts["ignore"]]
     if opts.get("exclude") is not None:

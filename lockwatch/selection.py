@@ -54,5 +54,17 @@ def keep(f: Finding, config: Config) -> bool:
     return True
 
 
+def rule_enabled(rule, config: Config) -> bool:
+    """Does the configuration run this static rule at all? An empty ``select`` means the
+    default set: every rule except the opt-in ones (``Rule.default`` false), which run only
+    when ``select``/``extend-select`` names them (by code, prefix, kind or ALL)."""
+    probe = Finding(code=rule.code, kind=rule.kind, severity=rule.severity, message="", path="", line=1)
+    if config.select:
+        chosen = any(_matches(s, probe) for s in config.select)
+    else:
+        chosen = rule.default or any(_matches(s, probe) for s in config.extend_select)
+    return chosen and not any(_matches(s, probe) for s in config.ignore)
+
+
 def apply(findings: Iterable[Finding], config: Config) -> list[Finding]:
     return [f for f in findings if keep(f, config)]

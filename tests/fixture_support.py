@@ -383,7 +383,8 @@ def run_static(case: Case, full: bool | None = None) -> Any:
     if full is None:
         full = os.environ.get("LOCKWATCH_FIXTURES_FULL_SCAN", "") not in ("", "0")
     with chdir(case.dir):
-        cfg = Config(root=".", no_cache=True)
+        # Every rule, opt-in ones included: the corpus measures the whole analyser.
+        cfg = Config(root=".", no_cache=True, select=["ALL"])
         if full:
             return engine.scan(case.program_paths(), cfg)
         sources = {

@@ -42,6 +42,10 @@ def test_races_static_findings_match_expected(case):
 
 
 def scan(src: str, config: Config | None = None):
+    # LW301/LW302 are opt-in (Rule.default): these tests select them explicitly.
+    config = config or Config()
+    if not config.select:
+        config.select = ["LW3"]
     r = scan_sources({"m.py": textwrap.dedent(src)}, config)
     return sorted((f.code, f.line) for f in r.findings if f.code.startswith("LW30"))
 

@@ -47,6 +47,9 @@ class Rule:
     use_instead: str     # good code shown in docs
     static: bool = True  # has a static check
     runtime: bool = False  # produced by the runtime tracer
+    # Off unless selected by code, prefix or ALL (as ruff keeps noisy rules out of the
+    # default set): for static checks whose precision on real code is not yet good enough.
+    default: bool = True
     valid: tuple[Example, ...] = ()
     invalid: tuple[Example, ...] = ()
     check: Callable[..., Iterable[Finding]] | None = field(default=None, compare=False)
@@ -54,9 +57,10 @@ class Rule:
     def doc(self) -> str:
         """The text ``lockwatch rule CODE`` prints (markdown, as ruff does)."""
         halves = ", ".join(h for h, on in (("static", self.static), ("runtime", self.runtime)) if on)
+        opt_in = "" if self.default else " · opt-in: select it (`--select " + self.code + "`) to run it"
         return (
             f"# {self.name} ({self.code})\n\n"
-            f"Kind: `{self.kind}` · default severity: {self.severity} · found by: {halves}\n\n"
+            f"Kind: `{self.kind}` · default severity: {self.severity} · found by: {halves}{opt_in}\n\n"
             f"## What it does\n{self.what.strip()}\n\n"
             f"## Why is this bad?\n{self.why.strip()}\n\n"
             f"## Example\n```python\n{self.example.strip()}\n```\n\n"

@@ -50,6 +50,7 @@ RULE = Rule(
     code="LW301",
     name="unprotected-shared-state",
     kind="unprotected-shared-state",
+    default=False,
     severity="warning",
     summary="Access shared state under the lock that guards it everywhere",
     what="""

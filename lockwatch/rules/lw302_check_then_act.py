@@ -37,6 +37,7 @@ RULE = Rule(
     code="LW302",
     name="check-then-act",
     kind="unprotected-shared-state",
+    default=False,
     severity="warning",
     summary="Hold one lock across a test of shared state and the change it guards",
     what="""

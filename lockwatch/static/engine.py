@@ -89,8 +89,7 @@ def build_model(summaries: dict[str, ModuleSummary], config: Config | None = Non
 def rule_selected(rule, config: Config) -> bool:
     """Can any finding of ``rule`` survive ``select``/``ignore``? (Per-file ignores depend
     on the path, so they are applied to findings, not here.) Unselected checks are not run."""
-    probe = Finding(code=rule.code, kind=rule.kind, severity=rule.severity, message="", path="", line=1)
-    return selection.keep(probe, Config(select=list(config.select), ignore=list(config.ignore)))
+    return selection.rule_enabled(rule, config)
 
 
 def run_checks(model: ProgramModel, config: Config, timings: dict | None = None) -> list[Finding]:
