@@ -6,10 +6,13 @@ Not reported when the function orders the pair (``sorted``/``min``/``max``/``id(
 ordering comparison ``<``/``>`` in a test) or when the inner object hangs off the outer one
 (``self.child._lock`` under ``self._lock``: a fixed hierarchy). The primary location is the
 inner acquisition, or the call leading to it, in the function holding the outer lock.
+Also: locks of one container entered in a loop onto an ExitStack made before the loop
+(each kept while the next is taken, in the iteration order), unless the function orders.
 """
 
 from __future__ import annotations
 
+from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
 from lockwatch.static.checks import finding, function_short, lock_label
 
@@ -44,6 +47,47 @@ def check(model, config):
         msg = (f"{function_short(model, se.fid)} holds one {lock_label(model, se.lock)} and takes another "
                f"instance of it with no order between them: two threads nesting them the other way round deadlock")
         yield finding(RULE, msg, se.primary, se.witness, [se.lock], (se.lock, se.fid))
+    yield from _loop_nesting(model, seen)
+
+
+def _loop_nesting(model, seen):
+    """``for k in keys: stack.enter_context(self._locks[k])`` with the ExitStack entered
+    before the loop: each iteration takes another lock of the container while holding the
+    ones before it, in whatever order ``keys`` has."""
+    for fid in sorted(model.functions):
+        fi = model.functions[fid]
+        if fi.summary.orders:
+            continue
+        events = fi.summary.events
+        for idx in sorted(fi.acqs):
+            ev = events[idx]
+            loop_line = ev.get("lp")
+            if loop_line is None or ev.get("m") != "ctx":
+                continue
+            held = ev.get("h") or ()
+            # the innermost context held must be an ExitStack entered before the loop (one
+            # made inside the loop is closed every iteration)
+            inner = events[held[-1]] if held else None
+            if inner is None or inner.get("l", loop_line) >= loop_line or "ExitStack" not in str(inner.get("r", "")):
+                continue
+            stacks = [held[-1]]
+            for a in fi.acqs[idx]:
+                lc = model.locks.get(a.lock)
+                if lc is None or lc.counting or not lc.container or not a.blocking:
+                    continue
+                key = (fid, a.lock, ev["l"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                outer = events[stacks[-1]]
+                primary = Location(fi.path, ev["l"], ev["c"])
+                related = [Location(fi.path, outer["l"], outer["c"], f"{function_short(model, fid)} holds an ExitStack"),
+                           Location(fi.path, loop_line, 1, "... loops over keys in the caller's order"),
+                           Location(fi.path, ev["l"], ev["c"], f"... and enters {lc.short} for each, keeping the earlier ones")]
+                msg = (f"{function_short(model, fid)} takes several {lock_label(model, a.lock)} locks in a loop, "
+                       f"keeping each, with no order between them: two threads taking two of them the other way "
+                       f"round deadlock (sort the keys first)")
+                yield finding(RULE, msg, primary, related, [a.lock], (a.lock, fid, "loop"))
 
 
 RULE = Rule(
@@ -55,7 +99,9 @@ RULE = Rule(
     what="""
 Finds a function that holds the lock of one object and takes the same lock of another
 object of the same class (`transfer(self, other)`: `with self._lock: with other._lock:`),
-directly or through a call, without anything that orders the two. A lock-order cycle
+directly or through a call, without anything that orders the two; or that enters several
+locks of one container in a loop onto an `ExitStack` (`stack.enter_context(self._locks[k])`)
+in whatever order the keys come. A lock-order cycle
 within one lock class: lockdep calls it "possible recursive locking".
 """,
     why="""
@@ -102,6 +148,21 @@ def swap(a: Account, b: Account):
         with b._lock:  # expect
             a.balance, b.balance = b.balance, a.balance
 '''),
+        Example.single('''
+import contextlib
+import threading
+
+
+class Ports:
+    def __init__(self):
+        self._locks = {p: threading.Lock() for p in range(8000, 8100)}
+
+    def claim(self, ports):
+        with contextlib.ExitStack() as stack:
+            for port in ports:
+                stack.enter_context(self._locks[port])  # expect
+            return list(ports)
+'''),
     ),
     valid=(
         Example.single('''
@@ -141,6 +202,28 @@ class Node:
         with self._lock:
             with self.parent._lock:
                 pass
+'''),
+        Example.single('''
+import contextlib
+import threading
+
+
+class Ports:
+    def __init__(self):
+        self._locks = {p: threading.Lock() for p in range(8000, 8100)}
+        self._guard = threading.Lock()
+
+    def claim(self, ports):
+        with contextlib.ExitStack() as stack:
+            for port in sorted(set(ports)):   # one global order
+                stack.enter_context(self._locks[port])
+            return list(ports)
+
+    def touch(self, ports):
+        with self._guard:
+            for port in ports:
+                with contextlib.ExitStack() as stack:   # one lock at a time
+                    stack.enter_context(self._locks[port])
 '''),
     ),
     check=check,

@@ -71,7 +71,7 @@ def _shared_instance(path: str) -> bool:
     attribute of a module-level object (``@global.x``), or reached through a variable the
     callback closes over (``?^fn:var``: the enclosing function registered the callback and
     uses the same object)."""
-    return path == "@global" or path.startswith("@global.") or path.startswith("?^")
+    return path == "@global" or path.startswith(("@global.", "?^"))
 
 
 RULE = Rule(
