@@ -127,6 +127,47 @@ def _configured_classes(config) -> set[str]:
     return {str(n) for n in names}
 
 
+class _Index:
+    """Model-wide lookups the per-class analysis needs, built in one pass over the
+    functions: without it every class rescanned every function (setters) and every
+    candidate every call site (helper callers), quadratic on a stdlib-sized model."""
+
+    def __init__(self, model: ProgramModel):
+        self.setters: dict[str, list[FunctionInfo]] = {}
+        # callee fid -> [(calling function, call site, receiver path)]
+        self.callers: dict[str, list[tuple]] = {}
+        self.lock_modules: set[str] = set()
+        # classes with a method that takes a thread lock: their instances guard themselves
+        self.lock_owners: set[str] = set()
+        for fid, fi in model.functions.items():
+            if fi.cls is not None and any(_thread_lock(model, a.lock) for acqs in fi.acqs.values()
+                                          for a in acqs):
+                self.lock_owners.add(fi.cls)
+            if fi.cls is not None and fid.endswith(".<setter>"):
+                self.setters.setdefault(fi.cls, []).append(fi)
+            for cs in fi.calls:
+                for g, recv in cs.targets:
+                    self.callers.setdefault(g, []).append((fi, cs, recv))
+            mod_dots = fi.module.count(".") + 1
+            prefix = fi.module + "."
+            for acqs in fi.acqs.values():
+                for a in acqs:
+                    if (a.lock.startswith(prefix) and a.lock.count(".") == mod_dots
+                            and _thread_lock(model, a.lock)):
+                        self.lock_modules.add(fi.module)
+
+
+def _index(model: ProgramModel) -> _Index:
+    idx = getattr(model, "_races_index", None)
+    if idx is None:
+        idx = _Index(model)
+        try:
+            model._races_index = idx
+        except AttributeError:
+            pass
+    return idx
+
+
 def _class_methods(model: ProgramModel, cid: str) -> list[FunctionInfo]:
     ci = model.classes[cid]
     out = []
@@ -136,8 +177,8 @@ def _class_methods(model: ProgramModel, cid: str) -> list[FunctionInfo]:
             out.append(fi)
     # property setters are recorded apart from ``methods``
     prefix = f"{ci.module}.{ci.summary.qualname}."
-    for fid, fi in model.functions.items():
-        if fid.startswith(prefix) and fid.endswith(".<setter>") and fi.cls == cid:
+    for fi in _index(model).setters.get(cid, ()):
+        if fi.id.startswith(prefix):
             out.append(fi)
     return out
 
@@ -158,19 +199,22 @@ def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenc
     calls_in: dict[str, list] = {fid: [] for fid in by_id}
     outside: set[str] = set()
     cid = methods[0].cls if methods else None
-    for fi in model.functions.values():
-        for cs in fi.calls:
-            for g, recv in cs.targets:
-                if g not in calls_in:
-                    continue
-                if recv == "@self" and fi.id in by_id:
-                    calls_in[g].append(bool(_held_locks(model, fi, cs.held)))
-                elif recv == "@self" and fi.cls in model.classes and cid in model.classes[fi.cls].mro:
-                    # a subclass calling the helper on itself: still a call from inside the
-                    # object (its contexts are the subclass's to analyse)
-                    calls_in[g].append(bool(_held_locks(model, fi, cs.held)))
-                else:
-                    outside.add(g)
+    callers = _index(model).callers
+    base_ids = set(model.classes[cid].mro[1:]) if cid in model.classes else set()
+    for g, ins in calls_in.items():
+        for fi, cs, recv in callers.get(g, ()):
+            if recv == "@self" and fi.id in by_id:
+                ins.append(bool(_held_locks(model, fi, cs.held)))
+            elif recv == "@self" and fi.cls in base_ids and fi.summary.name in CTOR_NAMES:
+                # a base class's constructor calling the (overridden) helper on itself: the
+                # object is not shared yet, a construction context, not an outside caller
+                ins.append(bool(_held_locks(model, fi, cs.held)))
+            elif recv == "@self" and fi.cls in model.classes and cid in model.classes[fi.cls].mro:
+                # a subclass calling the helper on itself: still a call from inside the
+                # object (its contexts are the subclass's to analyse)
+                ins.append(bool(_held_locks(model, fi, cs.held)))
+            else:
+                outside.add(g)
     out = set()
     for fid, fi in by_id.items():
         name = fi.summary.name
@@ -233,11 +277,20 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     for attr in ci.summary.attrs:
         if f"{cid}.{attr}" in model.locks:
             safe_attrs.add(attr)
+    lock_owners = _index(model).lock_owners
     for fi in methods:
         for idx, acqs in fi.acqs.items():
             if any(_thread_lock(model, a.lock) for a in acqs):
                 owns = True
         ext = _ext_of_event(fi)
+        for cs in fi.calls:
+            # ``self.pools.clear()`` where pools is an instance of a project class that takes
+            # its own lock (urllib3's RecentlyUsedContainer): calling it needs no outer lock
+            for g, recv in cs.targets:
+                tf = model.functions.get(g)
+                if (tf is not None and tf.cls in lock_owners and tf.cls != cid and isinstance(recv, str)
+                        and recv.startswith("@self.") and recv.count(".") == 1):
+                    safe_attrs.add(recv.split(".")[1])
         for idx, ev in enumerate(fi.summary.events):
             e = ev["e"]
             if e == "rd":
@@ -589,15 +642,7 @@ class GlobalCheckThenAct:
 def _module_takes_lock(model: ProgramModel, module: str) -> bool:
     """Does the module show it means to be thread-safe: a function of it takes a thread
     lock that lives at module level (``_lock = threading.Lock()``)?"""
-    prefix = module + "."
-    for fi in model.functions.values():
-        if fi.module != module:
-            continue
-        for acqs in fi.acqs.values():
-            for a in acqs:
-                if _thread_lock(model, a.lock) and a.lock.startswith(prefix) and a.lock.count(".") == module.count(".") + 1:
-                    return True
-    return False
+    return module in _index(model).lock_modules
 
 
 def global_check_then_act(model: ProgramModel, config=None) -> list[GlobalCheckThenAct]:
