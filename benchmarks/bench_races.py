@@ -95,6 +95,12 @@ def main() -> int:
     if args.before:
         print(f"after/before = {best['after'] / best['before']:.3f}; "
               f"same candidates: {keys['after'] == keys['before']}")
+        # what a precision change dropped or added, per entry point
+        for name, b, a in zip(("LW301", "LW302", "LW303", "global"), keys["before"], keys["after"]):
+            for row in sorted(set(b) - set(a)):
+                print(f"  only before {name}: {row}")
+            for row in sorted(set(a) - set(b)):
+                print(f"  only after {name}: {row}")
         return 0 if keys["after"] == keys["before"] else 1
     return 0
 

@@ -107,3 +107,33 @@ def test_same_helper_also_reached_from_an_unlocked_public_method_still_fires():
         self._metric_init()
 """
     assert [c for c, _ in scan(src)] == ["LW301"]
+
+
+CACHE = """
+import threading
+
+class Topics:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cache = {}
+    def get(self, name):
+        if arn := self._cache.get(name):
+            return arn
+        with self._lock:
+            if arn := self._cache.get(name):
+                return arn
+            self._cache[name] = arn = object()
+            return arn
+"""
+
+
+def test_early_return_fast_path_rechecked_under_the_lock_is_clean():
+    # kombu SNS._get_or_create_topic: double-checked locking written with an early return
+    assert scan(CACHE) == []
+
+
+def test_early_return_fast_path_without_the_locked_recheck_still_fires():
+    src = CACHE.replace("""            if arn := self._cache.get(name):
+                return arn
+            self._cache""", "            self._cache")
+    assert [c for c, _ in scan(src)] == ["LW301"]
