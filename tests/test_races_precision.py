@@ -137,3 +137,35 @@ def test_early_return_fast_path_without_the_locked_recheck_still_fires():
                 return arn
             self._cache""", "            self._cache")
     assert [c for c, _ in scan(src)] == ["LW301"]
+
+
+GUARDED = """
+import contextlib
+import threading
+
+class Conn:
+    def __init__(self):
+        self._cleanup_mutex = threading.Lock()
+        self._pending = []
+    @contextlib.contextmanager
+    def _dispatching(self):
+        yield True
+    def close(self):
+        with self._cleanup_mutex:
+            self._closed = True
+    def request(self, n):
+        self._pending.append(n)
+    def dispatch(self):
+        with self._dispatching():
+            self._pending.clear()
+"""
+
+
+def test_an_unresolved_context_manager_is_no_evidence_against_other_methods():
+    # pika BlockingConnection: a reentrancy guard, not a lock, around the locked-looking write
+    assert scan(GUARDED) == []
+
+
+def test_the_same_write_under_a_real_lock_still_makes_the_unlocked_one_a_race():
+    src = GUARDED.replace("with self._dispatching():", "with self._cleanup_mutex:")
+    assert [c for c, _ in scan(src)] == ["LW301"]

@@ -498,7 +498,10 @@ def unprotected(model: ProgramModel, config=None, skip: set | None = None) -> li
             if attr in cr.guards:
                 continue    # declared guards are LW303's
             shared = [a for a in accs if not a.ctor]
-            locked = [a for a in shared if a.locks]
+            # evidence of intent needs a lock the linker resolved: a context manager on self
+            # it could not resolve (``"?"``) spares the accesses inside it, but is no proof
+            # that the class locks this state (pika's reentrancy guard _acquire_event_dispatch)
+            locked = [a for a in shared if a.locks - {"?"}]
             locked_w = [a for a in locked if a.write]
             if not locked and not cr.declared:
                 continue
