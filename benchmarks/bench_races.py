@@ -34,6 +34,7 @@ TEST_DIRS = ["test/**", "idlelib/idle_test/**", "**/tests/**"]
 def _load(path: str):
     spec = importlib.util.spec_from_file_location("races_before", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["races_before"] = mod   # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
@@ -70,7 +71,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     exclude = TEST_DIRS if args.dir == DEFAULT else []
-    config = Config(cache_dir=args.cache, exclude=exclude)
+    config = Config(cache_dir=args.cache, exclude=exclude, root=args.dir)  # globs are root-relative
     summaries, _errors = summarise_paths([args.dir], config)
     t0 = time.perf_counter()
     model = link(summaries, config)

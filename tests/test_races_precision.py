@@ -169,3 +169,18 @@ def test_an_unresolved_context_manager_is_no_evidence_against_other_methods():
 def test_the_same_write_under_a_real_lock_still_makes_the_unlocked_one_a_race():
     src = GUARDED.replace("with self._dispatching():", "with self._cleanup_mutex:")
     assert [c for c, _ in scan(src)] == ["LW301"]
+
+
+def test_an_unlocked_test_after_the_locked_recheck_is_not_a_fast_path():
+    # multiprocessing Server.decref: tests the dict again after its locked part
+    src = CACHE + """
+    def drop(self, name):
+        if name not in self._cache:
+            return
+        with self._lock:
+            if name in self._cache:
+                self._cache.pop(name)
+        if name not in self._cache:
+            print(name)
+"""
+    assert scan(src) == [("LW301", src.count("\n", 0, src.rindex("if name not in self._cache")) + 1)]

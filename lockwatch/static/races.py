@@ -477,10 +477,11 @@ def _dcl_recheck(acc: Access, accesses: list[Access]) -> bool:
             continue
         for b in accesses:
             if (b.ctx == acc.ctx and b.locks and not b.write and b.idx > t.idx
-                    and (b.loc.line <= t.test_end or b.test_end is not None)):
+                    and (b.loc.line <= t.test_end or (b.test_end is not None and b.idx > acc.idx))):
                 # the re-check inside the test's statement, or (early-return fast path,
                 # ``if v := self._c.get(k): return v`` then ``with lock: if v := ...``)
-                # a later test of the attribute under the lock
+                # a later test of the attribute under the lock; an unlocked read *after*
+                # the locked part is not a fast path (multiprocessing Server.decref)
                 return True
     return False
 
