@@ -50,7 +50,7 @@ STATIC_KEYS = {"code", "path", "line", "lines"}
 RUNTIME_KEYS = {"code", "kind"}
 TOP_KEYS = {
     "static", "runtime", "source", "summary", "lookalike_of", "really_deadlocks", "notes",
-    "runtime_args",
+    "runtime_args", "known_gap_static",
 }
 
 PLAIN_TIMEOUT = 20.0     # a driver under plain python: generous, it must never hang

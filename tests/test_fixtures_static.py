@@ -26,7 +26,16 @@ def test_case_is_well_formed(case):
     assert fs.validate_case(case) == []
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def _static_param(case):
+    """A case whose hazard the analyser is known to miss keeps its true expectation and says
+    why in ``known_gap_static``; it runs as a strict xfail, so a fix turns it red until the
+    mark is removed, and the gap is counted in the corpus score either way."""
+    gap = case.expected.get("known_gap_static")
+    marks = [pytest.mark.xfail(reason=f"known analyser gap: {gap}", strict=True)] if gap else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_static_param(c) for c in CASES])
 def test_static_findings_match_expected(case):
     if not fs.static_engine_available():
         pytest.skip("lockwatch.static.engine.scan has not landed yet")
