@@ -298,21 +298,12 @@ def task_finding(r: Started, test: str) -> Finding:
 def unawaited_finding(message: str, filename: str, lineno: int, test: str) -> Finding | None:
     """A 'coroutine ... was never awaited' RuntimeWarning -> LW204 at the creation site
     (from the origin the interpreter attaches when origin tracking is on)."""
-    from lockwatch.runtime.stacks import disp
+    from lockwatch.runtime.stacks import disp, warning_frames
 
     if "was never awaited" not in message:
         return None
     head = message.splitlines()[0]
-    frames = []
-    for ln in message.splitlines()[1:]:
-        ln = ln.strip()
-        if ln.startswith('File "'):
-            try:
-                fn, rest = ln[6:].split('", line ', 1)
-                num, _, func = rest.partition(", in ")
-                frames.append((fn, int(num), func.strip()))
-            except ValueError:
-                continue
+    frames = warning_frames(message)
     site = next((f for f in reversed(frames) if not _is_stdlib(f[0]) and not _is_runner(f[0])), None)
     path, line = (disp(site[0]), site[1]) if site else (disp(filename), lineno)
     stack = [f"{disp(fn)}:{num} in {func}" for fn, num, func in frames if not _is_runner(fn)]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from lockwatch.findings import Finding, Location, make_fingerprint
 from lockwatch.runtime import state
-from lockwatch.runtime.stacks import disp, fmt_frame, frame_list, is_own
+from lockwatch.runtime.stacks import disp, fmt_frame, frame_list, is_own, warning_frames
 
 # Coroutine origin tracking costs on every coroutine creation (measured: the mixed benchmark
 # workload went from 2.4x to 4x CPU with depth 8), and is not needed for the common case: a
@@ -359,16 +359,7 @@ def _exception_context(context) -> None:
 
 def _unawaited(message: str, filename: str, lineno: int) -> None:
     head = message.splitlines()[0]
-    frames = []
-    for ln in message.splitlines()[1:]:
-        ln = ln.strip()
-        if ln.startswith('File "'):
-            try:
-                fn, rest = ln[6:].split('", line ', 1)
-                num, _, func = rest.partition(", in ")
-                frames.append((fn, int(num), func.strip()))
-            except ValueError:
-                continue
+    frames = warning_frames(message)
     frames = [f for f in frames if not is_own(f[0]) and "runpy" not in f[0]]
     site = next((f for f in reversed(frames) if not _stdlib(f[0])), None)
     if site is None:

@@ -192,3 +192,19 @@ def task_stack(task) -> list[str]:
         if not is_own(f.f_code.co_filename):
             out.append(fmt_frame(f))
     return out
+
+
+def warning_frames(message: str) -> list[tuple[str, int, str]]:
+    """(file, line, function) of each ``File "...", line N, in f`` line of a warning message,
+    such as the origin CPython appends to "coroutine ... was never awaited"."""
+    frames = []
+    for ln in message.splitlines()[1:]:
+        ln = ln.strip()
+        if ln.startswith('File "'):
+            try:
+                fn, rest = ln[6:].split('", line ', 1)
+                num, _, func = rest.partition(", in ")
+                frames.append((fn, int(num), func.strip()))
+            except ValueError:
+                continue
+    return frames
