@@ -280,12 +280,21 @@ THREADS_CLEAN = """
 
 @PY
 def test_threads_and_pools_still_running_at_program_end(tmp_path, python):
+    # Daemon threads are reported only when configured so (the same key as the static LW211).
+    (tmp_path / "pyproject.toml").write_text('[tool.lockwatch]\ndaemon-threads = "report"\n')
     res = rh.run(tmp_path, THREADS, python=python)
     fs = sorted(mine(res), key=lambda f: f["line"])
     assert [f["code"] for f in fs] == ["LW211", "LW211"], res.explain()
     assert [f["line"] for f in fs] == [line_of(THREADS, "# DAEMON"), line_of(THREADS, "# POOL")]
     assert "daemon thread 'poller'" in fs[0]["message"]
     assert "never shut down" in fs[1]["message"]
+
+
+@PY
+def test_daemon_threads_are_ignored_by_default(tmp_path, python):
+    res = rh.run(tmp_path, THREADS, python=python)
+    fs = [f for f in mine(res) if f["code"] == "LW211"]
+    assert [f["line"] for f in fs] == [line_of(THREADS, "# POOL")], res.explain()
 
 
 @PY

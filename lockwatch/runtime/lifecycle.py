@@ -403,6 +403,8 @@ def threads_alive(since: int = 0, grace: float = 0.5, scope: str = "the program 
         t = r.ref()
         if t is None or not t.is_alive() or t is me:
             continue
+        if r.daemon and not r.executor and state.options.daemon_threads == "ignore":
+            continue  # fire-and-forget by design unless configured otherwise (as statically)
         left = deadline - time.monotonic()
         if left > 0:
             try:

@@ -137,6 +137,10 @@ def _runtime_options(opts: dict) -> dict:
         from lockwatch import config as cfgmod
 
         cfg = cfgmod.load(config_file=opts.get("config")) if hasattr(cfgmod, "load") else None
+        # One setting for both halves: [tool.lockwatch] daemon-threads judges daemon threads
+        # statically (LW211) and at the end of a run; the runtime table may override it.
+        if getattr(cfg, "daemon_threads", None):
+            out["daemon_threads"] = cfg.daemon_threads
         out.update(getattr(cfg, "runtime", {}) or {})
     except Exception as e:
         if type(e).__name__ == "ConfigError":

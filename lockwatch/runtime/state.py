@@ -53,6 +53,9 @@ class Options:
     # Seconds to let threads the program started end on their own before they are reported
     # as still running at its (or a watch() scope's) end (LW211, lifecycle.py).
     thread_grace: float = 0.5
+    # Daemon threads still running at the end: "ignore" (fire-and-forget by design, the
+    # default, as the static LW211) or "report". Set by [tool.lockwatch] daemon-threads.
+    daemon_threads: str = "ignore"
 
     @classmethod
     def from_mapping(cls, d: dict[str, Any]) -> "Options":
@@ -70,6 +73,10 @@ class Options:
                     raise ValueError("starvation_passes must be >= 0")
             elif k == "races":
                 o.races = bool(v)
+            elif k == "daemon_threads":
+                if v not in ("ignore", "report"):
+                    raise ValueError(f'daemon_threads must be "ignore" or "report", not {v!r}')
+                o.daemon_threads = v
             elif k == "backlog_threshold":
                 if isinstance(v, bool) or not isinstance(v, (int, str)) or int(v) < 1:
                     raise ValueError(f"backlog_threshold must be a number of items >= 1, not {v!r}")
