@@ -21,6 +21,7 @@ rising):
 
 from __future__ import annotations
 
+import operator
 import sys
 import weakref
 
@@ -195,16 +196,21 @@ def _report(q, rec: _Rec, n: int) -> None:
 
 
 # ------------------------------------------------------------------ patch the classes
-def _wrap_thread_queue(cls) -> None:
+def _wrap_queue(cls, store: str, flavour: str) -> None:
+    """Hook ``_put``/``_get``/``__init__`` of a queue class. ``store`` names the
+    attribute holding the items (``queue`` in queue.Queue, ``_queue`` in
+    asyncio.Queue). Both hooks run under the queue's own mutex (or on the loop's
+    thread), so the counters need no lock."""
     orig_put, orig_get, orig_init = cls._put, cls._get, cls.__init__
+    items = operator.attrgetter(store)
 
     def _put(self, item):
         orig_put(self, item)
-        n = len(self.queue)
+        n = len(items(self))
         if n > self._lw_hwm:
             self._lw_hwm = n
             if n >= _arm_at:
-                _rising(self, n, "thread")
+                _rising(self, n, flavour)
 
     def _get(self):
         if not self._lw_gets:
@@ -220,33 +226,6 @@ def _wrap_thread_queue(cls) -> None:
     _patch(cls, "_get", _get)
     if "__init__" in cls.__dict__:
         __init__.__doc__ = orig_init.__doc__
-        _patch(cls, "__init__", __init__)
-
-
-def _wrap_async_queue(cls) -> None:
-    orig_put, orig_get, orig_init = cls._put, cls._get, cls.__init__
-
-    def _put(self, item):
-        orig_put(self, item)
-        n = len(self._queue)
-        if n > self._lw_hwm:
-            self._lw_hwm = n
-            if n >= _arm_at:
-                _rising(self, n, "asyncio")
-
-    def _get(self):
-        if not self._lw_gets:
-            _first_get(self)
-        self._lw_gets += 1
-        return orig_get(self)
-
-    def __init__(self, *a, **k):
-        orig_init(self, *a, **k)
-        _note_init(self)
-
-    _patch(cls, "_put", _put)
-    _patch(cls, "_get", _get)
-    if "__init__" in cls.__dict__:
         _patch(cls, "__init__", __init__)
 
 
@@ -272,12 +251,12 @@ def install(threshold: int | None = None) -> None:
         # PriorityQueue/LifoQueue define their own _put/_get (on a list); Queue's own hooks
         # cover Queue and the user subclasses that do not.
         for cls in (queue.Queue, queue.PriorityQueue, queue.LifoQueue):
-            _wrap_thread_queue(cls)
+            _wrap_queue(cls, "queue", "thread")
         import asyncio
 
         _defaults(asyncio.Queue)
         for cls in (asyncio.Queue, asyncio.PriorityQueue, asyncio.LifoQueue):
-            _wrap_async_queue(cls)
+            _wrap_queue(cls, "_queue", "asyncio")
     except Exception as e:
         state.internal_error("backlog-install", e)
         uninstall()
