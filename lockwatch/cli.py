@@ -111,10 +111,55 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---- scan --------------------------------------------------------------------------
 
-def _engine_scan(paths: list[str], config: Config) -> Report:
+def _engine_scan(paths: list[str], config: Config, progress=None) -> Report:
     from lockwatch.static.engine import scan
 
-    return scan(paths, config)
+    if progress is None:
+        return scan(paths, config)
+    return scan(paths, config, progress)
+
+
+class _Progress:
+    """``lockwatch: summarising 120/686 files`` on one rewritten stderr line, for scans long
+    enough to wonder about: only on a terminal, not with --quiet, first shown after half a
+    second, at most ten updates a second, erased when the scan is done."""
+
+    DELAY = 0.5
+    EVERY = 0.1
+
+    def __init__(self, stream) -> None:
+        import time
+
+        self.stream = stream
+        self.clock = time.monotonic
+        self.t0 = self.clock()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if now - self.t0 < self.DELAY or (now - self.last < self.EVERY and done < total):
+            return
+        self.last = now
+        self.shown = True
+        self.stream.write(f"\rlockwatch: summarising {done}/{total} files")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def _progress_for(args: argparse.Namespace):
+    stream = sys.stderr
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if args.quiet or not tty or os.environ.get("TERM") == "dumb":
+        return None
+    return _Progress(stream)
 
 
 def _same_file_key(path: str) -> str:
@@ -193,7 +238,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     # Read the baseline before the (possibly long) scan so a bad file fails fast.
     accepted = bl.load_baseline(args.baseline) if args.baseline else None
 
-    report = _engine_scan(scan_paths, config)
+    progress = _progress_for(args)
+    try:
+        # (two arguments when there is no display: stand-in engines in tests take two)
+        report = (_engine_scan(scan_paths, config, progress) if progress is not None
+                  else _engine_scan(scan_paths, config))
+    finally:
+        if progress is not None:
+            progress.close()
     if not isinstance(report, Report):
         raise TypeError(f"engine.scan returned {type(report).__name__}, expected Report")
     if args.hook:

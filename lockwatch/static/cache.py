@@ -164,3 +164,123 @@ def _write_file_atomic(path: str, data: bytes) -> None:
 def encode_summary_entry(key: str, summary_dict: dict[str, Any]) -> bytes:
     return json.dumps({"k": key, "summary": summary_dict}, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+class ResultCache:
+    """Whole-scan results: one JSON report per project state, so that a scan of an
+    unchanged project (the common warm case: CI re-runs, a second ``lockwatch scan``) costs
+    reading and hashing the files, not linking and checking the whole program again.
+
+    The analysis is interprocedural, so a per-file cache alone cannot skip link/graph/checks:
+    any file may change any finding. The key is therefore everything the report depends on:
+
+    * every discovered file's display path, module name, package flag and content hash, and
+      every discovery error (a file that became unreadable changes the report);
+    * the configuration that affects analysis (rules, ignores, lock factories, catalogs...);
+    * the analyser itself: lockwatch version, summary layout, Python minor version, and a hash
+      of lockwatch's own source files (a development checkout changes its code without
+      changing its version; a stale report from old code must never be served).
+
+    Entries live next to the per-file ones (same directory, same JSON-only, same atomic
+    writes); a corrupt or foreign entry is a miss. Only the newest few are kept."""
+
+    KEEP = 8
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self.dir = os.path.join(cache.dir, "results")
+
+    @classmethod
+    def for_config(cls, config: Config) -> "ResultCache | None":
+        c = Cache.for_config(config)
+        return cls(c) if c is not None else None
+
+    def key(self, files: list, errors: list, config: Config) -> str | None:
+        """``files``: ``SourceFile``s; ``errors``: discovery ``InputError``s. None when a file
+        cannot be read now (the scan proper will report it; nothing to reuse)."""
+        h = hashlib.sha256(self.cache._salt)
+        h.update(_code_fingerprint().encode())
+        h.update(_config_fingerprint(config).encode("utf-8", "surrogatepass"))
+        for e in errors:
+            h.update(f"E\0{e.path}\0{e.message}\0".encode("utf-8", "surrogatepass"))
+        for sf in files:
+            try:
+                with open(sf.abspath, "rb") as f:
+                    data = f.read()
+            except OSError:
+                return None
+            h.update(f"F\0{sf.path}\0{sf.module}\0{int(sf.is_package)}\0{len(data)}\0".encode(
+                "utf-8", "surrogatepass"))
+            h.update(hashlib.sha256(data).digest())
+        return h.hexdigest()
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.dir, key + ".json")
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            with open(self._path(key), "rb") as f:
+                entry = json.loads(f.read())
+        except (OSError, ValueError, RecursionError):
+            return None
+        if not isinstance(entry, dict) or entry.get("k") != key or not isinstance(entry.get("report"), dict):
+            return None
+        try:
+            os.utime(self._path(key))  # newest-used survives pruning
+        except OSError:
+            pass
+        return entry["report"]
+
+    def put(self, key: str, report_dict: dict[str, Any]) -> None:
+        try:
+            data = json.dumps({"k": key, "report": report_dict}, separators=(",", ":"),
+                              ensure_ascii=False).encode("utf-8", "surrogatepass")
+        except (TypeError, ValueError, RecursionError):
+            return
+        write_atomic(self._path(key), data, self.cache)
+        self._prune()
+
+    def _prune(self) -> None:
+        try:
+            entries = [os.path.join(self.dir, n) for n in os.listdir(self.dir) if n.endswith(".json")]
+            entries.sort(key=lambda p: os.stat(p).st_mtime_ns, reverse=True)
+            for p in entries[self.KEEP:]:
+                os.unlink(p)
+        except OSError:
+            pass
+
+
+_CODE_FINGERPRINT: str | None = None
+
+
+def _code_fingerprint() -> str:
+    """Hash of lockwatch's own ``.py`` files (~0.5 MB: a few milliseconds)."""
+    global _CODE_FINGERPRINT
+    if _CODE_FINGERPRINT is None:
+        pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        h = hashlib.sha256()
+        for dirpath, dirnames, filenames in os.walk(pkg):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if name.endswith(".py"):
+                    p = os.path.join(dirpath, name)
+                    h.update(os.path.relpath(p, pkg).encode("utf-8", "surrogatepass"))
+                    try:
+                        with open(p, "rb") as f:
+                            h.update(hashlib.sha256(f.read()).digest())
+                    except OSError:
+                        pass
+        _CODE_FINGERPRINT = h.hexdigest()
+    return _CODE_FINGERPRINT
+
+
+# Fields that only say how to run, not what to find.
+_RUN_ONLY = {"jobs", "cache_dir", "no_cache", "config_file"}
+
+
+def _config_fingerprint(config: Config) -> str:
+    import dataclasses
+
+    d = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in _RUN_ONLY}
+    d["root"] = os.path.abspath(str(d.get("root") or "."))
+    return json.dumps(d, sort_keys=True, default=repr)

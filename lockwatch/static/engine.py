@@ -31,17 +31,23 @@ def module_name(relpath: str) -> tuple[str, bool]:
     return ".".join(parts) or "__main__", is_pkg
 
 
-def summarise_paths(paths: list[str], config: Config) -> tuple[dict[str, ModuleSummary], list[InputError]]:
-    """discover -> summarise: module name -> summary, and the inputs that could not be read.
-
-    Always through the worker pool (``lockwatch.static.pool``): it runs the parse guard and
-    isolates crashes (deep nesting can overflow the C stack of the parser and kill the
-    process doing it). There is deliberately no in-process fallback for files on disk."""
+def summarise_paths(paths: list[str], config: Config, progress=None) -> tuple[dict[str, ModuleSummary], list[InputError]]:
+    """discover -> summarise: module name -> summary, and the inputs that could not be read."""
     from lockwatch.static.discover import discover
-    from lockwatch.static.pool import summarise_files
 
     files, errors = discover(list(paths), config)
-    summaries, errs = summarise_files(files, config)
+    return summarise_discovered(files, errors, config, progress)
+
+
+def summarise_discovered(files: list, errors: list[InputError], config: Config,
+                         progress=None) -> tuple[dict[str, ModuleSummary], list[InputError]]:
+    """Always through the worker pool (``lockwatch.static.pool``): it runs the parse guard and
+    isolates crashes (deep nesting can overflow the C stack of the parser and kill the
+    process doing it). There is deliberately no in-process fallback for files on disk.
+    ``progress(done, total)`` is called as files are summarised."""
+    from lockwatch.static.pool import summarise_files
+
+    summaries, errs = summarise_files(files, config, progress)
     errors = list(errors) + list(errs)
     by_module: dict[str, ModuleSummary] = {}
     for sf in files:
@@ -59,8 +65,28 @@ def scan_with_model(paths: list[str], config: Config) -> tuple[ProgramModel, Rep
     return analyse_summaries_with_model(by_module, config, errors)
 
 
-def scan(paths: list[str], config: Config) -> Report:
-    return scan_with_model(paths, config)[1]
+def scan(paths: list[str], config: Config, progress=None) -> Report:
+    """The whole static pipeline. With the cache on, a project whose files, configuration
+    and analyser are all unchanged gets the stored report of its last scan (see
+    ``cache.ResultCache``); anything else runs the pipeline and stores its report."""
+    from lockwatch.static.cache import ResultCache
+    from lockwatch.static.discover import discover
+
+    files, errors = discover(list(paths), config)
+    results = ResultCache.for_config(config)
+    key = results.key(files, errors, config) if results is not None else None
+    if key is not None:
+        stored = results.get(key)
+        if stored is not None:
+            try:
+                return Report.from_dict(stored)
+            except (KeyError, TypeError, ValueError):
+                pass  # a layout we no longer read: recompute and overwrite
+    by_module, errs = summarise_discovered(files, errors, config, progress)
+    report = analyse_summaries(by_module, config, errs)
+    if key is not None:
+        results.put(key, report.to_dict())
+    return report
 
 
 def scan_sources(files: dict[str, str], config: Config | None = None) -> Report:
