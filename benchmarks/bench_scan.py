@@ -8,7 +8,7 @@ Measures, each as a separate process the way a user runs it:
 * ``ruff check --no-cache --select ASYNC,RUF006,PLW2101`` (the baseline; median of N);
 * ``lockwatch scan`` cold (empty cache directory) and warm (same cache, nothing changed;
   median of N), with findings compared between the two;
-* ``lockwatch scan --hook FILE`` warm after changing one file (a new comment each time),
+* ``lockwatch scan --hook FILE`` warm after changing one file (a new function each time),
   the pre-commit path: discover + cache load + one parse + link/checks + filter;
 * peak RSS of the lockwatch process and of its largest worker (``getrusage``);
 * the stages of a warm run in one process (discover, read+hash+cache load, analysis).
@@ -153,8 +153,12 @@ def main() -> int:
         hooks = []
         try:
             for i in range(args.repeat):
+                # A code edit, not a comment: a new function that takes the queue's mutex
+                # and calls into it, so the file's summary (and the lock graph) changes.
+                edit = (f"\n\ndef _bench_edit_{time.time_ns()}_{i}(q):\n"
+                        f"    with q.mutex:\n        return q._qsize()\n")
                 with open(changed, "wb") as f:
-                    f.write(original + f"\n# bench edit {time.time_ns()} {i}\n".encode())
+                    f.write(original + edit.encode())
                 h, _ = lockwatch([*common, "--hook", "--output", os.path.join(work, "hook.json"), changed], tree)
                 hooks.append(h)
         finally:

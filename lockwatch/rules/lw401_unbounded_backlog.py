@@ -218,32 +218,42 @@ def _callback_functions(model) -> set[str]:
             out.add(fid)
     for fid, fi in model.functions.items():
         evs = fi.summary.events
-        ext_by_idx = {cs.idx: cs.ext for cs in fi.calls}
+        ext_by_idx = None
         cid = fi.cls
         for idx, ev in enumerate(evs):
-            refs = []
-            if ev["e"] == "call":
+            e = ev["e"]
+            if e == "call":
+                refs = [r for r in (v.get("r") for v in (*(ev.get("a") or ()), *(ev.get("k") or {}).values())
+                                    if isinstance(v, dict)) if _callable_ref(r)]
+                if not refs:
+                    continue
+                if ext_by_idx is None:
+                    ext_by_idx = {cs.idx: cs.ext for cs in fi.calls}
                 names = ext_by_idx.get(idx) or [ev.get("f", "")]
                 if any(ONE_SHOT.search(n or "") for n in names) or ONE_SHOT.search(ev.get("f", "")):
                     continue
-                refs = [v.get("r") for v in list(ev.get("a") or []) + list((ev.get("k") or {}).values())
-                        if isinstance(v, dict)]
-            elif ev["e"] == "wr" and isinstance(ev.get("v"), dict):
-                if not str(ev.get("r", "")).startswith("@self.") or ev["r"].count(".") > 1:
-                    refs = [ev["v"].get("r")]
-            for r in refs:
-                if not isinstance(r, str):
+            elif e == "wr" and isinstance(ev.get("v"), dict):
+                if str(ev.get("r", "")).startswith("@self.") and ev["r"].count(".") <= 1:
                     continue
-                if r.startswith("@self.") and r.count(".") == 1 and cid:
+                refs = [r for r in (ev["v"].get("r"),) if _callable_ref(r)]
+            else:
+                continue
+            for r in refs:
+                if r.startswith("@self.") and cid:
                     ci = model.classes.get(cid)
                     m = ci.summary.methods.get(r.split(".")[1]) if ci is not None else None
                     if m:
                         out.add(f"{ci.module}.{m}")
-                elif "." not in r and not r.startswith("@"):
+                elif not r.startswith("@"):
                     g = f"{fi.module}.{r}"
                     if g in model.functions:
                         out.add(g)
     return out
+
+
+def _callable_ref(r) -> bool:
+    """``@self.method`` or a bare name: the two forms that can name a function here."""
+    return isinstance(r, str) and (r.count(".") == 1 and r.startswith("@self.") or "." not in r and not r.startswith("@"))
 
 
 def _is_semaphore(model, slots: "_Slots", fi, idx: int, ev: dict) -> bool:
@@ -319,7 +329,7 @@ def check(model, config):
     unbounded = {s: i for s, i in slots.created.items() if not i["bounded"]}
     if not unbounded:
         return
-    callbacks = _callback_functions(model)
+    callbacks = None  # costly (every event of the program): only for a feed outside a loop
     feeds: dict[tuple, list] = {}
     drains: dict[tuple, list] = {}
     for fid, fi in model.functions.items():
@@ -358,7 +368,11 @@ def check(model, config):
                 break
             if "lp" in ev:
                 hot_feeds.append((fi, ev, "in a loop"))
-            elif fi.id in callbacks:
+            else:
+                if callbacks is None:
+                    callbacks = _callback_functions(model)
+                if fi.id not in callbacks:
+                    continue
                 hot_feeds.append((fi, ev, "from a callback"))
         if limited or not hot_feeds:
             continue
