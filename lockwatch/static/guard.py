@@ -1,4 +1,7 @@
-"""Cheap checks before libcst sees a file: decoding, and inputs that would crash or hang it.
+"""Cheap checks before a summariser sees a file: decoding, and inputs that would crash or hang it.
+
+The compile below is also the parse of the ast summariser (``parse`` hands the tree on);
+libcst only sees the files CPython rejects with a plain SyntaxError (``summarise.py``).
 
 Measured with libcst 1.9 (NOTES.md and here): 3,000 nested parentheses segfault it, a
 10,000-term ``1+1+...`` expression segfaults it too, a 3,000-term one takes 3 s (time grows
@@ -28,7 +31,7 @@ import tokenize
 # Longest run of operators in one logical line that libcst handles in about a second.
 MAX_OPERATORS = 1500
 
-_FATAL_SYNTAX = (
+FATAL_SYNTAX = (
     "too many nested parentheses",
     "too many levels of indentation",
     "too many statically nested blocks",
@@ -72,22 +75,28 @@ def decode(data: bytes) -> str:
 def check(source: str, path: str) -> SyntaxError | None:
     """Raise SourceError for a file that must not reach libcst. Return the interpreter's
     SyntaxError (not fatal by itself: libcst may know newer syntax) or None."""
+    return parse(source, path)[1]
+
+
+def parse(source: str, path: str) -> tuple[ast.Module | None, SyntaxError | None]:
+    """:func:`check`, also handing back the syntax tree it parsed (None on a SyntaxError),
+    so that the worker parses each file once: the ast summariser walks this tree."""
     try:
-        compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        tree = compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except RecursionError:
         raise SourceError("too deeply nested to analyse (the Python parser hit its recursion limit)") from None
     except MemoryError as e:
         raise SourceError(f"too complex to analyse ({e or 'the Python parser ran out of memory'})") from None
     except SyntaxError as e:
         msg = str(e.msg or "")
-        if any(s in msg for s in _FATAL_SYNTAX):
+        if any(s in msg for s in FATAL_SYNTAX):
             raise SourceError(f"{syntax_message(e, source)}; not analysed") from None
         _check_operator_runs(source)
-        return e
+        return None, e
     except ValueError as e:  # e.g. NUL bytes, if decode() was bypassed
         raise SourceError(str(e)) from None
     _check_operator_runs(source)
-    return None
+    return tree, None
 
 
 def _check_operator_runs(source: str) -> None:

@@ -459,11 +459,15 @@ def analyse(fn, parse_error, source: str, path: str, module: str, is_package: bo
     """One file, in the worker: guard, summarise, write the cache entry. Returns
     ``(ok, summary-or-message, cache_timeout)`` (cache_timeout False: do not cache)."""
     try:
-        py_error = guard.check(source, path)
+        tree, py_error = guard.parse(source, path)
     except guard.SourceError as e:
         return False, str(e), None
     try:
-        summary = fn(source, path, module, is_package)
+        if getattr(fn, "accepts_tree", False):
+            # the guard's parse is the summariser's: one compile per file
+            summary = fn(source, path, module, is_package, tree=tree, syntax_error=py_error)
+        else:
+            summary = fn(source, path, module, is_package)
     except RecursionError:
         return False, "too deeply nested to analyse (RecursionError in the summariser)", None
     except MemoryError:

@@ -1,5 +1,10 @@
 """One libcst pass per file -> :class:`ModuleSummary` (see ``summary.py`` for the layout).
 
+The fallback summariser: ``summarise.py`` uses ``summarise_ast`` (CPython's own parser, ~20x
+cheaper with positions) and comes here only for files the running interpreter cannot parse
+but libcst can (syntax newer than the interpreter). It is also the reference the ast walk
+is tested against (``tests/test_summarise_equivalence.py``): change both together.
+
 Pure function of its inputs: nothing here knows about other modules, so the result can be
 cached per file content. Only ``PositionProvider`` metadata is used (the scope and
 qualified-name providers cost ~10x, see NOTES.md); names are resolved later by the linker.
@@ -11,23 +16,18 @@ than a ``CSTVisitor``: we need to thread "which locks are held here" through bra
 
 from __future__ import annotations
 
-import io
-import re
-import tokenize
-
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from lockwatch.static.summarise_common import IDENT as _IDENT
+from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
+from lockwatch.static.summarise_common import ParseError, new_summary
+from lockwatch.static.summarise_common import element_use as _element_use
+from lockwatch.static.summarise_common import intersect as _intersect
+from lockwatch.static.summarise_common import intersect_all as _intersect_all
 from lockwatch.static.summary import ClassSummary, FunctionSummary, ModuleSummary
-from lockwatch.suppress import suppressions_in
 
-
-class ParseError(Exception):
-    """The file could not be summarised (syntax error, nesting too deep for libcst)."""
-
-
-_ORDERING_CALLS = {"sorted", "min", "max", "id"}
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")
+__all__ = ["ParseError", "summarise_module"]
 
 
 def summarise_module(source: str, path: str, module: str, is_package: bool = False) -> ModuleSummary:
@@ -41,35 +41,13 @@ def summarise_module(source: str, path: str, module: str, is_package: bool = Fal
         positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
     except RecursionError:
         raise ParseError("nesting too deep to compute positions") from None
-    ms = ModuleSummary(module=module, path=path, is_package=is_package)
-    sup = suppressions_in(source)
-    ms.suppressions = {str(k): (None if v is None else sorted(v)) for k, v in sup.items()}
-    ms.guard_comments = _guard_comments(source)
+    ms = new_summary(source, path, module, is_package)
     b = _Builder(ms, positions)
     try:
         b.run(tree)
     except RecursionError:
         raise ParseError("nesting too deep to summarise") from None
     return ms
-
-
-_GUARD_COMMENT = re.compile(r"#\s*guarded_by\s*:\s*(?:self\.)?([A-Za-z_][A-Za-z_0-9]*)")
-
-
-def _guard_comments(source: str) -> dict[str, list[str]]:
-    """``# guarded_by: _lock`` comments (real comments only, by tokenizing): line -> locks."""
-    if "guarded_by" not in source:
-        return {}
-    out: dict[str, list[str]] = {}
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type == tokenize.COMMENT:
-                m = _GUARD_COMMENT.search(tok.string)
-                if m:
-                    out.setdefault(str(tok.start[0]), []).append(m.group(1))
-    except (tokenize.TokenError, SyntaxError, ValueError):
-        pass
-    return out
 
 
 def _string_args(call: cst.Call) -> list[str]:
@@ -97,10 +75,6 @@ def _guards_literal(node) -> dict[str, list[str]]:
         if isinstance(key, str) and names:
             out.setdefault(key, []).extend(names)
     return out
-
-
-def _intersect(a: tuple, b: tuple) -> tuple:
-    return tuple(x for x in a if x in b)
 
 
 class _Func:
@@ -1100,29 +1074,12 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------- module helpers
-def _element_use(use: str) -> str:
-    """What happens to an element of a container display, given what happens to the
-    container: stored, dropped (``[create_task(c)]`` as a statement), returned or passed."""
-    if use in ("local", "attr", "container"):
-        return "container"
-    if use in ("discard", "return", "arg"):
-        return use
-    return "expr"
 
 
 def _is_awaited(test) -> bool:
     if isinstance(test, cst.UnaryOperation):
         test = test.expression
     return isinstance(test, cst.Await)
-
-
-def _intersect_all(outs: list, default: tuple) -> tuple:
-    if not outs:
-        return default
-    acc = outs[0]
-    for o in outs[1:]:
-        acc = _intersect(acc, o)
-    return acc
 
 
 def _unpack_pairs(target, value) -> list | None:

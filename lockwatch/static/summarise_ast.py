@@ -1,0 +1,1666 @@
+"""One walk over CPython's own syntax tree (``ast``) per file -> :class:`ModuleSummary`.
+
+The main summariser (``summarise.py`` picks it; ``summarise_cst`` is the fallback for syntax
+newer than the running interpreter). It is a port of the libcst walk in ``summarise_cst.py``
+and must give the *same* summary on every file both can read
+(``tests/test_summarise_equivalence.py`` holds it to that): same events, refs, values and
+held sets, and the positions libcst's ``PositionProvider`` gives. Why: on the CPython stdlib
+``ast`` parses ~8x faster than libcst and has positions for free, where libcst's
+``PositionProvider`` alone costs twice its parse (see ``docs/architecture.md``).
+
+Where the two trees differ, this walk rebuilds libcst's view:
+
+- ``None``/``True``/``False`` are ``Name`` nodes in libcst (so they are "read" and can be
+  aliased, ``x = None`` in a function makes ``x`` an alias of ``None``): ``_nid`` spells them
+  as names;
+- libcst groups ``a; b`` on one line into one statement line, which matters to the release
+  analysis (what comes *after* an acquire): ``_lines`` groups ast statements the same way;
+- ``elif`` is its own node in libcst, ``else: if`` is not; ast has one form for both, the
+  source text tells them apart;
+- call arguments keep source order in libcst (``f(k=1, *a)``); ast splits positional and
+  keyword arguments: ``_call_args`` merges them back;
+- an implicitly concatenated string is a different node in libcst (``"a" "b"`` is not a
+  plain string, and libcst does not look inside ``"a" f"{x}"``): ``_simple_string`` and
+  ``_fstring_single`` read the source to tell;
+- positions: ast columns are UTF-8 byte offsets (converted to characters on non-ASCII
+  lines); a parenthesised tuple or generator expression starts after its ``(`` in libcst;
+  function and class positions are those of the name, found in the source; an ``except ...
+  as name`` has no node for the name in ast, so it is found in the source too.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+
+from lockwatch.static.summarise_common import IDENT as _IDENT
+from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
+from lockwatch.static.summarise_common import ParseError, new_summary
+from lockwatch.static.summarise_common import element_use as _element_use
+from lockwatch.static.summarise_common import intersect as _intersect
+from lockwatch.static.summarise_common import intersect_all as _intersect_all
+from lockwatch.static.summary import ClassSummary, FunctionSummary, ModuleSummary
+
+__all__ = ["summarise_tree"]
+
+_Name = ast.Name
+_Attribute = ast.Attribute
+_Call = ast.Call
+_Subscript = ast.Subscript
+_Constant = ast.Constant
+_Starred = ast.Starred
+_Tuple = ast.Tuple
+_List = ast.List
+_Set = ast.Set
+_Dict = ast.Dict
+_FunctionDef = ast.FunctionDef
+_AsyncFunctionDef = ast.AsyncFunctionDef
+_ClassDef = ast.ClassDef
+_Lambda = ast.Lambda
+_If = ast.If
+_Return = ast.Return
+_Raise = ast.Raise
+_TryStar = getattr(ast, "TryStar", ast.Try)
+_TRY = (ast.Try, _TryStar)
+_WITH = (ast.With, ast.AsyncWith)
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, _TryStar,
+             ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, getattr(ast, "Match", ast.If))
+_COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
+_ORDER_OPS = (ast.Lt, ast.Gt, ast.LtE, ast.GtE)
+_LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+_WORD = re.compile(r"\w+")
+_SKIP_WS = re.compile(r"[ \t\f]*(?:\\\r?\n?[ \t\f]*)*")
+
+
+def summarise_tree(tree: ast.Module, source: str, path: str, module: str,
+                   is_package: bool = False) -> ModuleSummary:
+    """``tree`` is ``compile(source, path, "exec", ast.PyCF_ONLY_AST)`` of this ``source``."""
+    ms = new_summary(source, path, module, is_package)
+    b = _Builder(ms, source)
+    try:
+        b.run(tree)
+    except RecursionError:
+        raise ParseError("nesting too deep to summarise") from None
+    return ms
+
+
+def _nid(node) -> str | None:
+    """The identifier of a name as libcst sees it (``None``/``True``/``False`` included)."""
+    t = type(node)
+    if t is _Name:
+        return node.id
+    if t is _Constant:
+        v = node.value
+        if v is None or v is True or v is False:
+            return str(v)
+    return None
+
+
+def _is_kw_const(node) -> bool:
+    if type(node) is not _Constant:
+        return False
+    v = node.value
+    return v is None or v is True or v is False
+
+
+def _call_args(call) -> list:
+    """``(keyword or None, starred, value)`` per argument, in source order (as libcst)."""
+    out = []
+    starred_pos = False
+    for a in call.args:
+        if type(a) is _Starred:
+            starred_pos = True
+            out.append((None, True, a.value, a))
+        else:
+            out.append((None, False, a, a))
+    kws = call.keywords
+    if kws:
+        for k in kws:
+            out.append((k.arg, k.arg is None, k.value, k))
+        if starred_pos:
+            # ``f(k=1, *a)``: a starred argument may follow keywords
+            out.sort(key=lambda x: (x[3].lineno, x[3].col_offset))
+    return out
+
+
+def _n_args(call) -> int:
+    return len(call.args) + len(call.keywords)
+
+
+def _first_arg_value(call):
+    args = _call_args(call)
+    return args[0][2]
+
+
+class _Line:
+    """Simple statements sharing one line (``a; b``): one statement line, as in libcst."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: list):
+        self.body = body
+
+
+def _lines(stmts) -> list:
+    out = []
+    last = None
+    for st in stmts:
+        if isinstance(st, _COMPOUND):
+            out.append(st)
+            last = None
+        elif last is not None and last.body[-1].end_lineno == st.lineno:
+            last.body.append(st)
+        else:
+            last = _Line([st])
+            out.append(last)
+    return out
+
+
+_stmts_of = _lines
+
+
+class _Func:
+    """Walk state of one function (or of the module body, ``is_module``)."""
+
+    __slots__ = (
+        "alias",
+        "attr_reads",
+        "ctx_acqs",
+        "exits",
+        "fin",
+        "handlers",
+        "held",
+        "is_module",
+        "local_names",
+        "loops",
+        "outer_self",
+        "reads",
+        "s",
+    )
+
+    def __init__(self, s: FunctionSummary, is_module: bool = False):
+        self.s = s
+        self.alias: dict[str, str] = {}
+        self.held: tuple = ()
+        self.fin: list[set] = []          # refs released by enclosing ``finally`` blocks
+        self.is_module = is_module
+        self.local_names: set[str] = set(s.params)
+        if s.vararg:
+            self.local_names.add(s.vararg)
+        self.exits: list[tuple] = []      # held sets at each return
+        self.ctx_acqs: list[int] = []
+        self.reads: set[str] = set()
+        self.attr_reads: set[str] = set()
+        # the enclosing method's ``self`` seen from a closure (a callback defined in a method)
+        self.outer_self: str | None = None
+        # enclosing loops of this function: (loop line, except-handler depth at the loop),
+        # and the current except-handler depth (events carry "lp"; see summary.py)
+        self.loops: list[tuple[int, int]] = []
+        self.handlers = 0
+
+
+class _Builder:
+    def __init__(self, ms: ModuleSummary, source: str):
+        self.ms = ms
+        self.source = source
+        self.ascii = source.isascii()
+        self._lines_cache: list[str] | None = None
+        self.f: _Func | None = None
+        self.cls: ClassSummary | None = None
+
+    # ------------------------------------------------------------------ source text
+    @property
+    def lines(self) -> list[str]:
+        if self._lines_cache is None:
+            src = self.source
+            self._lines_cache = _LINE_SPLIT.split(src) if "\r" in src else src.split("\n")
+        return self._lines_cache
+
+    def ccol(self, line: int, bcol: int) -> int:
+        """ast's UTF-8 byte column -> character column (libcst counts characters)."""
+        if self.ascii:
+            return bcol
+        try:
+            text = self.lines[line - 1]
+        except IndexError:
+            return bcol
+        if text.isascii():
+            return bcol
+        return len(text.encode("utf-8", "surrogatepass")[:bcol].decode("utf-8", "replace"))
+
+    def _text_at(self, line: int, col: int) -> str:
+        try:
+            return self.lines[line - 1][col:]
+        except IndexError:
+            return ""
+
+    def _skip_space(self, line: int, col: int) -> tuple[int, int]:
+        """Forward over blanks, comments and line breaks (inside brackets) to the next token."""
+        lines = self.lines
+        while line <= len(lines):
+            text = lines[line - 1]
+            m = _SKIP_WS.match(text, col)
+            col = m.end()
+            if col < len(text) and text[col] != "#":
+                return line, col
+            line, col = line + 1, 0
+        return line, col
+
+    def _segment(self, node) -> str:
+        lines = self.lines
+        l0, l1 = node.lineno, node.end_lineno
+        c0, c1 = self.ccol(l0, node.col_offset), self.ccol(l1, node.end_col_offset)
+        if l0 == l1:
+            return lines[l0 - 1][c0:c1]
+        return "\n".join([lines[l0 - 1][c0:], *lines[l0:l1 - 1], lines[l1 - 1][:c1]])
+
+    def _simple_string(self, node) -> bool:
+        """A str/bytes constant written as one literal (libcst ``SimpleString``), not an
+        implicit concatenation (libcst ``ConcatenatedString``)."""
+        if type(node) is not _Constant or not isinstance(node.value, (str, bytes)):
+            return False
+        return _string_token_count(self._segment(node)) == 1
+
+    def _fstring_single(self, node) -> bool:
+        """An f-string written as one literal (libcst ``FormattedString``)."""
+        text = self._segment(node)
+        m = re.match(r"[A-Za-z]*", text)
+        rest = text[m.end():]
+        q = rest[:3] if rest[:3] in ('"""', "'''") else rest[:1]
+        if q and text.endswith(q) and text.count(q) == 2:
+            return True
+        return _string_token_count(text) == 1
+
+    def name_loc(self, node, keyword: str) -> tuple[int, int, str]:
+        """Position (1-based, characters) and spelling of the name of a def/class."""
+        line = node.lineno
+        col = self.ccol(line, node.col_offset)
+        text = self.lines[line - 1]
+        if keyword == "def" and text.startswith("async", col):
+            line, col = self._skip_space(line, col + 5)
+            text = self.lines[line - 1]
+        line, col = self._skip_space(line, col + len(keyword))
+        m = _WORD.match(self.lines[line - 1], col) if line <= len(self.lines) else None
+        if m is None:
+            return node.lineno, self.ccol(node.lineno, node.col_offset) + 1, node.name
+        return line, col + 1, m.group(0)
+
+    def _handler_name(self, h) -> _Name:
+        """A synthetic ``Name`` at the ``as`` target of an except handler."""
+        name = h.name
+        line, col = (h.type.end_lineno, self.ccol(h.type.end_lineno, h.type.end_col_offset)) if h.type else (h.lineno, 0)
+        pat = re.compile(r"\bas\s+(" + re.escape(name) + r")\b")
+        lines = self.lines
+        for ln in range(line, min(line + 5, len(lines) + 1)):
+            m = pat.search(lines[ln - 1], col if ln == line else 0)
+            if m:
+                text = lines[ln - 1]
+                bcol = len(text[:m.start(1)].encode("utf-8", "surrogatepass"))
+                return _Name(id=name, ctx=ast.Store(), lineno=ln, col_offset=bcol,
+                             end_lineno=ln, end_col_offset=bcol + len(name))
+        return _Name(id=name, ctx=ast.Store(), lineno=h.lineno, col_offset=h.col_offset,
+                     end_lineno=h.lineno, end_col_offset=h.col_offset)
+
+    # ------------------------------------------------------------------ helpers
+    def loc(self, node) -> tuple[int, int]:
+        line = node.lineno
+        col = node.col_offset
+        t = type(node)
+        if t is _Tuple or t is ast.GeneratorExp:
+            # libcst's position of a parenthesised tuple/generator excludes its "(" (and
+            # ``()`` starts at its ")")
+            c = self.ccol(line, col)
+            if self._text_at(line, c)[:1] == "(":
+                line, c = self._skip_space(line, c + 1)
+            return line, c + 1
+        if not self.ascii:
+            col = self.ccol(line, col)
+        return line, col + 1
+
+    def run(self, tree: ast.Module) -> None:
+        s = FunctionSummary(qualname="<module>", name="<module>", line=1, col=1)
+        self.ms.functions["<module>"] = s
+        self.f = _Func(s, is_module=True)
+        self._block(_lines(tree.body))
+        s.reads = sorted(self.f.reads)
+        s.attr_reads = sorted(self.f.attr_reads)
+
+    def _ev(self, kind: str, node, **kw) -> int:
+        line, col = self.loc(node)
+        f = self.f
+        ev = {"e": kind, "l": line, "c": col, "h": list(f.held)}
+        if f.loops:
+            ev["lp"] = f.loops[-1][0]
+        ev.update(kw)
+        f.s.events.append(ev)
+        return len(f.s.events) - 1
+
+    def _read(self, name: str, attr: bool = False) -> None:
+        """A load of a name: as a value (``reads``) or only to reach an attribute or call a
+        method on it (``attr_reads``); the difference tells "handed on" from "used here"."""
+        f = self.f
+        if f is None:
+            return
+        out = f.attr_reads if attr else f.reads
+        out.add(name)
+        r = self._name_ref(name)
+        if r != name:
+            out.add(r.split(".")[0])   # an alias: a use of what it stands for
+
+    def _recv(self, node) -> None:
+        """The receiver of an attribute access or method call."""
+        n = _nid(node)
+        if n is not None:
+            self._read(n, attr=True)
+        else:
+            self._expr(node, "expr")
+
+    # ------------------------------------------------------------------ refs and values
+    def _name_ref(self, n: str) -> str:
+        f = self.f
+        if f is not None and not f.is_module:
+            if n in f.alias:
+                return f.alias[n]
+            s = f.s
+            if n == s.self_name:
+                return "@cls" if s.kind == "classmethod" else "@self"
+            if n == f.outer_self and n not in f.local_names:
+                return "@self"
+        return n
+
+    def chain(self, node) -> str | None:
+        """Dotted ref of a name/attribute/call/subscript chain, aliases substituted."""
+        t = type(node)
+        if t is _Name:
+            return self._name_ref(node.id)
+        if t is _Attribute:
+            base = self.chain(node.value)
+            return None if base is None else f"{base}.{node.attr}"
+        if t is _Call:
+            fn = node.func
+            fid = _nid(fn)
+            if fid == "super":
+                return "@super"
+            if fid == "type" and _n_args(node) == 1:
+                inner = self.chain(_first_arg_value(node))
+                if inner == "@self":
+                    return "@cls"
+            base = self.chain(fn)
+            return None if base is None else f"{base}.()"
+        if t is _Subscript:
+            f = self.f
+            v = node.value
+            if (f is not None and type(v) is _Name and f.s.vararg == v.id and not f.s.params):
+                idx = node.slice
+                if type(idx) is _Constant and type(idx.value) is int and idx.value == 0:
+                    return "@self"   # ``args[0]`` in a method-decorator wrapper
+            base = self.chain(v)
+            return None if base is None else f"{base}.[]"
+        if t is _Constant:
+            n = _nid(node)
+            if n is not None:
+                return self._name_ref(n)
+        return None
+
+    def ann_ref(self, node) -> str | None:
+        """A type annotation -> ref of the class (``Optional[X]``/``X | None`` -> X)."""
+        if node is None:
+            return None
+        t = type(node)
+        if t is _Constant and not _is_kw_const(node):
+            if not self._simple_string(node):
+                return None
+            text = node.value if isinstance(node.value, str) else ""
+            text = text.strip()
+            if text.startswith("Optional[") and text.endswith("]"):
+                text = text[9:-1].strip()
+            return text if _IDENT.match(text or "") else None
+        if t is ast.BinOp and type(node.op) is ast.BitOr:
+            for side in (node.left, node.right):
+                if _nid(side) != "None":
+                    return self.ann_ref(side)
+            return None
+        if t is _Subscript:
+            base = self.chain(node.value)
+            if base and base.split(".")[-1] == "Optional":
+                sl = node.slice
+                if type(sl) is _Tuple and not self._parenthesised_tuple(sl):
+                    sl = sl.elts[0] if sl.elts else None
+                if sl is not None and type(sl) is not ast.Slice:
+                    return self.ann_ref(sl)
+            return None
+        if t is _Name or t is _Attribute or _is_kw_const(node):
+            r = self.chain(node)
+            if r is None or r.startswith("@"):
+                return None
+            return r
+        return None
+
+    def _parenthesised_tuple(self, node) -> bool:
+        return self._text_at(node.lineno, self.ccol(node.lineno, node.col_offset))[:1] == "("
+
+    def value(self, node, depth: int = 0) -> dict | None:
+        if node is None or depth > 3:
+            return None
+        t = type(node)
+        if t is _Name or t is _Attribute or t is _Subscript:
+            r = self.chain(node)
+            return {"r": r} if r else None
+        if t is _Call:
+            fr = self.chain(node.func)
+            if fr == "@super":
+                return {"r": "@super"}
+            args, kws = [], {}
+            for kw, star, v, _ in _call_args(node):
+                if kw is not None:
+                    kws[kw] = self.value(v, depth + 1)
+                elif not star:
+                    args.append(self.value(v, depth + 1))
+            return {"call": fr, "a": args, "k": kws}
+        if t is _Constant:
+            v = node.value
+            if v is None or v is True or v is False:
+                return {"const": v}
+            tv = type(v)
+            if tv is int or tv is float:
+                return {"const": v}
+            if tv is str or tv is bytes:
+                return {"const": "str"}
+            return None
+        if t is ast.UnaryOp and type(node.op) is ast.USub:
+            o = node.operand
+            if type(o) is _Constant and type(o.value) is int:
+                return {"const": -o.value}
+            return None
+        if t in _COMPS:
+            return {"cont": self.value(node.elt, depth + 1)}
+        if t is ast.DictComp:
+            return {"cont": self.value(node.value, depth + 1)}
+        if t is _List or t is _Tuple or t is _Set:
+            els = [e for e in node.elts if type(e) is not _Starred]
+            return {"cont": self.value(els[0], depth + 1) if els else None}
+        if t is _Dict:
+            els = [v for k, v in zip(node.keys, node.values) if k is not None]
+            return {"cont": self.value(els[0], depth + 1) if els else None}
+        if t is _Lambda:
+            return {"lambda": self.value(node.body, depth + 1)}
+        if t is ast.Await:
+            return self.value(node.value, depth)
+        if t is ast.JoinedStr:
+            return {"const": "str"}
+        return None
+
+    # ------------------------------------------------------------------ statements
+    def _suite(self, stmts) -> bool:
+        return self._block(_lines(stmts))
+
+    def _block(self, stmts) -> bool:
+        """Walk statements; True when the block always ends in return/raise/break/continue."""
+        for i, st in enumerate(stmts):
+            try:
+                if self._stmt(st, stmts, i):
+                    return True
+            except RecursionError:
+                continue   # absurdly nested statement: skip it, keep the rest of the file
+        return False
+
+    def _is_elif(self, st) -> bool:
+        return self._text_at(st.lineno, self.ccol(st.lineno, st.col_offset)).startswith("elif")
+
+    def _stmt(self, st, stmts, i) -> bool:
+        t = type(st)
+        if t is _Line:
+            for small in st.body:
+                if self._small(small, stmts, i):
+                    return True
+            return False
+        if t is _FunctionDef or t is _AsyncFunctionDef:
+            self._funcdef(st)
+            return False
+        if t is _ClassDef:
+            self._classdef(st)
+            return False
+        if self.cls is not None and self.f is None:
+            # class-body control flow (``if TYPE_CHECKING:``, ``try:``): collect definitions
+            for sub in _sub_suites(self, st):
+                self._suite(sub)
+            return False
+        if t is _If:
+            return self._if(st, stmts, i)
+        if t is ast.For or t is ast.AsyncFor or t is ast.While:
+            return self._loop(st)
+        if t is ast.With or t is ast.AsyncWith:
+            return self._with(st)
+        if t in _TRY:
+            return self._try(st)
+        if t.__name__ == "Match":
+            self._expr(st.subject)
+            f = self.f
+            h0 = f.held
+            outs = []
+            for case in st.cases:
+                f.held = h0
+                if not self._suite(case.body):
+                    outs.append(f.held)
+            f.held = _intersect_all(outs, h0)
+            return False
+        return False
+
+    def _small(self, small, stmts, i) -> bool:
+        f = self.f
+        if self.cls is not None and f is None:
+            self._class_small(small)
+            return False
+        t = type(small)
+        if t is ast.Expr:
+            v = small.value
+            if type(v) is _Call:
+                self._call(v, "discard", stmts=stmts, i=i)
+            else:
+                self._expr(v, "discard")
+            return False
+        if t is ast.Assign:
+            target = small.targets[0] if len(small.targets) == 1 else None
+            use, tg = "expr", None
+            tt = type(target)
+            if tt is _Name:
+                use, tg = ("local", target.id)
+            elif tt is _Attribute:
+                use, tg = "attr", self.chain(target)
+            elif tt is _Subscript:
+                use, tg = "container", self.chain(target)
+            self._expr(small.value, use, target=tg, stmts=stmts, i=i)
+            for tgt in small.targets:
+                self._assign(tgt, small.value)
+            return False
+        if t is ast.AnnAssign:
+            if small.value is not None:
+                use = "local" if type(small.target) is _Name else "attr"
+                self._expr(small.value, use)
+            self._assign(small.target, small.value, ann=small.annotation)
+            return False
+        if t is ast.AugAssign:
+            self._expr(small.value, "expr")
+            tg = small.target
+            tt = type(tg)
+            if tt is _Attribute:
+                self._expr(tg, "expr")
+                r = self.chain(tg)
+                if r and self._tracked_attr(r):
+                    self._ev("wr", tg, r=r, v=None)
+            elif tt is _Name:
+                if not f.is_module and tg.id in f.s.globals_decl:
+                    self._ev("grd", tg, r=tg.id)
+                    self._ev("gwr", tg, r=tg.id)
+                self._kill(tg.id)
+            else:
+                self._expr(tg, "expr")
+            return False
+        if t is _Return:
+            if small.value is not None:
+                self._expr(small.value, "return")
+                v = self.value(small.value)
+                if v is not None:
+                    f.s.returns.append(v)
+            f.exits.append(f.held)
+            self._loop_exit(small, "return")
+            return True
+        if t is _Raise:
+            if small.exc is not None:
+                self._expr(small.exc, "expr")
+            self._loop_exit(small, "raise")
+            return True
+        if t is ast.Break:
+            self._loop_exit(small, "break")
+            return True
+        if t is ast.Continue:
+            return True
+        if t is ast.Import:
+            for alias in small.names:
+                dotted = alias.name
+                if alias.asname is not None:
+                    self._import(alias.asname, ["module", dotted])
+                else:
+                    top = dotted.split(".")[0]
+                    self._import(top, ["module", top])
+            return False
+        if t is ast.ImportFrom:
+            base = self._from_base(small)
+            if base is None:
+                return False
+            if len(small.names) == 1 and small.names[0].name == "*":
+                if f.is_module:
+                    self.ms.star_imports.append(base)
+                return False
+            for alias in small.names:
+                name = alias.name
+                self._import(alias.asname or name, ["from", base, name])
+            return False
+        if t is ast.Global:
+            f.s.globals_decl.extend(small.names)
+            return False
+        if t is ast.Delete:
+            for tg in small.targets:
+                self._expr(tg, "expr")
+            return False
+        if t is ast.Assert:
+            self._expr(small.test, "expr")
+            return False
+        return False
+
+    def _import(self, local: str, target: list) -> None:
+        f = self.f
+        if f is None or f.is_module:
+            self.ms.imports[local] = target
+        else:
+            # function-local import: visible module-wide only if nothing else has the name
+            self.ms.imports.setdefault(local, target)
+            f.local_names.discard(local)
+
+    def _from_base(self, node: ast.ImportFrom) -> str | None:
+        mod = node.module or ""
+        level = node.level or 0
+        if level == 0:
+            return mod
+        parts = self.ms.module.split(".")
+        if not self.ms.is_package:
+            parts = parts[:-1]
+        if level > 1:
+            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+        base = ".".join(p for p in parts if p)
+        if mod:
+            base = f"{base}.{mod}" if base else mod
+        return base or None
+
+    # ------------------------------------------------------------------ assignments
+    def _kill(self, name: str) -> None:
+        f = self.f
+        if f.is_module:
+            self.ms.globals[name] = {"v": None}
+            return
+        if name in f.s.globals_decl:
+            return
+        f.alias.pop(name, None)
+        f.s.locals[name] = {}
+        f.local_names.add(name)
+
+    def _tracked_attr(self, r: str) -> bool:
+        parts = r.split(".")
+        if len(parts) != 2:
+            return False
+        base = parts[0]
+        return base == "@self" or base == "@cls" or (self.f is not None and base in self.f.local_names)
+
+    def _assign(self, target, value_node, ann=None) -> None:
+        f = self.f
+        t = type(target)
+        if t is _Name:
+            name = target.id
+            line, col = self.loc(value_node if value_node is not None else target)
+            v = self.value(value_node)
+            if ann is not None and v is None:
+                ar = self.ann_ref(ann)
+                v = {"ann": ar} if ar else None
+            if f.is_module or name in f.s.globals_decl:
+                if not f.is_module:
+                    self._ev("gwr", target, r=name)
+                prev = self.ms.globals.get(name)
+                if not f.is_module and prev is not None and prev.get("v") is not None:
+                    return   # ``global x; x = ...`` in a function: keep the module-level value
+                self.ms.globals[name] = {"v": v, "l": line, "c": col}
+                return
+            f.local_names.add(name)
+            vt = type(value_node)
+            if (vt is _Name or vt is _Attribute or vt is _Subscript or _is_kw_const(value_node)) and ann is None:
+                r = self.chain(value_node)
+                if r is not None and r != name:
+                    f.alias[name] = r
+                    f.s.locals.pop(name, None)
+                    return
+            f.alias.pop(name, None)
+            f.s.locals[name] = dict(v, l=line, c=col) if v else {}
+            return
+        if t is _Attribute:
+            self._recv(target.value)
+            r = self.chain(target)
+            if r and (self._tracked_attr(r) or f.is_module):
+                kw = {"r": r, "v": self.value(value_node)}
+                if ann is not None:
+                    kw["ann"] = self.ann_ref(ann)
+                self._ev("wr", target, **kw)
+            return
+        if t is _Subscript:
+            r = self.chain(target)
+            self._expr(target.value, "expr")
+            if r and r.endswith(".[]") and self._tracked_attr(r[:-3]):
+                self._ev("wr", target, r=r, v=self.value(value_node))
+            return
+        if t is _Tuple or t is _List:
+            pairs = _unpack_pairs(target, value_node)
+            for el, val in pairs or ((el, None) for el in target.elts):
+                self._assign(el.value if type(el) is _Starred else el, val)
+            return
+        if t is _Starred:
+            self._assign(target.value, None)
+
+    # ------------------------------------------------------------------ compound statements
+    def _acquire_test(self, test):
+        """``if lock.acquire(...)`` / ``if not lock.acquire(...)`` -> (call, negated)."""
+        neg = False
+        node = test
+        if type(node) is ast.UnaryOp and type(node.op) is ast.Not:
+            neg, node = True, node.operand
+        if type(node) is ast.Await:
+            node = node.value
+        if type(node) is _Call and type(node.func) is _Attribute and node.func.attr == "acquire":
+            return node, neg
+        return None
+
+    def _if(self, st: ast.If, stmts, i) -> bool:
+        f = self.f
+        h0 = f.held
+        at = self._acquire_test(st.test)
+        h_body = h_else = h0
+        if at is not None:
+            call, neg = at
+            idx = self._acquire(call, push=False, awaited=_is_awaited(st.test))
+            if idx is not None:
+                if neg:
+                    h_else = h0 + (idx,)
+                    rest = list(stmts[i + 1:]) if stmts else []
+                    self._release_site(idx, call, rest)
+                else:
+                    h_body = h0 + (idx,)
+                    self._release_site(idx, call, _lines(st.body))
+        else:
+            n0 = len(f.s.events)
+            self._expr(st.test, "test")
+            if len(f.s.events) > n0:
+                # reads in the test, marked with the statement's end (check-then-act)
+                end = st.end_lineno
+                for ev in f.s.events[n0:]:
+                    if ev["e"] in ("rd", "grd"):
+                        ev["t"] = end
+            if _has_ordering_compare(st.test):
+                f.s.orders = True
+        f.held = h_body
+        tb = self._suite(st.body)
+        hb = f.held
+        f.held = h_else
+        te = False
+        orelse = st.orelse
+        if orelse:
+            if len(orelse) == 1 and type(orelse[0]) is _If and self._is_elif(orelse[0]):
+                te = self._if(orelse[0], None, 0)
+            else:
+                te = self._suite(orelse)
+        he = f.held
+        if tb and te:
+            f.held = h0
+            return True
+        f.held = he if tb else hb if te else _intersect(hb, he)
+        return False
+
+    def _loop(self, st) -> bool:
+        f = self.f
+        f.loops.append((st.lineno, f.handlers))
+        t = type(st)
+        try:
+            if t is not ast.While:
+                f.loops.pop()  # the iterable is evaluated once
+                self._expr(st.iter, "expr")
+                f.loops.append((st.lineno, f.handlers))
+                if t is ast.AsyncFor:
+                    self._ev("await", st)
+                self._assign(st.target, None)
+                if type(st.target) is _Name and not f.is_module:
+                    iv = self.value(st.iter)
+                    if iv is not None:
+                        # ``for t in self._threads``: t is an element of that container
+                        f.s.locals[st.target.id] = {"elem": iv}
+            else:
+                self._expr(st.test, "test")
+            h0 = f.held
+            tb = self._suite(st.body)
+        finally:
+            f.loops.pop()
+        hb = f.held
+        f.held = h0 if tb else _intersect(h0, hb)
+        if st.orelse:
+            h1 = f.held
+            if self._suite(st.orelse):
+                f.held = h1
+        return False
+
+    def _loop_exit(self, node, how: str) -> None:
+        # Leaving a loop: "err" when it is a raise or happens in an except handler inside
+        # the loop (a consumer loop that stops on an error).
+        f = self.f
+        if f.loops:
+            err = how == "raise" or f.handlers > f.loops[-1][1]
+            self._ev("exit", node, x=how, err=err)
+
+    def _with(self, st) -> bool:
+        f = self.f
+        h0 = f.held
+        mode = "awith" if type(st) is ast.AsyncWith else "with"
+        pushed = []
+        ctx_before = len(f.ctx_acqs)
+        for item in st.items:
+            node = item.context_expr
+            t = type(node)
+            if t is _Call:
+                self._call(node, "with")
+            elif t is _Attribute:
+                self._recv(node.value)
+            else:
+                self._expr(node, "with")
+            r = self.chain(node)
+            if r is not None:
+                idx = self._ev("acq", node, r=r, m=mode)
+                f.held = f.held + (idx,)
+                pushed.append(idx)
+            if item.optional_vars is not None:
+                self._assign(item.optional_vars, node)
+        t = self._suite(st.body)
+        drop = set(pushed) | set(f.ctx_acqs[ctx_before:])
+        del f.ctx_acqs[ctx_before:]
+        f.held = tuple(x for x in f.held if x not in drop) if not t else h0
+        return t
+
+    def _try(self, st) -> bool:
+        f = self.f
+        h0 = f.held
+        fin_rel = set()
+        if st.finalbody:
+            fin_rel = _released_refs(self, _lines(st.finalbody))
+        f.fin.append(fin_rel)
+        outs = []
+        tb = self._suite(st.body)
+        hb = f.held
+        if not tb:
+            if st.orelse:
+                if not self._suite(st.orelse):
+                    outs.append(f.held)
+            else:
+                outs.append(hb)
+        for h in st.handlers:
+            f.held = h0
+            if h.type is not None:
+                self._expr(h.type, "expr")
+            if h.name is not None:
+                self._assign(self._handler_name(h), None)
+            f.handlers += 1
+            try:
+                if not self._suite(h.body):
+                    outs.append(f.held)
+            finally:
+                f.handlers -= 1
+        f.fin.pop()
+        if st.finalbody:
+            f.held = _intersect_all(outs, h0)
+            tf = self._suite(st.finalbody)
+            return tf or not outs
+        if not outs:
+            f.held = h0
+            return True
+        f.held = _intersect_all(outs, h0)
+        return False
+
+    # ------------------------------------------------------------------ definitions
+    def _funcdef(self, node) -> None:
+        outer_f, outer_cls = self.f, self.cls
+        line, col, name = self.name_loc(node, "def")
+        in_class = outer_cls is not None and outer_f is None
+        decos = []
+        kind = "method" if in_class else "function"
+        for d in node.decorator_list:
+            if outer_f is not None:
+                self._expr(d, "expr")
+            v = self.value(d) if outer_f is not None else self._class_value(d)
+            if v is not None:
+                decos.append(v)
+            dr = _dotted_or_none(d)
+            if dr in ("staticmethod",):
+                kind = "staticmethod"
+            elif dr in ("classmethod",):
+                kind = "classmethod"
+            elif dr in ("property", "functools.cached_property", "cached_property"):
+                kind = "property"
+            elif dr and dr.endswith((".setter", ".deleter")):
+                kind = "setter"
+        if in_class:
+            qual = f"{outer_cls.qualname}.{name}"
+        elif outer_f is not None and not outer_f.is_module:
+            qual = f"{outer_f.s.qualname}.<locals>.{name}"
+        else:
+            qual = name
+        if kind == "setter":
+            qual += ".<setter>"
+        p = node.args
+        positional = [x.arg for x in (*p.posonlyargs, *p.args)]
+        params = positional + [x.arg for x in p.kwonlyargs]
+        vararg = p.vararg.arg if p.vararg is not None else None
+        s = FunctionSummary(
+            qualname=qual, name=name, line=line, col=col,
+            is_async=type(node) is _AsyncFunctionDef,
+            cls=outer_cls.qualname if in_class else None,
+            kind=kind if in_class else "function",
+            parent=outer_f.s.qualname if outer_f is not None and not outer_f.is_module else None,
+            params=params, vararg=vararg, decorators=decos,
+        )
+        if in_class and kind != "staticmethod" and positional:
+            s.self_name = positional[0]
+        elif not in_class and positional and positional[0] == "self":
+            s.self_name = "self"   # wrapper defined outside a class, e.g. in a decorator
+        s.return_ann = self.ann_ref(node.returns) if node.returns is not None else None
+        for prm in (*p.posonlyargs, *p.args, *p.kwonlyargs):
+            pn = prm.arg
+            if pn == s.self_name:
+                continue
+            ar = self.ann_ref(prm.annotation) if prm.annotation is not None else None
+            if ar:
+                s.locals[pn] = {"ann": ar}
+        s.assigned = []
+        self.ms.functions[qual] = s
+        if in_class and kind != "setter":
+            outer_cls.methods[name] = qual
+        inner = _Func(s)
+        if outer_f is not None and not outer_f.is_module and not in_class:
+            os_ = outer_f.s
+            if os_.self_name and os_.kind != "classmethod" and os_.self_name not in outer_f.local_names - set(os_.params):
+                inner.outer_self = os_.self_name
+            else:
+                inner.outer_self = outer_f.outer_self
+            if inner.outer_self in s.params or inner.outer_self == s.vararg:
+                inner.outer_self = None
+        self.f, self.cls = inner, None
+        try:
+            ended = self._block(_lines(node.body))
+            exits = inner.exits + ([] if ended else [inner.held])
+            s.exit_held = list(_intersect_all(exits, ()))
+            s.assigned = sorted(inner.local_names)
+            s.reads = sorted(inner.reads)
+            s.attr_reads = sorted(inner.attr_reads)
+        finally:
+            self.f, self.cls = outer_f, outer_cls
+        if outer_f is not None and not outer_f.is_module and not in_class:
+            outer_f.local_names.add(name)
+            outer_f.s.locals[name] = {"r": "<def>" + qual.replace(".", ":")}
+
+    def _class_value(self, node):
+        saved = self.f
+        self.f = None
+        try:
+            return self.value(node)
+        finally:
+            self.f = saved
+
+    def _classdef(self, node: ast.ClassDef) -> None:
+        outer_f, outer_cls = self.f, self.cls
+        line, col, name = self.name_loc(node, "class")
+        if outer_cls is not None and outer_f is None:
+            qual = f"{outer_cls.qualname}.{name}"
+        elif outer_f is not None and not outer_f.is_module:
+            qual = f"{outer_f.s.qualname}.<locals>.{name}"
+        else:
+            qual = name
+        bases = []
+        for a in node.bases:
+            if type(a) is _Starred:
+                a = a.value
+            r = self.chain(a) if outer_f is not None else self._class_chain(a)
+            if r:
+                bases.append(r)
+        decos = [v for v in (self._class_value(d) for d in node.decorator_list) if v]
+        cs = ClassSummary(qualname=qual, name=name, line=line, col=col, bases=bases, decorators=decos,
+                          parent_func=outer_f.s.qualname if outer_f is not None and not outer_f.is_module else None)
+        for dn in node.decorator_list:
+            if type(dn) is _Call and (_dotted_or_none(dn.func) or "").split(".")[-1] == "guarded_by":
+                names = self._string_args(dn)
+                if len(names) >= 2:
+                    cs.guards.setdefault(names[0], []).extend(names[1:])
+        self.ms.classes[qual] = cs
+        self.f, self.cls = None, cs
+        try:
+            self._block(_lines(node.body))
+        finally:
+            self.f, self.cls = outer_f, outer_cls
+        if outer_f is not None and outer_f.is_module:
+            self.ms.globals.setdefault(name, {"v": None})
+            self.ms.globals[name] = {"v": {"r": "<class>" + qual.replace(".", ":")}, "l": line, "c": col}
+        elif outer_f is not None:
+            outer_f.local_names.add(name)
+            outer_f.s.locals[name] = {"r": "<class>" + qual.replace(".", ":")}
+
+    def _string_args(self, call) -> list[str]:
+        return [v.value for _, _, v, _ in _call_args(call)
+                if self._simple_string(v) and isinstance(v.value, str)]
+
+    def _guards_literal(self, node) -> dict[str, list[str]]:
+        """``{"_lock": ["a", "b"]}`` (lists, tuples, sets or a single string) -> guards."""
+        out: dict[str, list[str]] = {}
+        if type(node) is not _Dict:
+            return out
+        for k, v in zip(node.keys, node.values):
+            if k is None or not self._simple_string(k):
+                continue
+            key = k.value
+            vt = type(v)
+            items = ([e.value if type(e) is _Starred else e for e in v.elts]
+                     if vt is _List or vt is _Tuple or vt is _Set else [v])
+            names = [x.value for x in items if self._simple_string(x) and isinstance(x.value, str)]
+            if isinstance(key, str) and names:
+                out.setdefault(key, []).extend(names)
+        return out
+
+    def _class_chain(self, node):
+        saved = self.f
+        self.f = None
+        try:
+            return self.chain(node)
+        finally:
+            self.f = saved
+
+    def _class_small(self, small) -> None:
+        cs = self.cls
+        t = type(small)
+        if t is ast.Assign or t is ast.AnnAssign:
+            targets = small.targets if t is ast.Assign else [small.target]
+            ann = small.annotation if t is ast.AnnAssign else None
+            val = small.value
+            for tg in targets:
+                if type(tg) is _Name:
+                    line, col = self.loc(val if val is not None else tg)
+                    entry = {"v": self._class_value(val), "l": line, "c": col}
+                    if ann is not None:
+                        entry["ann"] = self._class_ann(ann)
+                    cs.attrs[tg.id] = entry
+                    if tg.id == "__guarded_by__":
+                        for k, names in self._guards_literal(val).items():
+                            cs.guards.setdefault(k, []).extend(names)
+
+    def _class_ann(self, ann):
+        saved = self.f
+        self.f = None
+        try:
+            return self.ann_ref(ann)
+        finally:
+            self.f = saved
+
+    # ------------------------------------------------------------------ expressions
+    def _acquire(self, call, push: bool = True, awaited: bool = False) -> int | None:
+        r = self.chain(call.func.value)
+        for _, _, v, _ in _call_args(call):
+            self._expr(v, "arg")
+        if r is None:
+            return None
+        mode = "acquire" if _acquire_blocking(call) else "try"
+        # ``aw``: awaited here (an async lock's acquire() only acquires when awaited)
+        idx = self._ev("acq", call, r=r, m=mode, aw=awaited)
+        if push:
+            self.f.held = self.f.held + (idx,)
+        return idx
+
+    def _release(self, call) -> None:
+        f = self.f
+        r = self.chain(call.func.value)
+        if r is None:
+            return
+        self._ev("rel", call, r=r)
+        ev = f.s.events
+        for j in range(len(f.held) - 1, -1, -1):
+            if ev[f.held[j]]["r"] == r:
+                f.held = f.held[:j] + f.held[j + 1:]
+                break
+
+    def _call(self, node, use: str, target=None, stmts=None, i=0) -> None:
+        f = self.f
+        fn = node.func
+        ft = type(fn)
+        if ft is _Attribute:
+            meth = fn.attr
+            if meth == "acquire":
+                self._recv(fn.value)
+                idx = self._acquire(node, awaited=use == "await")
+                if idx is not None and stmts is not None and use in ("discard", "local"):
+                    self._release_site(idx, node, list(stmts[i + 1:]))
+                return
+            if meth == "release" and not node.args and not node.keywords:
+                self._recv(fn.value)
+                self._release(node)
+                return
+            if meth == "enter_context" and _n_args(node) == 1:
+                self._recv(fn.value)
+                arg = _first_arg_value(node)
+                self._expr(arg, "arg")
+                r = self.chain(arg)
+                if r is not None:
+                    idx = self._ev("acq", node, r=r, m="ctx")
+                    f.held = f.held + (idx,)
+                    f.ctx_acqs.append(idx)
+                return
+            self._recv(fn.value)
+        else:
+            fid = _nid(fn)
+            if fid is not None:
+                self._read(fid)
+                if fid in _ORDERING_CALLS:
+                    f.s.orders = True
+            else:
+                self._expr(fn, "expr")
+        cargs = _call_args(node)
+        for _, _, v, _ in cargs:
+            self._expr(v, "arg")
+        fr = self.chain(fn)
+        if fr is None:
+            return
+        args, kws = [], {}
+        for kw, star, v, _ in cargs:
+            if kw is not None:
+                kws[kw] = self.value(v, 1)
+            elif not star:
+                args.append(self.value(v, 1))
+        kw = {"f": fr, "a": args, "k": kws, "u": use}
+        if target is not None:
+            kw["t"] = target
+        self._ev("call", node, **kw)
+
+    def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:
+        if node is None:
+            return
+        t = type(node)
+        if t is _Call:
+            self._call(node, use, target, stmts, i)
+            return
+        if t is _Name:
+            self._read(node.id)
+            f = self.f
+            if f is not None and not f.is_module and node.id in f.s.globals_decl:
+                self._ev("grd", node, r=node.id)
+            return
+        if t is _Attribute:
+            r = self.chain(node)
+            if r is not None and self._tracked_attr(r):
+                self._ev("rd", node, r=r)
+                n = _nid(node.value)
+                if n is not None:
+                    self._read(n, attr=True)
+                return
+            self._recv(node.value)
+            return
+        if t is _Constant:
+            n = _nid(node)
+            if n is not None:
+                self._read(n)
+            return
+        if t is ast.Await:
+            self._expr(node.value, "await")
+            self._ev("await", node)
+            return
+        if t is ast.Yield or t is ast.YieldFrom:
+            if node.value is not None:
+                self._expr(node.value, "expr")
+            self._ev("yield", node)
+            return
+        if t is _Lambda:
+            # deferred code (see the linker for callables passed as arguments), but the
+            # names it reads are still uses of those names
+            self._lambda_reads(node.body)
+            return
+        if t is ast.BinOp:
+            self._expr(node.left, "expr")
+            self._expr(node.right, "expr")
+            return
+        if t is ast.BoolOp:
+            for v in node.values:
+                self._expr(v, "expr")
+            return
+        if t is ast.Compare:
+            self._expr(node.left, "expr")
+            for c in node.comparators:
+                self._expr(c, "expr")
+            return
+        if t is ast.UnaryOp:
+            self._expr(node.operand, "expr")
+            return
+        if t is ast.IfExp:
+            self._expr(node.test, "test")
+            self._expr(node.body, use)
+            self._expr(node.orelse, use)
+            return
+        if t is _Subscript:
+            self._expr(node.value, "expr")
+            sl = node.slice
+            if type(sl) is _Tuple:
+                for el in sl.elts:
+                    if type(el) is not ast.Slice:
+                        self._expr(el, "expr")
+            elif type(sl) is not ast.Slice:
+                self._expr(sl, "expr")
+            return
+        if t is _List or t is _Tuple or t is _Set:
+            eu = _element_use(use)
+            for el in node.elts:
+                self._expr(el.value if type(el) is _Starred else el, eu)
+            return
+        if t is _Dict:
+            eu = _element_use(use)
+            for k, v in zip(node.keys, node.values):
+                if k is not None:
+                    self._expr(k, "expr")
+                self._expr(v, eu)
+            return
+        if t in _COMPS or t is ast.DictComp:
+            for comp in node.generators:
+                self._expr(comp.iter, "expr")
+                for c in comp.ifs:
+                    self._expr(c, "test")
+            if t is ast.DictComp:
+                self._expr(node.key, "expr")
+                self._expr(node.value, "container")
+            else:
+                self._expr(node.elt, "container")
+            return
+        if t is ast.NamedExpr:
+            self._expr(node.value, "local")
+            self._assign(node.target, node.value)
+            return
+        if t is _Starred:
+            self._expr(node.value, use)
+            return
+        if t is ast.JoinedStr:
+            # libcst does not look inside an implicit concatenation with an f-string
+            if self._fstring_single(node):
+                for part in node.values:
+                    if type(part) is ast.FormattedValue:
+                        self._expr(part.value, "expr")
+            return
+        for ch in ast.iter_child_nodes(node):
+            if isinstance(ch, ast.expr):
+                self._expr(ch, "expr")
+
+    def _lambda_reads(self, body) -> None:
+        """Every name libcst would see under a lambda body (attribute names aside)."""
+        stack = [body]
+        while stack:
+            n = stack.pop()
+            t = type(n)
+            if t is _Name:
+                self._read(n.id)
+            elif t is _Constant:
+                k = _nid(n)
+                if k is not None:
+                    self._read(k)
+            elif t is _Attribute:
+                k = _nid(n.value)
+                if k is not None:
+                    self._read(k, attr=True)
+                else:
+                    stack.append(n.value)
+            elif t is ast.keyword:
+                if n.arg is not None:
+                    self._read(n.arg)
+                stack.append(n.value)
+            elif t is ast.arguments:
+                for a in (*n.posonlyargs, *n.args, n.vararg, *n.kwonlyargs, n.kwarg):
+                    if a is not None:
+                        self._read(a.arg)
+                stack.extend(n.defaults)
+                stack.extend(d for d in n.kw_defaults if d is not None)
+            else:
+                stack.extend(ast.iter_child_nodes(n))
+
+    # ------------------------------------------------------------------ release analysis (LW121)
+    def _release_site(self, idx: int, call, rest: list) -> None:
+        f = self.f
+        ev = f.s.events[idx]
+        r = ev["r"]
+        if any(r in fr for fr in f.fin):
+            status, at = "ok", None
+        else:
+            status, at = _release_status(self, rest, r)
+        f.s.acquire_sites.append({"i": idx, "r": r, "l": ev["l"], "c": ev["c"], "status": status, "at": at})
+
+
+# ---------------------------------------------------------------------- module helpers
+def _string_token_count(text: str) -> int:
+    """String literals in the source of one expression (implicit concatenation: 2+)."""
+    n = 0
+    fstart = getattr(tokenize, "FSTRING_START", None)
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.STRING or tok.type == fstart:
+                n += 1
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return n
+
+
+def _is_awaited(test) -> bool:
+    if type(test) is ast.UnaryOp:
+        test = test.operand
+    return type(test) is ast.Await
+
+
+def _cst_names(node):
+    """Identifiers libcst holds as ``Name`` nodes under an expression (attribute names,
+    keyword-argument names and lambda parameters included)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if t is _Name:
+            yield n.id
+        elif t is _Constant:
+            k = _nid(n)
+            if k is not None:
+                yield k
+        elif t is _Attribute:
+            yield n.attr
+            stack.append(n.value)
+        elif t is ast.keyword:
+            if n.arg is not None:
+                yield n.arg
+            stack.append(n.value)
+        elif t is ast.arguments:
+            for a in (*n.posonlyargs, *n.args, n.vararg, *n.kwonlyargs, n.kwarg):
+                if a is not None:
+                    yield a.arg
+            stack.extend(n.defaults)
+            stack.extend(d for d in n.kw_defaults if d is not None)
+        else:
+            stack.extend(ast.iter_child_nodes(n))
+
+
+def _unpack_pairs(target, value) -> list | None:
+    """``a, b = X(), Y()``: (target element, value) pairs, when the two sides match one
+    to one and no value reads a name being assigned (``a, b = b, a`` is left unknown)."""
+    vt = type(value)
+    if not (vt is _Tuple or vt is _List) or len(value.elts) != len(target.elts):
+        return None
+    if any(type(e) is _Starred for e in (*target.elts, *value.elts)):
+        return None
+    names = {el.id for el in target.elts if type(el) is _Name}
+    for v in value.elts:
+        for n in _cst_names(v):
+            if n in names:
+                return None
+    return list(zip(target.elts, value.elts))
+
+
+def _sub_suites(b: _Builder, st) -> list:
+    """Statement lists under a compound statement, in libcst's order (body, else,
+    finally, handlers; an ``elif`` chain flattened)."""
+    t = type(st)
+    if t is _If:
+        out = [st.body]
+        o = st.orelse
+        if o:
+            if len(o) == 1 and type(o[0]) is _If and b._is_elif(o[0]):
+                out.extend(_sub_suites(b, o[0]))
+            else:
+                out.append(o)
+        return out
+    if t in _TRY:
+        out = [st.body]
+        if st.orelse:
+            out.append(st.orelse)
+        if st.finalbody:
+            out.append(st.finalbody)
+        out.extend(h.body for h in st.handlers)
+        return out
+    if t is ast.For or t is ast.AsyncFor or t is ast.While:
+        return [st.body, st.orelse] if st.orelse else [st.body]
+    if t in _WITH or t in _DEFS:
+        return [st.body]
+    return []
+
+
+def _dotted(node) -> str:
+    n = _nid(node)
+    if n is not None:
+        return n
+    if type(node) is _Attribute:
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def _dotted_or_none(node) -> str | None:
+    if type(node) is _Attribute or _nid(node) is not None:
+        d = _dotted(node)
+        return d or None
+    return None
+
+
+def _const_bool(node):
+    if type(node) is not _Constant:
+        return None
+    v = node.value
+    if v is True or v is False:
+        return v
+    if type(v) is int:
+        return v != 0
+    return None
+
+
+def _is_minus_one_or_none(node) -> bool:
+    if type(node) is _Constant and node.value is None:
+        return True
+    return (type(node) is ast.UnaryOp and type(node.op) is ast.USub
+            and type(node.operand) is _Constant and type(node.operand.value) is int and node.operand.value == 1)
+
+
+def _acquire_blocking(call) -> bool:
+    """True for a plain blocking acquire; False for ``blocking=False``, a timeout, or
+    anything not known at a glance (a try-lock adds no order edge: precision first)."""
+    pos = 0
+    for kw, star, v, _ in _call_args(call):
+        if star:
+            return False
+        if kw is None:
+            if pos == 0:
+                if _const_bool(v) is not True:
+                    return False
+            elif pos == 1 and not _is_minus_one_or_none(v):
+                return False
+            pos += 1
+        elif kw == "blocking" and _const_bool(v) is not True or kw == "timeout" and not _is_minus_one_or_none(v):
+            return False
+    return True
+
+
+def _has_ordering_compare(test) -> bool:
+    stack = [test]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if t is ast.Compare:
+            left = n.left
+            for op, comp in zip(n.ops, n.comparators):
+                if isinstance(op, _ORDER_OPS) and _same_shape_keys(left, comp):
+                    return True
+                left = comp
+            stack.append(n.left)
+        elif t is ast.BoolOp:
+            stack.extend(n.values)
+        elif t is ast.UnaryOp:
+            stack.append(n.operand)
+    return False
+
+
+def _same_shape_keys(a, b) -> bool:
+    """An ordering between two objects: ``a < b``, ``id(a) < id(b)``, ``a.key < b.key``
+    (not ``src.balance < amount``)."""
+    na, nb = _nid(a), _nid(b)
+    if na is not None and nb is not None:
+        return na != nb
+    ta, tb = type(a), type(b)
+    if ta is _Call and tb is _Call:
+        fa, fb = _nid(a.func), _nid(b.func)
+        return fa is not None and fb is not None and fa == fb and fa in ("id", "hash", "key")
+    if ta is _Attribute and tb is _Attribute:
+        return a.attr == b.attr and _dotted(a.value) != _dotted(b.value)
+    return False
+
+
+def _walk(node):
+    """Nodes under a statement (or statement line), not entering nested defs/lambdas."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if t is _Line:
+            stack.extend(n.body)
+            continue
+        if t in _DEFS:
+            continue
+        yield n
+        stack.extend(ast.iter_child_nodes(n))
+
+
+def _release_calls_in(b: _Builder, node, out: set) -> None:
+    """Refs whose ``.release()`` is called in the statements (not in nested defs)."""
+    for n in _walk(node):
+        if type(n) is _Call:
+            fn = n.func
+            if type(fn) is _Attribute and fn.attr == "release":
+                r = b.chain(fn.value)
+                if r:
+                    out.add(r)
+
+
+def _released_refs(b: _Builder, stmts) -> set:
+    out: set = set()
+    for st in stmts:
+        _release_calls_in(b, st, out)
+    return out
+
+
+def _top_release(b: _Builder, st, r: str) -> bool:
+    if type(st) is not _Line:
+        return False
+    out: set = set()
+    _release_calls_in(b, st, out)
+    return r in out
+
+
+def _has_call(st) -> bool:
+    """Can the statement raise mid-way? Calls, and ``yield``: a generator is resumed with
+    ``throw()`` (a ``@contextmanager`` re-raises the with-body's exception at its yield)."""
+    for n in _walk(st):
+        t = type(n)
+        if t is _Call or t is ast.Yield or t is ast.YieldFrom:
+            return True
+    return False
+
+
+def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
+    """Return/raise statements in a compound statement not preceded (in their own block)
+    by a release of ``r``: paths that leave with the lock held."""
+    bad = []
+
+    def walk_block(stmts):
+        released = False
+        for s in stmts:
+            t = type(s)
+            if t is _FunctionDef or t is _AsyncFunctionDef or t is _ClassDef:
+                continue
+            if _top_release(b, s, r):
+                released = True
+            if released:
+                continue
+            if t is _Line:
+                for small in s.body:
+                    if type(small) is _Return or type(small) is _Raise:
+                        bad.append(small)
+                continue
+            if t in _TRY and s.finalbody and r in _released_refs(b, _lines(s.finalbody)):
+                released = True
+                continue
+            for sub in _sub_suites(b, s):
+                walk_block(_lines(sub))
+    walk_block([st])
+    return bad
+
+
+def _release_status(b: _Builder, rest: list, r: str):
+    """Can the release of ``r`` be skipped after an acquire followed by ``rest``?"""
+    if r not in _released_refs(b, rest):
+        return "missing", None   # not released here at all: an acquirer, or a leak
+    saw_call = False
+    for k, st in enumerate(rest):
+        t = type(st)
+        if t is _FunctionDef or t is _AsyncFunctionDef or t is _ClassDef:
+            continue
+        if t in _TRY and st.finalbody and r in _released_refs(b, _lines(st.finalbody)):
+            return "ok", None
+        if _released_only_on_reraise(b, st, r):
+            # ``try: ... except: lock.release(); raise``: the exception path is covered;
+            # whether normal paths release is the question for the statements after it
+            if r not in _released_refs(b, rest[k + 1:]):
+                return "missing", None   # held on every normal return: an acquirer by design
+            saw_call = True
+            continue
+        if _top_release(b, st, r):
+            return ("no-finally", None) if saw_call else ("ok", None)
+        if t is _Line:
+            for small in st.body:
+                if type(small) is _Return or type(small) is _Raise:
+                    return "early-exit", small.lineno
+            if _has_call(st):
+                saw_call = True
+            continue
+        # compound statement
+        if t in _WITH and r in _released_refs(b, [st]):
+            # release inside a with body: treat like straight-line code in it
+            status, at = _release_status(b, _lines(st.body), r)
+            return status if status != "ok" or not saw_call else "no-finally", at
+        bad = _branch_escapes_unreleased(b, st, r)
+        if bad:
+            return "early-exit", bad[0].lineno
+        rel_inside = r in _released_refs(b, [st])
+        if rel_inside:
+            if t is _If and _all_branches_release(b, st, r):
+                return ("no-finally", None) if saw_call else ("ok", None)
+            return "partial", st.lineno
+        if _has_call(st):
+            saw_call = True
+    return "missing", None
+
+
+def _released_only_on_reraise(b: _Builder, st, r: str) -> bool:
+    """A ``try`` whose only releases of ``r`` are in handlers that end by re-raising."""
+    if type(st) not in _TRY or not st.handlers:
+        return False
+    if r in _released_refs(b, _lines(st.body)):
+        return False
+    if st.orelse and r in _released_refs(b, _lines(st.orelse)):
+        return False
+    if st.finalbody and r in _released_refs(b, _lines(st.finalbody)):
+        return False
+    releasing = [h for h in st.handlers if r in _released_refs(b, _lines(h.body))]
+    if not releasing:
+        return False
+    for h in releasing:
+        stmts = _lines(h.body)
+        last = stmts[-1] if stmts else None
+        if not (type(last) is _Line and type(last.body[-1]) is _Raise):
+            return False
+        if not any(_top_release(b, x, r) for x in stmts):
+            return False   # released inside a nested branch only: leave it to the general rules
+    return True
+
+
+def _all_branches_release(b: _Builder, st: ast.If, r: str) -> bool:
+    if r not in _released_refs(b, _lines(st.body)):
+        return False
+    o = st.orelse
+    if not o:
+        return False
+    if len(o) == 1 and type(o[0]) is _If and b._is_elif(o[0]):
+        return _all_branches_release(b, o[0], r)
+    return r in _released_refs(b, _lines(o))

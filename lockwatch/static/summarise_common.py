@@ -1,0 +1,71 @@
+"""What the two summarisers (``summarise_ast``, ``summarise_cst``) share: the error type,
+the per-file comment scans (suppressions, ``# guarded_by:``) and the small pure helpers of
+the held-set logic. One copy, so that the two walks cannot drift apart on these."""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+
+from lockwatch.static.summary import ModuleSummary
+from lockwatch.suppress import suppressions_in
+
+
+class ParseError(Exception):
+    """The file could not be summarised (syntax error, nesting too deep for the parser)."""
+
+
+ORDERING_CALLS = {"sorted", "min", "max", "id"}
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")
+
+
+def new_summary(source: str, path: str, module: str, is_package: bool) -> ModuleSummary:
+    """An empty summary with the comment-level facts filled in (no syntax tree needed)."""
+    ms = ModuleSummary(module=module, path=path, is_package=is_package)
+    sup = suppressions_in(source)
+    ms.suppressions = {str(k): (None if v is None else sorted(v)) for k, v in sup.items()}
+    ms.guard_comments = guard_comments(source)
+    return ms
+
+
+_GUARD_COMMENT = re.compile(r"#\s*guarded_by\s*:\s*(?:self\.)?([A-Za-z_][A-Za-z_0-9]*)")
+
+
+def guard_comments(source: str) -> dict[str, list[str]]:
+    """``# guarded_by: _lock`` comments (real comments only, by tokenizing): line -> locks."""
+    if "guarded_by" not in source:
+        return {}
+    out: dict[str, list[str]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                m = _GUARD_COMMENT.search(tok.string)
+                if m:
+                    out.setdefault(str(tok.start[0]), []).append(m.group(1))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return out
+
+
+def intersect(a: tuple, b: tuple) -> tuple:
+    return tuple(x for x in a if x in b)
+
+
+def intersect_all(outs: list, default: tuple) -> tuple:
+    if not outs:
+        return default
+    acc = outs[0]
+    for o in outs[1:]:
+        acc = intersect(acc, o)
+    return acc
+
+
+def element_use(use: str) -> str:
+    """What happens to an element of a container display, given what happens to the
+    container: stored, dropped (``[create_task(c)]`` as a statement), returned or passed."""
+    if use in ("local", "attr", "container"):
+        return "container"
+    if use in ("discard", "return", "arg"):
+        return use
+    return "expr"
