@@ -17,11 +17,13 @@ Decision (measured on the CPython 3.12 stdlib without tests, 686 files, 11.6 MB)
 * "no calls at all" is true of almost no real file.
 
 So, correctness first: every file gets the full summary, and the pipeline does not use this
-test to skip anything (same findings with and without it, trivially). What it is for is a
-cheaper summariser for the files it rejects, one that records only what the call graph needs
-(definitions, imports, calls, returns, attribute writes) with ``ast`` (~14x cheaper than
-libcst); that must produce the same summary for such files as the full pass, which is the
-summariser's contract to keep (see the final report of this work for the numbers).
+test to skip anything (same findings with and without it, trivially). What it was meant for
+is a cheaper summariser for the files it rejects, recording only what the call graph needs,
+with ``ast``. That became unnecessary: the full summariser itself now runs on ``ast`` for
+every file (``summarise_ast.py``; libcst only for syntax newer than the interpreter), at
+5.5 s CPU for the whole tree (parse 3.1 s + walk 2.4 s, Python 3.11) against 80 s with
+libcst; two summarisers per file kind would only add a second contract to keep. Nothing in
+the pipeline calls this module; it stays as a documented, tested measurement.
 """
 
 from __future__ import annotations
