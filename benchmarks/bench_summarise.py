@@ -28,8 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from lockwatch.static import summarise_cst  # noqa: E402
-from lockwatch.static.summarise_ast import summarise_tree  # noqa: E402
+from lockwatch.static import summarise_cst
+from lockwatch.static.summarise_ast import summarise_tree
 
 DEFAULT_TREE = "/tmp/stdlib/tree"
 

@@ -314,9 +314,17 @@ def test_entry_point_uses_ast_and_never_imports_libcst_for_plain_files():
         assert "lock" in s.globals, s.globals
         print("libcst" in sys.modules)
     """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="PEP 701 f-strings from 3.12")
+def test_pep701_nested_quotes():
+    _assert_same(textwrap.dedent("""
+        def f(self, args):
+            return f'({', '.join(args)}){self.x}', f"{'a' "b"}" f'{self.y}'
+    """))
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 695 syntax is native from 3.12")

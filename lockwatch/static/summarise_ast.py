@@ -1329,12 +1329,18 @@ class _Builder:
 # ---------------------------------------------------------------------- module helpers
 def _string_token_count(text: str) -> int:
     """String literals in the source of one expression (implicit concatenation: 2+)."""
-    n = 0
-    fstart = getattr(tokenize, "FSTRING_START", None)
+    n = depth = 0
+    fstart = getattr(tokenize, "FSTRING_START", None)   # 3.12+: f-strings are token runs
+    fend = getattr(tokenize, "FSTRING_END", None)
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type == tokenize.STRING or tok.type == fstart:
-                n += 1
+            if tok.type == fstart:
+                n += depth == 0
+                depth += 1
+            elif tok.type == fend:
+                depth -= 1
+            elif tok.type == tokenize.STRING and depth == 0:
+                n += 1   # not a string nested in an f-string's braces (PEP 701)
     except (tokenize.TokenError, SyntaxError, ValueError):
         pass
     return n
