@@ -2,18 +2,20 @@
 
 Stages per file: read bytes (main process; never blocks: the file is opened non-blocking and
 must be a regular file) -> cache lookup by content hash -> decode (PEP 263) -> in a worker:
-guard (``guard.check``), then ``summarise_module`` (libcst), then the worker writes the cache
-entry itself (JSON encoding runs in parallel) and sends the summary back.
+guard (``guard.parse``, whose syntax tree the ast summariser walks), then ``summarise_module``
+(libcst only for syntax newer than the interpreter), then the worker writes the cache entry
+itself (JSON encoding runs in parallel) and sends the summary back.
 
 Why a pool of our own: ``concurrent.futures.ProcessPoolExecutor`` marks the whole pool broken
-when one worker dies, and libcst can segfault on hostile input. Here each worker is a
+when one worker dies, and libcst (the fallback parser) can segfault on hostile input. Here each worker is a
 ``multiprocessing`` process with its own pipe; the main loop waits on the pipes and the process
 deaths (EOF on the pipe) with a deadline per file. A worker that dies (signal, ``os._exit``) or overruns the
 per-file budget costs that one file (an InputError "parser crashed (signal 11)" or "timed out
 after 20 s"); it is replaced and the scan goes on. Workers are fresh interpreters (like
 ``spawn``, never ``fork``): safe whatever threads the caller runs (the pytest plugin scans
-inside a test process); their start-up (~0.35 s, mostly importing libcst, paid in parallel)
-overlaps with reading and hashing the files. The main process never imports libcst, so a warm run pays nothing for it.
+inside a test process); their start-up (an interpreter and lockwatch's summariser, without
+libcst unless a file needs it) overlaps with reading and hashing the files. The main process
+never imports libcst.
 Even with one file or ``jobs=1`` the parse runs in a worker: a crash must never kill the
 caller.
 
@@ -48,9 +50,9 @@ Connection = multiprocessing.connection.Connection
 
 DEFAULT_SUMMARISER = "lockwatch.static.summarise:summarise_module"
 DEFAULT_TIMEOUT = 20.0
-# Worker recursion: libcst recurses per nesting level; a big thread stack lets valid deep
-# code (pydoc_data/topics.py) through instead of a RecursionError. Hostile depth is stopped
-# by the guard before libcst; anything that still overflows costs one worker, not the run.
+# Worker recursion: both summarisers (and libcst's parser) recurse per nesting level; a big
+# thread stack lets valid deep code (pydoc_data/topics.py) through instead of a RecursionError.
+# Hostile depth is stopped by the guard; anything that still overflows costs one worker.
 _WORKER_RECURSION_LIMIT = 10_000
 _WORKER_STACK_BYTES = 512 * 1024 * 1024
 
