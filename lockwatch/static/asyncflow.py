@@ -172,10 +172,113 @@ def _wrapped_in_file_wrapper(model, fi, events, idx, sites) -> bool:
     return False
 
 
+# ---------------------------------------------------------------------------- non-blocking sockets
+
+# A socket call that raises BlockingIOError instead of waiting does not block the loop.
+# Evidence that a socket is in that mode (any one is enough), read from the summaries:
+# the call sits in a ``try`` that catches a would-block error (event ``xc``); the same
+# object gets ``setblocking(False)``/``settimeout(0)`` in the function, or, for
+# ``self.<attr>``, in a method of the class (its bases included), directly or on the value
+# that method stores there; the function hands it to the loop's readiness API
+# (``add_reader``, ``sock_recv``...), which needs a non-blocking socket.
+SOCKET_METHOD_PREFIX = "socket.socket."
+_READINESS = {"add_reader", "add_writer", "sock_recv", "sock_recv_into", "sock_recvfrom",
+              "sock_recvfrom_into", "sock_sendall", "sock_sendto", "sock_connect",
+              "sock_accept", "sock_sendfile", "wait_readable", "wait_writable",
+              "wait_socket_readable", "wait_socket_writable"}
+
+
+def _sets_nonblocking(ev: dict) -> str | None:
+    """The ref a call event puts in non-blocking mode (``x.setblocking(False)``,
+    ``x.settimeout(0)``), else None."""
+    f = ev.get("f") or ""
+    recv, _, meth = f.rpartition(".")
+    if not recv or meth not in ("setblocking", "settimeout"):
+        return None
+    args = ev.get("a") or []
+    if len(args) != 1 or not isinstance(args[0], dict) or "const" not in args[0]:
+        return None
+    c = args[0]["const"]
+    if isinstance(c, bool):
+        return recv if c is False and meth == "setblocking" else None
+    return recv if isinstance(c, (int, float)) and c == 0 else None
+
+
+def _registers(ev: dict) -> str | None:
+    """The ref a call event hands to a readiness API (``loop.add_reader(sock, ...)``,
+    ``loop.sock_recv(sock, n)``, ``loop.add_reader(sock.fileno(), ...)``), else None."""
+    f = ev.get("f") or ""
+    if f.rpartition(".")[2] not in _READINESS:
+        return None
+    args = ev.get("a") or []
+    a0 = args[0] if args and isinstance(args[0], dict) else {}
+    if "r" in a0:
+        return a0["r"]
+    c = a0.get("call") or ""
+    return c[:-len(".fileno")] if c.endswith(".fileno") and not a0.get("a") else None
+
+
+def _nonblocking_refs(fi: FunctionInfo) -> set[str]:
+    """Refs ``fi`` puts in non-blocking mode or hands to a readiness API."""
+    out = set()
+    for ev in fi.summary.events:
+        if ev["e"] == "call":
+            r = _sets_nonblocking(ev) or _registers(ev)
+            if r:
+                out.add(r)
+    return out
+
+
+def _nonblocking_attrs(model: ProgramModel, cid: str) -> set[str]:
+    """``@self.<attr>`` refs of class ``cid`` that some method of it or of its bases makes
+    non-blocking: on the attribute itself, or on the local/parameter it stores there
+    (``sock.setblocking(False); self._sock = sock``). Cached on the model."""
+    cache = model.__dict__.setdefault("_loop_nb_attrs", {})
+    if cid in cache:
+        return cache[cid]
+    out: set[str] = set()
+    ci = model.classes.get(cid)
+    for c in (ci.mro if ci is not None else ()):
+        cc = model.classes.get(c)
+        if cc is None:
+            continue
+        for q in cc.summary.methods.values():
+            f = model.functions.get(f"{cc.module}.{q}")
+            if f is None:
+                continue
+            refs = _nonblocking_refs(f)
+            if not refs:
+                continue
+            for r in refs:
+                if r.startswith("@self.") and r.count(".") == 1:
+                    out.add(r)
+            for ev in f.summary.events:
+                if (ev["e"] == "wr" and ev["r"].count(".") == 1 and ev["r"].startswith("@self.")
+                        and (ev.get("v") or {}).get("r") in refs):
+                    out.add(ev["r"])
+    cache[cid] = out
+    return out
+
+
+def nonblocking_socket_call(model: ProgramModel, fi: FunctionInfo, ev: dict, name: str) -> bool:
+    """Is this socket method call (catalog ``name``) made on a non-blocking socket? See above."""
+    if not name.startswith(SOCKET_METHOD_PREFIX):
+        return False
+    if ev.get("xc"):
+        return True
+    recv = (ev.get("f") or "").rpartition(".")[0]
+    if not recv or "()" in recv:
+        return False
+    if recv in _nonblocking_refs(fi):
+        return True
+    return bool(fi.cls and recv.startswith("@self.") and recv in _nonblocking_attrs(model, fi.cls))
+
+
 def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -> list[tuple]:
     """Calls in ``fi`` itself that block the thread: [(Step, name)]. Awaited calls are not
     (a sync callable whose result is awaited is not what we think it is), nor is the file
-    handed to ``trio.wrap_file``/``anyio.wrap_file``."""
+    handed to ``trio.wrap_file``/``anyio.wrap_file``, nor a call on a non-blocking socket
+    (``nonblocking_socket_call``)."""
     out = []
     events = fi.summary.events
     sites = call_sites(fi)
@@ -185,7 +288,8 @@ def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) ->
         cs = sites.get(idx)
         step = (fi.path, ev["l"], ev["c"])
         if cs is not None and cs.blocking:
-            out.append((step, cs.blocking))
+            if not nonblocking_socket_call(model, fi, ev, cs.blocking):
+                out.append((step, cs.blocking))
             continue
         if cs is not None and cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
             lc = model.locks.get(cs.lockm[0])
@@ -199,6 +303,8 @@ def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) ->
             if loop_blocking(name, args, kws, extra):
                 if name in ("open", "io.open", "os.fdopen") and _wrapped_in_file_wrapper(model, fi, events, idx, sites):
                     continue
+                if nonblocking_socket_call(model, fi, ev, name):
+                    break
                 out.append((step, name))
                 break
     return out
@@ -253,7 +359,7 @@ def reach_blocking(model: ProgramModel, fid: str, extra=frozenset()) -> tuple | 
             for cs in f.calls:
                 for g_id, _recv in cs.targets:
                     g = model.functions.get(g_id)
-                    if g is None or g.is_async or g_id in seen:
+                    if g is None or g.is_async or g_id in seen or g_id in cs.virtual:
                         continue
                     seen.add(g_id)
                     nxt.append((g_id, prefix + ((*cs.loc[:3], f"... calls {g.short}"),)))
@@ -285,7 +391,10 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
         best = None
         for g_id, _recv in cs.targets:
             g = model.functions.get(g_id)
-            if g is None or g.is_async:
+            # an override reached only by virtual dispatch may never run here (tqdm's
+            # optional Telegram subclass): the class's own or inherited method is what
+            # ``self.m()`` is known to call (as for blocking-under-lock, graph.VIRTUAL)
+            if g is None or g.is_async or g_id in cs.virtual:
                 continue
             r = reach_blocking(model, g_id, extra)
             if r is None:

@@ -41,7 +41,14 @@ from lockwatch.static.summarise_common import ParseError, new_summary
 from lockwatch.static.summarise_common import element_use as _element_use
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
-from lockwatch.static.summary import ClassSummary, FunctionSummary, ModuleSummary
+from lockwatch.static.summary import (
+    ERRNO_WOULD_BLOCK,
+    WOULD_BLOCK,
+    WOULD_BLOCK_ERRNOS as _EAGAIN,
+    ClassSummary,
+    FunctionSummary,
+    ModuleSummary,
+)
 
 __all__ = ["summarise_tree"]
 
@@ -179,6 +186,7 @@ class _Func:
         "outer_self",
         "reads",
         "s",
+        "xc",
     )
 
     def __init__(self, s: FunctionSummary, is_module: bool = False):
@@ -200,6 +208,8 @@ class _Func:
         # and the current except-handler depth (events carry "lp"; see summary.py)
         self.loops: list[tuple[int, int]] = []
         self.handlers = 0
+        # would-block exceptions caught around the current point (call events carry "xc")
+        self.xc: tuple[str, ...] = ()
 
 
 class _Builder:
@@ -335,6 +345,8 @@ class _Builder:
         if f.loops:
             ev["lp"] = f.loops[-1][0]
         ev.update(kw)
+        if f.xc and kind == "call":
+            ev["xc"] = list(f.xc)
         f.s.events.append(ev)
         return len(f.s.events) - 1
 
@@ -879,7 +891,12 @@ class _Builder:
             fin_rel = _released_refs(self, _lines(st.finalbody))
         f.fin.append(fin_rel)
         outs = []
-        tb = self._suite(st.body)
+        xc0 = f.xc
+        f.xc = _merge_xc(xc0, _would_block_caught(st.handlers))
+        try:
+            tb = self._suite(st.body)
+        finally:
+            f.xc = xc0
         hb = f.held
         if not tb:
             if st.orelse:
@@ -1424,6 +1441,29 @@ def _sub_suites(b: _Builder, st) -> list:
     if t in _WITH or t in _DEFS:
         return [st.body]
     return []
+
+
+def _would_block_caught(handlers) -> list[str]:
+    """What ``summary.WOULD_BLOCK`` names the handlers catch (their last dotted part), plus
+    ``ERRNO_WOULD_BLOCK`` when a handler's body mentions ``EAGAIN``/``EWOULDBLOCK``."""
+    out = []
+    for h in handlers:
+        types = h.type.elts if type(h.type) is _Tuple else [h.type] if h.type is not None else []
+        for t in types:
+            last = _dotted(t).rsplit(".", 1)[-1]
+            if last in WOULD_BLOCK:
+                out.append(last)
+        for st in h.body:
+            for n in ast.walk(st):
+                t = type(n)
+                if (t is _Name and n.id in _EAGAIN) or (t is _Attribute and n.attr in _EAGAIN):
+                    out.append(ERRNO_WOULD_BLOCK)
+                    break
+    return out
+
+
+def _merge_xc(outer: tuple, new: list) -> tuple:
+    return tuple(sorted(set(outer).union(new))) if new else outer
 
 
 def _dotted(node) -> str:

@@ -25,7 +25,14 @@ from lockwatch.static.summarise_common import ParseError, new_summary
 from lockwatch.static.summarise_common import element_use as _element_use
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
-from lockwatch.static.summary import ClassSummary, FunctionSummary, ModuleSummary
+from lockwatch.static.summary import (
+    ERRNO_WOULD_BLOCK,
+    WOULD_BLOCK,
+    WOULD_BLOCK_ERRNOS,
+    ClassSummary,
+    FunctionSummary,
+    ModuleSummary,
+)
 
 __all__ = ["ParseError", "summarise_module"]
 
@@ -94,6 +101,7 @@ class _Func:
         "outer_self",
         "reads",
         "s",
+        "xc",
     )
 
     def __init__(self, s: FunctionSummary, is_module: bool = False):
@@ -115,6 +123,8 @@ class _Func:
         # and the current except-handler depth (events carry "lp"; see summary.py)
         self.loops: list[tuple[int, int]] = []
         self.handlers = 0
+        # would-block exceptions caught around the current point (call events carry "xc")
+        self.xc: tuple[str, ...] = ()
 
 
 class _Builder:
@@ -146,6 +156,8 @@ class _Builder:
         if self.f.loops:
             ev["lp"] = self.f.loops[-1][0]
         ev.update(kw)
+        if self.f.xc and kind == "call":
+            ev["xc"] = list(self.f.xc)
         self.f.s.events.append(ev)
         return len(self.f.s.events) - 1
 
@@ -676,7 +688,12 @@ class _Builder:
             fin_rel = _released_refs(self, _stmts_of(st.finalbody.body))
         f.fin.append(fin_rel)
         outs = []
-        tb = self._suite(st.body)
+        xc0 = f.xc
+        f.xc = _merge_xc(xc0, _would_block_caught(st.handlers))
+        try:
+            tb = self._suite(st.body)
+        finally:
+            f.xc = xc0
         hb = f.held
         if not tb:
             if st.orelse is not None:
@@ -1122,6 +1139,42 @@ def _sub_suites(st) -> list:
     for h in getattr(st, "handlers", ()) or ():
         out.append(h.body)
     return out
+
+
+def _would_block_caught(handlers) -> list[str]:
+    """What ``summary.WOULD_BLOCK`` names the handlers catch (their last dotted part), plus
+    ``ERRNO_WOULD_BLOCK`` when a handler's body mentions ``EAGAIN``/``EWOULDBLOCK``."""
+    out = []
+    for h in handlers:
+        if h.type is None:
+            types = []
+        elif isinstance(h.type, cst.Tuple):
+            types = [e.value for e in h.type.elements]
+        else:
+            types = [h.type]
+        for t in types:
+            last = _dotted(t).rsplit(".", 1)[-1]
+            if last in WOULD_BLOCK:
+                out.append(last)
+        if _mentions_errno(h.body):
+            out.append(ERRNO_WOULD_BLOCK)
+    return out
+
+
+def _mentions_errno(node) -> bool:
+    """A name or attribute ``EAGAIN``/``EWOULDBLOCK`` used in ``node`` (a keyword argument's
+    name is not a use: the ast summariser does not see it as a name)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name) and n.value in WOULD_BLOCK_ERRNOS:
+            return True
+        stack.extend([n.value] if isinstance(n, cst.Arg) else n.children)
+    return False
+
+
+def _merge_xc(outer: tuple, new: list) -> tuple:
+    return tuple(sorted(set(outer).union(new))) if new else outer
 
 
 def _dotted(node) -> str:

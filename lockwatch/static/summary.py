@@ -30,7 +30,11 @@ is held there) and, for an event inside the body (or ``while`` test) of a ``for`
   ``local``, ``attr``, ``container``, ``return``, ``await``, ``arg``, ``with``, ``test`` (the
   condition of an ``if``/``while``/conditional expression/comprehension), ``expr``; an element
   of a list/tuple/set/dict display inherits discard/return/arg from the display),
-  ``t`` the target ref when assigned;
+  ``t`` the target ref when assigned; ``xc`` (only when not empty): what the handlers of the
+  ``try`` statements whose body holds the call catch that says "this call may not block":
+  sorted names from ``WOULD_BLOCK`` (last dotted part of the handler's type), and
+  ``ERRNO_WOULD_BLOCK`` when a handler's body mentions ``EAGAIN``/``EWOULDBLOCK`` (an
+  ``OSError`` handler testing ``errno``); LW201 reads it (non-blocking sockets);
 - ``await``: an ``await``, or an ``async for`` step;
 - ``exit``: a ``break``/``return``/``raise`` (``x``) inside a loop body; ``err`` when it is a
   ``raise`` or sits in an ``except`` handler inside that loop (a loop that stops on error);
@@ -55,7 +59,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 14
+SUMMARY_VERSION = 15
+
+# Exceptions a call raises instead of waiting when its socket/file is non-blocking: a call
+# inside a ``try`` that catches one is written for a non-blocking object (events' ``xc``).
+WOULD_BLOCK = frozenset({"BlockingIOError", "InterruptedError", "SSLWantReadError",
+                         "SSLWantWriteError"})
+WOULD_BLOCK_ERRNOS = frozenset({"EAGAIN", "EWOULDBLOCK"})
+ERRNO_WOULD_BLOCK = "errno:EAGAIN"
 
 
 @dataclass
