@@ -1,5 +1,5 @@
 import sys
 
-from lockwatch.cli import main
+from lockwatch.cli import program
 
-sys.exit(main())
+sys.exit(program())

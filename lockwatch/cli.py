@@ -336,6 +336,27 @@ def _run(argv: list[str]) -> int:
     return int(run_main(argv) or 0)
 
 
+def program() -> int:
+    """The ``lockwatch`` command and ``python -m lockwatch``: :func:`main` as a whole process.
+
+    A scan's objects (summaries, the linked model) live until the process ends, and some are
+    cyclic: once the engine re-enabled the collector, its first full pass over them cost
+    ~0.75 s on the CPython stdlib, and the interpreter's own pass at shutdown more, for memory
+    the process is about to give back anyway. As a program, the collector therefore stays off
+    and what is left at the end is frozen (``gc.freeze``: the shutdown pass skips it). Callers
+    of :func:`main` inside a longer-lived process (tests, the pytest plugin) keep their GC,
+    and so does ``lockwatch run``: the traced program must run exactly as it would alone."""
+    if sys.argv[1:2] != ["scan"]:
+        return main()
+    import gc
+
+    gc.disable()
+    try:
+        return main()
+    finally:
+        gc.freeze()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

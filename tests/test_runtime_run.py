@@ -206,3 +206,10 @@ def test_help(tmp_path):
     p = subprocess.run([sys.executable, *CLI, "--help"], cwd=tmp_path, env=rh.env(),
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.startswith("usage: lockwatch run"), p.stderr
+
+
+def test_the_traced_program_keeps_its_garbage_collector(tmp_path):
+    # `lockwatch scan` runs with the collector off (cli.program); a traced program must not.
+    r = rh.run(tmp_path, "import gc\nprint('gc', gc.isenabled(), gc.get_freeze_count() == 0)\n", launcher=CLI)
+    assert r.returncode == 0, r.explain()
+    assert "gc True True" in r.stdout, r.explain()
