@@ -52,6 +52,17 @@ blocking `queue` operations, `Future.result()`, and `acquire()` or `Condition.wa
 `anyio.to_thread.run_sync` or `trio.to_thread.run_sync` is fine: it runs on a worker thread.
 Sync callees are followed up to three calls deep; filesystem metadata queries
 (`os.path.exists`, `Path.stat`...) count only when written in the `async def` itself.
+
+A socket call is not reported when the socket is non-blocking (it raises `BlockingIOError`
+instead of waiting): the call sits in a `try` that catches `BlockingIOError`,
+`InterruptedError`, `ssl.SSLWantReadError`/`SSLWantWriteError`, or an `OSError` whose
+handler tests `EAGAIN`/`EWOULDBLOCK`; or the same object gets `setblocking(False)` or
+`settimeout(0)` in the function (for `self._sock`: in a method of the class, on the
+attribute or on the value stored there); or the function hands it to `loop.add_reader`/
+`add_writer`/`loop.sock_*`. `self.m()` is followed to the class's own or inherited `m`, not
+to an override in a subclass (which may never be the receiver); an override is followed when
+the receiver is known to be the subclass (the coroutine is defined there, or the object is
+built as or annotated with the subclass).
 """,
     why="""
 An event loop runs every task on one thread. While a coroutine sits in a blocking call,
@@ -103,6 +114,34 @@ async def handler(request):
     settings = load_settings("app.json")  # expect
     info = describe()  # expect
     return settings, info
+'''),
+        Example.single('''
+import socket
+
+
+async def fetch_banner(host, port):
+    sock = socket.create_connection((host, port))  # expect
+    try:
+        return sock.recv(1024)  # expect
+    except ConnectionResetError:
+        return b""
+'''),
+        Example.single('''
+import time
+
+
+class Bar:
+    def close(self):
+        time.sleep(0.5)
+
+    async def __anext__(self):
+        self.close()  # expect
+        return 1
+
+
+class Tele(Bar):
+    def close(self):
+        pass
 '''),
         Example.single('''
 import threading
@@ -171,6 +210,60 @@ async def update(state):
         "-".join(["a", "b"])
     finally:
         lock.release()
+'''),
+        Example.single('''
+import asyncio
+import socket
+
+
+class Stream:
+    def __init__(self, sock: socket.socket):
+        sock.setblocking(False)
+        self._sock = sock
+
+    async def receive(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return self._sock.recv(4096)
+            except BlockingIOError:
+                fut = loop.create_future()
+                loop.add_reader(self._sock, fut.set_result, None)
+                await fut
+
+    async def send(self, data: bytes):
+        self._sock.sendall(data)
+
+
+async def connect(path):
+    loop = asyncio.get_running_loop()
+    raw = socket.socket(socket.AF_UNIX)
+    raw.setblocking(False)
+    while True:
+        try:
+            raw.connect(path)
+            return Stream(raw)
+        except BlockingIOError:
+            fut = loop.create_future()
+            loop.add_writer(raw, fut.set_result, None)
+            await fut
+'''),
+        Example.single('''
+import time
+
+
+class Bar:
+    def close(self):
+        pass
+
+    async def __anext__(self):
+        self.close()
+        return 1
+
+
+class Tele(Bar):
+    def close(self):
+        time.sleep(0.5)
 '''),
     ),
     check=check,
