@@ -47,6 +47,9 @@ class Config:
     jobs: int = 0                 # 0 = every core
     cache_dir: str | None = None  # None = default location
     no_cache: bool = False
+    # Seconds of CPU one file may take to summarise before it is reported and skipped
+    # (None: the pool's default, or LOCKWATCH_PARSE_TIMEOUT).
+    parse_timeout: float | None = None
     # Where the project root is (directory holding pyproject.toml, or cwd).
     root: str = "."
     # [tool.lockwatch.runtime], passed through to the runtime tracer, which documents and
@@ -263,6 +266,12 @@ def _jobs(v: Any, key: str, where: str) -> int:
     return v
 
 
+def _seconds(v: Any, key: str, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        raise ConfigError(f"{where}: '{key}' must be a number of seconds > 0")
+    return float(v)
+
+
 def _path(v: Any, key: str, where: str) -> str:
     if not isinstance(v, str) or not v:
         raise ConfigError(f"{where}: '{key}' must be a non-empty path string")
@@ -294,6 +303,7 @@ _KEYS: dict[str, Callable[[Any, str, str], Any]] = {
     "blocking_calls": _blocking_calls,
     "daemon_threads": _daemon_threads,
     "jobs": _jobs,
+    "parse_timeout": _seconds,
     "cache_dir": _path,
     "runtime": _runtime,
 }
@@ -324,6 +334,7 @@ def from_table(table: dict[str, Any], where: str = "[tool.lockwatch]", root: str
     cfg.blocking_calls = v.get("blocking_calls", [])
     cfg.daemon_threads = v.get("daemon_threads", "ignore")
     cfg.jobs = v.get("jobs", 0)
+    cfg.parse_timeout = v.get("parse_timeout")
     if "cache_dir" in v:
         cfg.cache_dir = os.path.normpath(os.path.join(root, os.path.expanduser(v["cache_dir"])))
     cfg.runtime = v.get("runtime", {})

@@ -102,6 +102,8 @@ def test_both_spellings_of_one_key_is_an_error(tmp_path):
         ('exclude = [1]', "exclude"),
         ('blocking-calls = ["not a name"]', "not a name"),
         ('cache-dir = ""', "cache-dir"),
+        ("parse-timeout = 0", "parse-timeout"),
+        ('parse-timeout = "20"', "parse-timeout"),
         ('runtime = 3', "runtime"),
         ('[tool.lockwatch.lock-factories]\n"a.b" = "mutex"', "a.b"),
         ('[tool.lockwatch.lock-factories]\n"a..b" = "lock"', "a..b"),
@@ -232,3 +234,8 @@ def test_kinds_of_registered_rules_are_selectors_even_beyond_spec(monkeypatch):
     monkeypatch.setattr(rules_mod, "_REGISTRY", {demo.code: demo})
     assert "demo-new-kind" not in KINDS
     assert check_selector("demo-new-kind", "--select") == "demo-new-kind"
+
+
+def test_parse_timeout_is_loaded(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.lockwatch]\nparse-timeout = 2.5\n", encoding="utf-8")
+    assert load(start=str(tmp_path)).parse_timeout == 2.5

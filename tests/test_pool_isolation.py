@@ -49,6 +49,13 @@ def test_timeout_costs_one_file_and_pool_goes_on(tmp_path):
     assert len(summaries) == len(GOOD)
 
 
+def test_timeout_comes_from_the_configuration(tmp_path):
+    fs = make_tree(tmp_path, {**GOOD, "hang.py": "HANG_FOREVER = 1\n"})
+    summaries, errors = summarise_files(fs, Config(no_cache=True, jobs=2, parse_timeout=1.0),
+                                        summariser=pool_standins.SPEC)
+    assert names(errors) == {"hang.py": "timed out after 1 s; not analysed"}
+
+
 def test_summariser_bug_and_recursion_are_errors_not_crashes(tmp_path):
     fs = make_tree(tmp_path, {**GOOD, "bug.py": "RAISE_BUG = 1\n", "rec.py": "DEEP_RECURSE = 1\n"})
     summaries, errors = summarise_files(fs, Config(no_cache=True, jobs=2), summariser=pool_standins.SPEC)
