@@ -132,6 +132,22 @@ def test_exclude_applies_to_explicitly_named_files(tmp_path):
     assert [f.module for f in files] == ["app"] and errors == []
 
 
+def test_anchored_exclude_under_a_directory_outside_the_project(tmp_path):
+    # `lockwatch scan /elsewhere --extend-exclude 'test/**'` run from a project: the glob is
+    # taken relative to /elsewhere, not to the project root (where it could never match)
+    project, other = tmp_path / "project", tmp_path / "elsewhere"
+    touch(project / "app.py")
+    touch(other / "test/test_a.py")
+    touch(other / "lib/test/keep.py")
+    touch(other / "lib/a.py")
+    cfg = Config(root=str(project), exclude=["test/**"])
+    files, _ = discover([str(other)], cfg)
+    assert sorted(os.path.relpath(f.abspath, other) for f in files) == ["lib/a.py", "lib/test/keep.py"]
+    # inside the project the root still anchors
+    files, _ = discover([str(project)], cfg)
+    assert [f.module for f in files] == ["app"]
+
+
 def test_missing_explicit_path_is_an_error(tmp_path):
     touch(tmp_path / "a.py")
     files, errors = discover([str(tmp_path / "nope.py"), str(tmp_path / "a.py")], Config(root=str(tmp_path)))

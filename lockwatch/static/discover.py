@@ -11,8 +11,10 @@ Rules (why, in short):
   ``node_modules``, and ``build``/``dist`` unless they are Python packages themselves (a project
   may well have a ``build`` package). A path named explicitly on the command line is never
   skipped by these defaults.
-* ``config.exclude`` globs (gitignore-like, relative to ``config.root``) apply everywhere,
-  explicit files included: pre-commit passes changed files explicitly, and a user who
+* ``config.exclude`` globs (gitignore-like, relative to ``config.root``; below a directory
+  named on the command line that lies outside the project, relative to that directory, so
+  ``lockwatch scan /elsewhere --extend-exclude 'test/**'`` means ``/elsewhere/test``) apply
+  everywhere, explicit files included: pre-commit passes changed files explicitly, and a user who
   excluded ``vendor/`` does not want it scanned because a hook named one of its files.
 * Nothing here ever opens a file: ``stat`` decides. FIFOs, sockets and devices are never
   opened (opening a FIFO blocks), dangling symlinks and symlink loops are reported, symlinked
@@ -74,6 +76,9 @@ class _Walker:
         # file seen both directly and through a link is named by its real location.
         self.linked: list[tuple[str, os.stat_result]] = []
         self._error_keys: set[tuple[str, str]] = set()
+        # Directories named on the command line outside the project root: anchored excludes
+        # are matched relative to them (longest first).
+        self.outside: list[str] = []
 
     def run(self, paths: list[str]) -> tuple[list[SourceFile], list[InputError]]:
         for p in paths:
@@ -86,6 +91,9 @@ class _Walker:
 
     def explicit(self, given: str) -> None:
         ap = os.path.abspath(given)
+        if _outside(ap, self.root) and os.path.isdir(ap) and ap not in self.outside:
+            self.outside.append(ap)
+            self.outside.sort(key=len, reverse=True)
         if self.excluded(ap):
             return
         try:
@@ -230,7 +238,8 @@ class _Walker:
             return False
         rel = os.path.relpath(ap, self.root)
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-            rel = ap
+            base = next((b for b in self.outside if not _outside(ap, b)), None)
+            rel = os.path.relpath(ap, base) if base is not None and ap != base else ap
         rel = rel.replace(os.sep, "/").lstrip("/")
         parts = rel.split("/")
         for pat, anchored in self.patterns:
@@ -243,6 +252,11 @@ class _Walker:
             elif any(fnmatch.fnmatchcase(part, pat) for part in parts):
                 return True
         return False
+
+
+def _outside(ap: str, base: str) -> bool:
+    rel = os.path.relpath(ap, base)
+    return rel == os.pardir or rel.startswith(os.pardir + os.sep)
 
 
 def _norm_pattern(p: str) -> tuple[str, bool]:
