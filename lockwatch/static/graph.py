@@ -105,7 +105,7 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
                 continue
             step = (*cs.loc[:3], f"... calls {g.short}" + (VIRTUAL if g_id in cs.virtual else ""))
             for (lock, p), ch in list(g.acq_eff.items()):
-                key = (lock, reroot(p, recv) if not p.startswith("%") else "?")
+                key = _renamed(cs, lock, p, recv)
                 put(acq, key, (step,) + ch)
             # an override reached by virtual dispatch is only possibly run: its locks make
             # order edges, its blocking calls are not claimed (logging's Handler.emit would
@@ -122,6 +122,14 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
                     put(blk, name, (step, pstep) + ch)
     after = (len(acq), len(blk), sum(len(v) for v in acq.values()))
     return before != after
+
+
+def _renamed(cs, lock: str, p: str, recv) -> tuple[str, str]:
+    """A callee's lock effect seen from the call site: ``(lock, path)``. The inner lock of a
+    lock wrapper entered here (``cs.rename``) is the wrapper definition's lock class."""
+    if cs.rename is not None and (lock, p) == cs.rename[:2]:
+        return cs.rename[2], recv or "?"
+    return lock, (reroot(p, recv) if not p.startswith("%") else "?")
 
 
 @dataclass
@@ -242,7 +250,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 step = (*cs.loc[:3], f"... calls {gf.short}" + (VIRTUAL if g_id in cs.virtual else ""))
                 if H:
                     for (lock, p), ch in gf.acq_eff.items():
-                        bp = reroot(p, recv) if not p.startswith("%") else "?"
+                        lock, bp = _renamed(cs, lock, p, recv)
                         for a in H:
                             edge(fi, a, lock, bp, (step,) + ch, primary)
                     for name, ch in (gf.block_eff.items() if g_id not in cs.virtual else ()):

@@ -6,6 +6,8 @@ Values are evaluated abstractly; an abstract value is a tuple:
 
 - ``("mod", name)`` project module; ``("ext", dotted)`` anything outside the project;
 - ``("cls", cid)`` project class; ``("inst", cid|None, path)`` an instance of it;
+  ``("inst", cid, path, lock_id)`` an instance of a *lock wrapper* class (see
+  :meth:`Linker.wrapper_inner`) stored under a definition, which names its lock class;
 - ``("super", cid, path)`` what ``super()`` gives in a method of ``cid``;
 - ``("func", fid, recv)`` project function, bound to receiver path ``recv`` (or None);
 - ``("exti", type, path)`` instance of a known external type; ``("extm", type, m, path)``;
@@ -38,6 +40,10 @@ _BUILTINS = set(dir(builtins))
 _MAX_PATH_PARTS = 5
 _MAX_DEPTH = 40
 _IN_PROGRESS = object()
+_MISSING = object()
+# (take, give back) method pairs through which a class wraps a lock held in its attribute
+_WRAPPER_PAIRS = (("__enter__", "__exit__"), ("__aenter__", "__aexit__"), ("acquire", "release"))
+_WRAPPER_METHODS = frozenset(n for pair in _WRAPPER_PAIRS for n in pair) | {"__init__"}
 
 
 def reroot(path: str, recv: str | None) -> str:
@@ -76,6 +82,7 @@ class Linker:
         self._nested: dict | None = None
         self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
         self._property_names: set = set()
+        self._wrapper_cache: dict = {}
 
     # ------------------------------------------------------------------ build
     def build(self) -> ProgramModel:
@@ -272,10 +279,89 @@ class Linker:
             self.m.add_lock(def_id, sort, display_path(ms.path), line, col, value, True)
             return ("lockc", def_id, path)
         if k == "inst" and val[2] == "?":
-            return ("inst", val[1], path)
+            w = self._bind_wrapper(val, def_id, path, display_path(ms.path), line, col)
+            return w if w is not None else ("inst", val[1], path) + val[3:]
+        if k == "cont":
+            w = self._bind_wrapper(val[1], def_id, "?", display_path(ms.path), line, col, container=True)
+            if w is not None:
+                return ("cont", w)
         if k == "exti" and val[2] == "?":
             return ("exti", val[1], path)
         return val
+
+    # ------------------------------------------------------------------ lock wrappers
+    def wrapper_inner(self, cid: str | None) -> tuple[str, str] | None:
+        """``(inner lock id, attribute)`` when ``cid`` is a *lock wrapper*: a project class
+        whose ``__enter__``/``__aenter__``/``acquire`` leaves held a lock kept in one of its
+        own attributes, which the matching ``__exit__``/``__aexit__``/``release`` gives back
+        (httpcore's ``_synchronization.Lock``). Every wrapper instance would otherwise be
+        the one lock class ``Wrapper._lock``; lockdep keys a lock class by its creation site,
+        and for a wrapper the meaningful one is where the *wrapper* is stored
+        (``self._init_lock = Lock()``), so the definitions binding a fresh wrapper instance
+        give it a lock class of its own (see ``_bind_wrapper``).
+
+        Only a pure wrapper: when another method of the class also takes the inner lock
+        (directly or by ``with self:``), renaming the acquisitions through ``__enter__``
+        would split one lock into two names and hide its self-deadlocks."""
+        if cid is None or cid not in self.m.classes:
+            return None
+        c = self._wrapper_cache.get(cid, _MISSING)
+        if c is _IN_PROGRESS:
+            return None
+        if c is not _MISSING:
+            return c
+        self._wrapper_cache[cid] = _IN_PROGRESS
+        try:
+            r = self._find_wrapper_inner(cid)
+        except RecursionError:
+            r = None
+        self._wrapper_cache[cid] = r
+        return r
+
+    def _find_wrapper_inner(self, cid: str):
+        taken: set = set()
+        released: set = set()
+        for take, give in _WRAPPER_PAIRS:
+            tfid = self.find_method(cid, take)
+            gfid = self.find_method(cid, give)
+            if tfid is None or gfid is None:
+                continue
+            t = self.link_function(tfid)
+            g = self.link_function(gfid)
+            released |= g.released
+            for i in t.summary.exit_held:
+                for a in t.acqs.get(i, ()):
+                    if a.path.startswith("@self.") and a.path.count(".") == 1:
+                        taken.add((a.lock, a.path[6:]))
+        inner = {(lock, attr) for lock, attr in taken if lock in released}
+        if len(inner) != 1:
+            return None
+        lock, attr = next(iter(inner))
+        lc = self.m.locks.get(lock)
+        if lc is None or lc.container or lc.wrapper:
+            return None
+        own = (f"@self.{attr}", "@self")
+        for c in self.m.classes[cid].mro:
+            ci = self.m.classes[c]
+            for mname, q in ci.summary.methods.items():
+                if mname in _WRAPPER_METHODS:
+                    continue
+                f = self.m.functions.get(f"{ci.module}.{q}")
+                if f is not None and any(ev["e"] == "acq" and ev.get("r") in own for ev in f.summary.events):
+                    return None
+        return lock, attr
+
+    def _bind_wrapper(self, val, def_id, path, display, line, col, container=False):
+        """A fresh wrapper instance stored under ``def_id``: its lock class, named by that
+        definition, of the inner lock's sort (reentrant or not, async or not, counting)."""
+        if val is None or val[0] != "inst" or len(val) > 3 or val[2] != "?":
+            return None
+        wi = self.wrapper_inner(val[1])
+        if wi is None:
+            return None
+        inner = self.m.locks[wi[0]]
+        self.m.add_lock(def_id, inner.sort, display, line, col, inner.value, container, wrapper=val[1])
+        return ("inst", val[1], path, def_id)
 
     # ------------------------------------------------------------------ evaluation
     def eval_ref(self, ref: str | None, ctx, implicit=None):
@@ -361,7 +447,7 @@ class Linker:
             if c is not None and c[0] == "cont" and c[1] is not None:
                 e = c[1]
                 if e[0] in ("inst", "exti"):
-                    return (e[0], e[1], "?")
+                    return (e[0], e[1], "?") + e[3:]
                 return None
             if c is not None and c[0] == "lockc":
                 return ("lock", c[1], "?", False)
@@ -369,12 +455,19 @@ class Linker:
         v = self.eval_value(val, ctx)
         if v is None:
             return None
-        if v[0] in ("create", "createc"):
+        if v[0] in ("create", "createc") or (v[0] in ("inst", "cont") and self._fresh_wrapper(v)):
             ms = self.m.modules[f.module]
             return self._bind_definition(v, f"{f.id}.{name}", path, ms, val.get("l", f.line), val.get("c", 1))
         if v[0] in ("inst", "exti") and v[2] == "?":
-            return (v[0], v[1], path)
+            return (v[0], v[1], path) + v[3:]
         return v
+
+    def _fresh_wrapper(self, v) -> bool:
+        """A new wrapper instance (or a container of them) not yet stored anywhere."""
+        if v[0] == "cont":
+            v = v[1]
+        return (v is not None and v[0] == "inst" and len(v) == 3 and v[2] == "?"
+                and self.wrapper_inner(v[1]) is not None)
 
     def _instantiate(self, t, path):
         if t is None:
@@ -438,7 +531,7 @@ class Linker:
             return None
         if k == "cont":
             if p == "[]" and v[1] is not None and v[1][0] in ("inst", "exti"):
-                return (v[1][0], v[1][1], "?")
+                return (v[1][0], v[1][1], "?") + v[1][3:]
             return None
         return None
 
@@ -448,9 +541,12 @@ class Linker:
             return self._creation(d, sort, args, kws)
         if d in catalog.DEFAULTDICT:
             if args:
-                s = self._factory_sort(self.eval_value(args[0], self._cur_ctx))
+                fv = self.eval_value(args[0], self._cur_ctx)
+                s = self._factory_sort(fv)
                 if s:
                     return ("createc", s, None)
+                if fv is not None and fv[0] == "cls" and self.wrapper_inner(fv[1]) is not None:
+                    return ("cont", ("inst", fv[1], "?"))   # defaultdict(WrapperLock)
             return None
         if d in catalog.DATACLASS_FIELD:
             df = kws.get("default_factory")
@@ -683,8 +779,15 @@ class Linker:
                     return ("lockc", lock_id, f"@self.{attr}")
                 if k == "lock" and not container:
                     return val if val[2].startswith("@") else ("lock", val[1], f"@self.{attr}", val[3])
+                if k in ("inst", "cont") and self._fresh_wrapper(val):
+                    # a wrapper lock stored here (an element of this container when
+                    # ``self._locks[k] = Wrapper()``), as a created lock would be
+                    if container or k == "cont":
+                        w = self._bind_wrapper(val[1] if k == "cont" else val, lock_id, "?", ci.path, line, col, True)
+                        return ("cont", w)
+                    return self._bind_wrapper(val, lock_id, f"@self.{attr}", ci.path, line, col)
                 if k in ("inst", "exti") and fallback is None and not container:
-                    fallback = val if val[2].startswith("@self") else (k, val[1], f"@self.{attr}")
+                    fallback = val if val[2].startswith("@self") else (k, val[1], f"@self.{attr}") + val[3:]
                 if k == "cont" and fallback is None and not container:
                     fallback = val
             if ann and fallback is None:
@@ -715,7 +818,7 @@ class Linker:
                 continue
             if v[0] in ("create", "createc", "lock", "exti", "inst"):
                 if v[0] in ("inst", "exti") and v[2].startswith("%"):
-                    return (v[0], v[1], "?")
+                    return (v[0], v[1], "?") + v[3:]
                 if v[0] == "lock" and v[2].startswith("%"):
                     return ("lock", v[1], "?", v[3])
                 return v
@@ -750,6 +853,8 @@ class Linker:
                     v = self.eval_ref(ev["r"], ctx)
                     if v is not None and v[0] == "lock":
                         fi.released.add(v[1])
+                    elif v is not None and v[0] == "inst" and len(v) > 3:
+                        fi.released.add(v[3])   # a wrapper lock's ``release()``
             except RecursionError:
                 continue
         self._param_calls(fi)
@@ -788,8 +893,9 @@ class Linker:
         elif v is not None and v[0] == "inst" and v[1] is not None:
             meth = {"with": "__enter__", "awith": "__aenter__", "ctx": "__enter__"}.get(mode, "acquire")
             mfid = self.find_method(v[1], meth)
+            rename = self._wrapper_rename(v)
             if mfid:
-                out.extend(self._held_after(mfid, v[2], loc, blocking, mode, "exit"))
+                out.extend(self._held_after(mfid, v[2], loc, blocking, mode, "exit", rename))
                 implicit.append((mfid, v[2]))
             if mode in ("with", "awith"):
                 xfid = self.find_method(v[1], "__aexit__" if mode == "awith" else "__exit__")
@@ -802,11 +908,22 @@ class Linker:
         if out:
             fi.acqs[idx] = out
         if implicit:
-            fi.calls.append(CallSite(idx, loc, tuple(ev["h"]), targets=implicit, use="with"))
+            fi.calls.append(CallSite(idx, loc, tuple(ev["h"]), targets=implicit, use="with",
+                                     rename=rename if v is not None and v[0] == "inst" else None))
 
-    def _held_after(self, mfid, recv, loc, blocking, mode, how) -> list[Acq]:
+    def _wrapper_rename(self, v):
+        """For an instance of a lock wrapper stored under a definition: (inner lock id, its
+        path in the wrapper's methods, the definition's lock class)."""
+        if len(v) < 4:
+            return None
+        wi = self.wrapper_inner(v[1])
+        return (wi[0], f"@self.{wi[1]}", v[3]) if wi is not None else None
+
+    def _held_after(self, mfid, recv, loc, blocking, mode, how, rename=None) -> list[Acq]:
         """Locks a wrapper method leaves held (``__enter__``/``acquire``: at return;
-        a @contextmanager: at its first ``yield``), seen from the caller."""
+        a @contextmanager: at its first ``yield``), seen from the caller. With ``rename``
+        (a lock wrapper instance), its inner lock is the wrapper definition's lock class,
+        held on the wrapper instance itself."""
         callee = self.link_function(mfid)
         if callee is None:
             return []
@@ -818,8 +935,11 @@ class Linker:
         out = []
         for i in held:
             for a in callee.acqs.get(i, ()):
-                step = (a.loc[0], a.loc[1], a.loc[2], f"{callee.short} takes {short_name(a.lock)}")
-                out.append(Acq(a.lock, reroot(a.path, recv), blocking and a.blocking, loc,
+                lock, path = a.lock, reroot(a.path, recv)
+                if rename is not None and (a.lock, a.path) == rename[:2]:
+                    lock, path = rename[2], (recv or "?")
+                step = (a.loc[0], a.loc[1], a.loc[2], f"{callee.short} takes {short_name(lock)}")
+                out.append(Acq(lock, path, blocking and a.blocking, loc,
                                (step,) + a.via, a.cond, mode))
         return out
 
@@ -1129,7 +1249,7 @@ def _reroot_value(tmpl, recv):
         return ("lock", tmpl[1], reroot(tmpl[2], recv) if tmpl[2].startswith("@self") else tmpl[2], tmpl[3])
     if k in ("lockc", "inst", "exti"):
         p = tmpl[2]
-        return (k, tmpl[1], reroot(p, recv) if p.startswith("@self") else p)
+        return (k, tmpl[1], reroot(p, recv) if p.startswith("@self") else p) + tmpl[3:]
     return tmpl
 
 

@@ -32,6 +32,9 @@ class LockClass:
     sort: str               # lock | rlock | semaphore | condition | async-lock | ...
     value: int | None = None  # semaphore initial value when known
     container: bool = False   # one lock class for every element of a container
+    # a project lock wrapper class (``__enter__`` takes ``self._lock``) stored at this
+    # definition: the class id of the wrapper, whose inner lock this lock class stands for
+    wrapper: str | None = None
 
     @property
     def reentrant(self) -> bool:
@@ -89,6 +92,10 @@ class CallSite:
     args: list = field(default_factory=list)
     kws: dict = field(default_factory=dict)
     virtual: set = field(default_factory=set)     # target fids reached by virtual dispatch only
+    # ``with wrapper:`` on a lock wrapper stored under a definition: (inner lock id, its path
+    # in the wrapper's methods, the definition's lock class), so that the effects of the
+    # implicit ``__enter__`` call name the lock as the acquisition does
+    rename: tuple | None = None
 
 
 @dataclass
@@ -179,9 +186,10 @@ class ProgramModel:
         return self.functions.get(fid)
 
     def add_lock(self, lock_id: str, sort: str, path: str, line: int, col: int,
-                 value: int | None = None, container: bool = False) -> LockClass:
+                 value: int | None = None, container: bool = False,
+                 wrapper: str | None = None) -> LockClass:
         lc = self.locks.get(lock_id)
         if lc is None:
-            lc = LockClass(lock_id, path, line, col, sort, value, container)
+            lc = LockClass(lock_id, path, line, col, sort, value, container, wrapper)
             self.locks[lock_id] = lc
         return lc
