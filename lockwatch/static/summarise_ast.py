@@ -44,7 +44,7 @@ from lockwatch.static.summarise_common import intersect_all as _intersect_all
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
-    WOULD_BLOCK_ERRNOS as _EAGAIN,
+    WOULD_BLOCK_ERRNOS,
     ClassSummary,
     FunctionSummary,
     ModuleSummary,
@@ -1453,13 +1453,19 @@ def _would_block_caught(handlers) -> list[str]:
             last = _dotted(t).rsplit(".", 1)[-1]
             if last in WOULD_BLOCK:
                 out.append(last)
-        for st in h.body:
-            for n in ast.walk(st):
-                t = type(n)
-                if (t is _Name and n.id in _EAGAIN) or (t is _Attribute and n.attr in _EAGAIN):
-                    out.append(ERRNO_WOULD_BLOCK)
-                    break
+        if _mentions_errno(h.body):
+            out.append(ERRNO_WOULD_BLOCK)
     return out
+
+
+def _mentions_errno(stmts) -> bool:
+    """A name or attribute ``EAGAIN``/``EWOULDBLOCK`` used in the statements."""
+    for st in stmts:
+        for n in ast.walk(st):
+            t = type(n)
+            if (t is _Name and n.id in WOULD_BLOCK_ERRNOS) or (t is _Attribute and n.attr in WOULD_BLOCK_ERRNOS):
+                return True
+    return False
 
 
 def _merge_xc(outer: tuple, new: list) -> tuple:
