@@ -43,9 +43,11 @@ Finds locks that can be acquired in inconsistent orders: one code path takes `A`
 while still holding it, `B` (directly, or in any function it calls, across modules), while
 another path takes `B` and then `A`. Cycles of any length are found (`A -> B -> C -> A`).
 Locks are named by their definition (`pkg.pool.Pool._lock`), as Linux lockdep names lock
-classes, so two instances of one class count as one lock here. The report shows both (all)
-witness chains: where the outer lock is held, each call on the way, and where the inner
-lock is taken. A non-blocking or timed `acquire` (a try-lock) adds no edge into the lock it
+classes, so two instances of one class count as one lock here. An instance of a project
+class that wraps a lock (its `__enter__` or `acquire` takes a lock kept in its own
+attribute) is named by where it is stored: `self._init_lock = Lock()` is `Conn._init_lock`.
+The report shows both (all) witness chains: where the outer lock is held, each call on the
+way, and where the inner lock is taken. A non-blocking or timed `acquire` (a try-lock) adds no edge into the lock it
 tries, and semaphores that admit more than one holder are left out.
 """,
     why="""
@@ -163,6 +165,41 @@ def ca():
     with lc:
         with la:
             pass
+'''),
+        Example.single('''
+import threading
+
+
+class Lock:
+    # a lock wrapper (httpcore's _synchronization.Lock): named by the field holding it
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *a):
+        self._lock.release()
+
+
+class Conn:
+    def __init__(self):
+        self._init_lock = Lock()
+        self._write_lock = Lock()
+
+    def request(self):
+        with self._init_lock:  # expect
+            self._write()
+
+    def _write(self):
+        with self._write_lock:
+            pass
+
+    def flush(self):
+        with self._write_lock:
+            with self._init_lock:
+                pass
 '''),
     ),
     valid=(

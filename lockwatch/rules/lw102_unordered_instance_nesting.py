@@ -2,6 +2,8 @@
 ordering them (``with a.lock: with b.lock:``).
 
 Both instance paths must be known and different (``@self._lock`` then ``%other._lock``).
+A lock wrapper class (``__enter__`` takes ``self._lock``) is named by the field holding the
+wrapper, so two different wrapper fields are two lock classes, not two instances of one.
 Not reported when the function orders the pair (``sorted``/``min``/``max``/``id()`` or an
 ordering comparison ``<``/``>`` in a test) or when the inner object hangs off the outer one
 (``self.child._lock`` under ``self._lock``: a fixed hierarchy). The primary location is the
@@ -102,7 +104,10 @@ object of the same class (`transfer(self, other)`: `with self._lock: with other.
 directly or through a call, without anything that orders the two; or that enters several
 locks of one container in a loop onto an `ExitStack` (`stack.enter_context(self._locks[k])`)
 in whatever order the keys come. A lock-order cycle
-within one lock class: lockdep calls it "possible recursive locking".
+within one lock class: lockdep calls it "possible recursive locking". Two different fields
+holding instances of a lock wrapper class (`self._init_lock = Lock()`, `self._write_lock =
+Lock()`, where `Lock.__enter__` takes `self._lock`) are two lock classes, as two plain
+locks would be; the same field of two objects is one.
 """,
     why="""
 `a.transfer(b)` in one thread and `b.transfer(a)` in another take the same two locks in
@@ -147,6 +152,34 @@ def swap(a: Account, b: Account):
     with a._lock:
         with b._lock:  # expect
             a.balance, b.balance = b.balance, a.balance
+'''),
+        Example.single('''
+import threading
+
+
+class Lock:
+    # a lock wrapper (httpcore's _synchronization.Lock): each field holding one is a lock
+    # class of its own, named by the field
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *a):
+        self._lock.release()
+
+
+class Conn:
+    def __init__(self):
+        self._init_lock = Lock()
+
+
+def init_both(a: Conn, b: Conn):
+    with a._init_lock:
+        with b._init_lock:  # expect
+            pass
 '''),
         Example.single('''
 import contextlib
@@ -202,6 +235,36 @@ class Node:
         with self._lock:
             with self.parent._lock:
                 pass
+'''),
+        Example.single('''
+import threading
+
+
+class Lock:
+    # a lock wrapper: two different fields holding one are two lock classes
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *a):
+        self._lock.release()
+
+
+class Conn:
+    def __init__(self):
+        self._init_lock = Lock()
+        self._write_lock = Lock()
+
+    def request(self):
+        with self._init_lock:
+            self._write()
+
+    def _write(self):
+        with self._write_lock:
+            pass
 '''),
         Example.single('''
 import contextlib
