@@ -344,6 +344,41 @@ class Conn:
     assert {a.lock for acqs in enter.acqs.values() for a in acqs} == {"w.Lock._lock"}
 
 
+def test_wrapper_of_a_wrapper_is_named_by_the_outer_field():
+    src = textwrap.dedent("""
+        import threading
+
+        class Inner:
+            def __init__(self):
+                self._lock = threading.Lock()
+            def acquire(self):
+                self._lock.acquire()
+            def release(self):
+                self._lock.release()
+
+        class Outer:
+            def __init__(self):
+                self._inner = Inner()
+            def __enter__(self):
+                self._inner.acquire()
+            def __exit__(self, *a):
+                self._inner.release()
+
+        class Conn:
+            def __init__(self):
+                self._x = Outer()
+                self._y = Outer()
+            def xy(self):
+                with self._x:
+                    with self._y:
+                        pass
+    """)
+    m = model_of({"n.py": src})
+    assert set(m.lock_graph.edges()) == {("n.Conn._x", "n.Conn._y")}
+    assert m.locks["n.Conn._x"].wrapper == "n.Outer"
+    assert findings(src) == []
+
+
 # ------------------------------------------------------------------ plain-lock equivalence
 # Each program, once with ``threading.Lock()`` and once with the wrapper ``Lock()`` in every
 # place marked {L}: the same lock classes on the same edges, the same findings (code, line).
@@ -457,6 +492,25 @@ class Pool:
     def other(self, k):
         with self._dd[k]:
             with self._all[k]:
+                pass
+""",
+    "dataclass": """
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Job:
+    state_lock: object = field(default_factory={L})
+    io_lock: object = field(default_factory={L})
+
+    def run(self):
+        with self.state_lock:
+            with self.io_lock:
+                pass
+
+    def flush(self):
+        with self.io_lock:
+            with self.state_lock:
                 pass
 """,
     "same_field": """

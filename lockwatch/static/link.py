@@ -14,7 +14,8 @@ Values are evaluated abstractly; an abstract value is a tuple:
 - ``("lock", lock_id, path, cond)``; ``("lockc", lock_id, path)`` a container of locks;
   ``("lockm", lock_id, path, cond, method)``;
 - ``("create", sort, value, cond, field)`` a freshly created lock (not yet named by a
-  definition), ``("createc", sort, value)`` a container of them;
+  definition), ``("createc", sort, value)`` a container of them; ``("winst", cid)`` a
+  lock wrapper made per instance by a dataclass ``field(default_factory=Wrapper)``;
 - ``("const", x)``; ``("lambda", value)``.
 
 Everything the linker cannot follow evaluates to ``None``: precision first.
@@ -338,7 +339,7 @@ class Linker:
             return None
         lock, attr = next(iter(inner))
         lc = self.m.locks.get(lock)
-        if lc is None or lc.container or lc.wrapper:
+        if lc is None or lc.container:
             return None
         own = (f"@self.{attr}", "@self")
         for c in self.m.classes[cid].mro:
@@ -550,9 +551,12 @@ class Linker:
             return None
         if d in catalog.DATACLASS_FIELD:
             df = kws.get("default_factory")
-            s = self._factory_sort(self.eval_value(df, self._cur_ctx)) if df else None
+            fv = self.eval_value(df, self._cur_ctx) if df else None
+            s = self._factory_sort(fv)
             if s:
                 return ("create", s, None, False, True)
+            if fv is not None and fv[0] == "cls" and self.wrapper_inner(fv[1]) is not None:
+                return ("winst", fv[1])   # field(default_factory=WrapperLock): one per instance
             return None
         t = catalog.KNOWN_TYPES.get(d)
         if t:
@@ -707,6 +711,9 @@ class Linker:
                 # dataclass field(default_factory=Lock): one lock per instance
                 self.m.add_lock(f"{cid}.{attr}", val[1], ci.path, entry.get("l", 0), entry.get("c", 0), val[2])
                 tmpl = ("lock", f"{cid}.{attr}", f"@self.{attr}", val[1] in catalog.CONDITION_SORTS)
+            elif val is not None and val[0] == "winst":
+                tmpl = self._bind_wrapper(("inst", val[1], "?"), f"{cid}.{attr}", f"@self.{attr}", ci.path,
+                                          entry.get("l", 0), entry.get("c", 0))
             elif val is not None:
                 tmpl = self._bind_definition(val, f"{cid}.{attr}", "@global", ms, entry.get("l", 0), entry.get("c", 0))
             elif entry.get("ann"):
