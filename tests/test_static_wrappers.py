@@ -70,6 +70,8 @@ def test_two_wrapper_fields_in_one_order_are_two_lock_classes():
     assert set(m.lock_graph.edges()) == {("w.Conn._init_lock", "w.Conn._write_lock")}
     lc = m.locks["w.Conn._init_lock"]
     assert (lc.sort, lc.wrapper, lc.container) == ("lock", "w.Lock", False)
+    # the inner lock's creation site is the one the runtime tracer records
+    assert lc.inner == "w.Lock._lock" and m.locks[lc.inner].line == 8
     assert lc.line == src.splitlines().index("        self._init_lock = Lock()") + 1
     assert "w.Lock._lock" in m.locks          # the inner lock is still listed
     assert findings(src) == []

@@ -361,7 +361,8 @@ class Linker:
         if wi is None:
             return None
         inner = self.m.locks[wi[0]]
-        self.m.add_lock(def_id, inner.sort, display, line, col, inner.value, container, wrapper=val[1])
+        self.m.add_lock(def_id, inner.sort, display, line, col, inner.value, container,
+                        wrapper=val[1], inner=inner.id)
         return ("inst", val[1], path, def_id)
 
     # ------------------------------------------------------------------ evaluation

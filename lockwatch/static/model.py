@@ -33,8 +33,10 @@ class LockClass:
     value: int | None = None  # semaphore initial value when known
     container: bool = False   # one lock class for every element of a container
     # a project lock wrapper class (``__enter__`` takes ``self._lock``) stored at this
-    # definition: the class id of the wrapper, whose inner lock this lock class stands for
+    # definition: the class id of the wrapper, and the id of its inner lock class, whose
+    # creation site (inside the wrapper) is the one the runtime tracer sees
     wrapper: str | None = None
+    inner: str | None = None
 
     @property
     def reentrant(self) -> bool:
@@ -187,9 +189,9 @@ class ProgramModel:
 
     def add_lock(self, lock_id: str, sort: str, path: str, line: int, col: int,
                  value: int | None = None, container: bool = False,
-                 wrapper: str | None = None) -> LockClass:
+                 wrapper: str | None = None, inner: str | None = None) -> LockClass:
         lc = self.locks.get(lock_id)
         if lc is None:
-            lc = LockClass(lock_id, path, line, col, sort, value, container, wrapper)
+            lc = LockClass(lock_id, path, line, col, sort, value, container, wrapper, inner)
             self.locks[lock_id] = lc
         return lc
