@@ -64,6 +64,13 @@ def static_scan(paths: list[str], config: Config) -> StaticSide:
         site = _abs_site(f"{lc.path}:{lc.line}")
         side.site_of_lock[lid] = site
         side.locks_at.setdefault(site, []).append(lid)
+    for lid, lc in model.locks.items():
+        # A lock wrapper instance (Conn._init_lock = Lock()) is named statically by where the
+        # wrapper is stored; the tracer keys it by where the wrapper creates its inner lock.
+        # Register the wrapper's names at that site too, after the inner lock's own name.
+        inner = model.locks.get(lc.inner) if getattr(lc, "inner", None) else None
+        if inner is not None:
+            side.locks_at.setdefault(_abs_site(f"{inner.path}:{inner.line}"), []).append(lid)
     if model.lock_graph is not None:
         side.graph = model.lock_graph
     side.seconds = time.perf_counter() - t0
