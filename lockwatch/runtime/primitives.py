@@ -24,6 +24,7 @@ Behaviour kept (see tests/test_runtime_primitives.py):
 from __future__ import annotations
 
 import _thread
+import os
 import sys
 
 from lockwatch.runtime import state
@@ -248,6 +249,21 @@ class Lock(metaclass=_LockMeta):
 
     def __reduce_ex__(self, protocol):
         raise TypeError(f"cannot pickle {self._raw_type.__name__!r} object")
+
+
+# The C fast path (``_fastpath.c``): the same __enter__/__exit__ as above, without two
+# interpreter frames per `with`. Optional: not built without a compiler, never on a
+# free-threaded interpreter, and LOCKWATCH_PURE_PYTHON=1 keeps the Python methods.
+try:
+    if os.environ.get("LOCKWATCH_PURE_PYTHON"):
+        raise ImportError("LOCKWATCH_PURE_PYTHON is set")
+    from lockwatch.runtime import _fastpath
+except ImportError:
+    _fastpath = None
+else:
+    _fastpath.setup(_loc, my_held, _new_edge, _interrupted, _contended, release_other)
+    Lock.__enter__ = _fastpath.enter
+    Lock.__exit__ = _fastpath.exit
 
 
 class RLock(metaclass=_LockMeta):
