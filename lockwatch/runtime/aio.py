@@ -72,11 +72,13 @@ def _task_done(task) -> None:
 
 
 class _ALockMeta(type):
+    # Only asyncio.Lock itself also answers for locks made before install(): a user's
+    # subclass of it must not claim every plain asyncio.Lock.
     def __instancecheck__(cls, obj):
-        return type.__instancecheck__(cls, obj) or type.__instancecheck__(OrigLock, obj)
+        return type.__instancecheck__(cls, obj) or (cls is Lock and type.__instancecheck__(OrigLock, obj))
 
     def __subclasscheck__(cls, sub):
-        return type.__subclasscheck__(cls, sub) or type.__subclasscheck__(OrigLock, sub)
+        return type.__subclasscheck__(cls, sub) or (cls is Lock and type.__subclasscheck__(OrigLock, sub))
 
 
 class Lock(OrigLock, metaclass=_ALockMeta):
@@ -224,3 +226,177 @@ async def _contended(w) -> None:
         await OrigLock.acquire(w)
     finally:
         state.waiting.pop(agent, None)
+
+
+# ---------------------------------------------------------------- waits on other primitives
+# asyncio.Semaphore/BoundedSemaphore, Event and Queue wait on futures of their own, not on
+# an asyncio.Lock, so the tracer would not see a task blocked in them. Their waiting methods
+# are replaced *on the stdlib classes themselves* (see wait_patches): unlike a subclass that
+# keeps type(), isinstance, issubclass, the MRO, the metaclass (a subclass with a metaclass
+# breaks ``class Q(asyncio.Queue, abc.ABC)``), the stdlib's and the user's subclasses
+# (PriorityQueue, LifoQueue) and objects made before install() all exactly as they are.
+#
+# Each replacement does the base method's own no-wait test first and then behaves as the
+# base method (it *is* the base method past that test); only a call that really waits
+# registers the task in ``state.waiting`` (kinds "semaphore", "event", "queue") and clears
+# it when the wait ends however it ends. Event and queue waits are shown in reports, never
+# reported by themselves. A semaphore also keeps its holders (tasks that acquired and did
+# not release) so that a long wait on it can name them (watchdog, LW133).
+
+if _ct_get is None:
+
+    def _task_now():
+        try:
+            return _current_task()
+        except RuntimeError:  # no running loop: release() from plain code
+            return None
+
+else:
+
+    def _task_now():
+        tid = get_ident()
+        loop = _loops_get(tid)
+        try:
+            if loop._thread_id != tid:
+                loop = _this_loop(tid)
+        except AttributeError:
+            loop = _this_loop(tid)
+        return _ct_get(loop) if loop is not None else None
+
+
+def _wait_begin(what: str, target, detail: str = ""):
+    """Register the current task as waiting on ``target``; (task, Wait) or None. A task
+    already registered (an instrumented wait inside another) keeps the outer wait."""
+    try:
+        task = _current_task()
+        if task is None or task in state.waiting:
+            return None
+        wt = state.Wait(what, target, state.monotonic(), detail=detail)
+        state.waiting[task] = wt
+        return task, wt
+    except Exception as e:
+        state.internal_error("wait-begin", e)
+        return None
+
+
+def _wait_end(reg) -> None:
+    task, wt = reg
+    if state.waiting.get(task) is wt:
+        state.waiting.pop(task, None)
+
+
+def _released_by_other(sem) -> None:
+    # A permit given back by a task that does not hold one: the semaphore is a signal or
+    # its permits travel between tasks, so nobody can be named as holding it. Stop
+    # tracking holders (its waits stay in the map, but LW133 skips it, as for a lock
+    # released by another thread).
+    sem._lw_holders = None
+    c = sem._lw_cls
+    if c is not None:
+        c.handoff = True
+
+
+def holders(sem) -> list:
+    """The distinct tasks holding a permit of ``sem`` (acquired, not released), oldest
+    first; [] when unknown (made before install(), or permits passed between tasks)."""
+    h = getattr(sem, "_lw_holders", None)
+    out: list = []
+    for t in list(h or ()):
+        if t is not None and not any(t is o for o in out):
+            out.append(t)
+    return out
+
+
+def wait_patches() -> list[tuple[type, str, object]]:
+    """(class, attribute, replacement) for install(): the current stdlib methods wrapped.
+    Also class defaults for the per-semaphore fields, so semaphores made before install()
+    take the fast path untracked."""
+    import asyncio.queues
+    import functools
+
+    Sem = asyncio.locks.Semaphore
+    Event = asyncio.locks.Event
+    Queue = asyncio.queues.Queue
+    sem_init, sem_acquire, sem_release = Sem.__init__, Sem.acquire, Sem.release
+    bounded_init = getattr(asyncio.locks.BoundedSemaphore.__init__, "__code__", None)
+    ev_wait, q_get, q_put = Event.wait, Queue.get, Queue.put
+
+    def __init__(self, *args, **kwargs):
+        sem_init(self, *args, **kwargs)
+        f = sys._getframe(1)
+        if f.f_code is bounded_init:  # BoundedSemaphore(): named by its caller's line
+            f = f.f_back
+        self._lw_cls = _new_class(f, "async-semaphore")
+        self._lw_holders = []
+
+    # Semaphore.acquire of 3.10-3.13: ``if not self.locked(): self._value -= 1; return True``
+    # is the whole no-wait path; anything else is the base method, registered as a wait.
+    async def acquire(self):
+        if not self.locked():
+            self._value -= 1
+            h = self._lw_holders
+        else:
+            reg = _wait_begin("semaphore", self)
+            try:
+                await sem_acquire(self)
+            finally:
+                if reg is not None:
+                    _wait_end(reg)
+            h = getattr(self, "_lw_holders", None)
+        if h is not None:
+            h.append(_task_now())
+        return True
+
+    # BoundedSemaphore.release checks its bound and then calls this one.
+    def release(self):
+        sem_release(self)
+        h = self._lw_holders
+        if h is not None:
+            try:
+                h.remove(_task_now())
+            except ValueError:
+                _released_by_other(self)
+
+    async def wait(self):
+        if self._value:
+            return True
+        reg = _wait_begin("event", self)
+        try:
+            return await ev_wait(self)
+        finally:
+            if reg is not None:
+                _wait_end(reg)
+
+    async def get(self):
+        if not self.empty():
+            return self.get_nowait()
+        reg = _wait_begin("queue", self, "get")
+        try:
+            return await q_get(self)
+        finally:
+            if reg is not None:
+                _wait_end(reg)
+
+    async def put(self, item):
+        if not self.full():
+            return self.put_nowait(item)
+        reg = _wait_begin("queue", self, "put")
+        try:
+            return await q_put(self, item)
+        finally:
+            if reg is not None:
+                _wait_end(reg)
+
+    out: list[tuple[type, str, object]] = []
+    for cls, name, new, orig in (
+        (Sem, "__init__", __init__, sem_init),
+        (Sem, "acquire", acquire, sem_acquire),
+        (Sem, "release", release, sem_release),
+        (Event, "wait", wait, ev_wait),
+        (Queue, "get", get, q_get),
+        (Queue, "put", put, q_put),
+    ):
+        functools.update_wrapper(new, orig)
+        out.append((cls, name, new))
+    out += [(Sem, "_lw_cls", None), (Sem, "_lw_holders", None)]
+    return out

@@ -306,12 +306,63 @@ def walk(start):
     return None
 
 
+def _type_name(obj) -> str:
+    t = type(obj)
+    mod = t.__module__
+    return f"asyncio.{t.__qualname__}" if mod.startswith("asyncio") else f"{mod}.{t.__qualname__}"
+
+
 def _describe_wait(wt) -> str:
-    if wt.what == "lock":
-        return _lockname(wt.target._cls)
-    if wt.what == "join":
-        return f"join() of {state.agent_name(wt.target)}"
-    return "Future.result()"
+    what, t = wt.what, wt.target
+    if what == "lock":
+        return _lockname(t._cls)
+    if what == "join":
+        return f"join() of {state.agent_name(t)}"
+    if what == "future":
+        return "Future.result()"
+    if what == "semaphore":
+        c = getattr(t, "_lw_cls", None)
+        return f"{_type_name(t)} {_lockname(c)}" if c is not None else _type_name(t)
+    if what == "event":
+        return f"{_type_name(t)}.wait()"
+    if what == "queue":
+        if wt.detail == "put":
+            return f"{_type_name(t)}.put() (queue full, maxsize {getattr(t, 'maxsize', '?')})"
+        return f"{_type_name(t)}.get() (queue empty)"
+    return f"{what} {t!r}"  # a kind this module does not know: shown, nothing else
+
+
+def describe_wait(wt) -> str:
+    """What ``wt`` waits on, for messages; never raises."""
+    try:
+        return _describe_wait(wt)
+    except Exception as e:
+        state.internal_error("describe-wait", e)
+        return str(getattr(wt, "what", "?"))
+
+
+def waits_shown(exclude=(), limit: int = 50) -> dict:
+    """Every agent in the wait map but ``exclude`` (those the finding already shows), by
+    name: what it waits on, for how long, its stack. Tasks waiting on an asyncio Event or
+    Queue are often why a deadlocked or long-waiting program is stuck, so the reports that
+    show the agents involved show these too."""
+    out: dict = {}
+    try:
+        now = state.monotonic()
+        for agent, wt in list(state.waiting.items()):
+            if len(out) >= limit:
+                break
+            if any(agent is x or agent == x for x in exclude):
+                continue
+            out[state.agent_name(agent)] = {
+                "waits_for": describe_wait(wt),
+                "kind": wt.what,
+                "seconds": round(now - wt.since, 3),
+                "stack": _agent_stack(agent),
+            }
+    except Exception as e:
+        state.internal_error("waits-shown", e)
+    return out
 
 
 def report_wait_cycle(cyc, frame) -> Finding:
@@ -356,7 +407,8 @@ def report_wait_cycle(cyc, frame) -> Finding:
         related=related,
         stacks=stacks,
         fingerprint=make_fingerprint(code, path, line, *sorted(locks)),
-        extra={"other_threads": others, "broken": state.options.break_deadlocks},
+        extra={"other_threads": others, "waiting": waits_shown(involved),
+               "broken": state.options.break_deadlocks},
     )
     _emit(f)
     return f

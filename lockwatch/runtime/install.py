@@ -34,9 +34,19 @@ ORIG_BOOTSTRAP = threading.Thread._bootstrap_inner
 ORIG_JOIN = threading.Thread.join
 
 
+_ABSENT = object()  # restore by deleting: the attribute was not in the class's own __dict__
+
+
 def _set(owner, name: str, value) -> None:
     _saved.append((owner, name, getattr(owner, name)))
     setattr(owner, name, value)
+
+
+def _set_class_attr(cls: type, name: str, value) -> None:
+    """Replace ``cls.__dict__[name]`` exactly: an inherited or missing attribute is deleted
+    again on restore rather than copied into ``cls``."""
+    _saved.append((cls, name, cls.__dict__.get(name, _ABSENT)))
+    setattr(cls, name, value)
 
 
 def _bootstrap_inner(self):
@@ -99,6 +109,15 @@ def _patch_asyncio() -> None:
         return
     _set(asyncio.locks, "Lock", aio.Lock)
     _set(asyncio, "Lock", aio.Lock)
+    # Semaphore/BoundedSemaphore, Event.wait, Queue.get/put: their waiting methods are
+    # wrapped on the stdlib classes (see aio.wait_patches for why not subclasses).
+    try:
+        patches = aio.wait_patches()
+    except Exception as e:  # pragma: no cover - an asyncio without these methods
+        state.internal_error("install-asyncio", e)
+        return
+    for cls, name, value in patches:
+        _set_class_attr(cls, name, value)
 
 
 def _stdlib_prefixes() -> tuple[str, ...]:
@@ -177,7 +196,10 @@ def _restore() -> None:
     while _saved:
         owner, name, value = _saved.pop()
         try:
-            setattr(owner, name, value)
+            if value is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
         except Exception as e:  # pragma: no cover
             state.internal_error("uninstall", e)
 

@@ -140,11 +140,22 @@ class Edge:
 
 @dataclass
 class Wait:
-    what: str          # "lock" | "join" | "future"
-    target: Any        # lock wrapper, thread ident, or Future
+    """What one agent (thread ident or Task) is blocked on, in ``waiting``.
+
+    Kinds: "lock" (an instrumented lock: wait-for graph, LW103/LW133/LW134), "join" and
+    "future" (a thread join, ``Future.result()``: wait-for graph, LW135), "semaphore" (an
+    ``asyncio.Semaphore``/``BoundedSemaphore``: LW133 naming its holders, no owner in the
+    wait-for graph since any holder may free a permit), "event" (``asyncio.Event.wait``)
+    and "queue" (``asyncio.Queue.get``/``put``, ``detail`` says which): shown in reports,
+    never a finding by themselves. Readers must treat a kind they do not know as "shown,
+    nothing else"."""
+
+    what: str          # see the kinds above
+    target: Any        # lock wrapper, thread ident, Future, or the asyncio primitive
     since: float
     n0: int = 0        # target lock's acquisition count when the wait began
     reported: set = field(default_factory=set)
+    detail: str = ""   # "get" | "put" for a queue wait
 
 
 # ---- the global state (module-level for speed: the hot path reads these directly) ----
