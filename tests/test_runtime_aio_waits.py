@@ -31,7 +31,7 @@ def own(cls):
 before = {cls: own(cls) for cls in NAMES}
 classes = (asyncio.Semaphore, asyncio.BoundedSemaphore, asyncio.Event, asyncio.Queue,
            asyncio.PriorityQueue, asyncio.LifoQueue, asyncio.locks.Semaphore, asyncio.queues.Queue)
-pre_sem, pre_q = asyncio.Semaphore(1), asyncio.Queue()
+pre_sem, pre_q, pre_lock = asyncio.Semaphore(1), asyncio.Queue(), asyncio.Lock()
 
 lockwatch.install()
 # Count registrations: a call that does not wait must not register one.
@@ -220,6 +220,14 @@ async def queues():
             raise AssertionError("get on a shut-down queue returned")
         no_waits()
 
+# asyncio.Lock (a subclass while installed) answers for locks made before install, and a
+# user's subclass of it does not claim them
+class MyLock(asyncio.Lock):
+    pass
+assert isinstance(pre_lock, asyncio.Lock) and issubclass(type(pre_lock), asyncio.Lock)
+assert isinstance(MyLock(), asyncio.Lock) and not isinstance(pre_lock, MyLock)
+assert not issubclass(type(pre_lock), MyLock)
+
 async def main():
     await semaphores()
     await events()
@@ -255,6 +263,8 @@ async def main():
     pool = asyncio.BoundedSemaphore(2)
     signal = asyncio.Semaphore(0)           # look-alike: a signal nobody holds
     passed = asyncio.Semaphore(1)           # look-alike: permit released by another task
+    pair = [asyncio.Semaphore(1) for _ in range(2)]   # one site: the first one's permits
+    pair[0].release()                                 # pass between tasks, so the site is a signal
     jobs, full = asyncio.Queue(), asyncio.Queue(maxsize=1)
     full.put_nowait(0)
     ready, never = asyncio.Event(), asyncio.Event()
@@ -277,6 +287,8 @@ async def main():
         asyncio.create_task(want(pool), name="pool-waiter"),
         asyncio.create_task(want(signal), name="signal-waiter"),
         asyncio.create_task(want(passed), name="passed-waiter"),
+        asyncio.create_task(hold(pair[1], "q"), name="pair-holder"),
+        asyncio.create_task(want(pair[1]), name="pair-waiter"),
         asyncio.create_task(jobs.get(), name="consumer"),
         asyncio.create_task(full.put(1), name="producer"),
         asyncio.create_task(ready.wait(), name="event-waiter"),
@@ -313,7 +325,7 @@ def test_starved_semaphore_names_its_holders_and_nothing_else_is_a_finding(tmp_p
     assert sorted(f["code"] for f in fs) == ["LW133", "LW133"], fs
     (mutex,) = [f for f in fs if "task 'starved'" in f["message"]]
     (pool,) = [f for f in fs if "task 'pool-waiter'" in f["message"]]
-    assert mutex["message"].startswith("task 'starved' has waited 6.0s (threshold 5s) for asyncio.Semaphore mutex")
+    assert mutex["message"].startswith("task 'starved' has waited 6.0s (threshold 5s) for asyncio.Semaphore mutex (embed.py:")
     assert mutex["message"].endswith("held by task 'holder'") and mutex["extra"]["holders"] == ["task 'holder'"]
     assert any("in want" in fr for fr in mutex["stacks"][0]) and any("in hold" in fr for fr in mutex["stacks"][1])
     assert "asyncio.BoundedSemaphore pool" in pool["message"]

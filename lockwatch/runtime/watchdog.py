@@ -264,14 +264,14 @@ def _semaphore_wait(agent, wt, now: float, o) -> None:
     wt.reported.add("wait")
     if ("LW133", c.key) in _reported:
         return
-    from lockwatch.runtime.detect import _type_name
+    from lockwatch.runtime.detect import _lockname, _type_name
 
     names = [state.agent_name(h) for h in hs]
     _emit(
         _finding(
             "LW133",
             f"{state.agent_name(agent)} has waited {dur:.1f}s (threshold {o.long_wait:g}s) for "
-            f"{_type_name(sem)} {c.name()}, held by {', '.join(names)}",
+            f"{_type_name(sem)} {_lockname(c)}, held by {', '.join(names)}",
             agent, sem, [_stack(agent)] + [_stack(h) for h in hs],
             {"seconds": round(dur, 3), "threshold": o.long_wait, "holders": names,
              "waiting": _others(agent, *hs)},
