@@ -264,15 +264,20 @@ else:
         return _ct_get(loop) if loop is not None else None
 
 
+_Wait = state.Wait
+_monotonic = state.monotonic
+_waiting = state.waiting  # never rebound (reset() and the fork handler clear it in place)
+
+
 def _wait_begin(what: str, target, detail: str = ""):
     """Register the current task as waiting on ``target``; (task, Wait) or None. A task
     already registered (an instrumented wait inside another) keeps the outer wait."""
     try:
-        task = _current_task()
-        if task is None or task in state.waiting:
+        task = _task_now()
+        if task is None or task in _waiting:
             return None
-        wt = state.Wait(what, target, state.monotonic(), detail=detail)
-        state.waiting[task] = wt
+        wt = _Wait(what, target, _monotonic(), 0, None, detail)
+        _waiting[task] = wt
         return task, wt
     except Exception as e:
         state.internal_error("wait-begin", e)
@@ -281,8 +286,8 @@ def _wait_begin(what: str, target, detail: str = ""):
 
 def _wait_end(reg) -> None:
     task, wt = reg
-    if state.waiting.get(task) is wt:
-        state.waiting.pop(task, None)
+    if _waiting.get(task) is wt:
+        _waiting.pop(task, None)
 
 
 def _released_by_other(sem) -> None:

@@ -12,7 +12,7 @@ import _thread
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 RAW_ALLOCATE = _thread.allocate_lock
@@ -138,7 +138,6 @@ class Edge:
     thread: str
 
 
-@dataclass
 class Wait:
     """What one agent (thread ident or Task) is blocked on, in ``waiting``.
 
@@ -150,12 +149,22 @@ class Wait:
     never a finding by themselves. Readers must treat a kind they do not know as "shown,
     nothing else"."""
 
-    what: str          # see the kinds above
-    target: Any        # lock wrapper, thread ident, Future, or the asyncio primitive
-    since: float
-    n0: int = 0        # target lock's acquisition count when the wait began
-    reported: set = field(default_factory=set)
-    detail: str = ""   # "get" | "put" for a queue wait
+    # A plain class with slots, not a dataclass: an asyncio queue or event wait creates one
+    # per wait (a dataclass __init__ with a default_factory cost 0.7 us of a 1.9 us wait
+    # registration on 3.11).
+    __slots__ = ("what", "target", "since", "n0", "reported", "detail")
+
+    def __init__(self, what: str, target: Any, since: float, n0: int = 0, reported: set | None = None,
+                 detail: str = ""):
+        self.what = what          # see the kinds above
+        self.target = target      # lock wrapper, thread ident, Future, or the asyncio primitive
+        self.since = since
+        self.n0 = n0              # target lock's acquisition count when the wait began
+        self.reported = set() if reported is None else reported  # watchdog: codes already reported
+        self.detail = detail      # "get" | "put" for a queue wait
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging
+        return f"Wait({self.what!r}, {self.target!r}, since={self.since}, detail={self.detail!r})"
 
 
 # ---- the global state (module-level for speed: the hot path reads these directly) ----
