@@ -67,9 +67,9 @@ async def semaphores():
     me = asyncio.current_task()
     assert await sem.acquire() is True and sem._value == 1 and not sem.locked()
     async with sem:
-        assert sem.locked() and sem._value == 0 and aio.holders(sem) == [me]
+        assert sem.locked() and sem._value == 0 and aio.holders(sem)[0] == [me]
     sem.release()
-    assert sem._value == 2 and aio.holders(sem) == [] and calls == []
+    assert sem._value == 2 and aio.holders(sem)[0] == [] and calls == []
     # contended: FIFO order, the wait registered while waiting and gone after
     order = []
     async def user(i, hold):
@@ -80,10 +80,10 @@ async def semaphores():
     ts = [asyncio.create_task(user(i, gate)) for i in range(4)]
     await settle()
     assert order == [0, 1] and [waits_of(t) for t in ts] == [("event", ""), ("event", ""), ("semaphore", ""), ("semaphore", "")]
-    assert set(aio.holders(sem)) == set(ts[:2]) and sem.locked()
+    assert set(aio.holders(sem)[0]) == set(ts[:2]) and sem.locked()
     gate.set()
     await asyncio.gather(*ts)
-    assert order == [0, 1, 2, 3] and sem._value == 2 and aio.holders(sem) == []
+    assert order == [0, 1, 2, 3] and sem._value == 2 and aio.holders(sem)[0] == []
     no_waits()
     # cancellation of a waiting acquire: value and waiters as before, no holder, no wait
     await bs.acquire()
@@ -99,7 +99,7 @@ async def semaphores():
         raise AssertionError("cancelled acquire returned")
     no_waits()
     assert bs._value == 0 and not [w for w in (bs._waiters or ()) if not w.cancelled()]
-    assert aio.holders(bs) == [me]
+    assert aio.holders(bs)[0] == [me]
     # a timed-out acquire (wait_for) leaves nothing either
     try:
         await asyncio.wait_for(bs.acquire(), 0.01)
@@ -107,7 +107,7 @@ async def semaphores():
         pass
     no_waits()
     bs.release()
-    assert bs._value == 1 and aio.holders(bs) == []
+    assert bs._value == 1 and aio.holders(bs)[0] == []
     try:
         bs.release()
     except ValueError as e:
@@ -124,12 +124,12 @@ async def semaphores():
     assert waits_of(c) == ("semaphore", "")
     sig.release()
     await c
-    assert sig._lw_holders is None and sig._lw_cls.handoff and aio.holders(sig) == []
+    assert sig._lw_holders is None and sig._lw_cls.handoff and aio.holders(sig)[0] == []
     no_waits()
     # a semaphore made before install works, untracked
     async with pre_sem:
         assert pre_sem.locked()
-    assert pre_sem._value == 1 and aio.holders(pre_sem) == []
+    assert pre_sem._value == 1 and aio.holders(pre_sem)[0] == []
 
 async def events():
     ev = asyncio.Event()
@@ -265,6 +265,10 @@ async def main():
     passed = asyncio.Semaphore(1)           # look-alike: permit released by another task
     pair = [asyncio.Semaphore(1) for _ in range(2)]   # one site: the first one's permits
     pair[0].release()                                 # pass between tasks, so the site is a signal
+    leaky = asyncio.Semaphore(1)
+    async def leak():
+        await leaky.acquire()               # ends without releasing
+    await asyncio.create_task(leak(), name="leaker")
     jobs, full = asyncio.Queue(), asyncio.Queue(maxsize=1)
     full.put_nowait(0)
     ready, never = asyncio.Event(), asyncio.Event()
@@ -289,6 +293,7 @@ async def main():
         asyncio.create_task(want(passed), name="passed-waiter"),
         asyncio.create_task(hold(pair[1], "q"), name="pair-holder"),
         asyncio.create_task(want(pair[1]), name="pair-waiter"),
+        asyncio.create_task(want(leaky), name="leak-waiter"),
         asyncio.create_task(jobs.get(), name="consumer"),
         asyncio.create_task(full.put(1), name="producer"),
         asyncio.create_task(ready.wait(), name="event-waiter"),
@@ -300,6 +305,7 @@ async def main():
     watchdog.sample(state.monotonic() + 7.0)   # once per semaphore, not per sample
     never.set(); ready.set(); signal.release(); jobs.put_nowait(1); full.get_nowait()
     passed.release()
+    leaky.release()
     await asyncio.wait_for(asyncio.gather(*tasks), 10)
     return kinds
 
@@ -322,7 +328,9 @@ def test_starved_semaphore_names_its_holders_and_nothing_else_is_a_finding(tmp_p
     assert waits["task 'consumer'"] == ("queue", "get") and waits["task 'producer'"] == ("queue", "put")
     assert waits["task 'event-waiter'"] == ("event", "")
     fs = out["findings"]
-    assert sorted(f["code"] for f in fs) == ["LW133", "LW133"], fs
+    assert sorted(f["code"] for f in fs) == ["LW133"] * 3, fs
+    (leak,) = [f for f in fs if "task 'leak-waiter'" in f["message"]]
+    assert "ended without releasing it" in leak["message"], leak
     (mutex,) = [f for f in fs if "task 'starved'" in f["message"]]
     (pool,) = [f for f in fs if "task 'pool-waiter'" in f["message"]]
     assert mutex["message"].startswith("task 'starved' has waited 6.0s (threshold 5s) for asyncio.Semaphore mutex (embed.py:")
@@ -421,3 +429,38 @@ def test_broken_deadlock_report_shows_tasks_waiting_on_a_queue(tmp_path, python)
     assert shown["task 'consumer'"]["kind"] == "queue"
     assert "task 'ab'" not in shown and "task 'ba'" not in shown
     assert "['DeadlockError', 'NoneType']" in r.stdout
+
+
+DANGLING = r"""
+import asyncio
+
+async def consumer(q):
+    while True:
+        await q.get()
+
+async def main():
+    q = asyncio.Queue()
+    ev = asyncio.Event()
+    sem = asyncio.Semaphore(1)
+    async def hold():
+        async with sem:
+            await ev.wait()
+    asyncio.create_task(consumer(q))
+    asyncio.create_task(hold())
+    asyncio.create_task(sem.acquire())
+    KEPT.add(asyncio.create_task(ev.wait()))   # look-alike: referenced, not dangling
+    await asyncio.sleep(0.05)
+
+KEPT = set()
+
+asyncio.run(main())
+"""
+
+
+@KEY
+def test_tasks_left_waiting_on_a_queue_event_or_semaphore_are_still_dangling(tmp_path, python):
+    # the wait map and the holder lists are lockwatch's own: they must not count as the
+    # program keeping a reference to a pending task (LW203)
+    r = rh.run(tmp_path, DANGLING, python=python, timeout=60)
+    lines = sorted(f["line"] for f in r.of("LW203"))
+    assert lines == [15, 16, 17], r.explain()

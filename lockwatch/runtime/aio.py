@@ -15,6 +15,7 @@ import asyncio.locks
 import asyncio.tasks
 import os
 import sys
+import weakref
 
 from lockwatch.runtime import detect, state
 from lockwatch.runtime.primitives import _new_class, release_other
@@ -267,26 +268,35 @@ else:
 _Wait = state.Wait
 _monotonic = state.monotonic
 _waiting = state.waiting  # never rebound (reset() and the fork handler clear it in place)
+_ref = weakref.ref
+
+# Nothing here may keep a strong reference to a task (other than the wait map, which the
+# lifecycle check is shown without, see install._patch_lifecycle_view): the lifecycle
+# detector (LW203) counts a pending task as kept by the program when anything but a
+# lockwatch frame or a weak reference refers to it, and a suspended coroutine (the
+# wrappers below, waiting) refers to its locals. Hence weak references across the awaits
+# and in the semaphore holder lists.
 
 
 def _wait_begin(what: str, target, detail: str = ""):
-    """Register the current task as waiting on ``target``; (task, Wait) or None. A task
-    already registered (an instrumented wait inside another) keeps the outer wait."""
+    """Register the current task as waiting on ``target``: (weak reference to the task,
+    Wait), or None. A task already registered (an instrumented wait inside another) keeps
+    the outer wait. The caller holds the result across its ``await``: a strong reference
+    there would be its coroutine referring to the task."""
     try:
         task = _task_now()
         if task is None or task in _waiting:
             return None
-        wt = _Wait(what, target, _monotonic(), 0, None, detail)
-        _waiting[task] = wt
-        return task, wt
+        wt = _waiting[task] = _Wait(what, target, _monotonic(), 0, None, detail)
+        return _ref(task), wt
     except Exception as e:
         state.internal_error("wait-begin", e)
         return None
 
 
 def _wait_end(reg) -> None:
-    task, wt = reg
-    if _waiting.get(task) is wt:
+    task = reg[0]()
+    if task is not None and _waiting.get(task) is reg[1]:
         _waiting.pop(task, None)
 
 
@@ -301,15 +311,48 @@ def _released_by_other(sem) -> None:
         c.handoff = True
 
 
-def holders(sem) -> list:
+def holders(sem) -> tuple[list, int]:
     """The distinct tasks holding a permit of ``sem`` (acquired, not released), oldest
-    first; [] when unknown (made before install(), or permits passed between tasks)."""
+    first, and how many permits are held by tasks that are gone (ended without releasing,
+    then freed). ([], 0) when unknown: made before install(), or permits passed between
+    tasks."""
     h = getattr(sem, "_lw_holders", None)
     out: list = []
-    for t in list(h or ()):
-        if t is not None and not any(t is o for o in out):
+    gone = 0
+    for r in list(h or ()):
+        if r is None:
+            continue
+        t = r()
+        if t is None:
+            gone += 1
+        elif not any(t is o for o in out):
             out.append(t)
-    return out
+    return out, gone
+
+
+def hide_loop_waits(loop) -> dict:
+    """Take the asyncio primitive waits of ``loop``'s tasks out of the wait map, keyed by
+    weak references (see restore_waits); for the lifecycle detector's look at who refers
+    to a pending task when its loop ends."""
+    hidden = {}
+    for agent in list(_waiting):
+        wt = _waiting.get(agent)
+        if wt is None or wt.what not in ("semaphore", "event", "queue") or isinstance(agent, int):
+            continue
+        try:
+            if agent.get_loop() is loop:
+                hidden[_ref(agent)] = wt
+                _waiting.pop(agent, None)
+        except Exception:  # not a task after all: leave it
+            continue
+    return hidden
+
+
+def restore_waits(hidden: dict) -> None:
+    for r, wt in hidden.items():
+        t = r()
+        if t is not None and not t.done():
+            _waiting.setdefault(t, wt)
 
 
 def wait_patches() -> list[tuple[type, str, object]]:
@@ -349,7 +392,8 @@ def wait_patches() -> list[tuple[type, str, object]]:
                     _wait_end(reg)
             h = getattr(self, "_lw_holders", None)
         if h is not None:
-            h.append(_task_now())
+            t = _task_now()
+            h.append(_ref(t) if t is not None else None)
         return True
 
     # BoundedSemaphore.release checks its bound and then calls this one.
@@ -357,8 +401,9 @@ def wait_patches() -> list[tuple[type, str, object]]:
         sem_release(self)
         h = self._lw_holders
         if h is not None:
+            t = _task_now()
             try:
-                h.remove(_task_now())
+                h.remove(_ref(t) if t is not None else None)
             except ValueError:
                 _released_by_other(self)
 

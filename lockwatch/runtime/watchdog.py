@@ -246,6 +246,13 @@ def _others(*shown) -> dict:
     return waits_shown([a for a in shown if a is not None])
 
 
+def _ended(task) -> bool:
+    try:
+        return task.done()
+    except Exception:
+        return False
+
+
 def _semaphore_wait(agent, wt, now: float, o) -> None:
     """LW133 for a task waiting on an asyncio (Bounded)Semaphore, naming the tasks that
     hold its permits. A semaphore nobody holds (a ``Semaphore(0)`` used as a signal) or
@@ -258,15 +265,17 @@ def _semaphore_wait(agent, wt, now: float, o) -> None:
     dur = now - wt.since
     if c is None or c.handoff or dur < o.long_wait:
         return
-    hs = holders(sem)
-    if not hs:
+    hs, gone = holders(sem)
+    if not hs and not gone:
         return
     wt.reported.add("wait")
     if ("LW133", c.key) in _reported:
         return
     from lockwatch.runtime.detect import _lockname, _type_name
 
-    names = [state.agent_name(h) for h in hs]
+    names = [state.agent_name(h) + (" (ended without releasing it)" if _ended(h) else "") for h in hs]
+    if gone:
+        names.append(f"{gone} task{'s' if gone > 1 else ''} that ended without releasing it")
     _emit(
         _finding(
             "LW133",
