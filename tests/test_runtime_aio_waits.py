@@ -25,7 +25,7 @@ import lockwatch
 from lockwatch.runtime import aio, state
 
 S, B, E, Q = asyncio.Semaphore, asyncio.BoundedSemaphore, asyncio.Event, asyncio.Queue
-NAMES = {S: ("__init__", "acquire", "release", "_lw_cls", "_lw_holders"), E: ("wait",), Q: ("get", "put")}
+NAMES = {S: ("__init__", "acquire", "release", "__aenter__", "_lw_cls", "_lw_holders"), E: ("wait",), Q: ("get", "put")}
 def own(cls):
     return {n: cls.__dict__.get(n, "absent") for n in NAMES[cls]}
 before = {cls: own(cls) for cls in NAMES}
@@ -50,7 +50,7 @@ async def settle():
         await asyncio.sleep(0)
 
 def waits_of(task):
-    wt = state.waiting.get(task)
+    wt = state.waiting.get(state.TaskKey(task))
     return (wt.what, wt.detail) if wt else None
 
 async def semaphores():
@@ -126,6 +126,16 @@ async def semaphores():
     await c
     assert sig._lw_holders is None and sig._lw_cls.handoff and aio.holders(sig)[0] == []
     no_waits()
+    # a subclass's own acquire is what ``async with`` calls, as before
+    class Counting(asyncio.Semaphore):
+        n = 0
+        async def acquire(self):
+            Counting.n += 1
+            return await super().acquire()
+    cs = Counting(1)
+    async with cs:
+        assert cs.locked() and aio.holders(cs)[0] == [me]
+    assert Counting.n == 1 and cs._value == 1 and aio.holders(cs)[0] == []
     # a semaphore made before install works, untracked
     async with pre_sem:
         assert pre_sem.locked()
@@ -228,10 +238,27 @@ assert isinstance(pre_lock, asyncio.Lock) and issubclass(type(pre_lock), asyncio
 assert isinstance(MyLock(), asyncio.Lock) and not isinstance(pre_lock, MyLock)
 assert not issubclass(type(pre_lock), MyLock)
 
+async def dropped():
+    # a task waiting on a queue that nothing else refers to is freed, as without lockwatch:
+    # the wait map does not keep it alive, and its entry goes with it
+    import gc, weakref
+    async def lost():
+        await asyncio.Queue().get()
+    t = asyncio.create_task(lost())
+    await settle()
+    assert waits_of(t) == ("queue", "get")
+    r = weakref.ref(t)
+    del t
+    for _ in range(3):
+        gc.collect()
+    assert r() is None, gc.get_referrers(r())
+    no_waits()
+
 async def main():
     await semaphores()
     await events()
     await queues()
+    await dropped()
 
 asyncio.run(main())
 no_waits()
@@ -300,7 +327,7 @@ async def main():
     ]
     for _ in range(10):
         await asyncio.sleep(0)
-    kinds = sorted((state.agent_name(a), w.what, w.detail) for a, w in state.waiting.items())
+    kinds = sorted((state.agent_name(state.wait_agent(a)), w.what, w.detail) for a, w in state.waiting.items())
     watchdog.sample(state.monotonic() + 6.0)
     watchdog.sample(state.monotonic() + 7.0)   # once per semaphore, not per sample
     never.set(); ready.set(); signal.release(); jobs.put_nowait(1); full.get_nowait()

@@ -269,35 +269,40 @@ _Wait = state.Wait
 _monotonic = state.monotonic
 _waiting = state.waiting  # never rebound (reset() and the fork handler clear it in place)
 _ref = weakref.ref
+_TaskKey = state.TaskKey
 
-# Nothing here may keep a strong reference to a task (other than the wait map, which the
-# lifecycle check is shown without, see install._patch_lifecycle_view): the lifecycle
-# detector (LW203) counts a pending task as kept by the program when anything but a
-# lockwatch frame or a weak reference refers to it, and a suspended coroutine (the
-# wrappers below, waiting) refers to its locals. Hence weak references across the awaits
-# and in the semaphore holder lists.
+# Nothing here keeps a strong reference to a task, even indirectly: a pending task must stay
+# collectable as it is without lockwatch, and the lifecycle detector (LW203) counts a pending
+# task as kept by the program when anything but a lockwatch frame or a weak reference refers
+# to it. So the wait map's key is a weak TaskKey, the Wait holds the primitive weakly (its
+# waiter futures' callbacks refer to the task), and holder lists keep weak references.
+
+
+def _forget(key) -> None:  # the task was freed while waiting
+    _waiting.pop(key, None)
 
 
 def _wait_begin(what: str, target, detail: str = ""):
-    """Register the current task as waiting on ``target``: (weak reference to the task,
-    Wait), or None. A task already registered (an instrumented wait inside another) keeps
-    the outer wait. The caller holds the result across its ``await``: a strong reference
-    there would be its coroutine referring to the task."""
+    """Register the current task as waiting on ``target``: (TaskKey, Wait), or None. A
+    task already registered (an instrumented wait inside another) keeps the outer wait."""
     try:
         task = _task_now()
-        if task is None or task in _waiting:
+        if task is None:
             return None
-        wt = _waiting[task] = _Wait(what, target, _monotonic(), 0, None, detail)
-        return _ref(task), wt
+        key = _TaskKey(task, _forget)
+        if key in _waiting:
+            return None
+        wt = _waiting[key] = _Wait(what, _ref(target), _monotonic(), 0, None, detail)
+        return key, wt
     except Exception as e:
         state.internal_error("wait-begin", e)
         return None
 
 
 def _wait_end(reg) -> None:
-    task = reg[0]()
-    if task is not None and _waiting.get(task) is reg[1]:
-        _waiting.pop(task, None)
+    key, wt = reg
+    if _waiting.get(key) is wt:
+        _waiting.pop(key, None)
 
 
 def _released_by_other(sem) -> None:
@@ -330,31 +335,6 @@ def holders(sem) -> tuple[list, int]:
     return out, gone
 
 
-def hide_loop_waits(loop) -> dict:
-    """Take the asyncio primitive waits of ``loop``'s tasks out of the wait map, keyed by
-    weak references (see restore_waits); for the lifecycle detector's look at who refers
-    to a pending task when its loop ends."""
-    hidden = {}
-    for agent in list(_waiting):
-        wt = _waiting.get(agent)
-        if wt is None or wt.what not in ("semaphore", "event", "queue") or isinstance(agent, int):
-            continue
-        try:
-            if agent.get_loop() is loop:
-                hidden[_ref(agent)] = wt
-                _waiting.pop(agent, None)
-        except Exception:  # not a task after all: leave it
-            continue
-    return hidden
-
-
-def restore_waits(hidden: dict) -> None:
-    for r, wt in hidden.items():
-        t = r()
-        if t is not None and not t.done():
-            _waiting.setdefault(t, wt)
-
-
 def wait_patches() -> list[tuple[type, str, object]]:
     """(class, attribute, replacement) for install(): the current stdlib methods wrapped.
     Also class defaults for the per-semaphore fields, so semaphores made before install()
@@ -377,6 +357,14 @@ def wait_patches() -> list[tuple[type, str, object]]:
         self._lw_cls = _new_class(f, "async-semaphore")
         self._lw_holders = []
 
+    async def waited(self):
+        reg = _wait_begin("semaphore", self)
+        try:
+            await sem_acquire(self)
+        finally:
+            if reg is not None:
+                _wait_end(reg)
+
     # Semaphore.acquire of 3.10-3.13: ``if not self.locked(): self._value -= 1; return True``
     # is the whole no-wait path; anything else is the base method, registered as a wait.
     async def acquire(self):
@@ -384,17 +372,30 @@ def wait_patches() -> list[tuple[type, str, object]]:
             self._value -= 1
             h = self._lw_holders
         else:
-            reg = _wait_begin("semaphore", self)
-            try:
-                await sem_acquire(self)
-            finally:
-                if reg is not None:
-                    _wait_end(reg)
+            await waited(self)
             h = getattr(self, "_lw_holders", None)
         if h is not None:
             t = _task_now()
             h.append(_ref(t) if t is not None else None)
         return True
+
+    # ``async with`` (the mixin's ``await self.acquire(); return None``) with this acquire
+    # inline: one coroutine less, which pays for the holder bookkeeping. A subclass with an
+    # acquire of its own gets it called, as before.
+    async def __aenter__(self):
+        if type(self).acquire is not acquire:
+            await self.acquire()
+            return None
+        if not self.locked():
+            self._value -= 1
+            h = self._lw_holders
+        else:
+            await waited(self)
+            h = getattr(self, "_lw_holders", None)
+        if h is not None:
+            t = _task_now()
+            h.append(_ref(t) if t is not None else None)
+        return None
 
     # BoundedSemaphore.release checks its bound and then calls this one.
     def release(self):
@@ -441,6 +442,7 @@ def wait_patches() -> list[tuple[type, str, object]]:
     for cls, name, new, orig in (
         (Sem, "__init__", __init__, sem_init),
         (Sem, "acquire", acquire, sem_acquire),
+        (Sem, "__aenter__", __aenter__, Sem.__aenter__),
         (Sem, "release", release, sem_release),
         (Event, "wait", wait, ev_wait),
         (Queue, "get", get, q_get),

@@ -313,7 +313,7 @@ def _type_name(obj) -> str:
 
 
 def _describe_wait(wt) -> str:
-    what, t = wt.what, wt.target
+    what, t = wt.what, state.wait_target(wt)
     if what == "lock":
         return _lockname(t._cls)
     if what == "join":
@@ -349,10 +349,11 @@ def waits_shown(exclude=(), limit: int = 50) -> dict:
     out: dict = {}
     try:
         now = state.monotonic()
-        for agent, wt in list(state.waiting.items()):
+        for key, wt in list(state.waiting.items()):
             if len(out) >= limit:
                 break
-            if any(agent is x or agent == x for x in exclude):
+            agent = state.wait_agent(key)
+            if agent is None or any(agent is x or agent == x for x in exclude):
                 continue
             out[state.agent_name(agent)] = {
                 "waits_for": describe_wait(wt),

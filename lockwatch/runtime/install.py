@@ -120,28 +120,6 @@ def _patch_asyncio() -> None:
         _set_class_attr(cls, name, value)
 
 
-def _patch_lifecycle_view() -> None:
-    # The lifecycle detector (LW203) counts a pending task as kept by the program when
-    # anything refers to it (gc referrers) other than its own records, lockwatch frames and
-    # weak references. The wait map is lockwatch's own bookkeeping, and since asyncio
-    # Event/Queue/Semaphore waits are in it, a dangling consumer stuck on ``queue.get()``
-    # would look kept. Take its loop's asyncio waits out of the map while it looks.
-    # (The lasting fix belongs in lifecycle._owned: skip state.waiting and state.held.)
-    from lockwatch.runtime import aio, lifecycle
-
-    orig = lifecycle.loop_ending
-
-    def loop_ending(loop, why: str) -> None:
-        hidden = aio.hide_loop_waits(loop)
-        try:
-            return orig(loop, why)
-        finally:
-            aio.restore_waits(hidden)
-
-    loop_ending.__doc__ = orig.__doc__
-    _set(lifecycle, "loop_ending", loop_ending)
-
-
 def _stdlib_prefixes() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     out = []
@@ -194,7 +172,6 @@ def install() -> None:
 
             orig_alock = asyncio.locks.Lock
             _patch_asyncio()
-            _patch_lifecycle_view()
             from lockwatch.runtime import backlog, contention
 
             backlog.install(state.options.backlog_threshold)

@@ -12,6 +12,7 @@ import _thread
 import os
 import sys
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,7 +158,7 @@ class Wait:
     def __init__(self, what: str, target: Any, since: float, n0: int = 0, reported: set | None = None,
                  detail: str = ""):
         self.what = what          # see the kinds above
-        self.target = target      # lock wrapper, thread ident, Future, or the asyncio primitive
+        self.target = target      # lock wrapper, thread ident, Future; asyncio primitive: weakly (wait_target)
         self.since = since
         self.n0 = n0              # target lock's acquisition count when the wait began
         self.reported = set() if reported is None else reported  # watchdog: codes already reported
@@ -167,12 +168,35 @@ class Wait:
         return f"Wait({self.what!r}, {self.target!r}, since={self.since}, detail={self.detail!r})"
 
 
+class TaskKey(weakref.ref):
+    """A task waiting on an asyncio Semaphore, Event or Queue, as its key in ``waiting``: a
+    weak reference (equal to any other live reference to the same task), so the map neither
+    keeps a pending task alive nor counts as the program referring to it (the lifecycle
+    check, LW203). The entry leaves the map when the wait ends or the task is freed."""
+
+    __slots__ = ()
+
+
+def wait_target(wt):
+    """What ``wt`` waits on. Waits on asyncio primitives hold it by a weak reference (the
+    primitive's waiter futures refer to the waiting task: a strong one would keep a dropped
+    task alive); None when it is gone."""
+    t = wt.target
+    return t() if isinstance(t, weakref.ref) else t
+
+
+def wait_agent(key):
+    """The agent a ``waiting`` key stands for (a thread ident or a Task), or None for a
+    task that is gone."""
+    return key() if isinstance(key, TaskKey) else key
+
+
 # ---- the global state (module-level for speed: the hot path reads these directly) ----
 classes: dict[str, LockClass] = {}    # key (name) -> class
 by_site: dict[tuple, LockClass] = {}   # creation call instruction -> class
 held: dict[Any, Held] = {}            # agent -> Held
 agent_of: dict[int, Any] = {}         # id(Held) -> agent (the list is kept alive by `held`/orphans)
-waiting: dict[Any, Wait] = {}         # agent -> Wait
+waiting: dict[Any, Wait] = {}         # agent (or TaskKey) -> Wait
 edges: dict[tuple, Edge] = {}         # (LockClass, LockClass) -> first witness
 cycles_seen: set = set()
 inst_edges: dict = {}                 # (id x, id y) -> (weakref x, weakref y, Edge): y taken holding x, same class

@@ -260,10 +260,13 @@ def _semaphore_wait(agent, wt, now: float, o) -> None:
     event: no finding."""
     from lockwatch.runtime.aio import holders
 
-    sem = wt.target
+    sem = state.wait_target(wt)
     c = getattr(sem, "_lw_cls", None)
     dur = now - wt.since
     if c is None or c.handoff or dur < o.long_wait:
+        return
+    agent = state.wait_agent(agent)
+    if agent is None:
         return
     hs, gone = holders(sem)
     if not hs and not gone:
