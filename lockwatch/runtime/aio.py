@@ -5,6 +5,9 @@ inline (no extra coroutine layer) plus the held-stack bookkeeping per Task.
 Contention registers the task's wait and walks the wait-for graph (tasks and threads share
 it), so two tasks that wait on each other's locks get a DeadlockError in the task that
 closes the cycle instead of a silent hang of both.
+
+Below it: the waits of asyncio.Semaphore/BoundedSemaphore, Event and Queue in the same wait
+map (``wait_patches``), with semaphore holders for the long-wait report.
 """
 
 from __future__ import annotations
@@ -232,10 +235,11 @@ async def _contended(w) -> None:
 # ---------------------------------------------------------------- waits on other primitives
 # asyncio.Semaphore/BoundedSemaphore, Event and Queue wait on futures of their own, not on
 # an asyncio.Lock, so the tracer would not see a task blocked in them. Their waiting methods
-# are replaced *on the stdlib classes themselves* (see wait_patches): unlike a subclass that
-# keeps type(), isinstance, issubclass, the MRO, the metaclass (a subclass with a metaclass
-# breaks ``class Q(asyncio.Queue, abc.ABC)``), the stdlib's and the user's subclasses
-# (PriorityQueue, LifoQueue) and objects made before install() all exactly as they are.
+# are replaced *on the stdlib classes themselves* (see wait_patches). Unlike a subclass, this
+# keeps type(), isinstance, issubclass, the MRO and the metaclass exactly as they are (a
+# subclass with a metaclass breaks ``class Q(asyncio.Queue, abc.ABC)``), and covers the
+# stdlib's and the user's subclasses (PriorityQueue, LifoQueue) and objects made before
+# install().
 #
 # Each replacement does the base method's own no-wait test first and then behaves as the
 # base method (it *is* the base method past that test); only a call that really waits
