@@ -38,6 +38,8 @@ def test_fast_path_is_in_use_when_built():
     else:
         assert p.Lock.__dict__["__enter__"] is p._fastpath.enter
         assert p.Lock.__dict__["__exit__"] is p._fastpath.exit
+        assert p.RLock.__dict__["__enter__"] is p._fastpath.rlock_enter
+        assert p.RLock.__dict__["__exit__"] is p._fastpath.rlock_exit
 
 
 @MODES
@@ -92,6 +94,38 @@ try:
 except RuntimeError as e:
     print("raw error", "release unlocked lock" in str(e))
 from lockwatch.runtime import api
+# RLock: re-entry counts, the stack holds it once, an inversion with a Lock is an edge
+R = threading.RLock()
+with R:
+    with R:
+        with R:
+            assert R._cnt == 3 and state.held[threading.get_ident()].count(R) == 1
+    assert R._cnt == 1
+assert R._cnt == 0 and not R._is_owned() and state.held[threading.get_ident()] == []
+try:
+    R.__exit__(None, None, None)
+except RuntimeError as e:
+    print("rlock error", "un" in str(e))
+# a Condition over the RLock: wait() gives it up and takes it back at its depth
+cv = threading.Condition(R)
+def notify():
+    with cv:
+        cv.notify()
+with cv:
+    with R:
+        threading.Thread(target=notify).start()
+        assert cv.wait(5)
+        assert R._cnt == 2
+assert R._cnt == 0
+D = threading.Lock()
+with D:
+    with R:
+        pass
+def rd():
+    with R:
+        with D:
+            pass
+t = threading.Thread(target=rd); t.start(); t.join()
 codes = sorted(f.code for f in api.collect())
 print("codes", codes)
 """
@@ -104,4 +138,5 @@ def test_detections_start_on_the_fast_path(tmp_path, monkeypatch, pure):
     assert p.returncode == 0, p.stdout + p.stderr
     assert ("fast True" in p.stdout) == (BUILT and not pure), p.stdout
     assert "raw error True" in p.stdout, p.stdout
-    assert "codes ['LW101']" in p.stdout, p.stdout + p.stderr
+    assert "rlock error True" in p.stdout, p.stdout
+    assert "codes ['LW101', 'LW101']" in p.stdout, p.stdout + p.stderr

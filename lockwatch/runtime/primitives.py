@@ -258,6 +258,9 @@ try:
     if os.environ.get("LOCKWATCH_PURE_PYTHON"):
         raise ImportError("LOCKWATCH_PURE_PYTHON is set")
     from lockwatch.runtime import _fastpath
+
+    if not all(hasattr(_fastpath, n) for n in ("setup", "enter", "exit", "rlock_enter", "rlock_exit")):
+        raise ImportError("a stale build of lockwatch.runtime._fastpath")  # use the Python methods
 except ImportError:
     _fastpath = None
 else:
@@ -426,6 +429,11 @@ class RLock(metaclass=_LockMeta):
 
     def __reduce_ex__(self, protocol):
         raise TypeError(f"cannot pickle {self._raw_type.__name__!r} object")
+
+
+if _fastpath is not None:
+    RLock.__enter__ = _fastpath.rlock_enter
+    RLock.__exit__ = _fastpath.rlock_exit
 
 
 _frozen_prefix = "<frozen"
