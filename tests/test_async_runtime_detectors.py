@@ -341,3 +341,34 @@ def test_hooks_restored_exactly_after_uninstall(tmp_path):
     """)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "True"
+
+
+HOLDS_AT_END = """
+import asyncio
+
+async def main():
+    lk = asyncio.Lock()
+    ev = asyncio.Event()
+
+    async def holder():
+        async with lk:
+            await ev.wait()
+
+    async def waiter():
+        async with lk:
+            pass
+
+    asyncio.create_task(holder())   # HOLDER
+    asyncio.create_task(waiter())   # WAITER
+    await asyncio.sleep(0.05)
+
+asyncio.run(main())
+"""
+
+
+@PY
+def test_dropped_tasks_holding_or_waiting_on_an_asyncio_lock_are_dangling(tmp_path, python):
+    # the tracer's held stacks and wait map refer to these tasks; that is no owner
+    res = rh.run(tmp_path, HOLDS_AT_END, python=python)
+    lines = sorted(f["line"] for f in mine(res) if f["code"] == "LW203")
+    assert lines == [line_of(HOLDS_AT_END, "# HOLDER"), line_of(HOLDS_AT_END, "# WAITER")], res.explain()

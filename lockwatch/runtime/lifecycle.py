@@ -275,7 +275,8 @@ def _owned(task, mine: tuple) -> bool:
     """Does anything but asyncio's own wake-up callbacks refer to the task?"""
     import asyncio.tasks as at
 
-    skip = {id(_tasks), id(_dead), *map(id, mine)}
+    # the tracer's own maps (held stacks and waits by task) are not an owner either
+    skip = {id(_tasks), id(_dead), id(state.held), id(state.waiting), id(state.agent_of), *map(id, mine)}
     for name in ("_eager_tasks",):
         s = getattr(at, name, None)
         if s is not None:
@@ -288,6 +289,8 @@ def _owned(task, mine: tuple) -> bool:
             continue
         if isinstance(r, types.FrameType) and is_own(r.f_code.co_filename):
             continue
+        if isinstance(r, types.CoroutineType) and is_own(r.cr_code.co_filename):
+            continue   # e.g. the tracer's contended-acquire coroutine of a waiting task
         if isinstance(r, weakref.ref):
             continue
         return True
