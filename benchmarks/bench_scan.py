@@ -76,10 +76,11 @@ def lockwatch(args: list[str], cwd: str) -> tuple[float, dict]:
 
 def child(out: str, argv: list[str]) -> None:
     sys.path.insert(0, REPO)
-    from lockwatch.cli import main
+    from lockwatch.cli import program
 
+    sys.argv = ["lockwatch", *argv]  # the command as installed runs cli.program (its GC handling)
     try:
-        rc = main(argv)
+        rc = program()
     except SystemExit as e:
         rc = e.code if isinstance(e.code, int) else 2
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
