@@ -94,3 +94,40 @@ def test_each_acquisition_goes_to_the_running_task(tmp_path, python):
     assert r.returncode == 0, out
     assert "ERRORS []" in r.stdout, out[:3000]
     assert "CODES ['LW101']" in r.stdout, out[:3000]
+
+
+ABC_SUBCLASS = r"""
+import abc, asyncio
+pre = asyncio.Lock()
+import lockwatch
+lockwatch.install()
+class L(asyncio.Lock, abc.ABC):          # a metaclass conflict before: ABCMeta vs the tracer's
+    @abc.abstractmethod
+    def f(self): ...
+class M(L):
+    def f(self): return 1
+class Other: pass
+L.register(Other)
+m = M()
+assert isinstance(m, asyncio.Lock) and isinstance(m, L) and issubclass(M, asyncio.Lock)
+assert isinstance(Other(), L) and not isinstance(Other(), asyncio.Lock)
+assert isinstance(pre, asyncio.Lock) and not isinstance(pre, L)
+try:
+    L()
+    raise SystemExit("abstract class instantiated")
+except TypeError:
+    pass
+async def main():
+    async with m:
+        assert m.locked()
+asyncio.run(main())
+print("OK")
+"""
+
+
+@KEY
+def test_user_subclass_of_asyncio_lock_with_an_abc_mixin(tmp_path, python):
+    script = tmp_path / "abc_prog.py"
+    script.write_text(ABC_SUBCLASS)
+    r = subprocess.run([python, str(script)], capture_output=True, text=True, timeout=60, env=rh.env())
+    assert r.returncode == 0 and r.stdout.strip() == "OK", r.stdout + r.stderr[-2000:]

@@ -12,6 +12,7 @@ map (``wait_patches``), with semaphore holders for the long-wait report.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import asyncio.events
 import asyncio.locks
@@ -75,14 +76,20 @@ def _task_done(task) -> None:
         state.internal_error("task-end", e)
 
 
-class _ALockMeta(type):
+class _ALockMeta(abc.ABCMeta):
     # Only asyncio.Lock itself also answers for locks made before install(): a user's
-    # subclass of it must not claim every plain asyncio.Lock.
+    # subclass of it must not claim every plain asyncio.Lock. Derived from ABCMeta so that a
+    # user's `class L(asyncio.Lock, abc.ABC)` has no metaclass conflict under the tracer
+    # (and its ABC registrations still count).
     def __instancecheck__(cls, obj):
-        return type.__instancecheck__(cls, obj) or (cls is Lock and type.__instancecheck__(OrigLock, obj))
+        if cls is Lock:  # exactly the real class's answer (no ABC registry on asyncio.Lock)
+            return type.__instancecheck__(OrigLock, obj)
+        return abc.ABCMeta.__instancecheck__(cls, obj)
 
     def __subclasscheck__(cls, sub):
-        return type.__subclasscheck__(cls, sub) or (cls is Lock and type.__subclasscheck__(OrigLock, sub))
+        if cls is Lock:
+            return type.__subclasscheck__(OrigLock, sub)
+        return abc.ABCMeta.__subclasscheck__(cls, sub)
 
 
 class Lock(OrigLock, metaclass=_ALockMeta):
