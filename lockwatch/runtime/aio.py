@@ -54,6 +54,28 @@ def _this_loop(tid):
     return loop
 
 
+# The current task (None outside one), through the per-thread loop cache before 3.12.
+if _ct_get is None:
+
+    def _task_now():
+        try:
+            return _current_task()
+        except RuntimeError:  # no running loop: release() from plain code
+            return None
+
+else:
+
+    def _task_now():
+        tid = get_ident()
+        loop = _loops_get(tid)
+        try:
+            if loop._thread_id != tid:
+                loop = _this_loop(tid)
+        except AttributeError:  # nothing cached (None) or a loop without _thread_id
+            loop = _this_loop(tid)
+        return _ct_get(loop) if loop is not None else None
+
+
 def task_held(task) -> state.Held:
     hl = state.held.get(task)
     if hl is None:
@@ -110,17 +132,7 @@ class Lock(OrigLock, metaclass=_ALockMeta):
             self._locked = True
         else:
             await _contended(self)
-        if _ct_get is None:
-            hl = _held_get(_current_task())
-        else:
-            tid = get_ident()
-            loop = _loops_get(tid)
-            try:
-                if loop._thread_id != tid:
-                    loop = _this_loop(tid)
-            except AttributeError:  # nothing cached (None) or a loop without _thread_id
-                loop = _this_loop(tid)
-            hl = _held_get(_ct_get(loop))
+        hl = _held_get(_task_now())
         if hl is None:
             hl = task_held(_current_task())
         elif hl and self._cls not in hl[-1]._succ:
@@ -135,17 +147,7 @@ class Lock(OrigLock, metaclass=_ALockMeta):
             self._locked = True
         else:
             await _contended(self)
-        if _ct_get is None:
-            hl = _held_get(_current_task())
-        else:
-            tid = get_ident()
-            loop = _loops_get(tid)
-            try:
-                if loop._thread_id != tid:
-                    loop = _this_loop(tid)
-            except AttributeError:  # nothing cached (None) or a loop without _thread_id
-                loop = _this_loop(tid)
-            hl = _held_get(_ct_get(loop))
+        hl = _held_get(_task_now())
         if hl is None:
             hl = task_held(_current_task())
         elif hl and self._cls not in hl[-1]._succ:
@@ -254,27 +256,6 @@ async def _contended(w) -> None:
 # it when the wait ends however it ends. Event and queue waits are shown in reports, never
 # reported by themselves. A semaphore also keeps its holders (tasks that acquired and did
 # not release) so that a long wait on it can name them (watchdog, LW133).
-
-if _ct_get is None:
-
-    def _task_now():
-        try:
-            return _current_task()
-        except RuntimeError:  # no running loop: release() from plain code
-            return None
-
-else:
-
-    def _task_now():
-        tid = get_ident()
-        loop = _loops_get(tid)
-        try:
-            if loop._thread_id != tid:
-                loop = _this_loop(tid)
-        except AttributeError:
-            loop = _this_loop(tid)
-        return _ct_get(loop) if loop is not None else None
-
 
 _Wait = state.Wait
 _monotonic = state.monotonic
