@@ -133,3 +133,17 @@ def test_only_the_newest_results_are_kept(project, monkeypatch):
         scan(project)
     d = [d for d, _, _ in os.walk(project / "cache") if os.path.basename(d) == "results"][0]
     assert len([n for n in os.listdir(d) if n.endswith(".json")]) == 2
+
+
+def test_a_file_swapped_for_a_fifo_does_not_hang_the_key(project, counted):
+    # discovery saw a regular file; by the time the result key reads it, it is a FIFO:
+    # the read must not block (the scan proper reports the file)
+    from lockwatch.static.discover import discover
+    from lockwatch.static.cache import ResultCache
+
+    cfg_ = cfg(project)
+    files, errors = discover(["pkg"], cfg_)
+    victim = project / "pkg" / "b.py"
+    victim.unlink()
+    os.mkfifo(victim)
+    assert ResultCache.for_config(cfg_).key(files, errors, cfg_) is None

@@ -198,6 +198,8 @@ class ResultCache:
     def key(self, files: list, errors: list, config: Config) -> str | None:
         """``files``: ``SourceFile``s; ``errors``: discovery ``InputError``s. None when a file
         cannot be read now (the scan proper will report it; nothing to reuse)."""
+        from lockwatch.static.pool import _read  # never blocks on a file swapped for a FIFO
+
         h = hashlib.sha256(self.cache._salt)
         h.update(_code_fingerprint().encode())
         h.update(_config_fingerprint(config).encode("utf-8", "surrogatepass"))
@@ -205,8 +207,7 @@ class ResultCache:
             h.update(f"E\0{e.path}\0{e.message}\0".encode("utf-8", "surrogatepass"))
         for sf in files:
             try:
-                with open(sf.abspath, "rb") as f:
-                    data = f.read()
+                data = _read(sf.abspath)
             except OSError:
                 return None
             h.update(f"F\0{sf.path}\0{sf.module}\0{int(sf.is_package)}\0{len(data)}\0".encode(
