@@ -33,12 +33,12 @@ def module_name(relpath: str) -> tuple[str, bool]:
     return ".".join(parts) or "__main__", is_pkg
 
 
-def summarise_paths(paths: list[str], config: Config, progress=None) -> tuple[dict[str, ModuleSummary], list[InputError]]:
+def summarise_paths(paths: list[str], config: Config) -> tuple[dict[str, ModuleSummary], list[InputError]]:
     """discover -> summarise: module name -> summary, and the inputs that could not be read."""
     from lockwatch.static.discover import discover
 
     files, errors = discover(list(paths), config)
-    return summarise_discovered(files, errors, config, progress)
+    return summarise_discovered(files, errors, config)
 
 
 def summarise_discovered(files: list, errors: list[InputError], config: Config,
