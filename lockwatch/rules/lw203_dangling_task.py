@@ -23,6 +23,9 @@ _DROPPED = {"discard": "its result is discarded", "test": "it is only tested for
             "with": "it is used as a context manager (a Task is not one)"}
 
 
+_SPAWNER_METHODS = tuple(sorted({n.rsplit(".", 1)[1] for n in asyncflow.TASK_SPAWNERS} | {"create_task"}))
+
+
 def _is_spawner(model, fi, ev, cs) -> str | None:
     for name in asyncflow.ext_names(model, fi, ev, cs):
         if name in asyncflow.TASK_SPAWNERS:
@@ -53,7 +56,12 @@ def check(model, config):
         for idx, ev in enumerate(fi.summary.events):
             if ev["e"] != "call":
                 continue
-            name = _is_spawner(model, fi, ev, sites.get(idx))
+            cs = sites.get(idx)
+            if not (cs is not None and cs.ext) and not ev["f"].endswith(_SPAWNER_METHODS):
+                # every name ext_names can find without the linker's ends with the called
+                # ref's own last part: no spawner can come out of _is_spawner here
+                continue
+            name = _is_spawner(model, fi, ev, cs)
             if name is None:
                 continue
             why = dropped(model, fi, ev)

@@ -213,42 +213,57 @@ def _callback_functions(model) -> set[str]:
     """Functions handed out to be called back: protocol handler names, methods passed to a
     call (not a one-shot thread/task start) or stored on another object."""
     out: set[str] = set()
-    for fid, fi in model.functions.items():
+    functions = model.functions
+    for fid, fi in functions.items():
         if fi.summary.name in HANDLER_NAMES and fi.cls:
             out.add(fid)
-    for fid, fi in model.functions.items():
+    for fid, fi in functions.items():
         evs = fi.summary.events
         ext_by_idx = None
         cid = fi.cls
+        ci = model.classes.get(cid) if cid else None
         for idx, ev in enumerate(evs):
             e = ev["e"]
             if e == "call":
-                refs = [r for r in (v.get("r") for v in (*(ev.get("a") or ()), *(ev.get("k") or {}).values())
-                                    if isinstance(v, dict)) if _callable_ref(r)]
-                if not refs:
+                a = ev.get("a")
+                k = ev.get("k")
+                if not a and not k:
+                    continue
+                # the functions the arguments name, first: most name none, and only then
+                # is the (costlier) one-shot test of the callee needed
+                found = [g for g in (_ref_target(functions, fi, cid, ci, v.get("r"))
+                                     for v in (*(a or ()), *(k or {}).values()) if isinstance(v, dict))
+                         if g is not None]
+                if not found:
                     continue
                 if ext_by_idx is None:
                     ext_by_idx = {cs.idx: cs.ext for cs in fi.calls}
                 names = ext_by_idx.get(idx) or [ev.get("f", "")]
                 if any(ONE_SHOT.search(n or "") for n in names) or ONE_SHOT.search(ev.get("f", "")):
                     continue
+                out.update(found)
             elif e == "wr" and isinstance(ev.get("v"), dict):
                 if str(ev.get("r", "")).startswith("@self.") and ev["r"].count(".") <= 1:
                     continue
-                refs = [r for r in (ev["v"].get("r"),) if _callable_ref(r)]
-            else:
-                continue
-            for r in refs:
-                if r.startswith("@self.") and cid:
-                    ci = model.classes.get(cid)
-                    m = ci.summary.methods.get(r.split(".")[1]) if ci is not None else None
-                    if m:
-                        out.add(f"{ci.module}.{m}")
-                elif not r.startswith("@"):
-                    g = f"{fi.module}.{r}"
-                    if g in model.functions:
-                        out.add(g)
+                g = _ref_target(functions, fi, cid, ci, ev["v"].get("r"))
+                if g is not None:
+                    out.add(g)
     return out
+
+
+def _ref_target(functions, fi, cid, ci, r) -> str | None:
+    """The project function a callable reference in ``fi`` names (``@self.method`` of its
+    class, a function of its module), else None."""
+    if not _callable_ref(r):
+        return None
+    if r.startswith("@self.") and cid:
+        m = ci.summary.methods.get(r.split(".")[1]) if ci is not None else None
+        return f"{ci.module}.{m}" if m else None
+    if not r.startswith("@"):
+        g = f"{fi.module}.{r}"
+        if g in functions:
+            return g
+    return None
 
 
 def _callable_ref(r) -> bool:

@@ -414,11 +414,11 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
 def _scope_functions(model: ProgramModel, fi: FunctionInfo) -> list[FunctionInfo]:
     """The function and those nested in it (closures see its locals); for module level,
     every function of the module (module locals are globals)."""
+    same_module = model.module_functions(fi.module)
     if fi.qualname == "<module>":
-        return [f for f in model.functions.values() if f.module == fi.module]
+        return list(same_module)
     prefix = fi.qualname + ".<locals>."
-    return [fi] + [f for f in model.functions.values()
-                   if f.module == fi.module and f.qualname.startswith(prefix)]
+    return [fi] + [f for f in same_module if f.qualname.startswith(prefix)]
 
 
 def name_used(model: ProgramModel, fi: FunctionInfo, name: str) -> bool:

@@ -184,6 +184,18 @@ class ProgramModel:
     def lock(self, lock_id: str) -> LockClass | None:
         return self.locks.get(lock_id)
 
+    def module_functions(self, module: str) -> list[FunctionInfo]:
+        """The functions of ``module``, in the order of ``functions``. Built once for all
+        modules (the checks ask per function: a scan of every function each time was
+        quadratic on a stdlib-sized model); rebuilt if functions were added since."""
+        idx = self.__dict__.get("_by_module")
+        if idx is None or idx[0] != len(self.functions):
+            by: dict[str, list[FunctionInfo]] = {}
+            for f in self.functions.values():
+                by.setdefault(f.module, []).append(f)
+            idx = self.__dict__["_by_module"] = (len(self.functions), by)
+        return idx[1].get(module, [])
+
     def function(self, fid: str) -> FunctionInfo | None:
         return self.functions.get(fid)
 
