@@ -1,6 +1,8 @@
 """The summarise stage alone: ast summariser vs libcst summariser, in one process, one run.
 
     python benchmarks/bench_summarise.py [--tree DIR] [--json OUT] [--limit N]
+    python benchmarks/bench_summarise.py --ab BASE [--rounds N] [--tree DIR ...] [--json OUT]
+    python benchmarks/bench_summarise.py --encode [--tree DIR]
 
 Over every ``.py`` file of the tree (default: the CPython 3.12 stdlib without tests, as
 ``bench_scan.py`` builds it; ``/tmp/stdlib/tree`` is used when it exists):
@@ -11,14 +13,32 @@ Over every ``.py`` file of the tree (default: the CPython 3.12 stdlib without te
   (with the first differing key of each), and the files only one parser reads.
 
 Comment scans (suppressions, ``# guarded_by:``) are shared and run in both timings.
+
+``--ab BASE`` (a commit, e.g. ``HEAD~3``): the ast walk of this checkout against the walk of
+``BASE`` (its ``lockwatch/`` extracted with ``git archive`` into a temporary directory), each
+in a fresh subprocess, alternating which runs first, ``--rounds`` times (default 5); per side
+the median CPU time of the walk over the tree (``summarise_tree`` only: each file is parsed
+just before its walk, untimed, so one tree is alive at a time as in a worker) and the
+ratio new/base of the medians. Every child also hashes the JSON of every summary: the
+hashes of the two sides must be equal (byte-identical summaries) or the run says so.
+Several ``--tree`` may be given.
+
+``--encode``: what a worker does with a summary after the walk, per file: the cache entry
+(``cache.encode_summary_entry(key, summary.to_dict())``), pickling the ``ModuleSummary`` for
+the pipe to the main process and unpickling it there, against the alternatives this module
+can measure (pickling ``to_dict()``, the JSON bytes, rebuilding from the dict).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
+import pickle
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,10 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from lockwatch.static import summarise_cst
-from lockwatch.static.summarise_ast import summarise_tree
-
 DEFAULT_TREE = "/tmp/stdlib/tree"
+REPO = os.path.dirname(HERE)
 
 
 def first_difference(a, b, where=""):
@@ -66,22 +84,211 @@ def module_of(tree: str, path: str) -> tuple[str, bool]:
     return rel.removesuffix(".__init__"), is_pkg
 
 
+def default_tree() -> str:
+    if os.path.isdir(DEFAULT_TREE):
+        return DEFAULT_TREE
+    import bench_scan
+
+    return bench_scan.make_tree(tempfile.mkdtemp(prefix="lw-bench-sum-"))
+
+
+def sources(trees: list[str], limit: int = 0):
+    """``(tree, path, source, module, is_package)`` of every UTF-8 file of the trees."""
+    out = []
+    for tree in trees:
+        for path in files_of(tree):
+            with open(path, "rb") as f:
+                data = f.read()
+            try:
+                src = data.decode("utf-8").removeprefix("\ufeff")
+            except UnicodeDecodeError:
+                continue
+            out.append((tree, path, src, *module_of(tree, path)))
+    return out[:limit] if limit else out
+
+
+def parse(src: str, path: str):
+    try:
+        return compile(src, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+# ---------------------------------------------------------------------- A/B of the walk
+def walk_child(root: str, trees: list[str], limit: int) -> None:
+    """In a fresh process: the walk of the lockwatch under ``root`` over the trees. Prints
+    ``{"walk_s", "files", "digest"}`` as JSON."""
+    sys.path.insert(0, root)
+    from lockwatch.static.summarise_ast import summarise_tree
+
+    assert os.path.dirname(os.path.dirname(sys.modules["lockwatch.static.summarise_ast"].__file__)) \
+        == os.path.join(root, "lockwatch"), "imported the wrong lockwatch"
+    h = hashlib.sha256()
+    walk = 0.0
+    n = 0
+    clock = time.process_time
+    for _tree, path, src, mod, is_pkg in sources(trees, limit):
+        tr = parse(src, path)
+        if tr is None:
+            continue
+        t0 = clock()
+        s = summarise_tree(tr, src, path, mod, is_pkg)
+        walk += clock() - t0
+        del tr
+        n += 1
+        h.update(path.encode("utf-8", "surrogatepass"))
+        h.update(json.dumps(s.to_dict(), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    print(json.dumps({"walk_s": walk, "files": n, "digest": h.hexdigest()}))
+
+
+def extract(base: str, dest: str) -> str:
+    """``lockwatch/`` of commit ``base`` under ``dest`` (git archive: the checkout is untouched)."""
+    arch = subprocess.run(["git", "-C", REPO, "archive", base, "lockwatch"], check=True,
+                          capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=arch, check=True)
+    return dest
+
+
+def ab(base: str, trees: list[str], rounds: int, limit: int, out_json: str | None) -> None:
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", base], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "lockwatch/static"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="lw-bench-ab-") as tmp:
+        roots = {"base": extract(base, tmp), "new": REPO}
+        cmd = [sys.executable, os.path.abspath(__file__)]
+        for t in trees:
+            cmd += ["--tree", t]
+        if limit:
+            cmd += ["--limit", str(limit)]
+        times: dict[str, list[float]] = {"base": [], "new": []}
+        digests: dict[str, set] = {"base": set(), "new": set()}
+        files = {}
+        for k in range(rounds):
+            for side in (("base", "new") if k % 2 == 0 else ("new", "base")):
+                p = subprocess.run(cmd + ["--walk-child", roots[side]], capture_output=True,
+                                   text=True, check=True)
+                r = json.loads(p.stdout.strip().splitlines()[-1])
+                times[side].append(r["walk_s"])
+                digests[side].add(r["digest"])
+                files[side] = r["files"]
+            print(f"round {k + 1}: base {times['base'][-1]:.3f} s, new {times['new'][-1]:.3f} s",
+                  flush=True)
+    med = {side: statistics.median(v) for side, v in times.items()}
+    ratio = med["new"] / med["base"]
+    identical = digests["base"] == digests["new"] and len(digests["new"]) == 1
+    res = {
+        "trees": trees, "python": sys.version.split()[0], "base": commit,
+        "new": head + (" + uncommitted changes" if dirty else ""), "rounds": rounds,
+        "files": files, "walk_s": times, "median_s": med, "new_over_base": round(ratio, 3),
+        "identical_summaries": identical,
+    }
+    print(f"walk CPU over {files['new']} files ({', '.join(trees)}), Python {res['python']}, "
+          f"median of {rounds}: base {commit} {med['base']:.3f} s, new {res['new']} "
+          f"{med['new']:.3f} s, new/base = {ratio:.3f}")
+    print("summaries: " + ("identical (same digest)" if identical else
+                           f"DIFFERENT: base {sorted(digests['base'])} new {sorted(digests['new'])}"))
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump(res, f, indent=1)
+    if not identical:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------- after the walk
+def encode_costs(trees: list[str], limit: int, out_json: str | None) -> None:
+    sys.path.insert(0, REPO)
+    from lockwatch.static.cache import encode_summary_entry
+    from lockwatch.static.summarise_ast import summarise_tree
+    from lockwatch.static.summary import ModuleSummary
+
+    clock = time.process_time
+    cost = dict.fromkeys(("walk", "to_dict", "json_entry", "pickle_summary", "unpickle_summary",
+                          "pickle_dict", "unpickle_dict", "from_dict", "pickle_json_bytes",
+                          "json_loads"), 0.0)
+    size = dict.fromkeys(("json_entry", "pickle_summary", "pickle_dict"), 0)
+    n = 0
+    key = "0" * 64
+    for _tree, path, src, mod, is_pkg in sources(trees, limit):
+        tr = parse(src, path)
+        if tr is None:
+            continue
+        n += 1
+        t0 = clock()
+        s = summarise_tree(tr, src, path, mod, is_pkg)
+        t1 = clock()
+        d = s.to_dict()
+        t2 = clock()
+        entry = encode_summary_entry(key, d)
+        t3 = clock()
+        ps = pickle.dumps(s, pickle.HIGHEST_PROTOCOL)
+        t4 = clock()
+        pickle.loads(ps)
+        t5 = clock()
+        pd = pickle.dumps(d, pickle.HIGHEST_PROTOCOL)
+        t6 = clock()
+        d2 = pickle.loads(pd)
+        t7 = clock()
+        ModuleSummary.from_dict(d2)
+        t8 = clock()
+        pj = pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)
+        pickle.loads(pj)
+        t9 = clock()
+        json.loads(entry)
+        t10 = clock()
+        for k, a, b in (("walk", t0, t1), ("to_dict", t1, t2), ("json_entry", t2, t3),
+                        ("pickle_summary", t3, t4), ("unpickle_summary", t4, t5),
+                        ("pickle_dict", t5, t6), ("unpickle_dict", t6, t7), ("from_dict", t7, t8),
+                        ("pickle_json_bytes", t8, t9), ("json_loads", t9, t10)):
+            cost[k] += b - a
+        size["json_entry"] += len(entry)
+        size["pickle_summary"] += len(ps)
+        size["pickle_dict"] += len(pd)
+    res = {"trees": trees, "python": sys.version.split()[0], "files": n,
+           "cpu_s": {k: round(v, 3) for k, v in cost.items()},
+           "per_file_ms": {k: round(1000 * v / n, 3) for k, v in cost.items()},
+           "bytes": size}
+    print(f"{n} files, Python {res['python']}: CPU seconds over the tree (per file, ms)")
+    for k, v in cost.items():
+        print(f"  {k:18s} {v:7.3f} s  ({1000 * v / n:.3f} ms)")
+    for k, v in size.items():
+        print(f"  {k:18s} {v / 1e6:7.1f} MB")
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump(res, f, indent=1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tree", help="directory of .py files (default: the stdlib without tests)")
+    ap.add_argument("--tree", action="append",
+                    help="directory of .py files (default: the stdlib without tests); "
+                         "repeatable with --ab")
     ap.add_argument("--json", help="write the numbers here too")
     ap.add_argument("--limit", type=int, default=0, help="only the first N files")
+    ap.add_argument("--ab", metavar="BASE", help="A/B: this checkout's ast walk vs commit BASE's")
+    ap.add_argument("--rounds", type=int, default=5, help="--ab rounds (default 5)")
+    ap.add_argument("--encode", action="store_true", help="cost of encoding/pickling a summary")
+    ap.add_argument("--walk-child", metavar="ROOT", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    tree = args.tree
-    if tree is None:
-        if os.path.isdir(DEFAULT_TREE):
-            tree = DEFAULT_TREE
-        else:
-            import bench_scan
-
-            tree = bench_scan.make_tree(tempfile.mkdtemp(prefix="lw-bench-sum-"))
     warnings.simplefilter("ignore")
     sys.setrecursionlimit(10_000)
+    if args.walk_child:
+        walk_child(args.walk_child, args.tree, args.limit)
+        return
+    trees = args.tree or [default_tree()]
+    if args.ab:
+        ab(args.ab, trees, args.rounds, args.limit, args.json)
+        return
+    if args.encode:
+        encode_costs(trees, args.limit, args.json)
+        return
+    sys.path.insert(0, REPO)
+    from lockwatch.static import summarise_cst
+    from lockwatch.static.summarise_ast import summarise_tree
+
+    tree = trees[0]
     files = files_of(tree)
     if args.limit:
         files = files[: args.limit]
