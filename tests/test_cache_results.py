@@ -147,3 +147,19 @@ def test_a_file_swapped_for_a_fifo_does_not_hang_the_key(project, counted):
     victim.unlink()
     os.mkfifo(victim)
     assert ResultCache.for_config(cfg_).key(files, errors, cfg_) is None
+
+
+def test_a_miss_reads_each_file_once_and_summarises_the_bytes_it_hashed(project, monkeypatch):
+    from lockwatch.static import pool
+
+    reads: list[str] = []
+    real = pool._read
+
+    def counting_read(path):
+        reads.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(pool, "_read", counting_read)
+    report = scan(project)
+    assert [f["code"] for f in report["findings"]] == ["LW101"]
+    assert sorted(reads) == ["__init__.py", "a.py", "b.py"]

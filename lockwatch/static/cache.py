@@ -195,9 +195,12 @@ class ResultCache:
         c = Cache.for_config(config)
         return cls(c) if c is not None else None
 
-    def key(self, files: list, errors: list, config: Config) -> str | None:
+    def key(self, files: list, errors: list, config: Config,
+            contents: dict[str, bytes] | None = None) -> str | None:
         """``files``: ``SourceFile``s; ``errors``: discovery ``InputError``s. None when a file
-        cannot be read now (the scan proper will report it; nothing to reuse)."""
+        cannot be read now (the scan proper will report it; nothing to reuse).
+        ``contents``, when given, receives each file's bytes by absolute path: on a miss the
+        scan summarises exactly the bytes the key was made of, and reads nothing twice."""
         from lockwatch.static.pool import _read  # never blocks on a file swapped for a FIFO
 
         h = hashlib.sha256(self.cache._salt)
@@ -210,6 +213,8 @@ class ResultCache:
                 data = _read(sf.abspath)
             except OSError:
                 return None
+            if contents is not None:
+                contents[sf.abspath] = data
             h.update(f"F\0{sf.path}\0{sf.module}\0{int(sf.is_package)}\0{len(data)}\0".encode(
                 "utf-8", "surrogatepass"))
             h.update(hashlib.sha256(data).digest())

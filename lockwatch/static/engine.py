@@ -42,14 +42,15 @@ def summarise_paths(paths: list[str], config: Config) -> tuple[dict[str, ModuleS
 
 
 def summarise_discovered(files: list, errors: list[InputError], config: Config,
-                         progress=None) -> tuple[dict[str, ModuleSummary], list[InputError]]:
+                         progress=None, contents: dict[str, bytes] | None = None,
+                         ) -> tuple[dict[str, ModuleSummary], list[InputError]]:
     """Always through the worker pool (``lockwatch.static.pool``): it runs the parse guard and
     isolates crashes (deep nesting can overflow the C stack of the parser and kill the
     process doing it). There is deliberately no in-process fallback for files on disk.
     ``progress(done, total)`` is called as files are summarised."""
     from lockwatch.static.pool import summarise_files
 
-    summaries, errs = summarise_files(files, config, progress)
+    summaries, errs = summarise_files(files, config, progress, contents=contents)
     errors = list(errors) + list(errs)
     by_module: dict[str, ModuleSummary] = {}
     for sf in files:
@@ -98,7 +99,8 @@ def _scan(paths: list[str], config: Config, progress=None) -> Report:
 
     files, errors = discover(list(paths), config)
     results = ResultCache.for_config(config)
-    key = results.key(files, errors, config) if results is not None else None
+    contents: dict[str, bytes] = {}
+    key = results.key(files, errors, config, contents) if results is not None else None
     if key is not None:
         stored = results.get(key)
         if stored is not None:
@@ -106,7 +108,7 @@ def _scan(paths: list[str], config: Config, progress=None) -> Report:
                 return Report.from_dict(stored)
             except (KeyError, TypeError, ValueError):
                 pass  # a layout we no longer read: recompute and overwrite
-    by_module, errs = summarise_discovered(files, errors, config, progress)
+    by_module, errs = summarise_discovered(files, errors, config, progress, contents)
     report = analyse_summaries(by_module, config, errs)
     if key is not None:
         results.put(key, report.to_dict())

@@ -74,9 +74,11 @@ def summarise_files(
     *,
     timeout: float | None = None,
     summariser: str = DEFAULT_SUMMARISER,
+    contents: dict[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], list[InputError]]:
     """Summaries keyed by ``SourceFile.path``, and an error for every file without one.
-    Errors come back in the order of ``files``."""
+    Errors come back in the order of ``files``. ``contents`` (absolute path -> bytes) holds
+    files already read by the caller (the whole-scan cache key); they are not read again."""
     timeout = _timeout(config, timeout)
     cache = Cache.for_config(config)
     summaries: dict[str, Any] = {}
@@ -91,7 +93,9 @@ def summarise_files(
     try:
         for sf in files:
             try:
-                data = _read(sf.abspath)
+                data = contents.pop(sf.abspath, None) if contents else None
+                if data is None:
+                    data = _read(sf.abspath)
             except OSError as e:
                 errors[sf.path] = InputError(sf.path, _read_reason(e))
                 done += 1
