@@ -972,15 +972,20 @@ class Linker:
         return (ms, self.m.functions.get(f"{fi.module}.<module>"), None)
 
     def _link_call(self, fi, ctx, idx, ev) -> None:
-        implicit: list = []
-        loc = (fi.path, ev["l"], ev["c"], "")
-        v = self.eval_ref(ev["f"], ctx, implicit)
+        # the CallSite is made only for a call that links to something (most calls of a
+        # program, to builtins and unresolved names, do not): its fields are gathered first
+        targets: list = []
+        f = ev["f"]
+        v = self.eval_ref(f, ctx, targets)
         args, kws = ev.get("a") or [], ev.get("k") or {}
-        cs = CallSite(idx, loc, tuple(ev["h"]), use=ev.get("u", "expr"), args=args, kws=kws)
-        cs.targets.extend(implicit)
+        ext: list = []
+        virtual: set = set()
+        fnargs: list = []
+        blocking = None
+        lockm = None
         extra_blocking = self._extra_blocking
         if v is None:
-            v = self._duck_method(fi, ev["f"])
+            v = self._duck_method(fi, f)
         if v is not None:
             k = v[0]
             if k == "func":
@@ -990,38 +995,39 @@ class Linker:
                 elif (recv is None and v[1].startswith(fi.id + ".<locals>.") and v[1] in self.m.functions
                       and self.m.functions[v[1]].summary.self_name is None):
                     recv = "@self"   # a closure shares its defining method's receiver
-                cs.targets.append((v[1], recv if recv is not None else "?"))
+                targets.append((v[1], recv if recv is not None else "?"))
                 if v[1] in extra_blocking:
-                    cs.blocking = v[1]
-                if ev["f"].startswith("@self.") and ev["f"].count(".") == 1 and ctx[2] is not None:
+                    blocking = v[1]
+                if f.startswith("@self.") and f.count(".") == 1 and ctx[2] is not None:
                     # virtual dispatch: a subclass may override the method self calls
-                    for ofid in self._overrides(ctx[2].id, ev["f"][6:]):
+                    for ofid in self._overrides(ctx[2].id, f[6:]):
                         if ofid != v[1]:
-                            cs.targets.append((ofid, "@self"))
-                            cs.virtual.add(ofid)
+                            targets.append((ofid, "@self"))
+                            virtual.add(ofid)
                 elif recv is not None and recv != "@self" and self._is_abstract(v[1]):
                     # an abstract method has no body to run: on a receiver typed as the
                     # base class, the call runs one of the project's overrides
                     base = self.m.functions[v[1]]
                     for ofid in self._overrides(base.cls, v[1].rsplit(".", 1)[1]):
                         if ofid != v[1]:
-                            cs.targets.append((ofid, recv))
-                            cs.virtual.add(ofid)
+                            targets.append((ofid, recv))
+                            virtual.add(ofid)
             elif k == "cls":
                 init = self.find_method(v[1], "__init__")
                 if init:
-                    cs.targets.append((init, "?"))
+                    targets.append((init, "?"))
                 if v[1] in extra_blocking:
-                    cs.blocking = v[1]
+                    blocking = v[1]
             elif k == "ext":
-                cs.ext.append(v[1])
+                ext.append(v[1])
             elif k == "extm":
-                cs.ext.append(f"{v[1]}.{v[2]}")
+                ext.append(f"{v[1]}.{v[2]}")
             elif k == "lockm":
-                cs.lockm = (v[1], v[2], v[3], v[4])
-        for name in cs.ext:
+                lockm = (v[1], v[2], v[3], v[4])
+        loc = (fi.path, ev["l"], ev["c"], "")
+        for name in ext:
             if catalog.is_blocking(name, args, kws, extra_blocking):
-                cs.blocking = name
+                blocking = name
             if name in catalog.CALLBACK_REGISTRARS:
                 i = catalog.CALLBACK_REGISTRARS[name]
                 if i < len(args):
@@ -1029,20 +1035,26 @@ class Linker:
                     if cb is not None and cb[0] == "func":
                         self.m.callbacks.append((cb[1], cb[2] or "?", loc, name))
         # callables handed to a project function that may call them (only those can bind)
-        for i, a in enumerate(args if cs.targets else ()):
+        for i, a in enumerate(args if targets else ()):
             if a and "r" in a:
                 av = self.eval_ref(a["r"], ctx)
                 if av is not None and av[0] == "func":
-                    cs.fnargs.append((i, av[1], av[2] or "?"))
-        for kname, a in (kws.items() if cs.targets else ()):
+                    fnargs.append((i, av[1], av[2] or "?"))
+        for kname, a in (kws.items() if targets else ()):
             if a and "r" in a:
                 av = self.eval_ref(a["r"], ctx)
                 if av is not None and av[0] == "func":
-                    cs.fnargs.append((kname, av[1], av[2] or "?"))
-        if v is None and ctx[2] is not None and ev["f"].startswith("@self.") and ev["f"].count(".") == 1:
+                    fnargs.append((kname, av[1], av[2] or "?"))
+        stored = v is None and ctx[2] is not None and f.startswith("@self.") and f.count(".") == 1
+        linked = bool(targets or ext or lockm or blocking or fnargs)
+        if not (stored or linked):
+            return
+        cs = CallSite(idx, loc, tuple(ev["h"]), targets, ext, blocking, lockm, fnargs,
+                      ev.get("u", "expr"), args, kws, virtual)
+        if stored:
             # ``self.listener(...)``: a callable stored in an attribute, bound after linking
-            self._attr_call_sites.append((fi, cs, ctx[2].id, ev["f"][6:]))
-        if cs.targets or cs.ext or cs.lockm or cs.blocking or cs.fnargs:
+            self._attr_call_sites.append((fi, cs, ctx[2].id, f[6:]))
+        if linked:
             fi.calls.append(cs)
 
     def _link_stored_callbacks(self) -> None:
