@@ -101,6 +101,20 @@ def test_text_stacks_are_indented_beneath():
     ]
 
 
+def test_text_shows_the_other_waiting_agents_a_runtime_report_carries():
+    from dataclasses import replace
+
+    waiting = {"Task-3 (consumer)": {"waits_for": "asyncio.Queue (jobs, app.py:3)", "kind": "queue",
+                                     "seconds": 2.5, "stack": ["app.py:30 in consumer"]}}
+    f = replace(RUNTIME, extra={"waiting": waiting})
+    lines = render_text(make_report(f), quiet=True).splitlines()
+    assert lines[-2:] == [
+        "    also waiting: Task-3 (consumer) waits for asyncio.Queue (jobs, app.py:3) for 2.5 s",
+        "        app.py:30 in consumer",
+    ]
+    assert "also waiting" not in render_text(make_report(RUNTIME), quiet=True)
+
+
 def test_text_long_locations_still_separated_from_note():
     f = Finding("LW111", "self-deadlock", "error", "m", "a.py", 1, 1, fingerprint="x",
                 related=[Location("some/very/long/path/module.py", 1234, 56, "takes L")])

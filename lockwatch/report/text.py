@@ -41,6 +41,27 @@ def render_finding(f: Finding, color: bool = False) -> list[str]:
         label = "stack" if len(f.stacks or []) == 1 else f"stack {i} of {len(f.stacks or [])}"
         lines.append("    " + _paint(label + ":", _DIM, color))
         lines.extend("        " + frame for frame in stack)
+    lines.extend(_waiting(f, color))
+    return lines
+
+
+def _waiting(f: Finding, color: bool) -> list[str]:
+    """Runtime deadlock/long-wait reports carry the other agents that were waiting at the
+    time (``extra["waiting"]``: tasks on an asyncio Event, Queue or Semaphore, threads on a
+    lock). They are often why the program is stuck, so the text shows them with their stacks,
+    as the JSON does."""
+    waiting = f.extra.get("waiting") if isinstance(f.extra, dict) else None
+    if not isinstance(waiting, dict) or not waiting:
+        return []
+    lines = []
+    for name, w in waiting.items():
+        if not isinstance(w, dict):
+            continue
+        what = w.get("waits_for") or w.get("kind") or "something"
+        secs = w.get("seconds")
+        since = f" for {secs:g} s" if isinstance(secs, (int, float)) else ""
+        lines.append("    " + _paint(f"also waiting: {name} waits for {what}{since}", _DIM, color))
+        lines.extend("        " + str(frame) for frame in (w.get("stack") or []))
     return lines
 
 
