@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cache-dir", metavar="DIR", help="where to keep per-file summaries")
     s.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     s.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary line")
+    s.add_argument("--statistics", action="store_true",
+                   help="print how many findings each rule has instead of the findings (text or json)")
     s.add_argument(
         "--hook", action="store_true",
         help="pre-commit mode: the PATHs are the changed files; analyse their whole project "
@@ -223,6 +225,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         scan_paths = given
         start = given[0]
 
+    if args.statistics and args.format not in ("text", "json"):
+        raise UsageError(f"--statistics prints text or json, not {args.format}")
     config = load(start=start, config_file=args.config)
     apply_overrides(
         config,
@@ -274,7 +278,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                   file=sys.stderr)
 
     try:
-        rep.write(report, args.format, args.output, quiet=args.quiet)
+        rep.write(report, args.format, args.output, quiet=args.quiet, statistics=args.statistics)
     except OSError as e:
         if args.output and not isinstance(e, BrokenPipeError):
             raise UsageError(f"cannot write report to {args.output}: {e.strerror or e}") from e

@@ -160,6 +160,24 @@ def test_cross_module_cycle_json_text_sarif_github(tmp_path):
     assert run(proj, "scan", "--exit-zero", check_rc=0).stdout.startswith("shop/")
 
 
+def test_statistics_counts_findings_per_rule(tmp_path):
+    proj = make(tmp_path, {"app/locks.py": SIMPLE_BAD, "app/more.py": SIMPLE_BAD, "app/broken.py": "def f(:\n"})
+    r = run(proj, "scan", "--statistics", "app", check_rc=1)
+    assert r.stdout.splitlines() == [
+        "2  LW101  lock-order-cycle",
+        "Found 2 findings.",
+        "1 input could not be analysed (run without --statistics to list them).",
+    ]
+    d = json.loads(run(proj, "scan", "--statistics", "--format", "json", "app", check_rc=1).stdout)
+    assert d == {"statistics": [{"code": "LW101", "name": "lock-order-cycle", "kind": "lock-order-cycle",
+                                 "count": 2}], "errors": 1}
+    assert run(proj, "scan", "--statistics", "--exit-zero", "-q", "app", check_rc=0).stdout == "2  LW101  lock-order-cycle\n"
+    assert "text or json" in run(proj, "scan", "--statistics", "--format", "sarif", "app", check_rc=2).stderr
+    (tmp_path / "clean").mkdir()
+    clean = make(tmp_path / "clean", {"app/locks.py": SIMPLE_GOOD})
+    assert run(clean, "scan", "--statistics", check_rc=0).stdout == "No findings.\n"
+
+
 def test_clean_lookalike_is_clean(tmp_path):
     proj = cycle_project(tmp_path, good=True)
     assert run(proj, "scan", check_rc=0).stdout == "No findings.\n"

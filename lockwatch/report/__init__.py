@@ -53,14 +53,23 @@ def use_color(stream: IO[str]) -> bool:
     return bool(isatty and isatty())
 
 
-def write(report: Report, fmt: str, output: str | None = None, *, quiet: bool = False) -> None:
-    """Render to ``output`` (a path; ``None`` or ``-`` = stdout). Files are UTF-8."""
+def write(report: Report, fmt: str, output: str | None = None, *, quiet: bool = False,
+          statistics: bool = False) -> None:
+    """Render to ``output`` (a path; ``None`` or ``-`` = stdout). Files are UTF-8.
+    ``statistics``: counts per rule instead of the findings (text or json)."""
+    if statistics:
+        from lockwatch.report.statistics import render_statistics
+
+        text = render_statistics(report, fmt, quiet=quiet)
+        if output and output != "-":
+            _write_file(output, text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        return
     if output and output != "-":
         text = render(report, fmt, color=False, quiet=quiet)
-        parent = os.path.dirname(os.path.abspath(output))
-        os.makedirs(parent, exist_ok=True)
-        with open(output, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        _write_file(output, text)
         return
     out = sys.stdout
     text = render(report, fmt, color=use_color(out), quiet=quiet)
@@ -72,3 +81,10 @@ def write(report: Report, fmt: str, output: str | None = None, *, quiet: bool = 
         out.flush()
         out.buffer.write(text.encode("utf-8", "backslashreplace"))
     out.flush()
+
+
+def _write_file(output: str, text: str) -> None:
+    parent = os.path.dirname(os.path.abspath(output))
+    os.makedirs(parent, exist_ok=True)
+    with open(output, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
