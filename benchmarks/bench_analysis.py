@@ -3,7 +3,8 @@
 The summaries of a tree are made once (with this checkout's summariser) and pickled; then,
 N rounds, a fresh child process of this checkout and one of the base commit (a detached
 ``git worktree`` under /tmp) each load them and run ``engine.analyse_summaries`` with the
-cyclic GC off, as the engine does. Rounds alternate which side goes first. Prints the median
+cyclic GC off, as the engine does, timing its stages in CPU time (the machine is shared).
+Rounds alternate which side goes first. Prints the median
 per stage (link, graph, checks, and per rule), the ratio new/base, and whether the two
 reports are byte-identical (their JSON). ``--deep`` also compares a digest of the linked
 model (every function's acquisitions, call sites and composed effects, the lock graph with
@@ -12,7 +13,7 @@ little, an equal model says the analysis did the same work.
 
 Usage:
     python benchmarks/bench_analysis.py [--tree DIR | --pickle FILE] [--base REV] [-n N]
-                                        [--deep] [--keep-reports DIR]
+                                        [--deep] [--select ALL] [--keep-reports DIR]
 
 ``--pickle`` takes ``(summaries, errors)`` as ``/tmp/dump_sums.py`` writes it. Exit status 1
 when the reports (or, with --deep, the models) differ.
@@ -35,17 +36,22 @@ REPO = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import gc, hashlib, json, pickle, sys, time
-root, pkl, out, deep = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+root, pkl, out, deep, select = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1", sys.argv[5]
 sys.path.insert(0, root)
 from lockwatch.config import Config
 from lockwatch.static import engine
 with open(pkl, "rb") as f:
     summaries, errors = pickle.load(f)
 gc.disable()
+# stage times as CPU time of this process, not wall time: the machine is shared, and
+# another process's burst should not count against either side
+import types
+engine.time = types.SimpleNamespace(perf_counter=time.process_time)
 timings = {}
-t = time.perf_counter()
-model, report = engine.analyse_summaries_with_model(summaries, Config(), errors, timings)
-total = time.perf_counter() - t
+t = time.process_time()
+config = Config(select=select.split(",")) if select else Config()
+model, report = engine.analyse_summaries_with_model(summaries, config, errors, timings)
+total = time.process_time() - t
 text = json.dumps(report.to_dict(), indent=1, sort_keys=True)
 res = {"link": timings["link"], "graph": timings["graph"], "checks": timings["checks"],
        "total": total, "per_rule": timings.get("per_rule", {}),
@@ -114,10 +120,10 @@ def make_pickle(tree: str, dest: Path) -> None:
     gc.enable()
 
 
-def run_child(root: Path, pkl: Path, out: Path, deep: bool) -> dict:
+def run_child(root: Path, pkl: Path, out: Path, deep: bool, select: str) -> dict:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
-    subprocess.run([sys.executable, "-c", CHILD, str(root), str(pkl), str(out), "1" if deep else "0"],
+    subprocess.run([sys.executable, "-c", CHILD, str(root), str(pkl), str(out), "1" if deep else "0", select],
                    check=True, env=env, cwd=str(root))
     with open(str(out) + ".json") as f:
         return json.load(f)
@@ -132,6 +138,8 @@ def main(argv=None) -> int:
                     "against its last commit)")
     ap.add_argument("-n", type=int, default=5, help="rounds (default 5)")
     ap.add_argument("--deep", action="store_true", help="also compare a digest of the linked model")
+    ap.add_argument("--select", default="", help="rule selection, comma-separated (ALL: every rule, "
+                    "opt-in ones included); default: the default configuration's")
     ap.add_argument("--keep-reports", help="directory to write base.json/new.json reports to")
     args = ap.parse_args(argv)
 
@@ -147,7 +155,7 @@ def main(argv=None) -> int:
     for i in range(args.n):
         order = ("base", "new") if i % 2 == 0 else ("new", "base")
         for side in order:
-            runs[side].append(run_child(sides[side], pkl, work / f"{side}{i}", args.deep))
+            runs[side].append(run_child(sides[side], pkl, work / f"{side}{i}", args.deep, args.select))
 
     def med(side, key):
         return statistics.median(r[key] for r in runs[side])
@@ -156,7 +164,7 @@ def main(argv=None) -> int:
         return statistics.median(r["per_rule"].get(code, 0.0) for r in runs[side])
 
     print(f"base {git('rev-parse', '--short', args.base)} ({base}) vs new (working tree {REPO}); "
-          f"{args.n} rounds, medians, seconds")
+          f"{args.n} rounds, medians, CPU seconds")
     print(f"{'stage':10} {'base':>8} {'new':>8} {'new/base':>9}")
     for key in ("link", "graph", "checks", "total"):
         b, n = med("base", key), med("new", key)

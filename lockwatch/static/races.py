@@ -140,14 +140,16 @@ class _Index:
         # classes with a method that takes a thread lock: their instances guard themselves
         self.lock_owners: set[str] = set()
         for fid, fi in model.functions.items():
-            if fi.cls is not None and any(_thread_lock(model, a.lock) for acqs in fi.acqs.values()
-                                          for a in acqs):
+            if fi.cls is not None and fi.acqs and any(_thread_lock(model, a.lock) for acqs in fi.acqs.values()
+                                                      for a in acqs):
                 self.lock_owners.add(fi.cls)
             if fi.cls is not None and fid.endswith(".<setter>"):
                 self.setters.setdefault(fi.cls, []).append(fi)
             for cs in fi.calls:
                 for g, recv in cs.targets:
                     self.callers.setdefault(g, []).append((fi, cs, recv))
+            if not fi.acqs:
+                continue
             mod_dots = fi.module.count(".") + 1
             prefix = fi.module + "."
             for acqs in fi.acqs.values():
@@ -294,19 +296,19 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         for idx, ev in enumerate(fi.summary.events):
             e = ev["e"]
             if e == "rd":
-                parts = ev["r"].split(".")
-                if parts[0] == "@self" and len(parts) == 2 and parts[1] in method_names:
-                    referenced.add(parts[1])
+                r = ev["r"]
+                if r.startswith("@self.") and r.count(".") == 1 and r[6:] in method_names:
+                    referenced.add(r[6:])
             elif e == "call":
                 names = ext.get(idx, [])
                 t = ev.get("t")
                 if (ev.get("u") == "attr" and isinstance(t, str) and t.startswith("@self.")
                         and t.count(".") == 1 and any(n.startswith(THREAD_SAFE_TYPES) for n in names)):
                     safe_attrs.add(t.split(".")[1])
-                vals = list(ev.get("a") or []) + list((ev.get("k") or {}).values())
                 hands_off = any(n in ("threading.Thread", "threading.Timer") for n in names) or \
                     ev["f"].rsplit(".", 1)[-1] in ("submit", "map", "start_new_thread", "run_in_executor")
                 if hands_off:
+                    vals = list(ev.get("a") or []) + list((ev.get("k") or {}).values())
                     for v in vals:
                         r = (v or {}).get("r") if isinstance(v, dict) else None
                         if isinstance(r, str) and r.startswith("@self.") and r.split(".")[1] in method_names:
