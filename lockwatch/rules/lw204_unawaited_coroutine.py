@@ -34,12 +34,17 @@ def check(model, config):
     for fid in sorted(model.functions):
         fi = model.functions[fid]
         sites = asyncflow.call_sites(fi)
+        if not sites:
+            continue
         counts: dict = {}
-        for idx, ev in enumerate(fi.summary.events):
+        events = fi.summary.events
+        # only call events with a linked call site can qualify: walk those, in event order
+        for idx in sorted(sites):
+            ev = events[idx]
             if ev["e"] != "call":
                 continue
-            cs = sites.get(idx)
-            if cs is None or not cs.targets or cs.ext:
+            cs = sites[idx]
+            if not cs.targets or cs.ext:
                 continue
             targets = [model.functions.get(t) for t, _r in cs.targets]
             if not all(g is not None and _plain_coroutine_function(g) for g in targets):

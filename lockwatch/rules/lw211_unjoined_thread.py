@@ -38,6 +38,7 @@ CREATORS = {
     "multiprocessing.pool.ThreadPool": "pool",
     "multiprocessing.context.BaseContext.Pool": "pool",
 }
+_CREATOR_LAST = frozenset(n.rpartition(".")[2] for n in CREATORS)
 _BASES = {"threading.Thread": "thread", "multiprocessing.Process": "process",
           "multiprocessing.context.Process": "process"}
 FINISH = {"join", "shutdown", "terminate", "kill", "cancel", "close", "__exit__", "__enter__"}
@@ -182,6 +183,11 @@ def check(model, config):
             if ev["e"] != "call":
                 continue
             cs = sites.get(idx)
+            if (cs is None or not (cs.ext or cs.targets or cs.lockm)) and \
+                    ev["f"].rpartition(".")[2] not in _CREATOR_LAST:
+                # without the linker's names, ext_names can only find a name ending with the
+                # called ref's last part, and no target means no Thread subclass
+                continue
             kind, what, ci = None, None, None
             for name in asyncflow.ext_names(model, fi, ev, cs):
                 if name in CREATORS:

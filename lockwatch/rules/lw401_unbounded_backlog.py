@@ -186,6 +186,8 @@ def _collect(model):
             if cs.idx < 0 or not cs.targets:
                 continue
             ev = evs[cs.idx]
+            if not ev.get("a") and not ev.get("k"):
+                continue
             vals = [(i, None, v) for i, v in enumerate(ev.get("a") or [])]
             vals += [(None, k, v) for k, v in (ev.get("k") or {}).items()]
             for pos, kw, v in vals:
@@ -209,6 +211,9 @@ def _collect(model):
     return slots
 
 
+_QUEUE_METHODS = frozenset(FEED) | frozenset(DRAIN) | frozenset(DEQUE_FEED) | frozenset(DEQUE_DRAIN)
+
+
 def _callback_functions(model) -> set[str]:
     """Functions handed out to be called back: protocol handler names, methods passed to a
     call (not a one-shot thread/task start) or stored on another object."""
@@ -222,6 +227,8 @@ def _callback_functions(model) -> set[str]:
         ext_by_idx = None
         cid = fi.cls
         ci = model.classes.get(cid) if cid else None
+        methods = ci.summary.methods if ci is not None else None
+        prefix = fi.module + "."
         for idx, ev in enumerate(evs):
             e = ev["e"]
             if e == "call":
@@ -229,11 +236,24 @@ def _callback_functions(model) -> set[str]:
                 k = ev.get("k")
                 if not a and not k:
                     continue
-                # the functions the arguments name, first: most name none, and only then
-                # is the (costlier) one-shot test of the callee needed
-                found = [g for g in (_ref_target(functions, fi, cid, ci, v.get("r"))
-                                     for v in (*(a or ()), *(k or {}).values()) if isinstance(v, dict))
-                         if g is not None]
+                # the functions the arguments name (``_ref_target``, inlined: this runs for
+                # every call of the program), first: most name none, and only then is the
+                # (costlier) one-shot test of the callee needed
+                found = []
+                for v in (*(a or ()), *(k.values() if k else ())):
+                    if not isinstance(v, dict):
+                        continue
+                    r = v.get("r")
+                    if not isinstance(r, str):
+                        continue
+                    if r.startswith("@"):
+                        if not cid or not r.startswith("@self.") or r.count(".") != 1:
+                            continue
+                        m = methods.get(r[6:]) if methods is not None else None
+                        if m:
+                            found.append(f"{ci.module}.{m}")
+                    elif "." not in r and prefix + r in functions:
+                        found.append(prefix + r)
                 if not found:
                     continue
                 if ext_by_idx is None:
@@ -356,7 +376,7 @@ def check(model, config):
             base, _, meth = f.rpartition(".")
             if not base:
                 continue
-            if meth not in FEED and meth not in DRAIN and meth not in DEQUE_FEED and meth not in DEQUE_DRAIN:
+            if meth not in _QUEUE_METHODS:
                 continue
             slot = slots.resolve(fi, base)
             info = unbounded.get(slot)
