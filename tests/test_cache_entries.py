@@ -136,3 +136,37 @@ def test_timeout_is_cached_but_retried_with_a_larger_budget(tmp_path):
     # larger budget: retried (and the missing summariser makes the worker exit)
     _, e3 = summarise_files(files, cfg, timeout=0.8, summariser="pool_standins:does_not_exist")
     assert "timed out" not in e3[0].message
+
+
+def test_misses_parse_while_cached_entries_are_decoded_and_bad_entries_join_the_running_pool(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(40):
+        (src / f"m{i:02d}.py").write_text(f"def f{i}():\n    pass\n")
+    cfg = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    files, _ = discover([str(src)], cfg)
+    cold = run(files, cfg)
+    # one edited file (a miss from the start) and five damaged entries (misses found only
+    # while the pool is already running, in the background decoding)
+    (src / "m39.py").write_text("def f39():\n    pass\ndef g39():\n    pass\n")
+    c = Cache(cfg.cache_dir)
+    damaged = [f"m{i:02d}.py" for i in (0, 7, 16, 17, 33)]
+    for name in damaged:
+        sf = next(sf for sf in files if sf.path.endswith(name))
+        key = c.key((src / name).read_bytes(), sf.path, sf.module, sf.is_package)
+        with open(c.entry_path(key), "wb") as fh:
+            fh.write(b"\x00 damaged")
+    calls = []
+    s, e = summarise_files(files, cfg, summariser=pool_standins.SPEC, while_waiting=lambda: calls.append(1))
+    got = {k: v.to_dict() for k, v in s.items()}
+    assert calls == [1]
+    assert len(got) == 40 and not e
+    edited = next(v for v in got.values() if v["module"] == "m39")
+    assert set(edited["functions"]) == {"f39", "g39"}
+    assert {k: v for k, v in got.items() if v["module"] != "m39"} == \
+        {k: v for k, v in cold[0].items() if v["module"] != "m39"}
+    # the damaged entries were rewritten: nothing is parsed now, and nothing waits
+    calls.clear()
+    s, e = summarise_files(files, cfg, summariser="pool_standins:does_not_exist",
+                           while_waiting=lambda: calls.append(1))
+    assert {k: v.to_dict() for k, v in s.items()} == got and calls == []

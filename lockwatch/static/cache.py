@@ -79,6 +79,10 @@ class Cache:
 
     # -- reading ------------------------------------------------------------------------
 
+    def has(self, key: str) -> bool:
+        """An entry file exists (a stat; ``get`` decides whether it is usable)."""
+        return os.path.isfile(self.entry_path(key))
+
     def get(self, key: str) -> dict[str, Any] | None:
         """The raw entry: ``{"k": key, "summary": {...}}`` or ``{"k": key, "error": msg}``
         (plus ``"timeout"`` for a time-out). None when absent or unusable."""

@@ -9,14 +9,27 @@ import contextlib
 import gc
 import time
 
-from lockwatch import rules as rules_pkg
+from typing import TYPE_CHECKING
+
 from lockwatch import selection, suppress
 from lockwatch.config import Config
 from lockwatch.findings import Finding, InputError, Report, dedupe, display_path
-from lockwatch.static.graph import analyse
-from lockwatch.static.link import link
-from lockwatch.static.model import ProgramModel
-from lockwatch.static.summary import ModuleSummary
+
+if TYPE_CHECKING:
+    from lockwatch.static.model import ProgramModel
+    from lockwatch.static.summary import ModuleSummary
+
+# The analysis (link, graph, rules) and networkx are imported when first needed, not with the
+# engine: a scan answered from the whole-scan cache never needs them (networkx alone is ~0.2 s
+# of start-up), and on a miss they are imported while the workers parse (``_import_analysis``).
+
+
+def _import_analysis() -> None:
+    import lockwatch.rules
+    import lockwatch.static.graph
+    import lockwatch.static.link  # noqa: F401
+
+    lockwatch.rules.all_rules()
 
 
 def module_name(relpath: str) -> tuple[str, bool]:
@@ -43,14 +56,15 @@ def summarise_paths(paths: list[str], config: Config) -> tuple[dict[str, ModuleS
 
 def summarise_discovered(files: list, errors: list[InputError], config: Config,
                          progress=None, contents: dict[str, bytes] | None = None,
-                         ) -> tuple[dict[str, ModuleSummary], list[InputError]]:
+                         while_waiting=None) -> tuple[dict[str, ModuleSummary], list[InputError]]:
     """Always through the worker pool (``lockwatch.static.pool``): it runs the parse guard and
     isolates crashes (deep nesting can overflow the C stack of the parser and kill the
     process doing it). There is deliberately no in-process fallback for files on disk.
     ``progress(done, total)`` is called as files are summarised."""
     from lockwatch.static.pool import summarise_files
 
-    summaries, errs = summarise_files(files, config, progress, contents=contents)
+    summaries, errs = summarise_files(files, config, progress, contents=contents,
+                                      while_waiting=while_waiting)
     errors = list(errors) + list(errs)
     by_module: dict[str, ModuleSummary] = {}
     for sf in files:
@@ -108,7 +122,8 @@ def _scan(paths: list[str], config: Config, progress=None) -> Report:
                 return Report.from_dict(stored)
             except (KeyError, TypeError, ValueError):
                 pass  # a layout we no longer read: recompute and overwrite
-    by_module, errs = summarise_discovered(files, errors, config, progress, contents)
+    by_module, errs = summarise_discovered(files, errors, config, progress, contents,
+                                           while_waiting=_import_analysis)
     report = analyse_summaries(by_module, config, errs)
     if key is not None:
         results.put(key, report.to_dict())
@@ -133,6 +148,9 @@ def scan_sources(files: dict[str, str], config: Config | None = None) -> Report:
 
 def build_model(summaries: dict[str, ModuleSummary], config: Config | None = None) -> ProgramModel:
     """link -> graph: the model every check queries."""
+    from lockwatch.static.graph import analyse
+    from lockwatch.static.link import link
+
     m = link(summaries, config or Config())
     analyse(m)
     return m
@@ -145,6 +163,8 @@ def rule_selected(rule, config: Config) -> bool:
 
 
 def run_checks(model: ProgramModel, config: Config, timings: dict | None = None) -> list[Finding]:
+    from lockwatch import rules as rules_pkg
+
     out: list[Finding] = []
     for rule in rules_pkg.all_rules():
         if rule.check is None or not rule.static or not rule_selected(rule, config):
@@ -165,6 +185,9 @@ def analyse_summaries_with_model(summaries: dict[str, ModuleSummary], config: Co
                                  errors: list[InputError] | None = None,
                                  timings: dict | None = None) -> tuple[ProgramModel, Report]:
     """link -> graph -> checks -> suppressions -> selection: the model and the report."""
+    from lockwatch.static.graph import analyse
+    from lockwatch.static.link import link
+
     t0 = time.perf_counter()
     model = link(summaries, config)
     t1 = time.perf_counter()

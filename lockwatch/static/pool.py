@@ -75,21 +75,84 @@ def summarise_files(
     timeout: float | None = None,
     summariser: str = DEFAULT_SUMMARISER,
     contents: dict[str, bytes] | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Any], list[InputError]]:
     """Summaries keyed by ``SourceFile.path``, and an error for every file without one.
     Errors come back in the order of ``files``. ``contents`` (absolute path -> bytes) holds
-    files already read by the caller (the whole-scan cache key); they are not read again."""
+    files already read by the caller (the whole-scan cache key); they are not read again.
+    ``while_waiting`` is called once, when workers have files to parse and the main
+    process would otherwise only wait for them (the engine imports the analysis there).
+
+    Order of work: every file is read and hashed first, and a file without a cache entry
+    goes to a worker at once; the cached entries (JSON to decode: most of a warm run's
+    time) are decoded while the workers parse. A pre-commit run with one changed file thus
+    starts its worker before, not after, decoding the other files' entries."""
     timeout = _timeout(config, timeout)
     cache = Cache.for_config(config)
     summaries: dict[str, Any] = {}
     errors: dict[str, InputError] = {}
     tasks: list[_Task] = []
+    cached: deque = deque()  # (sf, key, data) whose entry file exists: decoded later
     total = len(files)
     done = 0
-
-    from_dict = None
     pool: _Pool | None = None
     jobs = config.jobs or os.cpu_count() or 1
+    from_dict = None
+
+    def miss(sf: SourceFile, key: str | None, data: bytes) -> _Task | None:
+        nonlocal done, pool
+        try:
+            source = guard.decode(data)
+        except guard.SourceError as e:
+            errors[sf.path] = InputError(sf.path, str(e))
+            if cache is not None:
+                cache.put_error(key, str(e))
+            done += 1
+            return None
+        task = _Task(sf, source, key)
+        tasks.append(task)
+        # One worker per miss up to ``jobs``, started as the misses appear: start-up
+        # overlaps with reading and hashing the rest, a fully warm run starts none, and
+        # a pre-commit run with one changed file starts one.
+        if pool is None:
+            pool = _Pool(summariser, timeout)
+        pool.grow(min(jobs, len(tasks)))
+        return task
+
+    def load(sf: SourceFile, key: str, data: bytes) -> _Task | None:
+        """A cached entry, or the file's task when the entry is unusable."""
+        nonlocal done, from_dict
+        entry = cache.get(key)
+        if entry is not None and not _stale_timeout(entry, timeout):
+            if "summary" in entry:
+                if from_dict is None:
+                    from lockwatch.static.summary import ModuleSummary
+                    from_dict = ModuleSummary.from_dict
+                try:
+                    summaries[sf.path] = from_dict(entry["summary"])
+                    done += 1
+                    return None
+                except (KeyError, TypeError, ValueError):
+                    pass  # an entry from a layout we no longer read: rebuild it
+            else:
+                errors[sf.path] = InputError(sf.path, entry["error"])
+                done += 1
+                return None
+        return miss(sf, key, data)
+
+    def idle() -> list[_Task] | None:
+        """Some cached entries (new tasks for unusable ones); None when all are done."""
+        if not cached:
+            return None
+        new = []
+        for _ in range(min(16, len(cached))):
+            t = load(*cached.popleft())
+            if t is not None:
+                new.append(t)
+        if progress:
+            progress(done, total)
+        return new
+
     try:
         for sf in files:
             try:
@@ -101,38 +164,13 @@ def summarise_files(
                 done += 1
                 continue
             key = cache.key(data, sf.path, sf.module, sf.is_package) if cache else None
-            if cache is not None:
-                entry = cache.get(key)
-                if entry is not None and not _stale_timeout(entry, timeout):
-                    if "summary" in entry:
-                        if from_dict is None:
-                            from lockwatch.static.summary import ModuleSummary
-                            from_dict = ModuleSummary.from_dict
-                        try:
-                            summaries[sf.path] = from_dict(entry["summary"])
-                            done += 1
-                            continue
-                        except (KeyError, TypeError, ValueError):
-                            pass  # an entry from a layout we no longer read: rebuild it
-                    else:
-                        errors[sf.path] = InputError(sf.path, entry["error"])
-                        done += 1
-                        continue
-            try:
-                source = guard.decode(data)
-            except guard.SourceError as e:
-                errors[sf.path] = InputError(sf.path, str(e))
-                if cache is not None:
-                    cache.put_error(key, str(e))
-                done += 1
-                continue
-            tasks.append(_Task(sf, source, key))
-            # One worker per miss up to ``jobs``, started as the misses appear: start-up
-            # overlaps with reading and hashing the rest, a fully warm run starts none, and
-            # a pre-commit run with one changed file starts one.
-            if pool is None:
-                pool = _Pool(summariser, timeout)
-            pool.grow(min(jobs, len(tasks)))
+            if cache is not None and cache.has(key):
+                cached.append((sf, key, data))
+            else:
+                miss(sf, key, data)
+        if pool is None:
+            while cached:  # nothing to parse so far: decode here (a bad entry may start a pool)
+                load(*cached.popleft())
         if progress and done:
             progress(done, total)
 
@@ -141,7 +179,7 @@ def summarise_files(
                 cache.prepare()
             # Small jobs first would leave the big ones for the end; largest first balances cores.
             tasks.sort(key=lambda t: -len(t.source))
-            for task, ok, value, cache_timeout in pool.run(tasks, cache):
+            for task, ok, value, cache_timeout in pool.run(tasks, cache, idle, while_waiting):
                 sf = task.sf
                 if ok:
                     summaries[sf.path] = value
@@ -287,14 +325,18 @@ class _Pool:
         while len(self.workers) < size:
             self.workers.append(_Worker(self.summariser))
 
-    def run(self, tasks: list[_Task], cache: Cache | None):
+    def run(self, tasks: list[_Task], cache: Cache | None, background=None, while_waiting=None):
         """Yield ``(task, ok, summary-or-message, cache_timeout)`` as files finish;
         ``cache_timeout`` is None (cache the error as is), a budget (cache as a time-out
-        that a larger budget retries) or False (do not cache)."""
+        that a larger budget retries) or False (do not cache). ``background()`` is the main
+        process's own work, done in slices between polls of the workers: it returns new
+        tasks (possibly none), or None when it has nothing left. ``while_waiting()`` runs
+        once, after the first files went out."""
         pending = deque(tasks)
         busy: list[_Worker] = []
         idle = list(self.workers)
-        while pending or busy:
+        more = background is not None
+        while pending or busy or more:
             while pending and idle:
                 w = idle.pop()
                 task = pending.popleft()
@@ -312,8 +354,24 @@ class _Pool:
                 w.cpu_base = (_cpu_seconds(w.proc.pid) or 0.0) if w.ready else 0.0
                 w.deadline = w.started + self.timeout + (0 if w.ready else _STARTUP_ALLOWANCE)
                 busy.append(w)
+            if while_waiting is not None:
+                ww, while_waiting = while_waiting, None
+                ww()
+            if more:
+                new = background()
+                if new is None:
+                    more = False
+                else:
+                    pending.extend(new)
+                    # a bad entry may have grown the pool: its new workers start idle
+                    idle.extend(w for w in self.workers if w not in idle and w not in busy)
+                    if not busy:
+                        continue
+            if not busy:
+                continue
             now = time.monotonic()
-            wait_for = min(w.deadline for w in busy) - now
+            # While the main process has work of its own it only polls.
+            wait_for = 0.0 if more else min(w.deadline for w in busy) - now
             # A worker that dies closes its end of the pipe: its connection turns readable.
             ready = set(multiprocessing.connection.wait([w.conn for w in busy], timeout=max(0.0, wait_for)))
             now = time.monotonic()
