@@ -69,12 +69,15 @@ _Lambda = ast.Lambda
 _If = ast.If
 _Return = ast.Return
 _Raise = ast.Raise
+_GeneratorExp = ast.GeneratorExp
 _TryStar = getattr(ast, "TryStar", ast.Try)
 _TRY = (ast.Try, _TryStar)
 _WITH = (ast.With, ast.AsyncWith)
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, _TryStar,
              ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, getattr(ast, "Match", ast.If))
+# the parser makes exact node types: a set lookup of ``type(st)`` is ``isinstance``
+_COMPOUND_TYPES = frozenset(_COMPOUND)
 _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
 _ORDER_OPS = (ast.Lt, ast.Gt, ast.LtE, ast.GtE)
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
@@ -154,15 +157,18 @@ class _Line:
 def _lines(stmts) -> list:
     out = []
     last = None
+    last_end = 0
     for st in stmts:
-        if isinstance(st, _COMPOUND):
+        if type(st) in _COMPOUND_TYPES:
             out.append(st)
             last = None
-        elif last is not None and last.body[-1].end_lineno == st.lineno:
+        elif last is not None and last_end == st.lineno:
             last.body.append(st)
+            last_end = st.end_lineno
         else:
             last = _Line([st])
             out.append(last)
+            last_end = st.end_lineno
     return out
 
 
@@ -186,6 +192,8 @@ class _Func:
         "outer_self",
         "reads",
         "s",
+        "self_name",
+        "self_ref",
         "xc",
     )
 
@@ -210,6 +218,9 @@ class _Func:
         self.handlers = 0
         # would-block exceptions caught around the current point (call events carry "xc")
         self.xc: tuple[str, ...] = ()
+        # how a read of the method's first parameter is spelt (set before the walk, fixed)
+        self.self_name = s.self_name
+        self.self_ref = "@cls" if s.kind == "classmethod" else "@self"
 
 
 class _Builder:
@@ -217,6 +228,10 @@ class _Builder:
         self.ms = ms
         self.source = source
         self.ascii = source.isascii()
+        # Can a name in this file be EAGAIN/EWOULDBLOCK? Not if the text never spells them
+        # (ASCII only: a non-ASCII identifier may NFKC-normalise to one). Saves walking
+        # every except handler's body.
+        self.errno_names = not self.ascii or any(n in source for n in WOULD_BLOCK_ERRNOS)
         self._lines_cache: list[str] | None = None
         self.f: _Func | None = None
         self.cls: ClassSummary | None = None
@@ -289,6 +304,12 @@ class _Builder:
         line = node.lineno
         col = self.ccol(line, node.col_offset)
         text = self.lines[line - 1]
+        k = col + len(keyword)
+        if text.startswith(keyword, col) and text[k:k + 1] == " ":
+            # the usual ``def name``: one space, then the name (what the general case finds)
+            m = _WORD.match(text, k + 1)
+            if m is not None:
+                return line, k + 2, m.group(0)
         if keyword == "def" and text.startswith("async", col):
             line, col = self._skip_space(line, col + 5)
             text = self.lines[line - 1]
@@ -316,39 +337,60 @@ class _Builder:
 
     # ------------------------------------------------------------------ helpers
     def loc(self, node) -> tuple[int, int]:
-        line = node.lineno
-        col = node.col_offset
         t = type(node)
-        if t is _Tuple or t is ast.GeneratorExp:
+        if t is _Tuple or t is _GeneratorExp:
             # libcst's position of a parenthesised tuple/generator excludes its "(" (and
             # ``()`` starts at its ")")
-            c = self.ccol(line, col)
+            line = node.lineno
+            c = self.ccol(line, node.col_offset)
             if self._text_at(line, c)[:1] == "(":
                 line, c = self._skip_space(line, c + 1)
             return line, c + 1
-        if not self.ascii:
-            col = self.ccol(line, col)
-        return line, col + 1
+        if self.ascii:
+            return node.lineno, node.col_offset + 1
+        line = node.lineno
+        return line, self.ccol(line, node.col_offset) + 1
 
     def run(self, tree: ast.Module) -> None:
         s = FunctionSummary(qualname="<module>", name="<module>", line=1, col=1)
         self.ms.functions["<module>"] = s
         self.f = _Func(s, is_module=True)
-        self._block(_lines(tree.body))
+        self._block(tree.body)
         s.reads = sorted(self.f.reads)
         s.attr_reads = sorted(self.f.attr_reads)
 
-    def _ev(self, kind: str, node, **kw) -> int:
-        line, col = self.loc(node)
+    # Events are built inline (no ``**kw``): one per lock operation, call and attribute
+    # access, the walk's most repeated allocation. Key order is the summary's JSON order.
+    def _ev_start(self, kind: str, node) -> dict:
+        """The common head of an event: kind, position, held set, enclosing loop."""
+        t = type(node)
+        if self.ascii and t is not _Tuple and t is not _GeneratorExp:
+            line, col = node.lineno, node.col_offset + 1
+        else:
+            line, col = self.loc(node)
         f = self.f
-        ev = {"e": kind, "l": line, "c": col, "h": list(f.held)}
         if f.loops:
-            ev["lp"] = f.loops[-1][0]
-        ev.update(kw)
+            return {"e": kind, "l": line, "c": col, "h": list(f.held), "lp": f.loops[-1][0]}
+        return {"e": kind, "l": line, "c": col, "h": list(f.held)}
+
+    def _ev(self, kind: str, node, **kw) -> int:
+        ev = self._ev_start(kind, node)
+        if kw:
+            ev.update(kw)
+        f = self.f
         if f.xc and kind == "call":
             ev["xc"] = list(f.xc)
-        f.s.events.append(ev)
-        return len(f.s.events) - 1
+        events = f.s.events
+        events.append(ev)
+        return len(events) - 1
+
+    def _ev_r(self, kind: str, node, r: str) -> int:
+        """An event whose only field is ``r`` (``rd``, ``grd``, ``gwr``, ``rel``)."""
+        ev = self._ev_start(kind, node)
+        ev["r"] = r
+        events = self.f.s.events
+        events.append(ev)
+        return len(events) - 1
 
     def _read(self, name: str, attr: bool = False) -> None:
         """A load of a name: as a value (``reads``) or only to reach an attribute or call a
@@ -358,38 +400,76 @@ class _Builder:
             return
         out = f.attr_reads if attr else f.reads
         out.add(name)
-        r = self._name_ref(name)
+        if f.is_module:
+            return   # no aliases at module level
+        r = f.alias.get(name)
+        if r is None:
+            if name == f.self_name:
+                r = f.self_ref
+            elif name == f.outer_self and name not in f.local_names:
+                r = "@self"
+            else:
+                return
         if r != name:
-            out.add(r.split(".")[0])   # an alias: a use of what it stands for
+            out.add(r.partition(".")[0])   # an alias: a use of what it stands for
 
     def _recv(self, node) -> None:
         """The receiver of an attribute access or method call."""
-        n = _nid(node)
-        if n is not None:
-            self._read(n, attr=True)
+        t = type(node)
+        if t is _Name:
+            self._read(node.id, True)
+        elif t is _Constant and _is_kw_const(node):
+            self._read(str(node.value), True)
         else:
             self._expr(node, "expr")
 
     # ------------------------------------------------------------------ refs and values
     def _name_ref(self, n: str) -> str:
         f = self.f
-        if f is not None and not f.is_module:
-            if n in f.alias:
-                return f.alias[n]
-            s = f.s
-            if n == s.self_name:
-                return "@cls" if s.kind == "classmethod" else "@self"
-            if n == f.outer_self and n not in f.local_names:
-                return "@self"
+        if f is None or f.is_module:
+            return n
+        r = f.alias.get(n)
+        if r is not None:
+            return r
+        if n == f.self_name:
+            return f.self_ref
+        if n == f.outer_self and n not in f.local_names:
+            return "@self"
         return n
 
     def chain(self, node) -> str | None:
         """Dotted ref of a name/attribute/call/subscript chain, aliases substituted."""
         t = type(node)
         if t is _Name:
-            return self._name_ref(node.id)
+            n = node.id
+            f = self.f
+            if f is None or f.is_module:
+                return n
+            r = f.alias.get(n)   # ``_name_ref`` inlined (the walk's most frequent call)
+            if r is None:
+                if n == f.self_name:
+                    return f.self_ref
+                if n == f.outer_self and n not in f.local_names:
+                    return "@self"
+                return n
+            return r
         if t is _Attribute:
-            base = self.chain(node.value)
+            v = node.value
+            if type(v) is _Name:
+                n = v.id
+                f = self.f
+                if f is None or f.is_module:
+                    return f"{n}.{node.attr}"
+                r = f.alias.get(n)   # ``_name_ref`` inlined
+                if r is None:
+                    if n == f.self_name:
+                        r = f.self_ref
+                    elif n == f.outer_self and n not in f.local_names:
+                        r = "@self"
+                    else:
+                        r = n
+                return f"{r}.{node.attr}"
+            base = self.chain(v)
             return None if base is None else f"{base}.{node.attr}"
         if t is _Call:
             fn = node.func
@@ -455,23 +535,24 @@ class _Builder:
         return self._text_at(node.lineno, self.ccol(node.lineno, node.col_offset))[:1] == "("
 
     def value(self, node, depth: int = 0) -> dict | None:
-        if node is None or depth > 3:
+        if depth > 3:
             return None
+        # node types in order of frequency; ``None`` (no node) matches none of them
         t = type(node)
-        if t is _Name or t is _Attribute or t is _Subscript:
-            r = self.chain(node)
-            return {"r": r} if r else None
-        if t is _Call:
-            fr = self.chain(node.func)
-            if fr == "@super":
-                return {"r": "@super"}
-            args, kws = [], {}
-            for kw, star, v, _ in _call_args(node):
-                if kw is not None:
-                    kws[kw] = self.value(v, depth + 1)
-                elif not star:
-                    args.append(self.value(v, depth + 1))
-            return {"call": fr, "a": args, "k": kws}
+        if t is _Name:
+            n = node.id
+            f = self.f
+            if f is None or f.is_module:
+                return {"r": n}
+            r = f.alias.get(n)   # ``_name_ref`` inlined
+            if r is None:
+                if n == f.self_name:
+                    r = f.self_ref
+                elif n == f.outer_self and n not in f.local_names:
+                    r = "@self"
+                else:
+                    r = n
+            return {"r": r}
         if t is _Constant:
             v = node.value
             if v is None or v is True or v is False:
@@ -482,6 +563,31 @@ class _Builder:
             if tv is str or tv is bytes:
                 return {"const": "str"}
             return None
+        if t is _Call:
+            fr = self.chain(node.func)
+            if fr == "@super":
+                return {"r": "@super"}
+            args, kws = [], {}
+            if node.keywords:
+                for kw, star, v, _ in _call_args(node):
+                    if kw is not None:
+                        kws[kw] = self.value(v, depth + 1)
+                    elif not star:
+                        args.append(self.value(v, depth + 1))
+            else:
+                args = [self.value(a, depth + 1) for a in node.args if type(a) is not _Starred]
+            return {"call": fr, "a": args, "k": kws}
+        if t is _Attribute or t is _Subscript:
+            r = self.chain(node)
+            return {"r": r} if r else None
+        if t is _Tuple or t is _List or t is _Set:
+            els = [e for e in node.elts if type(e) is not _Starred]
+            return {"cont": self.value(els[0], depth + 1) if els else None}
+        if t is _Dict:
+            els = [v for k, v in zip(node.keys, node.values) if k is not None]
+            return {"cont": self.value(els[0], depth + 1) if els else None}
+        if t is ast.JoinedStr:
+            return {"const": "str"}
         if t is ast.UnaryOp and type(node.op) is ast.USub:
             o = node.operand
             if type(o) is _Constant and type(o.value) is int:
@@ -491,44 +597,64 @@ class _Builder:
             return {"cont": self.value(node.elt, depth + 1)}
         if t is ast.DictComp:
             return {"cont": self.value(node.value, depth + 1)}
-        if t is _List or t is _Tuple or t is _Set:
-            els = [e for e in node.elts if type(e) is not _Starred]
-            return {"cont": self.value(els[0], depth + 1) if els else None}
-        if t is _Dict:
-            els = [v for k, v in zip(node.keys, node.values) if k is not None]
-            return {"cont": self.value(els[0], depth + 1) if els else None}
         if t is _Lambda:
             return {"lambda": self.value(node.body, depth + 1)}
         if t is ast.Await:
             return self.value(node.value, depth)
-        if t is ast.JoinedStr:
-            return {"const": "str"}
         return None
 
     # ------------------------------------------------------------------ statements
-    def _suite(self, stmts) -> bool:
-        return self._block(_lines(stmts))
-
-    def _block(self, stmts) -> bool:
-        """Walk statements; True when the block always ends in return/raise/break/continue."""
-        for i, st in enumerate(stmts):
+    def _block(self, stmts: list) -> bool:
+        """Walk a body (ast statements); True when it always ends in return/raise/break/
+        continue. Statements are walked by statement line, as ``_lines`` groups them, without
+        building the lines: each statement is handed the body and the index where the rest
+        after its line starts (``_rest``: what the release analysis looks at)."""
+        small = self._small
+        n = len(stmts)
+        j = 0
+        while j < n:
+            st = stmts[j]
             try:
-                if self._stmt(st, stmts, i):
-                    return True
+                if type(st) in _COMPOUND_TYPES:
+                    j += 1
+                    if self._stmt(st, stmts, j):
+                        return True
+                    continue
+                # a statement line: simple statements each starting where the last ends
+                k = j + 1
+                end = st.end_lineno
+                while k < n:
+                    nx = stmts[k]
+                    if nx.lineno != end or type(nx) in _COMPOUND_TYPES:
+                        break
+                    end = nx.end_lineno
+                    k += 1
+                if k == j + 1:
+                    j = k
+                    if small(st, stmts, k):
+                        return True
+                else:
+                    line = stmts[j:k]
+                    j = k
+                    for sm in line:
+                        if small(sm, stmts, k):
+                            return True
             except RecursionError:
                 continue   # absurdly nested statement: skip it, keep the rest of the file
         return False
 
+    _suite = _block
+
     def _is_elif(self, st) -> bool:
-        return self._text_at(st.lineno, self.ccol(st.lineno, st.col_offset)).startswith("elif")
+        line = st.lineno
+        try:
+            return self.lines[line - 1].startswith("elif", self.ccol(line, st.col_offset))
+        except IndexError:
+            return False
 
     def _stmt(self, st, stmts, i) -> bool:
+        """A compound statement; ``stmts[i:]`` is the rest of its body after it."""
         t = type(st)
-        if t is _Line:
-            for small in st.body:
-                if self._small(small, stmts, i):
-                    return True
-            return False
         if t is _FunctionDef or t is _AsyncFunctionDef:
             self._funcdef(st)
             return False
@@ -562,6 +688,7 @@ class _Builder:
         return False
 
     def _small(self, small, stmts, i) -> bool:
+        """A simple statement; ``stmts[i:]`` is the rest of its body after its line."""
         f = self.f
         if self.cls is not None and f is None:
             self._class_small(small)
@@ -584,7 +711,7 @@ class _Builder:
                 use, tg = "attr", self.chain(target)
             elif tt is _Subscript:
                 use, tg = "container", self.chain(target)
-            self._expr(small.value, use, target=tg, stmts=stmts, i=i)
+            self._expr(small.value, use, tg, stmts, i)
             for tgt in small.targets:
                 self._assign(tgt, small.value)
             return False
@@ -605,8 +732,8 @@ class _Builder:
                     self._ev("wr", tg, r=r, v=None)
             elif tt is _Name:
                 if not f.is_module and tg.id in f.s.globals_decl:
-                    self._ev("grd", tg, r=tg.id)
-                    self._ev("gwr", tg, r=tg.id)
+                    self._ev_r("grd", tg, tg.id)
+                    self._ev_r("gwr", tg, tg.id)
                 self._kill(tg.id)
             else:
                 self._expr(tg, "expr")
@@ -700,10 +827,9 @@ class _Builder:
         f.local_names.add(name)
 
     def _tracked_attr(self, r: str) -> bool:
-        parts = r.split(".")
-        if len(parts) != 2:
+        if r.count(".") != 1:
             return False
-        base = parts[0]
+        base = r.partition(".")[0]
         return base == "@self" or base == "@cls" or (self.f is not None and base in self.f.local_names)
 
     def _assign(self, target, value_node, ann=None) -> None:
@@ -718,7 +844,7 @@ class _Builder:
                 v = {"ann": ar} if ar else None
             if f.is_module or name in f.s.globals_decl:
                 if not f.is_module:
-                    self._ev("gwr", target, r=name)
+                    self._ev_r("gwr", target, name)
                 prev = self.ms.globals.get(name)
                 if not f.is_module and prev is not None and prev.get("v") is not None:
                     return   # ``global x; x = ...`` in a function: keep the module-level value
@@ -727,7 +853,12 @@ class _Builder:
             f.local_names.add(name)
             vt = type(value_node)
             if (vt is _Name or vt is _Attribute or vt is _Subscript or _is_kw_const(value_node)) and ann is None:
-                r = self.chain(value_node)
+                if vt is not _Constant and name != f.outer_self:
+                    # ``value`` made this very ref (``{"r": chain}``), and adding ``name`` to
+                    # the locals changes no ref unless it is the enclosing method's ``self``
+                    r = v["r"] if v is not None else None
+                else:
+                    r = self.chain(value_node)
                 if r is not None and r != name:
                     f.alias[name] = r
                     f.s.locals.pop(name, None)
@@ -782,7 +913,7 @@ class _Builder:
             if idx is not None:
                 if neg:
                     h_else = h0 + (idx,)
-                    rest = list(stmts[i + 1:]) if stmts else []
+                    rest = _lines(stmts[i:]) if stmts is not None else []
                     self._release_site(idx, call, rest)
                 else:
                     h_body = h0 + (idx,)
@@ -796,7 +927,8 @@ class _Builder:
                 for ev in f.s.events[n0:]:
                     if ev["e"] in ("rd", "grd"):
                         ev["t"] = end
-            if _has_ordering_compare(st.test):
+            tt = type(st.test)
+            if (tt is ast.Compare or tt is ast.BoolOp or tt is ast.UnaryOp) and _has_ordering_compare(st.test):
                 f.s.orders = True
         f.held = h_body
         tb = self._suite(st.body)
@@ -892,7 +1024,7 @@ class _Builder:
         f.fin.append(fin_rel)
         outs = []
         xc0 = f.xc
-        f.xc = _merge_xc(xc0, _would_block_caught(st.handlers))
+        f.xc = _merge_xc(xc0, _would_block_caught(st.handlers, self.errno_names))
         try:
             tb = self._suite(st.body)
         finally:
@@ -996,7 +1128,7 @@ class _Builder:
                 inner.outer_self = None
         self.f, self.cls = inner, None
         try:
-            ended = self._block(_lines(node.body))
+            ended = self._block(node.body)
             exits = inner.exits + ([] if ended else [inner.held])
             s.exit_held = list(_intersect_all(exits, ()))
             s.assigned = sorted(inner.local_names)
@@ -1043,7 +1175,7 @@ class _Builder:
         self.ms.classes[qual] = cs
         self.f, self.cls = None, cs
         try:
-            self._block(_lines(node.body))
+            self._block(node.body)
         finally:
             self.f, self.cls = outer_f, outer_cls
         if outer_f is not None and outer_f.is_module:
@@ -1127,7 +1259,7 @@ class _Builder:
         r = self.chain(call.func.value)
         if r is None:
             return
-        self._ev("rel", call, r=r)
+        self._ev_r("rel", call, r)
         ev = f.s.events
         for j in range(len(f.held) - 1, -1, -1):
             if ev[f.held[j]]["r"] == r:
@@ -1144,7 +1276,7 @@ class _Builder:
                 self._recv(fn.value)
                 idx = self._acquire(node, awaited=use == "await")
                 if idx is not None and stmts is not None and use in ("discard", "local"):
-                    self._release_site(idx, node, list(stmts[i + 1:]))
+                    self._release_site(idx, node, _lines(stmts[i:]))
                 return
             if meth == "release" and not node.args and not node.keywords:
                 self._recv(fn.value)
@@ -1161,6 +1293,11 @@ class _Builder:
                     f.ctx_acqs.append(idx)
                 return
             self._recv(fn.value)
+        elif ft is _Name:
+            fid = fn.id
+            self._read(fid)
+            if fid in _ORDERING_CALLS:
+                f.s.orders = True
         else:
             fid = _nid(fn)
             if fid is not None:
@@ -1169,50 +1306,143 @@ class _Builder:
                     f.s.orders = True
             else:
                 self._expr(fn, "expr")
-        cargs = _call_args(node)
-        for _, _, v, _ in cargs:
-            self._expr(v, "arg")
+        pos = node.args
+        expr = self._expr
+        if node.keywords:
+            cargs = _call_args(node)
+            for c in cargs:
+                expr(c[2], "arg")
+        else:
+            # positional arguments only (most calls): source order is list order
+            cargs = None
+            for a in pos:
+                expr(a.value if type(a) is _Starred else a, "arg")
         fr = self.chain(fn)
         if fr is None:
             return
-        args, kws = [], {}
-        for kw, star, v, _ in cargs:
-            if kw is not None:
-                kws[kw] = self.value(v, 1)
-            elif not star:
-                args.append(self.value(v, 1))
-        kw = {"f": fr, "a": args, "k": kws, "u": use}
+        value = self.value
+        if cargs is None:
+            args = [value(a, 1) for a in pos if type(a) is not _Starred]
+            kws = {}
+        else:
+            args, kws = [], {}
+            for kw, star, v, _ in cargs:
+                if kw is not None:
+                    kws[kw] = value(v, 1)
+                elif not star:
+                    args.append(value(v, 1))
+        ev = self._ev_start("call", node)
+        ev["f"] = fr
+        ev["a"] = args
+        ev["k"] = kws
+        ev["u"] = use
         if target is not None:
-            kw["t"] = target
-        self._ev("call", node, **kw)
+            ev["t"] = target
+        if f.xc:
+            ev["xc"] = list(f.xc)
+        f.s.events.append(ev)
 
     def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:
-        if node is None:
-            return
+        # node types in order of frequency (stdlib: names and constants are 60% of calls)
         t = type(node)
+        if t is _Name:
+            nid = node.id
+            self._read(nid)
+            f = self.f
+            if f is not None and not f.is_module and nid in f.s.globals_decl:
+                self._ev_r("grd", node, nid)
+            return
+        if t is _Constant:
+            v = node.value
+            if v is None or v is True or v is False:
+                self._read(str(v))
+            return
         if t is _Call:
             self._call(node, use, target, stmts, i)
             return
-        if t is _Name:
-            self._read(node.id)
-            f = self.f
-            if f is not None and not f.is_module and node.id in f.s.globals_decl:
-                self._ev("grd", node, r=node.id)
-            return
         if t is _Attribute:
+            v = node.value
+            if type(v) is _Name:
+                # ``x.attr`` (most attribute loads): ``_tracked_attr`` of ``chain`` inlined
+                n = v.id
+                f = self.f
+                if f is None:
+                    return   # no reads to record, no events (class body)
+                if f.is_module:
+                    ref = n
+                else:
+                    ref = f.alias.get(n)   # ``_name_ref`` inlined
+                    if ref is None:
+                        if n == f.self_name:
+                            ref = f.self_ref
+                        elif n == f.outer_self and n not in f.local_names:
+                            ref = "@self"
+                        else:
+                            ref = n
+                if "." not in ref and (ref == "@self" or ref == "@cls" or ref in f.local_names):
+                    self._ev_r("rd", node, f"{ref}.{node.attr}")
+                self._read(n, True)
+                return
             r = self.chain(node)
             if r is not None and self._tracked_attr(r):
-                self._ev("rd", node, r=r)
-                n = _nid(node.value)
+                self._ev_r("rd", node, r)
+                n = _nid(v)
                 if n is not None:
                     self._read(n, attr=True)
                 return
-            self._recv(node.value)
+            self._recv(v)
             return
-        if t is _Constant:
-            n = _nid(node)
-            if n is not None:
-                self._read(n)
+        if node is None:
+            return
+        if t is ast.Compare:
+            self._expr(node.left, "expr")
+            for c in node.comparators:
+                self._expr(c, "expr")
+            return
+        if t is ast.BinOp:
+            self._expr(node.left, "expr")
+            self._expr(node.right, "expr")
+            return
+        if t is _Subscript:
+            self._expr(node.value, "expr")
+            sl = node.slice
+            if type(sl) is _Tuple:
+                for el in sl.elts:
+                    if type(el) is not ast.Slice:
+                        self._expr(el, "expr")
+            elif type(sl) is not ast.Slice:
+                self._expr(sl, "expr")
+            return
+        if t is _Tuple or t is _List or t is _Set:
+            eu = _element_use(use)
+            for el in node.elts:
+                self._expr(el.value if type(el) is _Starred else el, eu)
+            return
+        if t is ast.UnaryOp:
+            self._expr(node.operand, "expr")
+            return
+        if t is ast.BoolOp:
+            for v in node.values:
+                self._expr(v, "expr")
+            return
+        if t is _Dict:
+            eu = _element_use(use)
+            for k, v in zip(node.keys, node.values):
+                if k is not None:
+                    self._expr(k, "expr")
+                self._expr(v, eu)
+            return
+        if t is ast.JoinedStr:
+            # libcst does not look inside an implicit concatenation with an f-string
+            if self._fstring_single(node):
+                for part in node.values:
+                    if type(part) is ast.FormattedValue:
+                        self._expr(part.value, "expr")
+            return
+        if t is ast.IfExp:
+            self._expr(node.test, "test")
+            self._expr(node.body, use)
+            self._expr(node.orelse, use)
             return
         if t is ast.Await:
             self._expr(node.value, "await")
@@ -1227,49 +1457,6 @@ class _Builder:
             # deferred code (see the linker for callables passed as arguments), but the
             # names it reads are still uses of those names
             self._lambda_reads(node.body)
-            return
-        if t is ast.BinOp:
-            self._expr(node.left, "expr")
-            self._expr(node.right, "expr")
-            return
-        if t is ast.BoolOp:
-            for v in node.values:
-                self._expr(v, "expr")
-            return
-        if t is ast.Compare:
-            self._expr(node.left, "expr")
-            for c in node.comparators:
-                self._expr(c, "expr")
-            return
-        if t is ast.UnaryOp:
-            self._expr(node.operand, "expr")
-            return
-        if t is ast.IfExp:
-            self._expr(node.test, "test")
-            self._expr(node.body, use)
-            self._expr(node.orelse, use)
-            return
-        if t is _Subscript:
-            self._expr(node.value, "expr")
-            sl = node.slice
-            if type(sl) is _Tuple:
-                for el in sl.elts:
-                    if type(el) is not ast.Slice:
-                        self._expr(el, "expr")
-            elif type(sl) is not ast.Slice:
-                self._expr(sl, "expr")
-            return
-        if t is _List or t is _Tuple or t is _Set:
-            eu = _element_use(use)
-            for el in node.elts:
-                self._expr(el.value if type(el) is _Starred else el, eu)
-            return
-        if t is _Dict:
-            eu = _element_use(use)
-            for k, v in zip(node.keys, node.values):
-                if k is not None:
-                    self._expr(k, "expr")
-                self._expr(v, eu)
             return
         if t in _COMPS or t is ast.DictComp:
             for comp in node.generators:
@@ -1288,13 +1475,6 @@ class _Builder:
             return
         if t is _Starred:
             self._expr(node.value, use)
-            return
-        if t is ast.JoinedStr:
-            # libcst does not look inside an implicit concatenation with an f-string
-            if self._fstring_single(node):
-                for part in node.values:
-                    if type(part) is ast.FormattedValue:
-                        self._expr(part.value, "expr")
             return
         for ch in ast.iter_child_nodes(node):
             if isinstance(ch, ast.expr):
@@ -1443,9 +1623,10 @@ def _sub_suites(b: _Builder, st) -> list:
     return []
 
 
-def _would_block_caught(handlers) -> list[str]:
+def _would_block_caught(handlers, errno_names: bool = True) -> list[str]:
     """What ``summary.WOULD_BLOCK`` names the handlers catch (their last dotted part), plus
-    ``ERRNO_WOULD_BLOCK`` when a handler's body mentions ``EAGAIN``/``EWOULDBLOCK``."""
+    ``ERRNO_WOULD_BLOCK`` when a handler's body mentions ``EAGAIN``/``EWOULDBLOCK``
+    (``errno_names`` False: the file cannot, see ``_Builder.errno_names``)."""
     out = []
     for h in handlers:
         types = h.type.elts if type(h.type) is _Tuple else [h.type] if h.type is not None else []
@@ -1453,7 +1634,7 @@ def _would_block_caught(handlers) -> list[str]:
             last = _dotted(t).rsplit(".", 1)[-1]
             if last in WOULD_BLOCK:
                 out.append(last)
-        if _mentions_errno(h.body):
+        if errno_names and _mentions_errno(h.body):
             out.append(ERRNO_WOULD_BLOCK)
     return out
 
