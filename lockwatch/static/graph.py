@@ -156,16 +156,24 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
                 continue
             if not _runs_in_call(cs, g):
                 continue
-            step = (*cs.loc[:3], f"... calls {g.short}" + (VIRTUAL if g_id in cs.virtual else ""))
-            for (lock, p), ch in list(g.acq_eff.items()):
-                key = _renamed(cs, lock, p, recv)
-                put(acq, key, (step,) + ch)
             # an override reached by virtual dispatch is only possibly run: its locks make
             # order edges, its blocking calls are not claimed (logging's Handler.emit would
             # otherwise "block" in every subclass's way)
-            for name, ch in (list(g.block_eff.items()) if g_id not in cs.virtual else ()):
-                put(blk, name, (step,) + ch)
-            for pidx, h, hrecv in _bound_param_calls(m, cs, g):
+            g_blk = g.block_eff if g_id not in cs.virtual else None
+            bound = _bound_param_calls(m, cs, g)
+            if not g.acq_eff and not g_blk and not bound:
+                continue   # nothing to carry over (most callees): no witness step to make
+            step = (*cs.loc[:3], f"... calls {g.short}" + (VIRTUAL if g_id in cs.virtual else ""))
+            for (lock, p), ch in list(g.acq_eff.items()):
+                key = _renamed(cs, lock, p, recv)
+                old = acq.get(key)
+                if old is None or len(ch) + 1 < len(old):   # put(), without building a loser
+                    acq[key] = (step,) + ch
+            for name, ch in (list(g_blk.items()) if g_blk else ()):
+                old = blk.get(name)
+                if old is None or len(ch) + 1 < len(old):
+                    blk[name] = (step,) + ch
+            for pidx, h, hrecv in bound:
                 hf = m.functions[h]
                 pev = g.summary.events[pidx]
                 pstep = (g.path, pev["l"], pev["c"], f"... which calls {hf.short}")
@@ -282,7 +290,10 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 tail = ((*b.loc[:3], f"... which takes {short_name(b.lock)}"),) + b.via
                 for a in H:
                     edge(fi, a, b.lock, b.path, tail, _loc(b.loc))
+        deco = fi.deco_acqs
         for cs in fi.calls:
+            if not cs.held and not deco and not cs.fnargs:
+                continue   # nothing held, nothing handed on (most calls): _held would say []
             H = _held(fi, cs.held, escaping)
             if not H and not cs.fnargs:
                 continue
