@@ -22,7 +22,6 @@ when the reports (or, with --deep, the models) differ.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import pickle

@@ -95,14 +95,16 @@ def _finished_attrs(model) -> set[str]:
     out = set()
     for fi in model.functions.values():
         for ev in fi.summary.events:
-            if ev["e"] == "call":
-                parts = ev["f"].split(".")
-                if len(parts) >= 3 and parts[-1] in FINISH:
-                    out.add(parts[-2])
-            elif ev["e"] == "acq":
-                parts = ev["r"].split(".")
-                if len(parts) >= 2:
-                    out.add(parts[-1])   # ``with self._pool:``
+            e = ev["e"]
+            if e == "call":
+                # ``x.attr.join()``: the name before the last, for a chain of 3 or more
+                head, _, last = ev["f"].rpartition(".")
+                if last in FINISH and "." in head:
+                    out.add(head.rpartition(".")[2])
+            elif e == "acq":
+                r = ev["r"]
+                if "." in r:
+                    out.add(r.rpartition(".")[2])   # ``with self._pool:``
     model._lw211_finished = out
     return out
 

@@ -106,14 +106,8 @@ def loop_blocking(name: str, args: list, kws: dict, extra=frozenset()) -> bool:
 
 
 def call_sites(fi: FunctionInfo) -> dict:
-    """Event index -> linked CallSite (implicit calls, idx -1, left out). Kept on the
-    function (several checks ask for every function); made again if calls were added."""
-    cached = fi.__dict__.get("_sites")
-    if cached is not None and cached[0] == len(fi.calls):
-        return cached[1]
-    sites = {cs.idx: cs for cs in fi.calls if cs.idx >= 0}
-    fi.__dict__["_sites"] = (len(fi.calls), sites)
-    return sites
+    """Event index -> linked CallSite (implicit calls, idx -1, left out)."""
+    return fi.sites()
 
 
 def _unbound(model: ProgramModel, fi: FunctionInfo, name: str) -> bool:

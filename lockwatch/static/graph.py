@@ -72,14 +72,14 @@ def _sccs_callees_first(adj: dict) -> list[list]:
     stack: list = []
     out: list[list] = []
     counter = 0
-    for root in adj:
+    for root, succ in adj.items():
         if root in index:
             continue
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)
         on_stack.add(root)
-        work = [(root, iter(adj[root]))]
+        work = [(root, iter(succ))]
         while work:
             v, it = work[-1]
             pushed = False
@@ -99,8 +99,7 @@ def _sccs_callees_first(adj: dict) -> list[list]:
             work.pop()
             if work:
                 u = work[-1][0]
-                if low[v] < low[u]:
-                    low[u] = low[v]
+                low[u] = min(low[u], low[v])
             if low[v] == index[v]:
                 comp = []
                 while True:

@@ -108,16 +108,24 @@ class Linker:
             self.link_function(fid)
         self._link_stored_callbacks()
         self._define_all_locks()
-        for fid in sorted(m.functions):
-            fi = m.functions[fid]
-            m.call_graph.add_node(fid)
-            for cs in fi.calls:
+        # the call graph in two bulk calls (one networkx call per node and edge was a
+        # noticeable cost); nodes in the order add_node/add_edge would have made them
+        functions = m.functions
+        nodes: dict = {}
+        edges: list = []
+        for fid in sorted(functions):
+            nodes.setdefault(fid)
+            for cs in functions[fid].calls:
                 for tgt, _recv in cs.targets:
-                    if tgt in m.functions:
-                        m.call_graph.add_edge(fid, tgt)
+                    if tgt in functions:
+                        nodes.setdefault(tgt)
+                        edges.append((fid, tgt))
                 for _i, h, _r in cs.fnargs:
-                    if h in m.functions:
-                        m.call_graph.add_edge(fid, h)
+                    if h in functions:
+                        nodes.setdefault(h)
+                        edges.append((fid, h))
+        m.call_graph.add_nodes_from(nodes)
+        m.call_graph.add_edges_from(edges)
         for fid, fi in m.functions.items():
             if fi.summary.name == "__del__" and fi.cls:
                 m.callbacks.append((fid, "@self", (fi.path, fi.line, fi.col, f"{fi.short} is a finalizer"), "__del__"))

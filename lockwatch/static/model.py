@@ -134,6 +134,8 @@ class FunctionInfo:
     # filled by graph.compose
     acq_eff: dict[tuple[str, str], tuple] = field(default_factory=dict)
     block_eff: dict[str, tuple] = field(default_factory=dict)
+    # made on first use by the checks (``asyncflow.call_sites``): (len(calls), idx -> CallSite)
+    sites_index: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def line(self) -> int:
@@ -157,6 +159,16 @@ class FunctionInfo:
         if q == "<module>":
             return f"{self.module} (module level)"
         return q
+
+    def sites(self) -> dict[int, CallSite]:
+        """Event index -> linked CallSite (implicit calls, idx -1, left out). Kept on the
+        function (several checks ask for every function); made again if calls were added."""
+        cached = self.sites_index
+        if cached is not None and cached[0] == len(self.calls):
+            return cached[1]
+        sites = {cs.idx: cs for cs in self.calls if cs.idx >= 0}
+        self.sites_index = (len(self.calls), sites)
+        return sites
 
     def held_acqs(self, held: tuple | list) -> list[Acq]:
         out = list(self.deco_acqs)

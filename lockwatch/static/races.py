@@ -94,10 +94,6 @@ def _thread_lock(model: ProgramModel, lock_id: str) -> bool:
     return lc is not None and lc.sort not in ASYNC_SORTS and not lc.counting
 
 
-def _ext_of_event(fi: FunctionInfo) -> dict[int, list[str]]:
-    return {cs.idx: list(cs.ext) for cs in fi.calls if cs.idx >= 0}
-
-
 def _marker_names(model: ProgramModel, module: str, deco: dict) -> tuple[str, dict] | None:
     """``lockwatch.thread_safe`` / ``thread_safe`` (imported from lockwatch) / a call of
     them -> (marker name, the decorator value)."""
@@ -284,7 +280,7 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         for idx, acqs in fi.acqs.items():
             if any(_thread_lock(model, a.lock) for a in acqs):
                 owns = True
-        ext = _ext_of_event(fi)
+        sites = fi.sites()
         for cs in fi.calls:
             # ``self.pools.clear()`` where pools is an instance of a project class that takes
             # its own lock (urllib3's RecentlyUsedContainer): calling it needs no outer lock
@@ -300,13 +296,14 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                 if r.startswith("@self.") and r.count(".") == 1 and r[6:] in method_names:
                     referenced.add(r[6:])
             elif e == "call":
-                names = ext.get(idx, [])
+                cs = sites.get(idx)
+                names = cs.ext if cs is not None else ()
                 t = ev.get("t")
                 if (ev.get("u") == "attr" and isinstance(t, str) and t.startswith("@self.")
                         and t.count(".") == 1 and any(n.startswith(THREAD_SAFE_TYPES) for n in names)):
                     safe_attrs.add(t.split(".")[1])
-                hands_off = any(n in ("threading.Thread", "threading.Timer") for n in names) or \
-                    ev["f"].rsplit(".", 1)[-1] in ("submit", "map", "start_new_thread", "run_in_executor")
+                hands_off = ("threading.Thread" in names or "threading.Timer" in names) or \
+                    ev["f"].rpartition(".")[2] in ("submit", "map", "start_new_thread", "run_in_executor")
                 if hands_off:
                     vals = list(ev.get("a") or []) + list((ev.get("k") or {}).values())
                     for v in vals:
