@@ -201,3 +201,34 @@ def test_definition_names_and_positions():
     assert got["L.m"] == (11, 10)
     assert got["é"] == (12, 5)
     assert (s["classes"]["K"]["line"], s["classes"]["K"]["col"]) == (9, 8)
+
+
+# ---------------------------------------------------------------------- call arguments
+def test_walrus_in_arguments_rebinds_before_any_value_is_read():
+    # all arguments are walked before the callee's ref and the argument values are read:
+    # a ``:=`` in an argument changes them (the walk takes a shortcut only without ``:=``)
+    s = _same("""
+        class C:
+            def m(self):
+                lk = self._a
+                use(lk, (lk := self._b), lk)
+                lk.m(lk := self._c)
+    """)
+    calls = _calls(s, "C.m")
+    assert calls["use"]["a"] == [{"r": "@self._b"}, None, {"r": "@self._b"}]
+    assert "@self._c.m" in calls and "@self._b.m" not in calls
+
+
+def test_arguments_without_walrus():
+    s = _same("""
+        class C:
+            def m(self, x):
+                lk = self._a
+                use(lk, x, self, 1, None, *x)
+                lk.m(x, "s", f(x))
+    """)
+    calls = _calls(s, "C.m")
+    assert calls["use"]["a"] == [{"r": "@self._a"}, {"r": "x"}, {"r": "@self"}, {"const": 1},
+                                 {"const": None}]
+    assert calls["@self._a.m"]["a"] == [{"r": "x"}, {"const": "str"}, {"call": "f", "a": [{"r": "x"}], "k": {}}]
+    assert {"lk", "x", "self", "None", "use", "f"} <= set(s["functions"]["C.m"]["reads"])

@@ -232,6 +232,9 @@ class _Builder:
         # (ASCII only: a non-ASCII identifier may NFKC-normalise to one). Saves walking
         # every except handler's body.
         self.errno_names = not self.ascii or any(n in source for n in WOULD_BLOCK_ERRNOS)
+        # Can an expression rebind a name (``:=``, the only binding inside an expression)?
+        # If not, refs stay the same while one expression is walked.
+        self.walrus = ":=" in source
         self._lines_cache: list[str] | None = None
         self.f: _Func | None = None
         self.cls: ClassSummary | None = None
@@ -412,6 +415,28 @@ class _Builder:
                 return
         if r != name:
             out.add(r.partition(".")[0])   # an alias: a use of what it stands for
+
+    def _load(self, node) -> str:
+        """A name read as a value (``_expr`` of a ``Name``, ``self.f`` set): the read, a
+        ``grd`` event for a global the function declares; returns the name's ref."""
+        n = node.id
+        f = self.f
+        f.reads.add(n)
+        if f.is_module:
+            return n
+        r = f.alias.get(n)   # ``_name_ref`` inlined
+        if r is None:
+            if n == f.self_name:
+                r = f.self_ref
+            elif n == f.outer_self and n not in f.local_names:
+                r = "@self"
+            else:
+                r = n
+        if r != n:
+            f.reads.add(r.partition(".")[0])   # an alias: a use of what it stands for
+        if n in f.s.globals_decl:
+            self._ev_r("grd", node, n)
+        return r
 
     def _recv(self, node) -> None:
         """The receiver of an attribute access or method call."""
@@ -1292,13 +1317,38 @@ class _Builder:
                     f.held = f.held + (idx,)
                     f.ctx_acqs.append(idx)
                 return
-            self._recv(fn.value)
+            fr = None
+            rv = fn.value
+            if type(rv) is _Name:
+                # ``x.m(...)``: ``_recv`` inlined; the callee's ref is known now when no
+                # argument can rebind a name (no ``:=`` in the file)
+                n = rv.id
+                f.attr_reads.add(n)
+                if f.is_module:
+                    ref = n
+                else:
+                    ref = f.alias.get(n)   # ``_name_ref`` inlined
+                    if ref is None:
+                        if n == f.self_name:
+                            ref = f.self_ref
+                        elif n == f.outer_self and n not in f.local_names:
+                            ref = "@self"
+                        else:
+                            ref = n
+                    if ref != n:
+                        f.attr_reads.add(ref.partition(".")[0])
+                if not self.walrus:
+                    fr = f"{ref}.{meth}"
+            else:
+                self._recv(rv)
         elif ft is _Name:
             fid = fn.id
+            fr = None
             self._read(fid)
             if fid in _ORDERING_CALLS:
                 f.s.orders = True
         else:
+            fr = None
             fid = _nid(fn)
             if fid is not None:
                 self._read(fid)
@@ -1308,29 +1358,49 @@ class _Builder:
                 self._expr(fn, "expr")
         pos = node.args
         expr = self._expr
+        value = self.value
         if node.keywords:
             cargs = _call_args(node)
             for c in cargs:
                 expr(c[2], "arg")
-        else:
-            # positional arguments only (most calls): source order is list order
-            cargs = None
-            for a in pos:
-                expr(a.value if type(a) is _Starred else a, "arg")
-        fr = self.chain(fn)
-        if fr is None:
-            return
-        value = self.value
-        if cargs is None:
-            args = [value(a, 1) for a in pos if type(a) is not _Starred]
-            kws = {}
-        else:
+            if fr is None:
+                fr = self.chain(fn)
+            if fr is None:
+                return
             args, kws = [], {}
             for kw, star, v, _ in cargs:
                 if kw is not None:
                     kws[kw] = value(v, 1)
                 elif not star:
                     args.append(value(v, 1))
+        elif self.walrus:
+            # positional arguments only: source order is list order. All the arguments
+            # are walked before any value is read (a ``:=`` may rebind a name).
+            for a in pos:
+                expr(a.value if type(a) is _Starred else a, "arg")
+            fr = self.chain(fn)
+            if fr is None:
+                return
+            args = [value(a, 1) for a in pos if type(a) is not _Starred]
+            kws = {}
+        else:
+            # no ``:=`` in the file: walking an argument changes no ref, so each argument
+            # is walked and valued in one go (a name: one ``_load`` gives both)
+            args = []
+            for a in pos:
+                ta = type(a)
+                if ta is _Name:
+                    args.append({"r": self._load(a)})
+                elif ta is _Starred:
+                    expr(a.value, "arg")
+                else:
+                    expr(a, "arg")
+                    args.append(value(a, 1))
+            if fr is None:
+                fr = self.chain(fn)
+                if fr is None:
+                    return
+            kws = {}
         ev = self._ev_start("call", node)
         ev["f"] = fr
         ev["a"] = args
@@ -1346,11 +1416,8 @@ class _Builder:
         # node types in order of frequency (stdlib: names and constants are 60% of calls)
         t = type(node)
         if t is _Name:
-            nid = node.id
-            self._read(nid)
-            f = self.f
-            if f is not None and not f.is_module and nid in f.s.globals_decl:
-                self._ev_r("grd", node, nid)
+            if self.f is not None:
+                self._load(node)
             return
         if t is _Constant:
             v = node.value
@@ -1381,7 +1448,9 @@ class _Builder:
                             ref = n
                 if "." not in ref and (ref == "@self" or ref == "@cls" or ref in f.local_names):
                     self._ev_r("rd", node, f"{ref}.{node.attr}")
-                self._read(n, True)
+                f.attr_reads.add(n)   # ``_read(n, True)`` inlined
+                if ref != n:
+                    f.attr_reads.add(ref.partition(".")[0])
                 return
             r = self.chain(node)
             if r is not None and self._tracked_attr(r):
