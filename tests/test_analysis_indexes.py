@@ -125,3 +125,19 @@ def test_call_graph_order_is_that_of_add_node_add_edge():
     # top takes L
     assert ("a.L", "@global") in m.functions["a.top"].acq_eff
     assert ("a.L", "@global") in m.functions["a.C.m"].acq_eff
+
+
+def test_call_events_is_a_superset_in_model_order():
+    m = _model({"a.py": SRC_A, "b.py": SRC_B})
+    every = [(fi, i, ev) for fi in m.functions.values()
+             for i, ev in enumerate(fi.summary.events) if ev["e"] == "call"]
+    # by the called ref's last name
+    got = m.call_events(last={"helper"})
+    assert got == [t for t in every if t[2]["f"].rpartition(".")[2] == "helper"]
+    assert len(got) == 3   # top, the closure in inner_user, b.other
+    # by linked target, and the union of two keys comes once, in model order
+    both = m.call_events(last={"helper"}, targets=lambda g: g == "b.helper")
+    assert both == got
+    by_target = m.call_events(targets=lambda g: g == "a.top")
+    assert [(fi.id, ev["f"]) for fi, _i, ev in by_target] == [("a.C.m", "top")]
+    assert m.call_events() == []

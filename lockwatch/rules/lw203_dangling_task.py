@@ -23,7 +23,7 @@ _DROPPED = {"discard": "its result is discarded", "test": "it is only tested for
             "with": "it is used as a context manager (a Task is not one)"}
 
 
-_SPAWNER_METHODS = tuple(sorted({n.rsplit(".", 1)[1] for n in asyncflow.TASK_SPAWNERS} | {"create_task"}))
+_SPAWNER_METHODS = frozenset({n.rsplit(".", 1)[1] for n in asyncflow.TASK_SPAWNERS} | {"create_task"})
 
 
 def _is_spawner(model, fi, ev, cs) -> str | None:
@@ -49,18 +49,18 @@ def dropped(model, fi, ev) -> str | None:
 
 
 def check(model, config):
-    for fid in sorted(model.functions):
+    # the only calls _is_spawner can name: a linked spawner, or (without the linker's names,
+    # ext_names finds only names ending with the called ref's own last part) a call of a
+    # ``create_task``/``ensure_future``
+    candidates: dict[str, list] = {}
+    for fi, idx, ev in model.call_events(ext=asyncflow.TASK_SPAWNERS, last=_SPAWNER_METHODS):
+        candidates.setdefault(fi.id, []).append((idx, ev))
+    for fid in sorted(candidates):
         fi = model.functions[fid]
         sites = asyncflow.call_sites(fi)
         counts: dict = {}
-        for idx, ev in enumerate(fi.summary.events):
-            if ev["e"] != "call":
-                continue
+        for idx, ev in candidates[fid]:
             cs = sites.get(idx)
-            if not (cs is not None and cs.ext) and not ev["f"].endswith(_SPAWNER_METHODS):
-                # every name ext_names can find without the linker's ends with the called
-                # ref's own last part: no spawner can come out of _is_spawner here
-                continue
             name = _is_spawner(model, fi, ev, cs)
             if name is None:
                 continue

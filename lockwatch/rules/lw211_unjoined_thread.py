@@ -46,6 +46,11 @@ _STARTS = {"thread": {"start"}, "process": {"start"}}   # executors/pools: any w
 _NOUN = {"thread": "thread", "process": "process", "executor": "executor", "pool": "pool"}
 
 
+def _is_init(model, fid: str) -> bool:
+    g = model.functions.get(fid)
+    return g is not None and g.summary.name == "__init__"
+
+
 def _subclass_kind(model, cs):
     for tgt, _r in cs.targets:
         g = model.functions.get(tgt)
@@ -175,15 +180,19 @@ def _verdict(model, fi, ev, kind, idx):
 
 def check(model, config):
     policy = getattr(config, "daemon_threads", "ignore") or "ignore"
-    for fid in sorted(model.functions):
+    # the only calls that can start one: a linked creator, a call of a project __init__ (a
+    # Thread subclass, see _subclass_kind) or, without the linker's names (ext_names then
+    # finds only names ending with the called ref's own last part), a creator's last name
+    candidates: dict[str, list] = {}
+    for fi, idx, ev in model.call_events(ext=CREATORS, last=_CREATOR_LAST, targets=lambda g: _is_init(model, g)):
+        candidates.setdefault(fi.id, []).append((idx, ev))
+    for fid in sorted(candidates):
         fi = model.functions[fid]
         if fi.qualname == "<module>":
             continue   # owned by the program: threading and concurrent.futures join them at exit
         sites = asyncflow.call_sites(fi)
         counts: dict = {}
-        for idx, ev in enumerate(fi.summary.events):
-            if ev["e"] != "call":
-                continue
+        for idx, ev in candidates[fid]:
             cs = sites.get(idx)
             if (cs is None or not (cs.ext or cs.targets or cs.lockm)) and \
                     ev["f"].rpartition(".")[2] not in _CREATOR_LAST:

@@ -367,26 +367,23 @@ def check(model, config):
     callbacks = None  # costly (every event of the program): only for a feed outside a loop
     feeds: dict[tuple, list] = {}
     drains: dict[tuple, list] = {}
-    for fid, fi in model.functions.items():
-        evs = fi.summary.events
-        for idx, ev in enumerate(evs):
-            if ev["e"] != "call":
-                continue
-            f = ev.get("f", "")
-            base, _, meth = f.rpartition(".")
-            if not base:
-                continue
-            if meth not in _QUEUE_METHODS:
-                continue
-            slot = slots.resolve(fi, base)
-            info = unbounded.get(slot)
-            if info is None:
-                continue
-            deque = info["family"] == "collections.deque"
-            if (meth in DEQUE_FEED) if deque else (meth in FEED):
-                feeds.setdefault(slot, []).append((fi, idx, ev))
-            elif (meth in DEQUE_DRAIN) if deque else (meth in DRAIN):
-                drains.setdefault(slot, []).append((fi, idx, ev))
+    # the calls of a queue method (the index, not every call event of the program)
+    for fi, idx, ev in model.call_events(last=_QUEUE_METHODS):
+        f = ev.get("f", "")
+        base, _, meth = f.rpartition(".")
+        if not base:
+            continue
+        if meth not in _QUEUE_METHODS:
+            continue
+        slot = slots.resolve(fi, base)
+        info = unbounded.get(slot)
+        if info is None:
+            continue
+        deque = info["family"] == "collections.deque"
+        if (meth in DEQUE_FEED) if deque else (meth in FEED):
+            feeds.setdefault(slot, []).append((fi, idx, ev))
+        elif (meth in DEQUE_DRAIN) if deque else (meth in DRAIN):
+            drains.setdefault(slot, []).append((fi, idx, ev))
     for slot, info in sorted(unbounded.items(), key=lambda kv: (kv[1]["loc"].path, kv[1]["loc"].line)):
         hot_feeds = []
         limited = False

@@ -196,6 +196,50 @@ class ProgramModel:
     def lock(self, lock_id: str) -> LockClass | None:
         return self.locks.get(lock_id)
 
+    def call_events(self, ext=(), last=(), targets=None) -> list[tuple[FunctionInfo, int, dict]]:
+        """The call events (function, event index, event) that may concern a check, in
+        model order (functions as in ``functions``, then event order): those whose linked
+        call site names one of the external names ``ext``, or calls a project function for
+        which ``targets(fid)`` is true, or whose called ref ends with a name in ``last``.
+        A superset the check filters as it would every event: the checks that look for a
+        few calls (thread and task creation, queue methods) need not walk every event of
+        the program each. One index for all of them, built on first use."""
+        idx = self.__dict__.get("_call_index")
+        if idx is None or idx[0] != len(self.functions):
+            by_last: dict[str, list] = {}
+            by_ext: dict[str, list] = {}
+            by_target: dict[str, list] = {}
+            funcs = list(self.functions.values())
+            for n, fi in enumerate(funcs):
+                for i, ev in enumerate(fi.summary.events):
+                    if ev["e"] == "call":
+                        by_last.setdefault((ev.get("f") or "").rpartition(".")[2], []).append((n, i))
+                for cs in fi.calls:
+                    if cs.idx < 0:
+                        continue
+                    for name in cs.ext:
+                        by_ext.setdefault(name, []).append((n, cs.idx))
+                    for g, _recv in cs.targets:
+                        by_target.setdefault(g, []).append((n, cs.idx))
+            idx = self.__dict__["_call_index"] = (len(self.functions), funcs, by_last, by_ext, by_target)
+        _, funcs, by_last, by_ext, by_target = idx
+        hits: set = set()
+        for name in ext:
+            hits.update(by_ext.get(name, ()))
+        for name in last:
+            hits.update(by_last.get(name, ()))
+        if targets is not None:
+            for g, where in by_target.items():
+                if targets(g):
+                    hits.update(where)
+        out = []
+        for n, i in sorted(hits):
+            fi = funcs[n]
+            ev = fi.summary.events[i]
+            if ev["e"] == "call":
+                out.append((fi, i, ev))
+        return out
+
     def module_functions(self, module: str) -> list[FunctionInfo]:
         """The functions of ``module``, in the order of ``functions``. Built once for all
         modules (the checks ask per function: a scan of every function each time was
