@@ -18,8 +18,9 @@ Comment scans (suppressions, ``# guarded_by:``) are shared and run in both timin
 ``BASE`` (its ``lockwatch/`` extracted with ``git archive`` into a temporary directory), each
 in a fresh subprocess, alternating which runs first, ``--rounds`` times (default 5); per side
 the median CPU time of the walk over the tree (``summarise_tree`` only: each file is parsed
-just before its walk, untimed, so one tree is alive at a time as in a worker) and the
-ratio new/base of the medians. Every child also hashes the JSON of every summary: the
+just before its walk, untimed, so one tree is alive at a time as in a worker), the ratio
+new/base of the medians and the median of the per-round ratios (the two runs of a round are
+adjacent in time, so that one is less sensitive to other load on the machine). Every child also hashes the JSON of every summary: the
 hashes of the two sides must be equal (byte-identical summaries) or the run says so.
 Several ``--tree`` may be given.
 
@@ -154,7 +155,7 @@ def ab(base: str, trees: list[str], rounds: int, limit: int, out_json: str | Non
                             capture_output=True, text=True).stdout.strip()
     head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], check=True,
                           capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "lockwatch/static"],
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "lockwatch"],
                            check=True, capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="lw-bench-ab-") as tmp:
         roots = {"base": extract(base, tmp), "new": REPO}
@@ -178,16 +179,19 @@ def ab(base: str, trees: list[str], rounds: int, limit: int, out_json: str | Non
                   flush=True)
     med = {side: statistics.median(v) for side, v in times.items()}
     ratio = med["new"] / med["base"]
+    # the two runs of a round are adjacent in time: their ratio is the less load-sensitive one
+    round_ratio = statistics.median(n / b for n, b in zip(times["new"], times["base"]))
     identical = digests["base"] == digests["new"] and len(digests["new"]) == 1
     res = {
         "trees": trees, "python": sys.version.split()[0], "base": commit,
         "new": head + (" + uncommitted changes" if dirty else ""), "rounds": rounds,
         "files": files, "walk_s": times, "median_s": med, "new_over_base": round(ratio, 3),
+        "median_round_ratio": round(round_ratio, 3),
         "identical_summaries": identical,
     }
     print(f"walk CPU over {files['new']} files ({', '.join(trees)}), Python {res['python']}, "
           f"median of {rounds}: base {commit} {med['base']:.3f} s, new {res['new']} "
-          f"{med['new']:.3f} s, new/base = {ratio:.3f}")
+          f"{med['new']:.3f} s, new/base = {ratio:.3f} (median of the rounds' ratios {round_ratio:.3f})")
     print("summaries: " + ("identical (same digest)" if identical else
                            f"DIFFERENT: base {sorted(digests['base'])} new {sorted(digests['new'])}"))
     if out_json:
