@@ -31,20 +31,27 @@ def _plain_coroutine_function(fi) -> bool:
 
 
 def check(model, config):
-    for fid in sorted(model.functions):
+    # only a call linked to a plain coroutine function can qualify (the index: not every
+    # call of the program)
+    plain: dict[str, bool] = {}
+
+    def is_plain(fid):
+        r = plain.get(fid)
+        if r is None:
+            g = model.functions.get(fid)
+            r = plain[fid] = g is not None and _plain_coroutine_function(g)
+        return r
+
+    candidates: dict[str, list] = {}
+    for fi, idx, ev in model.call_events(targets=is_plain):
+        candidates.setdefault(fi.id, []).append((idx, ev))
+    for fid in sorted(candidates):
         fi = model.functions[fid]
         sites = asyncflow.call_sites(fi)
-        if not sites:
-            continue
         counts: dict = {}
-        events = fi.summary.events
-        # only call events with a linked call site can qualify: walk those, in event order
-        for idx in sorted(sites):
-            ev = events[idx]
-            if ev["e"] != "call":
-                continue
-            cs = sites[idx]
-            if not cs.targets or cs.ext:
+        for idx, ev in candidates[fid]:
+            cs = sites.get(idx)
+            if cs is None or not cs.targets or cs.ext:
                 continue
             targets = [model.functions.get(t) for t, _r in cs.targets]
             if not all(g is not None and _plain_coroutine_function(g) for g in targets):
