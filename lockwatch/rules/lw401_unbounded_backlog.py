@@ -145,43 +145,46 @@ class _Slots:
 
 def _collect(model):
     slots = _Slots(model)
-    # 1. creations
-    for fid, fi in model.functions.items():
-        evs = fi.summary.events
-        for cs in fi.calls:
-            if cs.idx < 0 or not cs.ext:
+    # 1. creations: the calls linked to a queue factory (the index, in model order)
+    for fi, idx, ev in model.call_events(ext=QUEUE_FACTORIES):
+        fid = fi.id
+        cs = fi.sites()[idx]
+        fac = next((QUEUE_FACTORIES[n] for n in cs.ext if n in QUEUE_FACTORIES), None)
+        if fac is None:
+            continue
+        t = ev.get("t")
+        if not isinstance(t, str) or ev.get("u") not in ("attr", "local"):
+            continue
+        family, bound_arg = fac
+        bounded = bound_arg is not None and _bound(_arg(ev, *bound_arg))
+        if t.startswith("@self.") and t.count(".") == 1:
+            cid = slots.cls_of(fi)
+            if cid is None:
                 continue
-            fac = next((QUEUE_FACTORIES[n] for n in cs.ext if n in QUEUE_FACTORIES), None)
-            if fac is None:
-                continue
-            ev = evs[cs.idx]
-            t = ev.get("t")
-            if not isinstance(t, str) or ev.get("u") not in ("attr", "local"):
-                continue
-            family, bound_arg = fac
-            bounded = bound_arg is not None and _bound(_arg(ev, *bound_arg))
-            if t.startswith("@self.") and t.count(".") == 1:
-                cid = slots.cls_of(fi)
-                if cid is None:
-                    continue
-                slot = ("attr", cid, t.split(".")[1])
-                label = f"{model.classes[cid].name if cid in model.classes else cid}.{t.split('.')[1]}"
-            elif "." not in t and not t.startswith("@"):
-                slot = ("global", fi.module, t) if fi.summary.qualname == "<module>" else ("local", fid, t)
-                label = t
-            else:
-                continue
-            info = slots.created.get(slot)
-            if info is None or (info["bounded"] and not bounded):
-                # several assignments: one unbounded creation is enough to worry
-                slots.created[slot] = {
-                    "bounded": bounded, "family": family, "label": label,
-                    "loc": Location(cs.loc[0], cs.loc[1], cs.loc[2], f"{label} created without a bound"),
-                    "fid": fid,
-                }
+            slot = ("attr", cid, t.split(".")[1])
+            label = f"{model.classes[cid].name if cid in model.classes else cid}.{t.split('.')[1]}"
+        elif "." not in t and not t.startswith("@"):
+            slot = ("global", fi.module, t) if fi.summary.qualname == "<module>" else ("local", fid, t)
+            label = t
+        else:
+            continue
+        info = slots.created.get(slot)
+        if info is None or (info["bounded"] and not bounded):
+            # several assignments: one unbounded creation is enough to worry
+            slots.created[slot] = {
+                "bounded": bounded, "family": family, "label": label,
+                "loc": Location(cs.loc[0], cs.loc[1], cs.loc[2], f"{label} created without a bound"),
+                "fid": fid,
+            }
     # 2. locals handed to directly called functions: the parameter is the same queue
+    if not slots.created:
+        return slots
+    # a ref resolves to a created slot only when its last name is a slot's (or an alias's)
+    # name, or it is a bare imported name (``from m import q``: the slot's name is m's)
+    names = {s[2] for s in slots.created}
     for fid, fi in model.functions.items():
         evs = fi.summary.events
+        imports = None
         for cs in fi.calls:
             if cs.idx < 0 or not cs.targets:
                 continue
@@ -193,7 +196,16 @@ def _collect(model):
             for pos, kw, v in vals:
                 if not isinstance(v, dict) or not isinstance(v.get("r"), str):
                     continue
-                src = slots.resolve(fi, v["r"])
+                r = v["r"]
+                if r.rpartition(".")[2] not in names:
+                    if "." in r:
+                        continue
+                    if imports is None:
+                        ms = model.modules.get(fi.module)
+                        imports = ms.imports if ms is not None else {}
+                    if r not in imports:
+                        continue
+                src = slots.resolve(fi, r)
                 if src is None or src not in slots.created:
                     continue
                 for gid, recv in cs.targets:
@@ -208,6 +220,7 @@ def _collect(model):
                         pname = params[pos + off] if pos + off < len(params) else None
                     if pname:
                         slots.alias[("local", gid, pname)] = src
+                        names.add(pname)
     return slots
 
 
