@@ -115,6 +115,11 @@ def _marker_names(model: ProgramModel, module: str, deco: dict) -> tuple[str, di
     return last, deco
 
 
+# a call that runs a callable argument in another thread: a Thread/Timer, or one of these methods
+HAND_OFF_TYPES = ("threading.Thread", "threading.Timer")
+HAND_OFF_METHODS = ("submit", "map", "start_new_thread", "run_in_executor")
+
+
 def _configured_classes(config) -> set[str]:
     rt = getattr(config, "runtime", None) or {}
     names = rt.get("watch_classes") or rt.get("watch-classes") or []
@@ -135,6 +140,9 @@ class _Index:
         self.lock_modules: set[str] = set()
         # classes with a method that takes a thread lock: their instances guard themselves
         self.lock_owners: set[str] = set()
+        # functions with a call that may hand a callable to a thread (see analyse_class)
+        self.hand_off_fids: set[str] = {
+            fi.id for fi, _i, _ev in model.call_events(ext=HAND_OFF_TYPES, last=HAND_OFF_METHODS)}
         for fid, fi in model.functions.items():
             if fi.cls is not None and fi.acqs and any(_thread_lock(model, a.lock) for acqs in fi.acqs.values()
                                                       for a in acqs):
@@ -264,7 +272,31 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
             declared = True
     if declared:
         reasons.append("declared thread-safe")
-    owns = False
+    owns = any(_thread_lock(model, a.lock) for fi in methods for acqs in fi.acqs.values() for a in acqs)
+    # declared guards: class decorator / __guarded_by__ / comments (see lockwatch.annotations)
+    guards: dict[str, tuple] = {}
+    for lock_attr, attrs in (getattr(ci.summary, "guards", None) or {}).items():
+        for a in attrs:
+            guards[a] = (lock_attr, _resolve_lock_attr(model, ci, lock_attr, True),
+                         Location(ci.path, ci.summary.line, ci.summary.col))
+    ms = model.modules.get(ci.module)
+    comments = getattr(ms, "guard_comments", None) or {}
+    if comments:
+        for attr, entries in ci.inst_attrs.items():
+            for (_v, _ann, line, col, _fid, _cont) in entries:
+                locks = comments.get(str(line))
+                if locks:
+                    guards.setdefault(attr, (locks[0], _resolve_lock_attr(model, ci, locks[0], True),
+                                             Location(ci.path, line, col)))
+        for attr, entry in ci.summary.attrs.items():
+            locks = comments.get(str(entry.get("l")))
+            if locks:
+                guards.setdefault(attr, (locks[0], _resolve_lock_attr(model, ci, locks[0], True),
+                                         Location(ci.path, entry.get("l", 0), entry.get("c", 1))))
+    if not (owns or declared or guards) and not any(fi.id in _index(model).hand_off_fids for fi in methods):
+        # nothing can make it a candidate (no lock, no declaration, no method that could
+        # hand a method of self to a thread): the verdict below would be None
+        return None
     threaded = False
     hand_offs: dict[str, list[bool]] = {}
     referenced: set[str] = set()
@@ -277,9 +309,6 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
             safe_attrs.add(attr)
     lock_owners = _index(model).lock_owners
     for fi in methods:
-        for idx, acqs in fi.acqs.items():
-            if any(_thread_lock(model, a.lock) for a in acqs):
-                owns = True
         sites = fi.sites()
         for cs in fi.calls:
             # ``self.pools.clear()`` where pools is an instance of a project class that takes
@@ -303,7 +332,7 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                         and t.count(".") == 1 and any(n.startswith(THREAD_SAFE_TYPES) for n in names)):
                     safe_attrs.add(t.split(".")[1])
                 hands_off = ("threading.Thread" in names or "threading.Timer" in names) or \
-                    ev["f"].rpartition(".")[2] in ("submit", "map", "start_new_thread", "run_in_executor")
+                    ev["f"].rpartition(".")[2] in HAND_OFF_METHODS
                 if hands_off:
                     vals = list(ev.get("a") or []) + list((ev.get("k") or {}).values())
                     for v in vals:
@@ -318,26 +347,6 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                             hand_offs.setdefault(target, []).append(one)
     if owns:
         reasons.append("takes a lock")
-    # declared guards: class decorator / __guarded_by__ / comments (see lockwatch.annotations)
-    guards: dict[str, tuple] = {}
-    for lock_attr, attrs in (getattr(ci.summary, "guards", None) or {}).items():
-        for a in attrs:
-            guards[a] = (lock_attr, _resolve_lock_attr(model, ci, lock_attr, True),
-                         Location(ci.path, ci.summary.line, ci.summary.col))
-    ms = model.modules.get(ci.module)
-    comments = getattr(ms, "guard_comments", None) or {}
-    if comments:
-        for attr, entries in ci.inst_attrs.items():
-            for (_v, _ann, line, col, _fid, _cont) in entries:
-                locks = comments.get(str(line))
-                if locks:
-                    guards.setdefault(attr, (locks[0], _resolve_lock_attr(model, ci, locks[0], True),
-                                             Location(ci.path, line, col)))
-        for attr, entry in ci.summary.attrs.items():
-            locks = comments.get(str(entry.get("l")))
-            if locks:
-                guards.setdefault(attr, (locks[0], _resolve_lock_attr(model, ci, locks[0], True),
-                                         Location(ci.path, entry.get("l", 0), entry.get("c", 1))))
     if guards:
         reasons.append("declares guards")
     if not (owns or declared or guards or threaded):
