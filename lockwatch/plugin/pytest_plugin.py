@@ -209,15 +209,15 @@ class LockwatchPlugin:
 
             self.coverage = LineCoverage(files)
             self.coverage.start()
-        from lockwatch.plugin.leaks import Tracker
-        from lockwatch.runtime import api, state
+        from lockwatch.plugin.leaks import SITES
+        from lockwatch.runtime import api, lifecycle, state
 
-        self.tracker = Tracker()
-        self.tracker.install()
+        self.tracker = lifecycle.attach(SITES)
         try:
             api.install(**dict(self._lwcfg.runtime))
         except ValueError as e:
-            self.tracker.uninstall()
+            lifecycle.detach(self.tracker)
+            self.tracker = None
             raise pytest.UsageError(f"lockwatch: [tool.lockwatch.runtime]: {e}") from e
         self._installed = True
         self._n_findings = len(state.findings)
@@ -238,7 +238,9 @@ class LockwatchPlugin:
             api.uninstall()
             self._installed = False
         if self.tracker is not None:
-            self.tracker.uninstall()
+            from lockwatch.runtime import lifecycle
+
+            lifecycle.detach(self.tracker)
             self.tracker = None
         if self._origin_depth is not None:
             sys.set_coroutine_origin_tracking_depth(self._origin_depth)
@@ -277,7 +279,7 @@ class LockwatchPlugin:
             return
         self._harvest(None)  # whatever happened between tests belongs to no test
         self.current = item.nodeid
-        self.tracker.current = item.nodeid
+        self.tracker.test = item.nodeid
         self.per_test[item.nodeid] = []
         try:
             self.policy = _marker_policy(item, self.base)
@@ -293,7 +295,7 @@ class LockwatchPlugin:
         finally:
             self._restore_thresholds()
             self.current = None
-            self.tracker.current = None
+            self.tracker.test = None
             self.tracker.phase = "between"
             self.policy = self.base
 
@@ -402,16 +404,17 @@ class LockwatchPlugin:
         return old
 
     def _leaks(self, test: str) -> list[Finding]:
-        from lockwatch.plugin.leaks import task_finding, thread_finding
+        from lockwatch.plugin.leaks import join, task_finding, thread_finding
+        from lockwatch.runtime import lifecycle
 
         if not self.policy.leaks:
-            self.tracker.forget(test)
+            lifecycle.forget_test(test)
             return []
         grace = self.policy.grace
         out = []
-        for r in self.tracker.leaked_threads(test, grace):
+        for r in lifecycle.threads_left_by(test, grace, join=join):
             out.append(self._add(thread_finding(r, test, grace), test))
-        tasks = self.tracker.dangling_tasks(test)
+        tasks = lifecycle.tasks_left_by(test)
         for r in tasks:
             out.append(self._add(task_finding(r, test), test))
         return out
@@ -447,13 +450,15 @@ class LockwatchPlugin:
         if self.tracker is not None:
             # Threads and tasks started by fixtures during setup: checked once everything
             # was torn down.
-            from lockwatch.plugin.leaks import task_finding, thread_finding
+            from lockwatch.plugin.leaks import join, task_finding, thread_finding
+            from lockwatch.runtime import lifecycle
 
-            for test in {r.test for r in self.tracker.threads if r.test}:
-                for r in self.tracker.leaked_threads(test, self.base.grace, include_setup=True):
+            thread_tests, task_tests = lifecycle.tests_tracked()
+            for test in thread_tests:
+                for r in lifecycle.threads_left_by(test, self.base.grace, include_setup=True, join=join):
                     self._add(thread_finding(r, test, self.base.grace), test)
-            for test in {r.test for r in self.tracker.tasks.values() if r.test}:
-                for r in self.tracker.dangling_tasks(test, include_setup=True):
+            for test in task_tests:
+                for r in lifecycle.tasks_left_by(test, include_setup=True):
                     self._add(task_finding(r, test), test)
         # Locks released by threads that did not take them are signals, not mutexes: the
         # tracer drops cycles through them, and so does the merged search.

@@ -1,8 +1,8 @@
 """What a program leaves behind: asyncio tasks and coroutines nobody owns (LW203
-dangling-task, LW204 unawaited coroutine) and threads still running when the program or a
-``watch()`` scope ends (LW211 unjoined-thread), each with the stack that created it.
+dangling-task, LW204 unawaited coroutine) and threads still running when the program, a
+``watch()`` scope or a test ends (LW211 unjoined-thread), each with the stack that created it.
 
-Hooks (installed with the tracer, all pure-Python stdlib entry points):
+Hooks (installed with the tracer or by the pytest plugin, all pure-Python stdlib entry points):
 ``Thread.start`` and ``BaseEventLoop.create_task`` take the creation stack (rare next to lock
 operations); tasks and threads are held through weak references only, so tracking never
 keeps anything alive. ``asyncio.runners._cancel_all_tasks`` and ``BaseEventLoop.close`` see
@@ -16,32 +16,50 @@ Precision: a task still pending when its loop ends is reported only when nothing
 asyncio's own callbacks refers to it (no set, attribute, gather, or awaiting coroutine), i.e.
 it was created and dropped. Threads are reported only when the code that started them is the
 program's own (not the stdlib or an installed package), after a grace period.
+
+Per-test tracking (``attach()``, the pytest plugin): the same hooks and records, but every
+start is recorded with the test and phase running at the time (``PerTest``), creation stacks
+are read with the plugin's ``Sites`` (its runner frames left out), and this module reports
+nothing itself: the plugin asks which threads and tasks a test left behind
+(``threads_left_by``, ``tasks_left_by``) and words the findings per test. One set of
+records is what keeps a leak from being reported twice when ``watch()`` runs inside a test.
 """
 
 from __future__ import annotations
 
 import collections
 import gc
+import os
 import sys
 import threading
 import time
 import types
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lockwatch.findings import Finding, Location, make_fingerprint
 from lockwatch.runtime import state
-from lockwatch.runtime.stacks import disp, fmt_frame, frame_list, is_own, warning_frames
+from lockwatch.runtime.stacks import (
+    _skip_prefix,
+    disp,
+    fmt_frame,
+    is_own,
+    warning_frames,
+)
 
 # Coroutine origin tracking costs on every coroutine creation (measured: the mixed benchmark
 # workload went from 2.4x to 4x CPU with depth 8), and is not needed for the common case: a
 # coroutine dropped unawaited is finalised at once, so the interpreter's warning already
 # points at the line that dropped it. Set > 0 to also get the creation stack.
 ORIGIN_DEPTH = 0
+STACK_LIMIT = 30
 
 
 @dataclass
 class Started:
+    """A thread or task the traced code started."""
+
     ref: weakref.ref
     name: str
     stack: list[str]
@@ -50,43 +68,127 @@ class Started:
     seq: int
     daemon: bool = False
     executor: bool = False
+    own: bool = True            # started by the program's own code (not the stdlib, a package)
+    test: str | None = None     # per-test tracking: the test running when it was started
+    phase: str = ""             # ... and its phase ("setup", "call", "teardown", "between", ...)
+    done: bool = False          # tasks, per-test tracking: a done-callback ran
+    pending_at: str = ""        # tasks, per-test tracking: "loop end" when pending as its loop ended
     reported: bool = False
     extra: dict = field(default_factory=dict)
 
 
-_saved: list[tuple[object, str, object]] = []
-_threads: list[Started] = []
-_tasks: dict[int, Started] = {}
-_dead: collections.OrderedDict = collections.OrderedDict()   # id -> Started, recently freed tasks
-_seq = 0
-_reported: set = set()
-_origin_saved: int | None = None
-_STD: tuple | None = None
+# ---- where a creation happened ------------------------------------------------------
+
+def _stdlib_dirs() -> tuple[str, ...]:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return tuple(os.path.join(p, "") for p in (paths.get(k) for k in ("stdlib", "platstdlib")) if p)
 
 
-def _stdlib(fn: str) -> bool:
-    global _STD
-    if _STD is None:
-        import sysconfig
+_STD = _stdlib_dirs()
 
-        _STD = tuple(p for p in (sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib")) if p)
-    return (fn.startswith(_STD) and "site-packages" not in fn) or fn.startswith("<")
+
+def stdlib_file(fn: str) -> bool:
+    return fn.startswith(_STD) and "site-packages" not in fn
 
 
 def _third_party(fn: str) -> bool:
     return "site-packages" in fn or "dist-packages" in fn
 
 
-def _capture(frame) -> tuple[list[str], str, int, bool]:
-    """(stack, path, line, program's own) of a creation: the site is the innermost frame
-    outside the stdlib and lockwatch."""
-    frames = frame_list(frame, 30)
-    site = next((f for f in reversed(frames) if not _stdlib(f.f_code.co_filename)), None)
-    stack = [fmt_frame(f) for f in frames]
+@dataclass(frozen=True)
+class Sites:
+    """How a creation stack and site are read from frames.
+
+    ``hidden``: files whose frames are left out of stacks and never a site; ``library``:
+    files that are never the site (the site is the innermost frame outside them);
+    ``any_site``: keep every creation (with no site outside ``library``, the innermost frame
+    is the site), not only the program's own; ``launcher``: drop the launcher's leading
+    frames (``lockwatch run``, runpy)."""
+
+    hidden: Callable[[str], bool]
+    library: Callable[[str], bool]
+    any_site: bool = False
+    launcher: bool = True
+
+
+# The tracer's view: lockwatch's runtime frames hidden, ``<string>``-like code is no site,
+# only the program's own creations count.
+PROGRAM = Sites(hidden=is_own, library=lambda fn: stdlib_file(fn) or fn.startswith("<"))
+
+
+def capture(frame, sites: Sites = PROGRAM) -> tuple[list[str], str, int, bool]:
+    """(stack outermost first, site path, site line, program's own) of a creation at ``frame``."""
+    frames = []
+    f = frame
+    while f is not None:
+        if not sites.hidden(f.f_code.co_filename):
+            frames.append(f)
+        f = f.f_back
+    if sites.launcher:
+        frames.reverse()
+        frames = _skip_prefix(frames)[-STACK_LIMIT:]
+        frames.reverse()
+    else:
+        frames = frames[:STACK_LIMIT]
+    stack = [fmt_frame(x) for x in reversed(frames)]
+    site = next((x for x in frames if not sites.library(x.f_code.co_filename)), None)
+    if site is None and sites.any_site and frames:
+        site = frames[0]
     if site is None:
         return stack, "<unknown>", 0, False
     fn = site.f_code.co_filename
     return stack, disp(fn), site.f_lineno, not _third_party(fn) and not is_own(fn)
+
+
+def unawaited_site(message: str, filename: str, lineno: int,
+                   sites: Sites = PROGRAM) -> tuple[str, int, list[str]] | None:
+    """(path, line, origin stack) of a "coroutine ... was never awaited" warning: the
+    innermost origin frame (when the interpreter appended one) outside the library, else
+    the line the warning names; None when that is not the program's own (``PROGRAM``)."""
+    frames = [f for f in warning_frames(message)
+              if not sites.hidden(f[0]) and not (sites.launcher and "runpy" in f[0])]
+    site = next((f for f in reversed(frames) if not sites.library(f[0])), None)
+    if site is None:
+        if sites.any_site or (not frames and not sites.library(filename) and not sites.hidden(filename)):
+            site = (filename, lineno, "?")
+        else:
+            return None
+    if not sites.any_site and _third_party(site[0]):
+        return None
+    return disp(site[0]), site[1], [f"{disp(fn)}:{num} in {func}" for fn, num, func in frames]
+
+
+# ---- records --------------------------------------------------------------------------
+
+class PerTest:
+    """The pytest plugin's slot: the test and phase running now (set by the plugin as tests
+    run), and how its creation stacks are read."""
+
+    def __init__(self, sites: Sites) -> None:
+        self.sites = sites
+        self.test: str | None = None
+        self.phase = "session"
+
+
+_saved: list[tuple[object, str, object]] = []
+_installs = 0
+_threads: list[Started] = []
+_tasks: dict[int, Started] = {}           # seq -> record, creation order; leaves when settled
+_task_ids: dict[int, Started] = {}        # id(task) -> record of a live task
+_dead: collections.OrderedDict = collections.OrderedDict()   # id -> Started, recently freed tasks
+_seq = 0
+_reported: set = set()
+_origin_saved: int | None = None
+_per_test: list[PerTest] = []             # attached trackers, innermost last
+
+
+def _tracking() -> PerTest | None:
+    try:
+        return _per_test[-1]
+    except IndexError:
+        return None
 
 
 def _set(owner, name: str, value) -> None:
@@ -104,15 +206,11 @@ def _emit(fd: Finding, key) -> None:
 
 # ---- install ----------------------------------------------------------------------
 
-def _plugin_tracking() -> bool:
-    # The pytest plugin tracks threads and tasks per test itself (lockwatch/plugin/leaks.py,
-    # installed before the tracer): a second tracker would report each leak twice.
-    return getattr(threading.Thread.start, "__module__", "") == "lockwatch.plugin.leaks"
-
-
 def install() -> None:
-    global _origin_saved
-    if _plugin_tracking():
+    """Install the hooks (calls nest: the tracer and the pytest plugin both install)."""
+    global _origin_saved, _installs
+    _installs += 1
+    if _installs > 1:
         return
     try:
         _install_threads()
@@ -126,7 +224,13 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    global _origin_saved
+    """Undo one ``install()``; the last one restores the originals exactly."""
+    global _origin_saved, _installs
+    if _installs == 0:
+        return
+    _installs -= 1
+    if _installs:
+        return
     while _saved:
         owner, name, value = _saved.pop()
         try:
@@ -139,6 +243,29 @@ def uninstall() -> None:
         except Exception:  # noqa: BLE001, S110 - lockwatch must never disturb the program
             pass
         _origin_saved = None
+
+
+def attach(sites: Sites) -> PerTest:
+    """Per-test tracking from now on (installs the hooks): every thread and task started is
+    recorded with the test and phase in the returned slot, and this module reports nothing
+    itself until ``detach()`` (the caller reports per test, with the queries below)."""
+    pt = PerTest(sites)
+    _per_test.append(pt)
+    install()
+    return pt
+
+
+def detach(pt: PerTest) -> None:
+    """End per-test tracking: forget what it recorded, undo its ``install()``."""
+    if pt not in _per_test:
+        return
+    _per_test.remove(pt)
+    if not _per_test:
+        _threads[:] = [r for r in _threads if not r.phase]
+        for key, rec in list(_tasks.items()):
+            if rec.phase:
+                _tasks.pop(key, None)
+    uninstall()
 
 
 def _install_threads() -> None:
@@ -157,13 +284,15 @@ def _install_threads() -> None:
 
 def _thread_started(thread, frame) -> None:
     global _seq
-    stack, path, line, own = _capture(frame)
-    if not own:
+    pt = _tracking()
+    stack, path, line, own = capture(frame, pt.sites if pt else PROGRAM)
+    if not own and pt is None:
         return
     _seq += 1
     ex = "concurrent" in (getattr(getattr(thread, "_target", None), "__module__", "") or "")
     _threads.append(Started(weakref.ref(thread), thread.name, stack, path, line, _seq,
-                            daemon=thread.daemon, executor=ex))
+                            daemon=thread.daemon, executor=ex, own=own,
+                            test=pt.test if pt else None, phase=pt.phase if pt else ""))
 
 
 def _install_asyncio() -> None:
@@ -240,8 +369,9 @@ def _install_warnings() -> None:
 
 def _task_created(task, frame) -> None:
     global _seq
-    stack, path, line, own = _capture(frame)
-    if not own:
+    pt = _tracking()
+    stack, path, line, own = capture(frame, pt.sites if pt else PROGRAM)
+    if not own and pt is None:
         return
     try:
         coro = task.get_coro()
@@ -254,18 +384,28 @@ def _task_created(task, frame) -> None:
     def gone(_r, key=key):
         # Freed: keep the record briefly, asyncio reports a destroyed pending task from
         # its finalizer, after a gc pass has already cleared the weak reference.
-        rec = _tasks.pop(key, None)
+        rec = _task_ids.pop(key, None)
         if rec is not None:
             _dead[key] = rec
             while len(_dead) > 256:
                 _dead.popitem(last=False)
+            if rec.test is None:
+                _tasks.pop(rec.seq, None)   # a test's record waits for its test's check
 
-    rec = Started(weakref.ref(task, gone), name, stack, path, line, _seq)
-    _tasks[key] = rec
+    rec = Started(weakref.ref(task, gone), name, stack, path, line, _seq, own=own,
+                  test=pt.test if pt else None, phase=pt.phase if pt else "")
+    _tasks[rec.seq] = rec
+    _task_ids[key] = rec
+    if pt is not None:
+        # A freed task's record must tell "finished" from "destroyed while pending".
+        def done(_t, rec=rec):
+            rec.done = True
+
+        task.add_done_callback(done)
 
 
 def _record_of(task) -> Started | None:
-    rec = _tasks.get(id(task))
+    rec = _task_ids.get(id(task))
     if rec is not None and rec.ref() is task:
         return rec
     return _dead.get(id(task))
@@ -276,7 +416,8 @@ def _owned(task, mine: tuple) -> bool:
     import asyncio.tasks as at
 
     # the tracer's own maps (held stacks and waits by task) are not an owner either
-    skip = {id(_tasks), id(_dead), id(state.held), id(state.waiting), id(state.agent_of), *map(id, mine)}
+    skip = {id(_tasks), id(_task_ids), id(_dead), id(state.held), id(state.waiting), id(state.agent_of),
+            *map(id, mine)}
     for name in ("_eager_tasks",):
         s = getattr(at, name, None)
         if s is not None:
@@ -311,7 +452,16 @@ def _cancel_requested(t) -> bool:
 def loop_ending(loop, why: str) -> None:
     import asyncio
 
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()][:100]
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if _per_test:
+        # The test's check decides: any task of a test still pending as its loop ended.
+        for t in pending:
+            rec = _record_of(t)
+            if rec is not None and not rec.done and not rec.pending_at:
+                rec.pending_at = "loop end"
+        pending.clear()
+        return
+    del pending[100:]
     for t in pending:
         rec = _record_of(t)
         if rec is None or rec.reported or _cancel_requested(t):
@@ -340,6 +490,8 @@ def _task_finding(rec: Started, why: str, at: str) -> Finding:
 
 
 def _exception_context(context) -> None:
+    if _per_test:
+        return   # the test's check sees a destroyed task; a failed one is the test's own
     msg = str(context.get("message", ""))
     if msg.startswith("Task was destroyed but it is pending"):
         task = context.get("task")
@@ -361,19 +513,13 @@ def _exception_context(context) -> None:
 
 
 def _unawaited(message: str, filename: str, lineno: int) -> None:
-    head = message.splitlines()[0]
-    frames = warning_frames(message)
-    frames = [f for f in frames if not is_own(f[0]) and "runpy" not in f[0]]
-    site = next((f for f in reversed(frames) if not _stdlib(f[0])), None)
-    if site is None:
-        if not frames and not _stdlib(filename) and not is_own(filename):
-            site = (filename, lineno, "?")
-        else:
-            return
-    if _third_party(site[0]):
+    if _per_test:
+        return   # pytest records the warning per test; the plugin reports it
+    where = unawaited_site(message, filename, lineno)
+    if where is None:
         return
-    path, line = disp(site[0]), site[1]
-    stack = [f"{disp(fn)}:{num} in {func}" for fn, num, func in frames]
+    path, line, stack = where
+    head = message.splitlines()[0]
     _emit(Finding(
         code="LW204",
         kind="dangling-task",
@@ -389,6 +535,30 @@ def _unawaited(message: str, filename: str, lineno: int) -> None:
 
 # ---- threads ------------------------------------------------------------------------
 
+def _outlived(recs: list[Started], grace: float, join=None) -> list[Started]:
+    """Those of ``recs`` still alive after waiting up to ``grace`` seconds in all for them
+    to end on their own; ``join`` is how to wait for one (default ``Thread.join``)."""
+    alive = []
+    me = threading.current_thread()
+    deadline = time.monotonic() + max(0.0, grace)
+    for r in recs:
+        t = r.ref()
+        if t is None or not t.is_alive() or t is me:
+            continue
+        left = deadline - time.monotonic()
+        if left > 0:
+            if join is None:
+                try:
+                    threading.Thread.join(t, left)
+                except Exception:  # noqa: BLE001, S110 - lockwatch must never disturb the program
+                    pass
+            else:
+                join(t, left)
+        if t.is_alive():
+            alive.append(r)
+    return alive
+
+
 def mark() -> int:
     """A position: threads started after it belong to the scope that took it."""
     return _seq
@@ -396,26 +566,17 @@ def mark() -> int:
 
 def threads_alive(since: int = 0, grace: float = 0.5, scope: str = "the program ended") -> list[Finding]:
     """Report threads the program started (after ``since``) that are still alive, after
-    waiting up to ``grace`` seconds for them to end on their own."""
+    waiting up to ``grace`` seconds for them to end on their own. Nothing while a test is
+    tracked: its per-test check reports them (once)."""
+    if _per_test:
+        return []
+    ignore_daemons = state.options.daemon_threads == "ignore"
+    # fire-and-forget daemon threads are by design unless configured otherwise (as statically)
+    recs = [r for r in _threads[:] if r.seq > since and not r.reported and r.own
+            and not (r.daemon and not r.executor and ignore_daemons)]
+    alive = _outlived(recs, grace)
     out = []
-    me = threading.current_thread()
-    deadline = time.monotonic() + max(0.0, grace)
-    for r in _threads[:]:
-        if r.seq <= since or r.reported:
-            continue
-        t = r.ref()
-        if t is None or not t.is_alive() or t is me:
-            continue
-        if r.daemon and not r.executor and state.options.daemon_threads == "ignore":
-            continue  # fire-and-forget by design unless configured otherwise (as statically)
-        left = deadline - time.monotonic()
-        if left > 0:
-            try:
-                threading.Thread.join(t, left)
-            except Exception:  # noqa: BLE001, S110 - lockwatch must never disturb the program
-                pass
-        if not t.is_alive():
-            continue
+    for r in alive:
         r.reported = True
         what = "executor worker thread" if r.executor else ("daemon thread" if r.daemon else "thread")
         how = ("its executor was never shut down" if r.executor
@@ -449,8 +610,63 @@ def program_end(grace: float = 0.5) -> None:
         state.internal_error("lifecycle-program-end", e)
 
 
+# ---- per-test queries (the pytest plugin) -------------------------------------------
+
+def threads_left_by(test: str, grace: float, include_setup: bool = False,
+                       join: Callable | None = None) -> list[Started]:
+    """Threads started during ``test`` (call/teardown; setup too when asked) still alive
+    after waiting up to ``grace`` seconds for them to end. Each is answered once."""
+    mine = [r for r in _threads[:]
+            if not r.reported and r.test == test and (include_setup or r.phase != "setup")]
+    alive = _outlived(mine, grace, join)
+    for r in mine:
+        r.reported = True   # alive: reported now; ended: nothing to report, ever
+    # drop what is settled so the list stays short over a long session
+    _threads[:] = [r for r in _threads if not r.reported]
+    return alive
+
+
+def tasks_left_by(test: str, include_setup: bool = False) -> list[Started]:
+    """Tasks created during ``test`` that were pending when their loop ended, that are
+    still pending now, or that were destroyed while pending (``pending_at`` says which).
+    Tasks created while setting the test up belong to fixtures, maybe of a wider scope:
+    only checked when asked (at the end of the session). Each is answered once."""
+    out = []
+    for key, rec in list(_tasks.items()):
+        if rec.test is None and (rec.done or rec.ref() is None):
+            _tasks.pop(key, None)   # outside any test and settled: nothing to keep
+            continue
+        if rec.test != test or (rec.phase == "setup" and not include_setup):
+            continue
+        t = rec.ref()
+        if rec.pending_at:
+            out.append(rec)
+        elif t is None and not rec.done:
+            rec.pending_at = "destroyed pending"
+            out.append(rec)
+        elif t is not None and not t.done():
+            rec.pending_at = "test end"
+            out.append(rec)
+        _tasks.pop(key, None)
+    return out
+
+
+def forget_test(test: str) -> None:
+    """Drop ``test``'s task records unchecked (its leak check is off)."""
+    for key, rec in list(_tasks.items()):
+        if rec.test == test:
+            _tasks.pop(key, None)
+
+
+def tests_tracked() -> tuple[set[str], set[str]]:
+    """Tests with thread records, tests with task records, not yet answered."""
+    return ({r.test for r in _threads[:] if r.test and not r.reported},
+            {r.test for r in list(_tasks.values()) if r.test})
+
+
 def reset() -> None:
     _threads.clear()
     _tasks.clear()
+    _task_ids.clear()
     _dead.clear()
     _reported.clear()
