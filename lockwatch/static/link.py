@@ -882,6 +882,8 @@ class Linker:
 
     def _param_calls(self, fi: FunctionInfo) -> None:
         s = fi.summary
+        if not s.params and not s.parent:
+            return   # no parameter, no enclosing function: nothing below can match
         for idx, ev in enumerate(s.events):
             if ev["e"] == "call" and "." not in ev["f"] and not ev["f"].startswith("@"):
                 name = ev["f"]
@@ -1073,8 +1075,8 @@ class Linker:
             return
         stores: dict[str, list] = {}
         for gid, g in self.m.functions.items():
-            if g.cls is None:
-                continue
+            if g.cls is None or not g.summary.params:
+                continue   # (a store of a parameter needs one)
             for ev in g.summary.events:
                 if ev["e"] != "wr" or not ev.get("r", "").startswith("@self.") or ev["r"].count(".") != 1:
                     continue
