@@ -862,12 +862,12 @@ class _Builder:
         t = type(target)
         if t is _Name:
             name = target.id
-            line, col = self.loc(value_node if value_node is not None else target)
             v = self.value(value_node)
             if ann is not None and v is None:
                 ar = self.ann_ref(ann)
                 v = {"ann": ar} if ar else None
             if f.is_module or name in f.s.globals_decl:
+                line, col = self.loc(value_node if value_node is not None else target)
                 if not f.is_module:
                     self._ev_r("gwr", target, name)
                 prev = self.ms.globals.get(name)
@@ -889,7 +889,11 @@ class _Builder:
                     f.s.locals.pop(name, None)
                     return
             f.alias.pop(name, None)
-            f.s.locals[name] = dict(v, l=line, c=col) if v else {}
+            if v:
+                line, col = self.loc(value_node if value_node is not None else target)
+                f.s.locals[name] = {**v, "l": line, "c": col}
+            else:
+                f.s.locals[name] = {}
             return
         if t is _Attribute:
             self._recv(target.value)
