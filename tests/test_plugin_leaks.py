@@ -107,3 +107,26 @@ def restored():
     assert msgs["LW203"] == ("task sleeper created by the test was still pending when its event loop "
                              "finished (cancelled at shutdown)")
     assert msgs["LW204"].endswith("(created during the test)")
+
+
+def test_leaks_off_means_no_leak_check_for_that_test(pytester):
+    # a thread left running by a test marked leaks=False is not reported at the session's
+    # end either; the same leak in an unmarked test is
+    pytester.makepyfile(test_off='''
+import threading
+import pytest
+
+stop = threading.Event()
+
+
+@pytest.mark.lockwatch(leaks=False)
+def test_off():
+    threading.Thread(target=stop.wait, args=(3,), name="off", daemon=True).start()
+
+
+def test_on():
+    threading.Thread(target=stop.wait, args=(3,), name="on", daemon=True).start()
+''')
+    r = run(pytester, "--lockwatch", "--lockwatch-no-static", "--lockwatch-grace=0.05", "--lockwatch-report=r.json")
+    r.assert_outcomes(passed=2)
+    assert [(f["code"], f["tests"]) for f in findings(pytester)] == [("LW211", ["test_off.py::test_on"])]

@@ -36,7 +36,7 @@ import time
 import types
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lockwatch.findings import Finding, Location, make_fingerprint
 from lockwatch.runtime import state
@@ -74,7 +74,6 @@ class Started:
     done: bool = False          # tasks, per-test tracking: a done-callback ran
     pending_at: str = ""        # tasks, per-test tracking: "loop end" when pending as its loop ended
     reported: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 # ---- where a creation happened ------------------------------------------------------
@@ -652,10 +651,12 @@ def tasks_left_by(test: str, include_setup: bool = False) -> list[Started]:
 
 
 def forget_test(test: str) -> None:
-    """Drop ``test``'s task records unchecked (its leak check is off)."""
+    """Drop ``test``'s records unchecked (its leak check is off): its tasks, and the threads
+    it started itself (those its fixtures started in setup are still checked at the end)."""
     for key, rec in list(_tasks.items()):
         if rec.test == test:
             _tasks.pop(key, None)
+    _threads[:] = [r for r in _threads if r.test != test or r.phase == "setup"]
 
 
 def tests_tracked() -> tuple[set[str], set[str]]:
