@@ -69,10 +69,10 @@ start("other")
 # a watch() scope inside the test reports nothing itself: the test's check does, once
 mark = lifecycle.mark()
 print(lifecycle.threads_alive(0, 0.0, "the watch() block ended"))
-first = [r.name for r in lifecycle.threads_left_by("t1", 0.5)]
-again = [r.name for r in lifecycle.threads_left_by("t1", 0.0)]
-print(first, again, sorted(lifecycle.tests_tracked()[0]))
-late = [(r.name, r.test, r.phase, r.line) for r in lifecycle.threads_left_by("t1", 0.0, include_setup=True)]
+first = [r.name for r in pt.threads_left("t1", 0.5)]
+again = [r.name for r in pt.threads_left("t1", 0.0)]
+print(first, again, sorted(pt.tests()[0]))
+late = [(r.name, r.test, r.phase, r.line) for r in pt.threads_left("t1", 0.0, include_setup=True)]
 print(late)
 print([f.code for f in state.findings])
 stop.set()
@@ -117,9 +117,9 @@ def run():
 
 run()
 gc.collect()
-recs = lifecycle.tasks_left_by("t")
+recs = pt.tasks_left("t")
 print(len(recs), sorted({r.pending_at for r in recs}), sorted({r.name for r in recs}))
-print(lifecycle.tasks_left_by("t"), [f.code for f in state.findings])
+print(pt.tasks_left("t"), [f.code for f in state.findings])
 lifecycle.detach(pt)
 """, python=python)
     out = _ok(p)
@@ -146,8 +146,8 @@ pt.test = "t2"
 loop = asyncio.new_event_loop()
 t = loop.create_task(sleeper())
 loop.run_until_complete(asyncio.sleep(0))
-print([(r.pending_at, r.test) for r in lifecycle.tasks_left_by("t1")])
-print([(r.pending_at, r.test) for r in lifecycle.tasks_left_by("t2")])
+print([(r.pending_at, r.test) for r in pt.tasks_left("t1")])
+print([(r.pending_at, r.test) for r in pt.tasks_left("t2")])
 print([f.code for f in state.findings])
 t.cancel()
 loop.run_until_complete(asyncio.sleep(0))
@@ -236,3 +236,28 @@ print(a, b, sorted({e.split(":")[0] for e in state.errors}))
 """, python=python)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.strip() == "[1] [1] ['internal error in lockwatch runtime (lifecycle-thread)']"
+
+
+@PY
+def test_nested_trackers_answer_only_for_their_own_tests(tmp_path, python):
+    # a pytest session run in-process inside a test of another one (pytester), both with
+    # the plugin: the inner session's end must not answer for the outer test's threads
+    p = rh.run_plain(tmp_path, ATTACH + """
+stop = threading.Event()
+outer = lifecycle.attach(SITES)
+outer.test, outer.phase = "outer", "call"
+threading.Thread(target=stop.wait, name="outer-1", daemon=True).start()
+inner = lifecycle.attach(SITES)
+inner.test, inner.phase = "inner", "call"
+threading.Thread(target=stop.wait, name="inner-1", daemon=True).start()
+print(sorted(inner.tests()[0]), [r.name for r in inner.threads_left("outer", 0.0, include_setup=True)])
+print([r.name for r in inner.threads_left("inner", 0.0)])
+lifecycle.detach(inner)
+threading.Thread(target=stop.wait, name="outer-2", daemon=True).start()
+print(sorted(outer.tests()[0]), sorted(r.name for r in outer.threads_left("outer", 0.0)))
+stop.set()
+lifecycle.detach(outer)
+print(threading.Thread.start.__module__)
+""", python=python)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.splitlines() == ["['inner'] []", "['inner-1']", "['outer'] ['outer-1', 'outer-2']", "threading"]

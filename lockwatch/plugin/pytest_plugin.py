@@ -405,16 +405,15 @@ class LockwatchPlugin:
 
     def _leaks(self, test: str) -> list[Finding]:
         from lockwatch.plugin.leaks import join, task_finding, thread_finding
-        from lockwatch.runtime import lifecycle
 
         if not self.policy.leaks:
-            lifecycle.forget_test(test)
+            self.tracker.forget(test)
             return []
         grace = self.policy.grace
         out = []
-        for r in lifecycle.threads_left_by(test, grace, join=join):
+        for r in self.tracker.threads_left(test, grace, join=join):
             out.append(self._add(thread_finding(r, test, grace), test))
-        tasks = lifecycle.tasks_left_by(test)
+        tasks = self.tracker.tasks_left(test)
         for r in tasks:
             out.append(self._add(task_finding(r, test), test))
         return out
@@ -451,14 +450,13 @@ class LockwatchPlugin:
             # Threads and tasks started by fixtures during setup: checked once everything
             # was torn down.
             from lockwatch.plugin.leaks import join, task_finding, thread_finding
-            from lockwatch.runtime import lifecycle
 
-            thread_tests, task_tests = lifecycle.tests_tracked()
+            thread_tests, task_tests = self.tracker.tests()
             for test in thread_tests:
-                for r in lifecycle.threads_left_by(test, self.base.grace, include_setup=True, join=join):
+                for r in self.tracker.threads_left(test, self.base.grace, include_setup=True, join=join):
                     self._add(thread_finding(r, test, self.base.grace), test)
             for test in task_tests:
-                for r in lifecycle.tasks_left_by(test, include_setup=True):
+                for r in self.tracker.tasks_left(test, include_setup=True):
                     self._add(task_finding(r, test), test)
         # Locks released by threads that did not take them are signals, not mutexes: the
         # tracer drops cycles through them, and so does the merged search.

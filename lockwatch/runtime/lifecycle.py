@@ -21,7 +21,7 @@ Per-test tracking (``attach()``, the pytest plugin): the same hooks and records,
 start is recorded with the test and phase running at the time (``PerTest``), creation stacks
 are read with the plugin's ``Sites`` (its runner frames left out), and this module reports
 nothing itself: the plugin asks which threads and tasks a test left behind
-(``threads_left_by``, ``tasks_left_by``) and words the findings per test. One set of
+(``PerTest.threads_left``, ``PerTest.tasks_left``) and words the findings per test. One set of
 records is what keeps a leak from being reported twice when ``watch()`` runs inside a test.
 """
 
@@ -69,8 +69,9 @@ class Started:
     daemon: bool = False
     executor: bool = False
     own: bool = True            # started by the program's own code (not the stdlib, a package)
-    test: str | None = None     # per-test tracking: the test running when it was started
-    phase: str = ""             # ... and its phase ("setup", "call", "teardown", "between", ...)
+    tracker: PerTest | None = None  # per-test tracking: the tracker that recorded it,
+    test: str | None = None         # the test running when it was started
+    phase: str = ""                 # and its phase ("setup", "call", "teardown", "between", ...)
     done: bool = False          # tasks, per-test tracking: a done-callback ran
     pending_at: str = ""        # tasks, per-test tracking: "loop end" when pending as its loop ended
     reported: bool = False
@@ -162,13 +163,65 @@ def unawaited_site(message: str, filename: str, lineno: int,
 # ---- records --------------------------------------------------------------------------
 
 class PerTest:
-    """The pytest plugin's slot: the test and phase running now (set by the plugin as tests
-    run), and how its creation stacks are read."""
+    """Per-test tracking (``attach()``): the test and phase running now (set by the pytest
+    plugin as tests run), how creation stacks are read, and what a test left behind."""
 
     def __init__(self, sites: Sites) -> None:
         self.sites = sites
         self.test: str | None = None
         self.phase = "session"
+
+    def threads_left(self, test: str, grace: float, include_setup: bool = False,
+                     join: Callable | None = None) -> list[Started]:
+        """Threads started during ``test`` (call/teardown; setup too when asked) still alive
+        after waiting up to ``grace`` seconds for them to end. Each is answered once."""
+        mine = [r for r in _threads[:] if r.tracker is self and not r.reported and r.test == test
+                and (include_setup or r.phase != "setup")]
+        alive = _outlived(mine, grace, join)
+        for r in mine:
+            r.reported = True   # alive: reported now; ended: nothing to report, ever
+        # drop what is settled so the list stays short over a long session
+        _threads[:] = [r for r in _threads if not r.reported]
+        return alive
+
+    def tasks_left(self, test: str, include_setup: bool = False) -> list[Started]:
+        """Tasks created during ``test`` that were pending when their loop ended, that are
+        still pending now, or that were destroyed while pending (``pending_at`` says which).
+        Tasks created while setting the test up belong to fixtures, maybe of a wider scope:
+        only checked when asked (at the end of the session). Each is answered once."""
+        out = []
+        for key, rec in list(_tasks.items()):
+            if rec.tracker is not self:
+                continue
+            if rec.test is None and (rec.done or rec.ref() is None):
+                _tasks.pop(key, None)   # outside any test and settled: nothing to keep
+                continue
+            if rec.test != test or (rec.phase == "setup" and not include_setup):
+                continue
+            t = rec.ref()
+            if rec.pending_at:
+                out.append(rec)
+            elif t is None and not rec.done:
+                rec.pending_at = "destroyed pending"
+                out.append(rec)
+            elif t is not None and not t.done():
+                rec.pending_at = "test end"
+                out.append(rec)
+            _tasks.pop(key, None)
+        return out
+
+    def forget(self, test: str) -> None:
+        """Drop ``test``'s records unchecked (its leak check is off): its tasks, and the
+        threads it started itself (its fixtures' from setup are still checked at the end)."""
+        for key, rec in list(_tasks.items()):
+            if rec.tracker is self and rec.test == test:
+                _tasks.pop(key, None)
+        _threads[:] = [r for r in _threads if r.tracker is not self or r.test != test or r.phase == "setup"]
+
+    def tests(self) -> tuple[set[str], set[str]]:
+        """Tests with thread records, tests with task records, not yet answered."""
+        return ({r.test for r in _threads[:] if r.tracker is self and r.test and not r.reported},
+                {r.test for r in list(_tasks.values()) if r.tracker is self and r.test})
 
 
 _saved: list[tuple[object, str, object]] = []
@@ -259,11 +312,10 @@ def detach(pt: PerTest) -> None:
     if pt not in _per_test:
         return
     _per_test.remove(pt)
-    if not _per_test:
-        _threads[:] = [r for r in _threads if not r.phase]
-        for key, rec in list(_tasks.items()):
-            if rec.phase:
-                _tasks.pop(key, None)
+    _threads[:] = [r for r in _threads if r.tracker is not pt]
+    for key, rec in list(_tasks.items()):
+        if rec.tracker is pt:
+            _tasks.pop(key, None)
     uninstall()
 
 
@@ -291,7 +343,7 @@ def _thread_started(thread, frame) -> None:
     ex = "concurrent" in (getattr(getattr(thread, "_target", None), "__module__", "") or "")
     _threads.append(Started(weakref.ref(thread), thread.name, stack, path, line, _seq,
                             daemon=thread.daemon, executor=ex, own=own,
-                            test=pt.test if pt else None, phase=pt.phase if pt else ""))
+                            tracker=pt, test=pt.test if pt else None, phase=pt.phase if pt else ""))
 
 
 def _install_asyncio() -> None:
@@ -392,7 +444,7 @@ def _task_created(task, frame) -> None:
                 _tasks.pop(rec.seq, None)   # a test's record waits for its test's check
 
     rec = Started(weakref.ref(task, gone), name, stack, path, line, _seq, own=own,
-                  test=pt.test if pt else None, phase=pt.phase if pt else "")
+                  tracker=pt, test=pt.test if pt else None, phase=pt.phase if pt else "")
     _tasks[rec.seq] = rec
     _task_ids[key] = rec
     if pt is not None:
@@ -607,62 +659,6 @@ def program_end(grace: float = 0.5) -> None:
         threads_alive(0, grace)
     except Exception as e:  # noqa: BLE001 - lockwatch must never disturb the program
         state.internal_error("lifecycle-program-end", e)
-
-
-# ---- per-test queries (the pytest plugin) -------------------------------------------
-
-def threads_left_by(test: str, grace: float, include_setup: bool = False,
-                       join: Callable | None = None) -> list[Started]:
-    """Threads started during ``test`` (call/teardown; setup too when asked) still alive
-    after waiting up to ``grace`` seconds for them to end. Each is answered once."""
-    mine = [r for r in _threads[:]
-            if not r.reported and r.test == test and (include_setup or r.phase != "setup")]
-    alive = _outlived(mine, grace, join)
-    for r in mine:
-        r.reported = True   # alive: reported now; ended: nothing to report, ever
-    # drop what is settled so the list stays short over a long session
-    _threads[:] = [r for r in _threads if not r.reported]
-    return alive
-
-
-def tasks_left_by(test: str, include_setup: bool = False) -> list[Started]:
-    """Tasks created during ``test`` that were pending when their loop ended, that are
-    still pending now, or that were destroyed while pending (``pending_at`` says which).
-    Tasks created while setting the test up belong to fixtures, maybe of a wider scope:
-    only checked when asked (at the end of the session). Each is answered once."""
-    out = []
-    for key, rec in list(_tasks.items()):
-        if rec.test is None and (rec.done or rec.ref() is None):
-            _tasks.pop(key, None)   # outside any test and settled: nothing to keep
-            continue
-        if rec.test != test or (rec.phase == "setup" and not include_setup):
-            continue
-        t = rec.ref()
-        if rec.pending_at:
-            out.append(rec)
-        elif t is None and not rec.done:
-            rec.pending_at = "destroyed pending"
-            out.append(rec)
-        elif t is not None and not t.done():
-            rec.pending_at = "test end"
-            out.append(rec)
-        _tasks.pop(key, None)
-    return out
-
-
-def forget_test(test: str) -> None:
-    """Drop ``test``'s records unchecked (its leak check is off): its tasks, and the threads
-    it started itself (those its fixtures started in setup are still checked at the end)."""
-    for key, rec in list(_tasks.items()):
-        if rec.test == test:
-            _tasks.pop(key, None)
-    _threads[:] = [r for r in _threads if r.test != test or r.phase == "setup"]
-
-
-def tests_tracked() -> tuple[set[str], set[str]]:
-    """Tests with thread records, tests with task records, not yet answered."""
-    return ({r.test for r in _threads[:] if r.test and not r.reported},
-            {r.test for r in list(_tasks.values()) if r.test})
 
 
 def reset() -> None:
