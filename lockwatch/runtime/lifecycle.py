@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import gc
+import itertools
 import os
 import sys
 import threading
@@ -175,13 +176,12 @@ class PerTest:
                      join: Callable | None = None) -> list[Started]:
         """Threads started during ``test`` (call/teardown; setup too when asked) still alive
         after waiting up to ``grace`` seconds for them to end. Each is answered once."""
-        mine = [r for r in _threads[:] if r.tracker is self and not r.reported and r.test == test
+        mine = [r for r in list(_threads.values()) if r.tracker is self and not r.reported and r.test == test
                 and (include_setup or r.phase != "setup")]
         alive = _outlived(mine, grace, join)
         for r in mine:
             r.reported = True   # alive: reported now; ended: nothing to report, ever
-        # drop what is settled so the list stays short over a long session
-        _threads[:] = [r for r in _threads if not r.reported]
+        _drop_threads(lambda r: r.reported)   # settled: the map stays short over a long session
         return alive
 
     def tasks_left(self, test: str, include_setup: bool = False) -> list[Started]:
@@ -216,24 +216,31 @@ class PerTest:
         for key, rec in list(_tasks.items()):
             if rec.tracker is self and rec.test == test:
                 _tasks.pop(key, None)
-        _threads[:] = [r for r in _threads if r.tracker is not self or r.test != test or r.phase == "setup"]
+        _drop_threads(lambda r: r.tracker is self and r.test == test and r.phase != "setup")
 
     def tests(self) -> tuple[set[str], set[str]]:
         """Tests with thread records, tests with task records, not yet answered."""
-        return ({r.test for r in _threads[:] if r.tracker is self and r.test and not r.reported},
+        return ({r.test for r in list(_threads.values()) if r.tracker is self and r.test and not r.reported},
                 {r.test for r in list(_tasks.values()) if r.tracker is self and r.test})
 
 
 _saved: list[tuple[object, str, object]] = []
 _installs = 0
-_threads: list[Started] = []
+_threads: dict[int, Started] = {}        # seq -> record; leaves when settled
 _tasks: dict[int, Started] = {}           # seq -> record, creation order; leaves when settled
 _task_ids: dict[int, Started] = {}        # id(task) -> record of a live task
 _dead: collections.OrderedDict = collections.OrderedDict()   # id -> Started, recently freed tasks
-_seq = 0
+_seq = itertools.count(1)                 # one order for threads, tasks and marks
 _reported: set = set()
 _origin_saved: int | None = None
 _per_test: list[PerTest] = []             # attached trackers, innermost last
+
+
+def _drop_threads(settled: Callable[[Started], bool]) -> None:
+    # key by key: a thread started meanwhile by another thread keeps its new record
+    for key, r in list(_threads.items()):
+        if settled(r):
+            _threads.pop(key, None)
 
 
 def _tracking() -> PerTest | None:
@@ -312,7 +319,7 @@ def detach(pt: PerTest) -> None:
     if pt not in _per_test:
         return
     _per_test.remove(pt)
-    _threads[:] = [r for r in _threads if r.tracker is not pt]
+    _drop_threads(lambda r: r.tracker is pt)
     for key, rec in list(_tasks.items()):
         if rec.tracker is pt:
             _tasks.pop(key, None)
@@ -334,16 +341,15 @@ def _install_threads() -> None:
 
 
 def _thread_started(thread, frame) -> None:
-    global _seq
     pt = _tracking()
     stack, path, line, own = capture(frame, pt.sites if pt else PROGRAM)
     if not own and pt is None:
         return
-    _seq += 1
     ex = "concurrent" in (getattr(getattr(thread, "_target", None), "__module__", "") or "")
-    _threads.append(Started(weakref.ref(thread), thread.name, stack, path, line, _seq,
-                            daemon=thread.daemon, executor=ex, own=own,
-                            tracker=pt, test=pt.test if pt else None, phase=pt.phase if pt else ""))
+    rec = Started(weakref.ref(thread), thread.name, stack, path, line, next(_seq),
+                  daemon=thread.daemon, executor=ex, own=own,
+                  tracker=pt, test=pt.test if pt else None, phase=pt.phase if pt else "")
+    _threads[rec.seq] = rec
 
 
 def _install_asyncio() -> None:
@@ -419,7 +425,6 @@ def _install_warnings() -> None:
 # ---- tasks --------------------------------------------------------------------------
 
 def _task_created(task, frame) -> None:
-    global _seq
     pt = _tracking()
     stack, path, line, own = capture(frame, pt.sites if pt else PROGRAM)
     if not own and pt is None:
@@ -429,7 +434,6 @@ def _task_created(task, frame) -> None:
         name = getattr(coro, "__qualname__", None) or task.get_name()
     except Exception:  # noqa: BLE001 - lockwatch must never disturb the program
         name = task.get_name()
-    _seq += 1
     key = id(task)
 
     def gone(_r, key=key):
@@ -443,7 +447,7 @@ def _task_created(task, frame) -> None:
             if rec.test is None:
                 _tasks.pop(rec.seq, None)   # a test's record waits for its test's check
 
-    rec = Started(weakref.ref(task, gone), name, stack, path, line, _seq, own=own,
+    rec = Started(weakref.ref(task, gone), name, stack, path, line, next(_seq), own=own,
                   tracker=pt, test=pt.test if pt else None, phase=pt.phase if pt else "")
     _tasks[rec.seq] = rec
     _task_ids[key] = rec
@@ -612,7 +616,7 @@ def _outlived(recs: list[Started], grace: float, join=None) -> list[Started]:
 
 def mark() -> int:
     """A position: threads started after it belong to the scope that took it."""
-    return _seq
+    return next(_seq)
 
 
 def threads_alive(since: int = 0, grace: float = 0.5, scope: str = "the program ended") -> list[Finding]:
@@ -623,7 +627,7 @@ def threads_alive(since: int = 0, grace: float = 0.5, scope: str = "the program 
         return []
     ignore_daemons = state.options.daemon_threads == "ignore"
     # fire-and-forget daemon threads are by design unless configured otherwise (as statically)
-    recs = [r for r in _threads[:] if r.seq > since and not r.reported and r.own
+    recs = [r for r in list(_threads.values()) if r.seq > since and not r.reported and r.own
             and not (r.daemon and not r.executor and ignore_daemons)]
     alive = _outlived(recs, grace)
     out = []
@@ -646,7 +650,7 @@ def threads_alive(since: int = 0, grace: float = 0.5, scope: str = "the program 
         )
         out.append(fd)
         _emit(fd, ("LW211", r.path, r.line))
-    _threads[:] = [r for r in _threads if not r.reported and r.ref() is not None]
+    _drop_threads(lambda r: r.reported or r.ref() is None)
     return out
 
 
