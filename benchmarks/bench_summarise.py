@@ -26,8 +26,9 @@ Several ``--tree`` may be given.
 
 ``--encode``: what a worker does with a summary after the walk, per file: the cache entry
 (``cache.encode_summary_entry(key, summary.to_dict())``), pickling the ``ModuleSummary`` for
-the pipe to the main process and unpickling it there, against the alternatives this module
-can measure (pickling ``to_dict()``, the JSON bytes, rebuilding from the dict).
+the pipe to the main process and unpickling it there (collector off, as in ``lockwatch
+scan``), against alternatives: the entry without json's cycle check (same bytes), pickling
+``to_dict()``, the main process decoding the cache entry instead of a pickle.
 """
 
 from __future__ import annotations
@@ -203,62 +204,69 @@ def ab(base: str, trees: list[str], rounds: int, limit: int, out_json: str | Non
 
 # ---------------------------------------------------------------------- after the walk
 def encode_costs(trees: list[str], limit: int, out_json: str | None) -> None:
+    """Per file, as a worker does: walk, then each way of handing the summary on. The
+    loads run with the collector off, as in the main process of ``lockwatch scan``."""
+    import gc
+
     sys.path.insert(0, REPO)
     from lockwatch.static.cache import encode_summary_entry
     from lockwatch.static.summarise_ast import summarise_tree
     from lockwatch.static.summary import ModuleSummary
 
-    clock = time.process_time
-    cost = dict.fromkeys(("walk", "to_dict", "json_entry", "pickle_summary", "unpickle_summary",
-                          "pickle_dict", "unpickle_dict", "from_dict", "pickle_json_bytes",
-                          "json_loads"), 0.0)
-    size = dict.fromkeys(("json_entry", "pickle_summary", "pickle_dict"), 0)
-    n = 0
     key = "0" * 64
+    hi = pickle.HIGHEST_PROTOCOL
+
+    def entry_no_circular_check(d):
+        # cache.encode_summary_entry without json's cycle check: the same bytes
+        return json.dumps({"k": key, "summary": d}, separators=(",", ":"), ensure_ascii=False,
+                          check_circular=False).encode("utf-8", "surrogatepass")
+
+    steps = [   # (name, side, function of the previous results)
+        ("to_dict", "worker", lambda r: r["summary"].to_dict()),
+        ("cache entry: encode_summary_entry (now)", "worker", lambda r: encode_summary_entry(key, r["to_dict"])),
+        ("cache entry: json check_circular=False", "worker", lambda r: entry_no_circular_check(r["to_dict"])),
+        ("pipe: pickle ModuleSummary (now)", "worker", lambda r: pickle.dumps(r["summary"], hi)),
+        ("pipe: pickle to_dict()", "worker", lambda r: pickle.dumps(r["to_dict"], hi)),
+        ("main: unpickle ModuleSummary (now)", "main", lambda r: pickle.loads(r["pipe: pickle ModuleSummary (now)"])),
+        ("main: unpickle dict + from_dict", "main",
+         lambda r: ModuleSummary.from_dict(pickle.loads(r["pipe: pickle to_dict()"]))),
+        ("main: json.loads(cache entry) + from_dict", "main",
+         lambda r: ModuleSummary.from_dict(json.loads(r["cache entry: encode_summary_entry (now)"])["summary"])),
+    ]
+    clock = time.process_time
+    cost = {"walk": 0.0, **{name: 0.0 for name, _, _ in steps}}
+    size = {"cache entry": 0, "pickled ModuleSummary": 0}
+    n = 0
+    same_bytes = True
     for _tree, path, src, mod, is_pkg in sources(trees, limit):
         tr = parse(src, path)
         if tr is None:
             continue
         n += 1
         t0 = clock()
-        s = summarise_tree(tr, src, path, mod, is_pkg)
-        t1 = clock()
-        d = s.to_dict()
-        t2 = clock()
-        entry = encode_summary_entry(key, d)
-        t3 = clock()
-        ps = pickle.dumps(s, pickle.HIGHEST_PROTOCOL)
-        t4 = clock()
-        pickle.loads(ps)
-        t5 = clock()
-        pd = pickle.dumps(d, pickle.HIGHEST_PROTOCOL)
-        t6 = clock()
-        d2 = pickle.loads(pd)
-        t7 = clock()
-        ModuleSummary.from_dict(d2)
-        t8 = clock()
-        pj = pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)
-        pickle.loads(pj)
-        t9 = clock()
-        json.loads(entry)
-        t10 = clock()
-        for k, a, b in (("walk", t0, t1), ("to_dict", t1, t2), ("json_entry", t2, t3),
-                        ("pickle_summary", t3, t4), ("unpickle_summary", t4, t5),
-                        ("pickle_dict", t5, t6), ("unpickle_dict", t6, t7), ("from_dict", t7, t8),
-                        ("pickle_json_bytes", t8, t9), ("json_loads", t9, t10)):
-            cost[k] += b - a
-        size["json_entry"] += len(entry)
-        size["pickle_summary"] += len(ps)
-        size["pickle_dict"] += len(pd)
+        r = {"summary": summarise_tree(tr, src, path, mod, is_pkg)}
+        cost["walk"] += clock() - t0
+        del tr
+        for name, side, fn in steps:
+            if side == "main":
+                gc.disable()
+            t0 = clock()
+            r[name] = fn(r)
+            cost[name] += clock() - t0
+            gc.enable()
+        same_bytes &= r["cache entry: encode_summary_entry (now)"] == r["cache entry: json check_circular=False"]
+        size["cache entry"] += len(r["cache entry: encode_summary_entry (now)"])
+        size["pickled ModuleSummary"] += len(r["pipe: pickle ModuleSummary (now)"])
     res = {"trees": trees, "python": sys.version.split()[0], "files": n,
            "cpu_s": {k: round(v, 3) for k, v in cost.items()},
            "per_file_ms": {k: round(1000 * v / n, 3) for k, v in cost.items()},
-           "bytes": size}
-    print(f"{n} files, Python {res['python']}: CPU seconds over the tree (per file, ms)")
+           "bytes": size, "check_circular_false_same_bytes": same_bytes}
+    print(f"{n} files, Python {res['python']}: CPU over the tree, and per file")
     for k, v in cost.items():
-        print(f"  {k:18s} {v:7.3f} s  ({1000 * v / n:.3f} ms)")
+        print(f"  {k:44s} {v:7.3f} s  {1000 * v / n:6.3f} ms")
     for k, v in size.items():
-        print(f"  {k:18s} {v / 1e6:7.1f} MB")
+        print(f"  {k:44s} {v / 1e6:7.1f} MB")
+    print(f"  check_circular=False gives the same bytes: {same_bytes}")
     if out_json:
         with open(out_json, "w") as f:
             json.dump(res, f, indent=1)
