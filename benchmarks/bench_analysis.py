@@ -39,6 +39,11 @@ root, pkl, out, deep, select = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4
 sys.path.insert(0, root)
 from lockwatch.config import Config
 from lockwatch.static import engine
+# imported before the clock starts: the engine may import the analysis lazily (and rule
+# modules load on first use), which is start-up cost, not analysis
+import lockwatch.static.graph, lockwatch.static.link  # noqa: E401,F401
+from lockwatch import rules as _rules
+_rules.all_rules()
 with open(pkl, "rb") as f:
     summaries, errors = pickle.load(f)
 gc.disable()
