@@ -130,3 +130,29 @@ def test_on():
     r = run(pytester, "--lockwatch", "--lockwatch-no-static", "--lockwatch-grace=0.05", "--lockwatch-report=r.json")
     r.assert_outcomes(passed=2)
     assert [(f["code"], f["tests"]) for f in findings(pytester)] == [("LW211", ["test_off.py::test_on"])]
+
+
+def test_a_thread_started_inside_a_thread_is_sited_in_the_test_not_in_lockwatch(pytester):
+    # the starter runs in a thread, so the tracer's Thread.start wrapper
+    # (lockwatch/runtime/install.py) is the frame right above the inner start: it must be
+    # hidden, and the site is the user's line (socketserver's per-request threads did this)
+    pytester.makepyfile(test_nested='''
+import threading
+
+stop = threading.Event()
+
+
+def starter():
+    threading.Thread(target=stop.wait, args=(3,), name="inner", daemon=True).start()  # INNER
+
+
+def test_nested():
+    t = threading.Thread(target=starter, name="outer")
+    t.start()
+    t.join()
+''')
+    r = run(pytester, "--lockwatch", "--lockwatch-no-static", "--lockwatch-grace=0.05", "--lockwatch-report=r.json")
+    r.assert_outcomes(passed=1)
+    (f,) = findings(pytester)
+    assert (f["code"], f["path"], f["line"]) == ("LW211", "test_nested.py", 7), f
+    assert not any("lockwatch" in fr for st in f.get("stacks") or [] for fr in st), f["stacks"]

@@ -13,6 +13,7 @@ import os
 
 from lockwatch.findings import Finding, Location, make_fingerprint
 from lockwatch.runtime.lifecycle import Sites, Started, stdlib_file, unawaited_site
+from lockwatch.runtime.stacks import is_own
 
 # Frames of the test runner itself are noise in a creation stack.
 _RUNNER_PARTS = (
@@ -29,10 +30,16 @@ def _is_runner(filename: str) -> bool:
     return any(p in filename for p in _RUNNER_PARTS) or filename.startswith("<frozen")
 
 
+def _hidden(filename: str) -> bool:
+    # lockwatch's own frames too: the tracer's Thread.start wrapper (runtime/install.py) sits
+    # between a thread started inside a thread and its starter, and was reported as the site
+    return _is_runner(filename) or is_own(filename)
+
+
 # A test's view of a creation: the runner's frames hidden, the site is the innermost frame
 # outside the stdlib (doctest and exec'd code included), and every start counts, whoever
 # made it: a thread a package starts for the test is the test's leak too.
-SITES = Sites(hidden=_is_runner, library=stdlib_file, any_site=True, launcher=False)
+SITES = Sites(hidden=_hidden, library=stdlib_file, any_site=True, launcher=False)
 
 
 def join(thread, timeout: float) -> None:
