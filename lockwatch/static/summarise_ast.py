@@ -698,7 +698,10 @@ class _Builder:
             return False
         if self.cls is not None and self.f is None:
             # class-body control flow (``if TYPE_CHECKING:``, ``try:``): collect definitions
-            for sub in _sub_suites(self, st):
+            subs = _sub_suites(self, st)
+            if t is _If and _never_true(st.test):
+                subs = subs[1:]   # ``if False:`` never defines its body's methods
+            for sub in subs:
                 self._suite(sub)
             return False
         if t is _If:
@@ -942,6 +945,15 @@ class _Builder:
         return None
 
     def _if(self, st: ast.If, stmts, i) -> bool:
+        if _never_true(st.test):
+            # ``if False:`` / ``if 0:``: a disabled block, or the other half of generated
+            # sync/async twins (psycopg-pool's ``if False:  # ASYNC``); its body never runs
+            o = st.orelse
+            if not o:
+                return False
+            if len(o) == 1 and type(o[0]) is _If and self._is_elif(o[0]):
+                return self._if(o[0], None, 0)
+            return self._suite(o)
         f = self.f
         h0 = f.held
         at = self._acquire_test(st.test)
@@ -1315,7 +1327,7 @@ class _Builder:
                 self._recv(fn.value)
                 idx = self._acquire(node, awaited=use == "await")
                 if idx is not None and stmts is not None and use in ("discard", "local"):
-                    self._release_site(idx, node, _lines(stmts[i:]))
+                    self._release_site(idx, node, _lines(stmts[i:]), target if use == "local" else None)
                 return
             if meth == "release" and not node.args and not node.keywords:
                 self._recv(fn.value)
@@ -1595,14 +1607,15 @@ class _Builder:
                 stack.extend(ast.iter_child_nodes(n))
 
     # ------------------------------------------------------------------ release analysis (LW121)
-    def _release_site(self, idx: int, call, rest: list) -> None:
+    def _release_site(self, idx: int, call, rest: list, result: str | None = None) -> None:
+        """``result``: the local the acquire's result went to (``ok = lock.acquire(...)``)."""
         f = self.f
         ev = f.s.events[idx]
         r = ev["r"]
         if any(r in fr for fr in f.fin):
             status, at = "ok", None
         else:
-            status, at = _release_status(self, rest, r)
+            status, at = _release_status(self, rest, r, result)
         f.s.acquire_sites.append({"i": idx, "r": r, "l": ev["l"], "c": ev["c"], "status": status, "at": at})
 
 
@@ -1903,8 +1916,9 @@ def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
     return bad
 
 
-def _release_status(b: _Builder, rest: list, r: str):
-    """Can the release of ``r`` be skipped after an acquire followed by ``rest``?"""
+def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
+    """Can the release of ``r`` be skipped after an acquire followed by ``rest``?
+    ``result``: the local holding the acquire's result, if any."""
     if r not in _released_refs(b, rest):
         return "missing", None   # not released here at all: an acquirer, or a leak
     saw_call = False
@@ -1912,6 +1926,8 @@ def _release_status(b: _Builder, rest: list, r: str):
         t = type(st)
         if t is _FunctionDef or t is _AsyncFunctionDef or t is _ClassDef:
             continue
+        if t is _If and result and not st.orelse and _tests_false(st.test, result):
+            continue   # ``if not ok: raise``: that path never took the lock
         if t in _TRY and st.finalbody and r in _released_refs(b, _lines(st.finalbody)):
             return "ok", None
         if _released_only_on_reraise(b, st, r):
@@ -1942,6 +1958,15 @@ def _release_status(b: _Builder, rest: list, r: str):
         if rel_inside:
             if t is _If and _all_branches_release(b, st, r):
                 return ("no-finally", None) if saw_call else ("ok", None)
+            if t is _If and _releasing_branches_leave(b, st, r):
+                # ``if closed: lock.release(); return``: that path is closed; every other
+                # path goes on holding the lock, and the rest decides for them
+                status, at = _release_status(b, rest[k + 1:], r, result)
+                if status == "missing":
+                    return "partial", st.lineno
+                if status == "ok" and (saw_call or _calls_before_release(b, st, r)):
+                    return "no-finally", None
+                return status, at
             return "partial", st.lineno
         if _has_call(st):
             saw_call = True
@@ -1969,6 +1994,81 @@ def _released_only_on_reraise(b: _Builder, st, r: str) -> bool:
         if not any(_top_release(b, x, r) for x in stmts):
             return False   # released inside a nested branch only: leave it to the general rules
     return True
+
+
+def _never_true(test) -> bool:
+    """``False``, ``0``, ``None`` written as the test: the branch is dead code."""
+    if type(test) is not ast.Constant:
+        return False
+    v = test.value
+    return v is False or v is None or (type(v) is int and v == 0)
+
+
+def _tests_false(test, name: str) -> bool:
+    """``not name``, ``name is False``, ``name == False``."""
+    t = type(test)
+    if t is ast.UnaryOp:
+        return type(test.op) is ast.Not and type(test.operand) is _Name and test.operand.id == name
+    if t is ast.Compare and len(test.ops) == 1 and type(test.ops[0]) in (ast.Is, ast.Eq):
+        right = test.comparators[0]
+        return (type(test.left) is _Name and test.left.id == name
+                and type(right) is ast.Constant and right.value is False)
+    return False
+
+
+def _if_branches(b: _Builder, st: ast.If) -> tuple[list, bool]:
+    """The statement lists of an if/elif/else chain, and whether it has an ``else``."""
+    out = [st.body]
+    o = st.orelse
+    while o:
+        if len(o) == 1 and type(o[0]) is _If and b._is_elif(o[0]):
+            out.append(o[0].body)
+            o = o[0].orelse
+        else:
+            out.append(o)
+            return out, True
+    return out, False
+
+
+def _calls_before_release(b: _Builder, st: ast.If, r: str) -> bool:
+    """Can the ``if`` raise while ``r`` is held: a call in a test, in a branch that does
+    not release, or before the release in one that does."""
+    node = st
+    while True:
+        if _has_call(node.test):
+            return True
+        o = node.orelse
+        if len(o) == 1 and type(o[0]) is _If and b._is_elif(o[0]):
+            node = o[0]
+            continue
+        break
+    for body in _if_branches(b, st)[0]:
+        for x in _lines(body):
+            if _top_release(b, x, r):
+                break
+            if _has_call(x):
+                return True
+    return False
+
+
+def _releasing_branches_leave(b: _Builder, st: ast.If, r: str) -> bool:
+    """Every branch that releases ``r`` does so in its own straight-line code and then
+    returns or raises, and some path (a branch without a release, or no ``else``) falls
+    through still holding it."""
+    branches, has_else = _if_branches(b, st)
+    through = not has_else
+    for body in branches:
+        stmts = _lines(body)
+        if r not in _released_refs(b, stmts):
+            through = True
+            continue
+        last = stmts[-1] if stmts else None
+        if not (type(last) is _Line and type(last.body[-1]) in (_Return, _Raise)):
+            return False
+        if not any(_top_release(b, x, r) for x in stmts) or \
+                any(type(x) is not _Line and r in _released_refs(b, [x]) for x in stmts):
+            return False
+    return through
 
 
 def _all_branches_release(b: _Builder, st: ast.If, r: str) -> bool:

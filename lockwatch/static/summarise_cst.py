@@ -335,7 +335,10 @@ class _Builder:
             return False
         if self.cls is not None and self.f is None:
             # class-body control flow (``if TYPE_CHECKING:``, ``try:``): collect definitions
-            for sub in _sub_suites(st):
+            subs = _sub_suites(st)
+            if isinstance(st, cst.If) and _never_true(st.test):
+                subs = subs[1:]   # ``if False:`` never defines its body's methods
+            for sub in subs:
                 self._suite(sub)
             return False
         if isinstance(st, cst.If):
@@ -569,6 +572,15 @@ class _Builder:
         return None
 
     def _if(self, st: cst.If, stmts, i) -> bool:
+        if _never_true(st.test):
+            # ``if False:`` / ``if 0:``: a disabled block, or the other half of generated
+            # sync/async twins (psycopg-pool's ``if False:  # ASYNC``); its body never runs
+            o = st.orelse
+            if o is None:
+                return False
+            if isinstance(o, cst.If):
+                return self._if(o, None, 0)
+            return self._suite(o.body)
         f = self.f
         h0 = f.held
         at = self._acquire_test(st.test)
@@ -924,7 +936,7 @@ class _Builder:
                 self._recv(fn.value)
                 idx = self._acquire(node, awaited=use == "await")
                 if idx is not None and stmts is not None and use in ("discard", "local"):
-                    self._release_site(idx, node, list(stmts[i + 1:]))
+                    self._release_site(idx, node, list(stmts[i + 1:]), target if use == "local" else None)
                 return
             if meth == "release" and not node.args:
                 self._recv(fn.value)
@@ -1079,14 +1091,15 @@ class _Builder:
                 self._expr(ch, "expr")
 
     # ------------------------------------------------------------------ release analysis (LW121)
-    def _release_site(self, idx: int, call, rest: list) -> None:
+    def _release_site(self, idx: int, call, rest: list, result: str | None = None) -> None:
+        """``result``: the local the acquire's result went to (``ok = lock.acquire(...)``)."""
         f = self.f
         ev = f.s.events[idx]
         r = ev["r"]
         if any(r in fr for fr in f.fin):
             status, at = "ok", None
         else:
-            status, at = _release_status(self, rest, r)
+            status, at = _release_status(self, rest, r, result)
         f.s.acquire_sites.append({"i": idx, "r": r, "l": ev["l"], "c": ev["c"], "status": status, "at": at})
 
 
@@ -1347,14 +1360,17 @@ def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
     return bad
 
 
-def _release_status(b: _Builder, rest: list, r: str):
-    """Can the release of ``r`` be skipped after an acquire followed by ``rest``?"""
+def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
+    """Can the release of ``r`` be skipped after an acquire followed by ``rest``?
+    ``result``: the local holding the acquire's result, if any."""
     if r not in _released_refs(b, rest):
         return "missing", None   # not released here at all: an acquirer, or a leak
     saw_call = False
     for k, st in enumerate(rest):
         if isinstance(st, (cst.FunctionDef, cst.ClassDef)):
             continue
+        if isinstance(st, cst.If) and result and st.orelse is None and _tests_false(st.test, result):
+            continue   # ``if not ok: raise``: that path never took the lock
         if (isinstance(st, (cst.Try, cst.TryStar)) and st.finalbody is not None
                 and r in _released_refs(b, _stmts_of(st.finalbody.body))):
             return "ok", None
@@ -1388,6 +1404,16 @@ def _release_status(b: _Builder, rest: list, r: str):
         if rel_inside:
             if isinstance(st, cst.If) and _all_branches_release(b, st, r):
                 return ("no-finally", None) if saw_call else ("ok", None)
+            if isinstance(st, cst.If) and _releasing_branches_leave(b, st, r):
+                # ``if closed: lock.release(); return``: that path is closed; every other
+                # path goes on holding the lock, and the rest decides for them
+                status, at = _release_status(b, rest[k + 1:], r, result)
+                if status == "missing":
+                    line, _ = b.loc(st)
+                    return "partial", line
+                if status == "ok" and (saw_call or _calls_before_release(b, st, r)):
+                    return "no-finally", None
+                return status, at
             line, _ = b.loc(st)
             return "partial", line
         if _has_call(st):
@@ -1416,6 +1442,76 @@ def _released_only_on_reraise(b: _Builder, st, r: str) -> bool:
         if not any(_top_release(b, x, r) for x in stmts):
             return False   # released inside a nested branch only: leave it to the general rules
     return True
+
+
+def _never_true(test) -> bool:
+    """``False``, ``0``, ``None`` written as the test: the branch is dead code."""
+    if isinstance(test, cst.Name):
+        return test.value in ("False", "None")
+    return isinstance(test, cst.Integer) and test.value in ("0", "0x0", "0o0", "0b0") and not test.lpar
+
+
+def _tests_false(test, name: str) -> bool:
+    """``not name``, ``name is False``, ``name == False``."""
+    if isinstance(test, cst.UnaryOperation):
+        return (isinstance(test.operator, cst.Not) and isinstance(test.expression, cst.Name)
+                and test.expression.value == name and not test.expression.lpar)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        c = test.comparisons[0]
+        return (isinstance(c.operator, (cst.Is, cst.Equal)) and isinstance(test.left, cst.Name)
+                and test.left.value == name and isinstance(c.comparator, cst.Name)
+                and c.comparator.value == "False")
+    return False
+
+
+def _if_branches(st: cst.If) -> tuple[list, bool]:
+    """The statement lists of an if/elif/else chain, and whether it has an ``else``."""
+    out = [_stmts_of(st.body)]
+    o = st.orelse
+    while o is not None:
+        if isinstance(o, cst.If):
+            out.append(_stmts_of(o.body))
+            o = o.orelse
+        else:
+            out.append(_stmts_of(o.body))
+            return out, True
+    return out, False
+
+
+def _calls_before_release(b: _Builder, st: cst.If, r: str) -> bool:
+    """Can the ``if`` raise while ``r`` is held: a call in a test, in a branch that does
+    not release, or before the release in one that does."""
+    node = st
+    while isinstance(node, cst.If):
+        if _has_call(node.test):
+            return True
+        node = node.orelse
+    for stmts in _if_branches(st)[0]:
+        for x in stmts:
+            if _top_release(b, x, r):
+                break
+            if _has_call(x):
+                return True
+    return False
+
+
+def _releasing_branches_leave(b: _Builder, st: cst.If, r: str) -> bool:
+    """Every branch that releases ``r`` does so in its own straight-line code and then
+    returns or raises, and some path (a branch without a release, or no ``else``) falls
+    through still holding it."""
+    branches, has_else = _if_branches(st)
+    through = not has_else
+    for stmts in branches:
+        if r not in _released_refs(b, stmts):
+            through = True
+            continue
+        last = stmts[-1] if stmts else None
+        if not (isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))):
+            return False
+        if not any(_top_release(b, x, r) for x in stmts) or \
+                any(not isinstance(x, cst.SimpleStatementLine) and r in _released_refs(b, [x]) for x in stmts):
+            return False
+    return through
 
 
 def _all_branches_release(b: _Builder, st: cst.If, r: str) -> bool:
