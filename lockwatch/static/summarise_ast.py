@@ -49,6 +49,7 @@ from lockwatch.static.summarise_common import IDENT as _IDENT
 from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import ParseError, new_summary
 from lockwatch.static.summarise_common import element_use as _element_use
+from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
 from lockwatch.static.summary import (
@@ -636,7 +637,22 @@ class _Builder:
             return {"lambda": self.value(node.body, depth + 1)}
         if t is ast.Await:
             return self.value(node.value, depth)
+        if t is ast.BinOp and type(node.op) is ast.BitOr:
+            return self._flags(node)
         return None
+
+    def _flags(self, node) -> dict | None:
+        """``A | B | ...`` -> ``{"flags": refs}`` (see ``summarise_common.flags_value``)."""
+        refs, todo = [], [node]
+        while todo:
+            n = todo.pop()
+            t = type(n)
+            if t is ast.BinOp and type(n.op) is ast.BitOr:
+                todo.append(n.right)
+                todo.append(n.left)
+            elif t is _Name or t is _Attribute:
+                refs.append(self.chain(n))
+        return _flags_value(refs)
 
     # ------------------------------------------------------------------ statements
     def _block(self, stmts: list) -> bool:

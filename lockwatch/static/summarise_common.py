@@ -69,3 +69,17 @@ def element_use(use: str) -> str:
     if use in ("discard", "return", "arg"):
         return use
     return "expr"
+
+
+# ``A | B`` where an operand is named like a constant (``socket.AI_NUMERICHOST``,
+# ``_NUMERIC_ONLY``): a combination of int flags; its value keeps the operands' refs
+# (``{"flags": [...]}``) so that a check can ask which flags a call was passed. A ``|`` of
+# other names (set or dict union) keeps no value.
+_FLAG_NAME = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
+
+
+def flags_value(refs: list) -> dict | None:
+    """The value of a ``|`` chain whose name/attribute operands have these refs."""
+    if any(r is not None and _FLAG_NAME.match(r.rpartition(".")[2]) for r in refs):
+        return {"flags": [r for r in refs if r is not None]}
+    return None

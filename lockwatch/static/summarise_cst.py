@@ -23,6 +23,7 @@ from lockwatch.static.summarise_common import IDENT as _IDENT
 from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import ParseError, new_summary
 from lockwatch.static.summarise_common import element_use as _element_use
+from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
 from lockwatch.static.summary import (
@@ -298,7 +299,21 @@ class _Builder:
             return self.value(node.expression, depth)
         if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
             return {"const": "str"}
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+            return self._flags(node)
         return None
+
+    def _flags(self, node) -> dict | None:
+        """``A | B | ...`` -> ``{"flags": refs}`` (see ``summarise_common.flags_value``)."""
+        refs, todo = [], [node]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.BitOr):
+                todo.append(n.right)
+                todo.append(n.left)
+            elif isinstance(n, (cst.Name, cst.Attribute)):
+                refs.append(self.chain(n))
+        return _flags_value(refs)
 
     # ------------------------------------------------------------------ statements
     def _suite(self, suite) -> bool:

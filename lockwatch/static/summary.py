@@ -15,7 +15,9 @@ A *value* (what an assignment stores, a call argument, a return) is a small dict
 ``{"r": ref}``, ``{"call": ref, "a": [values], "k": {name: value}}``, ``{"const": x}``,
 ``{"cont": value}`` (a container of such elements), ``{"lambda": value}``,
 ``{"ann": ref}`` (only the declared type is known), ``{"elem": value}`` (a ``for`` loop variable:
-an element of that iterable).
+an element of that iterable), ``{"flags": [ref, ...]}`` (``A | B | ...`` where an operand is
+named like a constant, ``socket.AI_NUMERICHOST | _NUMERIC_ONLY``: the refs of its name and
+attribute operands, for int-flag arguments).
 
 Events (``FunctionSummary.events``, source order), each a dict with ``e`` (type), ``l``/``c``
 (1-based line/column), ``h`` (indices of the ``acq`` events of this function whose lock
@@ -59,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 16
+SUMMARY_VERSION = 17
 
 # Exceptions a call raises instead of waiting when its socket/file is non-blocking: a call
 # inside a ``try`` that catches one is written for a non-blocking object (events' ``xc``).
