@@ -97,3 +97,100 @@ def test_a_flags_union_keeps_its_operands_in_both_walks():
     for s in (a, c):
         assert s.globals["X"]["v"] == {"flags": ["socket.AI_NUMERICHOST", "socket.AI_NUMERICSERV"]}
         assert s.globals["Y"]["v"] is None   # a set/dict union is no flag value
+
+
+# ---------------------------------------------------------------------- P21 (fsspec done/result)
+
+DONE = """
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+class Cache:
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._future = self._pool.submit(print)
+        self._lock = threading.Lock()
+        self._blocks = {}
+
+    def read(self, n):
+        with self._lock:
+            if self._future is not None and self._future.done():
+                self._blocks[n] = self._future.result()
+        return self._blocks.get(n)
+
+    def close(self):
+        self._pool.shutdown()
+"""
+WAITS = [("LW131", "m.py", 15)]
+
+
+@pytest.mark.parametrize("source, found", [
+    (DONE, []),
+    # a local future, and the exception() poll
+    (DONE.replace("            if self._future is not None and self._future.done():\n"
+                  "                self._blocks[n] = self._future.result()",
+                  "            fut = self._future\n            if fut.done():\n"
+                  "                self._blocks[n] = fut.exception()"), []),
+    # after `if not fut.done(): return` in the same block
+    (DONE.replace("            if self._future is not None and self._future.done():\n"
+                  "                self._blocks[n] = self._future.result()",
+                  "            if not self._future.done():\n                return None\n"
+                  "            self._blocks[n] = self._future.result()"), []),
+    # the else of `if not fut.done():`, and a conditional expression
+    (DONE.replace("            if self._future is not None and self._future.done():\n"
+                  "                self._blocks[n] = self._future.result()",
+                  "            if not self._future.done():\n                pass\n"
+                  "            else:\n                self._blocks[n] = self._future.result()"), []),
+    (DONE.replace("            if self._future is not None and self._future.done():\n"
+                  "                self._blocks[n] = self._future.result()",
+                  "            self._blocks[n] = self._future.result() if self._future.done() else None"), []),
+    # twin: no done() test
+    (DONE.replace("self._future is not None and self._future.done()", "self._future is not None"), WAITS),
+    # twin: `or` does not prove it done
+    (DONE.replace("self._future is not None and self._future.done()",
+                  "self._future is None or self._future.done()"), WAITS),
+    # twin: the false branch of done()
+    (DONE.replace("self._future is not None and self._future.done()", "not self._future.done()"), WAITS),
+    # twin: another future tested
+    (DONE.replace("self._future is not None and self._future.done()", "self._other.done()"), WAITS),
+    # twin: the future replaced between the test and the result
+    (DONE.replace("                self._blocks[n] = self._future.result()",
+                  "                self._future = self._pool.submit(print)\n"
+                  "                self._blocks[n] = self._future.result()"), [("LW131", "m.py", 16)]),
+    # twin: the `if not done(): return` fact ends with its block
+    (DONE.replace("            if self._future is not None and self._future.done():\n"
+                  "                self._blocks[n] = self._future.result()",
+                  "            if n:\n                if not self._future.done():\n                    return None\n"
+                  "            self._blocks[n] = self._future.result()"), [("LW131", "m.py", 17)]),
+    # twin: `if not done(): log()` does not leave: the result may still wait
+    (DONE.replace("            if self._future is not None and self._future.done():\n"
+                  "                self._blocks[n] = self._future.result()",
+                  "            if not self._future.done():\n                print('pending')\n"
+                  "            self._blocks[n] = self._future.result()"), [("LW131", "m.py", 16)]),
+])
+def test_result_of_a_done_future_does_not_wait(source, found):
+    assert codes(source) == found
+
+
+ASYNC_DONE = """
+from concurrent.futures import ThreadPoolExecutor
+
+pool = ThreadPoolExecutor()
+
+class C:
+    def __init__(self):
+        self.fut = pool.submit(print)
+
+    async def poll(self):
+        if self.fut.done():
+            return self.fut.result()
+        return None
+
+    def close(self):
+        pool.shutdown()
+"""
+
+
+def test_result_of_a_done_future_does_not_block_the_loop():
+    assert codes(ASYNC_DONE) == []
+    assert codes(ASYNC_DONE.replace("if self.fut.done():", "if self.fut:")) == [("LW201", "m.py", 12)]

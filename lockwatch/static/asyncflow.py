@@ -365,7 +365,8 @@ def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) ->
             if loop_blocking(name, args, kws, extra):
                 if name in ("open", "io.open", "os.fdopen") and _wrapped_in_file_wrapper(model, fi, events, idx, sites):
                     continue
-                if nonblocking_socket_call(model, fi, ev, name) or numeric_only_lookup(model, fi, ev, name):
+                if (nonblocking_socket_call(model, fi, ev, name) or numeric_only_lookup(model, fi, ev, name)
+                        or (ev.get("dn") and name in catalog.DONE_POLLED)):
                     break
                 out.append((step, name))
                 break

@@ -195,6 +195,10 @@ BLOCKING: dict[str, str] = {
     "input": "always",
     "builtins.input": "always",
 }
+# Blocking calls that return at once on a future whose ``done()`` was tested true on the
+# way there (the summary marks such calls, events' ``dn``).
+DONE_POLLED = frozenset({"concurrent.futures.Future.result", "concurrent.futures.Future.exception"})
+
 for _verb in ("get", "post", "put", "patch", "delete", "head", "options", "request"):
     BLOCKING[f"requests.{_verb}"] = "always"
     BLOCKING[f"requests.Session.{_verb}"] = "always"

@@ -1037,7 +1037,9 @@ class Linker:
         loc = (fi.path, ev["l"], ev["c"], "")
         for name in ext:
             if catalog.is_blocking(name, args, kws, extra_blocking):
-                blocking = name
+                # ``if fut.done(): fut.result()``: the result of a done future is there
+                if not (ev.get("dn") and name in catalog.DONE_POLLED):
+                    blocking = name
             if name in catalog.CALLBACK_REGISTRARS:
                 i = catalog.CALLBACK_REGISTRARS[name]
                 if i < len(args):

@@ -49,6 +49,7 @@ from lockwatch.static.summarise_common import IDENT as _IDENT
 from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import ParseError, new_summary
 from lockwatch.static.summarise_common import element_use as _element_use
+from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
@@ -193,6 +194,7 @@ class _Func:
         "alias",
         "attr_reads",
         "ctx_acqs",
+        "done",
         "exits",
         "fin",
         "handlers",
@@ -229,6 +231,9 @@ class _Func:
         self.handlers = 0
         # would-block exceptions caught around the current point (call events carry "xc")
         self.xc: tuple[str, ...] = ()
+        # refs whose ``done()`` is known true here (call events of ``result()`` on them
+        # carry "dn"): set by an enclosing ``if``, kept to the end of the current block
+        self.done: tuple[str, ...] = ()
         # how a read of the method's first parameter is spelt (set before the walk, fixed)
         self.self_name = s.self_name
         self.self_ref = "@cls" if s.kind == "classmethod" else "@self"
@@ -659,7 +664,17 @@ class _Builder:
         """Walk a body (ast statements); True when it always ends in return/raise/break/
         continue. Statements are walked by statement line, as ``_lines`` groups them, without
         building the lines: each statement is handed the body and the index where the rest
-        after its line starts (``_rest``: what the release analysis looks at)."""
+        after its line starts (``_rest``: what the release analysis looks at). A ``done()``
+        fact learnt in the body (after ``if not fut.done(): return``) ends with it."""
+        f = self.f
+        if f is None:
+            return self._block_walk(stmts)
+        d0 = f.done
+        r = self._block_walk(stmts)
+        f.done = d0
+        return r
+
+    def _block_walk(self, stmts: list) -> bool:
         small = self._small
         n = len(stmts)
         j = 0
@@ -889,6 +904,8 @@ class _Builder:
     def _assign(self, target, value_node, ann=None) -> None:
         f = self.f
         t = type(target)
+        if f is not None and f.done:
+            _forget_done(f, self.chain(target))
         if t is _Name:
             name = target.id
             v = self.value(value_node)
@@ -997,10 +1014,15 @@ class _Builder:
             tt = type(st.test)
             if (tt is ast.Compare or tt is ast.BoolOp or tt is ast.UnaryOp) and _has_ordering_compare(st.test):
                 f.s.orders = True
+        d0 = f.done
+        d_body, d_else = self._done_tests(st.test)
         f.held = h_body
+        if d_body:
+            f.done = d0 + d_body
         tb = self._suite(st.body)
         hb = f.held
         f.held = h_else
+        f.done = d0 + d_else
         te = False
         orelse = st.orelse
         if orelse:
@@ -1008,12 +1030,36 @@ class _Builder:
                 te = self._if(orelse[0], None, 0)
             else:
                 te = self._suite(orelse)
+        # what follows runs only where the branch that always leaves did not
+        f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
         if tb and te:
             f.held = h0
             return True
         f.held = he if tb else hb if te else _intersect(hb, he)
         return False
+
+    def _done_tests(self, test) -> tuple[tuple, tuple]:
+        """Refs whose ``done()`` is true when ``test`` is true, and when it is false:
+        ``fut.done()``, ``not fut.done()``, joined by ``and`` (true) or ``or`` (false)."""
+        t = type(test)
+        if t is _Call:
+            fn = test.func
+            if type(fn) is _Attribute and fn.attr == "done" and not test.args and not test.keywords:
+                r = self.chain(fn.value)
+                if r is not None and "()" not in r:
+                    return (r,), ()
+            return (), ()
+        if t is ast.UnaryOp and type(test.op) is ast.Not:
+            a, b = self._done_tests(test.operand)
+            return b, a
+        if t is ast.BoolOp:
+            out = ()
+            for v in test.values:
+                a, b = self._done_tests(v)
+                out += a if type(test.op) is ast.And else b
+            return (out, ()) if type(test.op) is ast.And else ((), out)
+        return (), ()
 
     def _loop(self, st) -> bool:
         f = self.f
@@ -1452,6 +1498,10 @@ class _Builder:
             ev["t"] = target
         if f.xc:
             ev["xc"] = list(f.xc)
+        if f.done:
+            recv, _, meth = fr.rpartition(".")
+            if meth in _DONE_POLLS and recv in f.done:
+                ev["dn"] = 1
         f.s.events.append(ev)
 
     def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:
@@ -1552,8 +1602,18 @@ class _Builder:
             return
         if t is ast.IfExp:
             self._expr(node.test, "test")
+            f = self.f
+            if f is None:
+                self._expr(node.body, use)
+                self._expr(node.orelse, use)
+                return
+            d0 = f.done
+            d_body, d_else = self._done_tests(node.test)
+            f.done = d0 + d_body
             self._expr(node.body, use)
+            f.done = d0 + d_else
             self._expr(node.orelse, use)
+            f.done = d0
             return
         if t is ast.Await:
             self._expr(node.value, "await")
@@ -1636,6 +1696,12 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------- module helpers
+def _forget_done(f, r) -> None:
+    """``r`` (or what it is part of) is assigned: its ``done()`` fact no longer holds."""
+    if r:
+        f.done = tuple(d for d in f.done if d != r and not d.startswith(r + "."))
+
+
 def _string_token_count(text: str) -> int:
     """String literals in the source of one expression (implicit concatenation: 2+)."""
     n = depth = 0

@@ -17,6 +17,9 @@ class ParseError(Exception):
 
 
 ORDERING_CALLS = {"sorted", "min", "max", "id"}
+# Methods of a future that wait only while it is not done: a call of one on a ref whose
+# ``done()`` was tested true on the way there is marked (call events' ``dn``).
+DONE_POLLS = frozenset({"result", "exception"})
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")
 
 

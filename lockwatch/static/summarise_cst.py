@@ -23,6 +23,7 @@ from lockwatch.static.summarise_common import IDENT as _IDENT
 from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import ParseError, new_summary
 from lockwatch.static.summarise_common import element_use as _element_use
+from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
@@ -92,6 +93,7 @@ class _Func:
         "alias",
         "attr_reads",
         "ctx_acqs",
+        "done",
         "exits",
         "fin",
         "handlers",
@@ -126,6 +128,9 @@ class _Func:
         self.handlers = 0
         # would-block exceptions caught around the current point (call events carry "xc")
         self.xc: tuple[str, ...] = ()
+        # refs whose ``done()`` is known true here (call events of ``result()`` on them
+        # carry "dn"): set by an enclosing ``if``, kept to the end of the current block
+        self.done: tuple[str, ...] = ()
 
 
 class _Builder:
@@ -327,14 +332,22 @@ class _Builder:
         return False
 
     def _block(self, stmts) -> bool:
-        """Walk statements; True when the block always ends in return/raise/break/continue."""
-        for i, st in enumerate(stmts):
-            try:
-                if self._stmt(st, stmts, i):
-                    return True
-            except RecursionError:
-                continue   # absurdly nested statement: skip it, keep the rest of the file
-        return False
+        """Walk statements; True when the block always ends in return/raise/break/continue.
+        A ``done()`` fact learnt in the block (after ``if not fut.done(): return``) ends
+        with it."""
+        f = self.f
+        d0 = f.done if f is not None else ()
+        try:
+            for i, st in enumerate(stmts):
+                try:
+                    if self._stmt(st, stmts, i):
+                        return True
+                except RecursionError:
+                    continue   # absurdly nested statement: skip it, keep the rest of the file
+            return False
+        finally:
+            if f is not None:
+                f.done = d0
 
     def _stmt(self, st, stmts, i) -> bool:
         if isinstance(st, cst.SimpleStatementLine):
@@ -525,6 +538,10 @@ class _Builder:
 
     def _assign(self, target, value_node, ann=None) -> None:
         f = self.f
+        if f is not None and f.done:
+            r = self.chain(target)
+            if r:
+                f.done = tuple(d for d in f.done if d != r and not d.startswith(r + "."))
         if isinstance(target, cst.Name):
             name = target.value
             line, col = self.loc(value_node if value_node is not None else target)
@@ -625,22 +642,48 @@ class _Builder:
                         ev["t"] = end
             if _has_ordering_compare(st.test):
                 f.s.orders = True
+        d0 = f.done
+        d_body, d_else = self._done_tests(st.test)
         f.held = h_body
+        if d_body:
+            f.done = d0 + d_body
         tb = self._suite(st.body)
         hb = f.held
         f.held = h_else
+        f.done = d0 + d_else
         te = False
         if st.orelse is not None:
             if isinstance(st.orelse, cst.If):
                 te = self._if(st.orelse, None, 0)
             else:
                 te = self._suite(st.orelse.body)
+        # what follows runs only where the branch that always leaves did not
+        f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
         if tb and te:
             f.held = h0
             return True
         f.held = he if tb else hb if te else _intersect(hb, he)
         return False
+
+    def _done_tests(self, test) -> tuple[tuple, tuple]:
+        """Refs whose ``done()`` is true when ``test`` is true, and when it is false:
+        ``fut.done()``, ``not fut.done()``, joined by ``and`` (true) or ``or`` (false)."""
+        if isinstance(test, cst.Call):
+            fn = test.func
+            if isinstance(fn, cst.Attribute) and fn.attr.value == "done" and not test.args:
+                r = self.chain(fn.value)
+                if r is not None and "()" not in r:
+                    return (r,), ()
+            return (), ()
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            a, b = self._done_tests(test.expression)
+            return b, a
+        if isinstance(test, cst.BooleanOperation):
+            a1, b1 = self._done_tests(test.left)
+            a2, b2 = self._done_tests(test.right)
+            return (a1 + a2, ()) if isinstance(test.operator, cst.And) else ((), b1 + b2)
+        return (), ()
 
     def _loop(self, st) -> bool:
         f = self.f
@@ -987,7 +1030,11 @@ class _Builder:
         kw = {"f": fr, "a": args, "k": kws, "u": use}
         if target is not None:
             kw["t"] = target
-        self._ev("call", node, **kw)
+        idx = self._ev("call", node, **kw)
+        if f.done:
+            recv, _, meth = fr.rpartition(".")
+            if meth in _DONE_POLLS and recv in f.done:
+                f.s.events[idx]["dn"] = 1
 
     def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:
         if node is None:
@@ -1053,8 +1100,18 @@ class _Builder:
             return
         if isinstance(node, cst.IfExp):
             self._expr(node.test, "test")
+            f = self.f
+            if f is None:
+                self._expr(node.body, use)
+                self._expr(node.orelse, use)
+                return
+            d0 = f.done
+            d_body, d_else = self._done_tests(node.test)
+            f.done = d0 + d_body
             self._expr(node.body, use)
+            f.done = d0 + d_else
             self._expr(node.orelse, use)
+            f.done = d0
             return
         if isinstance(node, cst.Subscript):
             self._expr(node.value, "expr")

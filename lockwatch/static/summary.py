@@ -36,7 +36,11 @@ is held there) and, for an event inside the body (or ``while`` test) of a ``for`
   ``try`` statements whose body holds the call catch that says "this call may not block":
   sorted names from ``WOULD_BLOCK`` (last dotted part of the handler's type), and
   ``ERRNO_WOULD_BLOCK`` when a handler's body mentions ``EAGAIN``/``EWOULDBLOCK`` (an
-  ``OSError`` handler testing ``errno``); LW201 reads it (non-blocking sockets);
+  ``OSError`` handler testing ``errno``); LW201 reads it (non-blocking sockets); ``dn``
+  (only when set): a ``result()``/``exception()`` call on a ref whose ``done()`` an
+  enclosing ``if``/conditional expression tested true (``if fut.done():``, or after
+  ``if not fut.done(): return`` in the same block), the ref not assigned since: it does not
+  wait;
 - ``await``: an ``await``, or an ``async for`` step;
 - ``exit``: a ``break``/``return``/``raise`` (``x``) inside a loop body; ``err`` when it is a
   ``raise`` or sits in an ``except`` handler inside that loop (a loop that stops on error);
@@ -61,7 +65,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 17
+SUMMARY_VERSION = 18
 
 # Exceptions a call raises instead of waiting when its socket/file is non-blocking: a call
 # inside a ``try`` that catches one is written for a non-blocking object (events' ``xc``).
