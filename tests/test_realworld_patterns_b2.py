@@ -194,3 +194,127 @@ class C:
 def test_result_of_a_done_future_does_not_block_the_loop():
     assert codes(ASYNC_DONE) == []
     assert codes(ASYNC_DONE.replace("if self.fut.done():", "if self.fut:")) == [("LW201", "m.py", 12)]
+
+
+# ---------------------------------------------------------------------- P15 (dramatiq, gunicorn)
+
+GEN_DRAIN = """
+import queue
+import time
+
+def iter_queue(q):
+    while True:
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            break
+
+class Consumer:
+    def __init__(self, source):
+        self.source = source
+        self.delay_queue = queue.PriorityQueue()
+
+    def handle(self, eta, msg):
+        self.delay_queue.put((eta, msg))
+
+    def handle_delayed(self):
+        for eta, msg in iter_queue(self.delay_queue):
+            if eta > time.time():
+                self.delay_queue.put((eta, msg))
+                break
+            self.source.send(msg)
+"""
+BACKLOG = [("LW401", "m.py", 15)]
+BATCH_FEED = ("    def handle(self, eta, msg):\n        self.delay_queue.put((eta, msg))",
+              "    def handle(self, batch):\n        for eta, msg in batch:\n            self.delay_queue.put((eta, msg))")
+
+
+@pytest.mark.parametrize("source, found", [
+    (GEN_DRAIN, []),
+    # drained until empty, fed by a batch: the drain never stops early
+    (GEN_DRAIN.replace(*BATCH_FEED), []),
+    (GEN_DRAIN.replace(*BATCH_FEED).replace("q.get_nowait()", "q.get(block=False)"), []),
+    (GEN_DRAIN.replace(*BATCH_FEED).replace("q.get_nowait()", "q.get(timeout=1)"), []),
+    (GEN_DRAIN.replace(*BATCH_FEED).replace("            break\n\nclass", "            return\n\nclass"), []),
+    # twin: a real error stops the drain while a batch feeds it
+    (GEN_DRAIN.replace(*BATCH_FEED).replace("except queue.Empty:", "except Exception:"), BACKLOG),
+    (GEN_DRAIN.replace(*BATCH_FEED).replace("except queue.Empty:", "except (queue.Empty, ValueError):"),
+     BACKLOG),
+    # twin: Empty from something else than the drain call (the drain is outside the try)
+    (GEN_DRAIN.replace(*BATCH_FEED).replace(
+        "        try:\n            yield q.get_nowait()\n        except queue.Empty:",
+        "        item = q.get()\n        try:\n            yield item\n        except queue.Empty:"),
+     [("LW401", "m.py", 16)]),
+    # twin: a blocking get() does not raise Empty: the handler is about something else
+    (GEN_DRAIN.replace(*BATCH_FEED).replace("q.get_nowait()", "q.get()"), BACKLOG),
+])
+def test_drain_until_empty_is_not_a_stop_on_error(source, found):
+    assert codes(source) == found
+
+
+def test_put_back_in_a_loop_over_the_drain_is_not_a_feed():
+    # the generator stops on a real error; the only loop feed is the put-back of the head
+    source = GEN_DRAIN.replace("except queue.Empty:", "except Exception:")
+    assert codes(source) == []
+    # twin: the same put-back in a loop over something else is a feed in a loop (the
+    # generator still drains the queue, elsewhere)
+    twin = source.replace("for eta, msg in iter_queue(self.delay_queue):",
+                          "for eta, msg in self.source.pending():") + (
+        "\n    def drain_all(self):\n        for m in iter_queue(self.delay_queue):\n"
+        "            self.source.send(m)\n")
+    assert codes(twin) == BACKLOG
+
+
+POPLEFT = """
+import threading
+import time
+from collections import deque
+
+class Worker:
+    def __init__(self, poller):
+        self.poller = poller
+        self._lock = threading.Lock()
+        self._keep = deque()
+
+    def finish_request(self, fs):
+        conn = fs.result()
+        with self._lock:
+            self._keep.append(conn)
+
+    def submit(self, pool, req):
+        pool.submit(req).add_done_callback(self.finish_request)
+
+    def murder_keepalived(self):
+        now = time.time()
+        while True:
+            with self._lock:
+                try:
+                    conn = self._keep.popleft()
+                except IndexError:
+                    break
+            if conn.timeout > now:
+                with self._lock:
+                    self._keep.appendleft(conn)
+                break
+            conn.close()
+"""
+
+
+@pytest.mark.parametrize("source, found", [
+    (POPLEFT, []),
+    # twin: the handler catches another error than the empty deque's
+    (POPLEFT.replace("except IndexError:", "except KeyError:"), [("LW401", "m.py", 10)]),
+    (POPLEFT.replace("except IndexError:", "except:"), [("LW401", "m.py", 10)]),
+])
+def test_popleft_until_empty_is_not_a_stop_on_error(source, found):
+    assert codes(source) == found
+
+
+def test_handler_exits_carry_what_they_catch_in_both_walks():
+    source = textwrap.dedent(GEN_DRAIN).replace("except queue.Empty:", "except (queue.Empty, IndexError):")
+    a = summarise_tree(ast.parse(source), source, "m.py", "m", False)
+    c = summarise_cst.summarise_module(source, "m.py", "m", False)
+    for s in (a, c):
+        ex = [e for e in s.functions["iter_queue"].events if e["e"] == "exit"]
+        assert ex == [{"e": "exit", "l": 10, "c": 13, "h": [], "lp": 6, "x": "break", "err": True,
+                       "hx": ["Empty", "IndexError"], "tb": [7, 9]}]

@@ -15,12 +15,16 @@ closures included), a module global, or a local handed to a function called dire
 - a *draining* call (``get``/``get_nowait``, deque ``popleft``/``pop``) sits in a loop that
   does slower work per item (a blocking call: I/O, sleep, subprocess, directly or through a
   callee; in a coroutine, another ``await``) or that stops on an error (``raise``, or
-  ``break``/``return`` in an ``except`` handler inside the loop);
+  ``break``/``return`` in an ``except`` handler inside the loop, unless that handler
+  catches only what the drain call it wraps raises on an empty queue: ``except
+  queue.Empty: break`` around ``get_nowait()``, ``except IndexError`` around ``popleft()``
+  is a full drain);
 - nothing limits the work in flight: no semaphore is held at the feeding call or taken in
   its loop.
 
 A queue fed once per request is not reported, nor is one whose drain is unknown (precision
-first). The primary location is where the queue is created (that is where ``maxsize=``
+first). A put-back inside the draining loop, or in a loop over a function that drains the
+queue (``for m in iter_queue(q):``), feeds nothing. The primary location is where the queue is created (that is where ``maxsize=``
 goes); the feeding and draining sites follow as related locations.
 
 Runtime half (:mod:`lockwatch.runtime.backlog`): a queue whose backlog passes a threshold
@@ -365,9 +369,54 @@ def _slow_work(model, fi, lp: int, get_idx: set[int]):
     return None
 
 
-def _stops_on_error(fi, lp: int):
+# What a non-blocking drain call raises when the queue is empty, per family: a loop that
+# breaks (or returns) in a handler of only these, around that very call, has drained the
+# queue; it has not stopped on an error.
+EMPTY_ERRORS = {
+    "queue.Queue": {"Empty"}, "queue.SimpleQueue": {"Empty"}, "multiprocessing.Queue": {"Empty"},
+    "asyncio.Queue": {"QueueEmpty"}, "collections.deque": {"IndexError"},
+}
+
+
+def _polls(ev: dict, family: str) -> bool:
+    """Does this drain call raise when the queue is empty instead of waiting for an item
+    (``get_nowait()``, ``get(block=False)``, ``get(timeout=...)``, deque ``popleft()``)?"""
+    meth = ev.get("f", "").rpartition(".")[2]
+    if family == "collections.deque" or meth == "get_nowait":
+        return True
+    if meth != "get":
+        return False
+    block = _arg(ev, 0, "block")
+    return (isinstance(block, dict) and block.get("const") is False) or _arg(ev, 1, "timeout") is not None
+
+
+def _drained(exit_ev: dict, family: str, polls: list) -> bool:
+    """Is this handler exit the end of a drain: ``except Empty: break`` around a poll?"""
+    hx, tb = exit_ev.get("hx"), exit_ev.get("tb")
+    if not hx or not tb or exit_ev.get("x") not in ("break", "return"):
+        return False
+    if not set(hx) <= EMPTY_ERRORS.get(family, set()):
+        return False
+    return any(tb[0] <= ev["l"] < tb[1] and ev.get("lp") == exit_ev.get("lp") for ev in polls)
+
+
+def _loops_over(fi, lp, fids: set) -> bool:
+    """Is loop ``lp`` of ``fi`` a ``for`` over the result of a call of one of ``fids``
+    (a call on the loop's line that is not in its body)?"""
+    if lp is None or not fids:
+        return False
+    sites = fi.sites()
+    for idx, ev in enumerate(fi.summary.events):
+        if ev["e"] == "call" and ev["l"] == lp and ev.get("lp") != lp:
+            cs = sites.get(idx)
+            if cs is not None and any(g in fids for g, _ in cs.targets):
+                return True
+    return False
+
+
+def _stops_on_error(fi, lp: int, family: str = "", polls: list = ()):
     for ev in fi.summary.events:
-        if ev["e"] == "exit" and ev.get("lp") == lp and ev.get("err"):
+        if ev["e"] == "exit" and ev.get("lp") == lp and ev.get("err") and not _drained(ev, family, polls):
             return ev
     return None
 
@@ -400,10 +449,12 @@ def check(model, config):
     for slot, info in sorted(unbounded.items(), key=lambda kv: (kv[1]["loc"].path, kv[1]["loc"].line)):
         hot_feeds = []
         limited = False
-        # a put-back inside the draining loop itself (a partial write re-queued) feeds nothing
+        # a put-back inside the draining loop itself (a partial write re-queued) feeds nothing;
+        # nor does one in a loop over a function that drains it (``for m in iter_queue(q):``)
         drain_loops = {(fi.id, ev.get("lp")) for fi, _, ev in drains.get(slot, ())}
+        drain_fids = {fi.id for fi, _, _ in drains.get(slot, ())}
         for fi, idx, ev in feeds.get(slot, ()):
-            if (fi.id, ev.get("lp")) in drain_loops:
+            if (fi.id, ev.get("lp")) in drain_loops or _loops_over(fi, ev.get("lp"), drain_fids):
                 continue
             args = ev.get("a") or []
             if args and isinstance(args[0], dict) and "const" in args[0]:
@@ -431,7 +482,8 @@ def check(model, config):
             if slow is not None:
                 drain_why = (fi, ev, f"{function_short(model, fi.id)} {slow[0]} for every item", slow[1])
                 break
-            stop = _stops_on_error(fi, lp)
+            polls = [e for f2, _, e in drains.get(slot, ()) if f2 is fi and _polls(e, info["family"])]
+            stop = _stops_on_error(fi, lp, info["family"], polls)
             if stop is not None:
                 drain_why = (fi, ev, f"{function_short(model, fi.id)} stops draining on an error",
                              (fi.path, stop["l"], stop["c"], ""))

@@ -199,6 +199,7 @@ class _Func:
         "fin",
         "handlers",
         "held",
+        "hx",
         "is_module",
         "local_names",
         "loops",
@@ -234,6 +235,9 @@ class _Func:
         # refs whose ``done()`` is known true here (call events of ``result()`` on them
         # carry "dn"): set by an enclosing ``if``, kept to the end of the current block
         self.done: tuple[str, ...] = ()
+        # the except handler being walked: (caught names, try line, handler line); a loop
+        # exit in it carries them (events' "hx"/"tb")
+        self.hx: tuple | None = None
         # how a read of the method's first parameter is spelt (set before the walk, fixed)
         self.self_name = s.self_name
         self.self_ref = "@cls" if s.kind == "classmethod" else "@self"
@@ -1098,7 +1102,10 @@ class _Builder:
         f = self.f
         if f.loops:
             err = how == "raise" or f.handlers > f.loops[-1][1]
-            self._ev("exit", node, x=how, err=err)
+            if err and how != "raise" and f.hx is not None:
+                self._ev("exit", node, x=how, err=err, hx=list(f.hx[0]), tb=[f.hx[1], f.hx[2]])
+            else:
+                self._ev("exit", node, x=how, err=err)
 
     def _with(self, st) -> bool:
         f = self.f
@@ -1156,11 +1163,14 @@ class _Builder:
             if h.name is not None:
                 self._assign(self._handler_name(h), None)
             f.handlers += 1
+            hx0 = f.hx
+            f.hx = (_caught_names(h.type), st.lineno, h.lineno)
             try:
                 if not self._suite(h.body):
                     outs.append(f.held)
             finally:
                 f.handlers -= 1
+                f.hx = hx0
         f.fin.pop()
         if st.finalbody:
             f.held = _intersect_all(outs, h0)
@@ -1696,6 +1706,17 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------- module helpers
+def _caught_names(t) -> list:
+    """Last dotted names of the exception types an ``except`` clause catches (``*``: bare)."""
+    if t is None:
+        return ["*"]
+    out = []
+    for e in (t.elts if type(t) is _Tuple else (t,)):
+        te = type(e)
+        out.append(e.id if te is _Name else e.attr if te is _Attribute else "?")
+    return out
+
+
 def _forget_done(f, r) -> None:
     """``r`` (or what it is part of) is assigned: its ``done()`` fact no longer holds."""
     if r:

@@ -98,6 +98,7 @@ class _Func:
         "fin",
         "handlers",
         "held",
+        "hx",
         "is_module",
         "local_names",
         "loops",
@@ -131,6 +132,9 @@ class _Func:
         # refs whose ``done()`` is known true here (call events of ``result()`` on them
         # carry "dn"): set by an enclosing ``if``, kept to the end of the current block
         self.done: tuple[str, ...] = ()
+        # the except handler being walked: (caught names, try line, handler line); a loop
+        # exit in it carries them (events' "hx"/"tb")
+        self.hx: tuple | None = None
 
 
 class _Builder:
@@ -721,7 +725,10 @@ class _Builder:
         f = self.f
         if f.loops:
             err = how == "raise" or f.handlers > f.loops[-1][1]
-            self._ev("exit", node, x=how, err=err)
+            if err and how != "raise" and f.hx is not None:
+                self._ev("exit", node, x=how, err=err, hx=list(f.hx[0]), tb=[f.hx[1], f.hx[2]])
+            else:
+                self._ev("exit", node, x=how, err=err)
 
     def _with(self, st: cst.With) -> bool:
         f = self.f
@@ -778,11 +785,14 @@ class _Builder:
             if h.name is not None:
                 self._assign(h.name.name, None)
             f.handlers += 1
+            hx0 = f.hx
+            f.hx = (_caught_names(h.type), self.loc(st)[0], self.loc(h)[0])
             try:
                 if not self._suite(h.body):
                     outs.append(f.held)
             finally:
                 f.handlers -= 1
+                f.hx = hx0
         f.fin.pop()
         if st.finalbody is not None:
             f.held = _intersect_all(outs, h0)
@@ -1514,6 +1524,16 @@ def _released_only_on_reraise(b: _Builder, st, r: str) -> bool:
         if not any(_top_release(b, x, r) for x in stmts):
             return False   # released inside a nested branch only: leave it to the general rules
     return True
+
+
+def _caught_names(t) -> list:
+    """Last dotted names of the exception types an ``except`` clause catches (``*``: bare)."""
+    if t is None:
+        return ["*"]
+    out = []
+    for e in ([el.value for el in t.elements] if isinstance(t, cst.Tuple) else [t]):
+        out.append(e.value if isinstance(e, cst.Name) else e.attr.value if isinstance(e, cst.Attribute) else "?")
+    return out
 
 
 def _never_true(test) -> bool:

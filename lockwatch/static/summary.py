@@ -44,6 +44,10 @@ is held there) and, for an event inside the body (or ``while`` test) of a ``for`
 - ``await``: an ``await``, or an ``async for`` step;
 - ``exit``: a ``break``/``return``/``raise`` (``x``) inside a loop body; ``err`` when it is a
   ``raise`` or sits in an ``except`` handler inside that loop (a loop that stops on error);
+  a ``break``/``return`` in a handler also carries ``hx``, the last dotted names of the
+  types that handler catches (``*`` for a bare ``except``), and ``tb``, [line of the
+  ``try``, line of the handler] (LW401: ``except queue.Empty: break`` around the drain call
+  means drained, not stopped on an error);
 - ``rd`` / ``wr``: read or write of ``@self.x`` / ``name.x``; writes carry ``v`` (value)
   and/or ``ann`` (annotation ref). A read made by the test of an ``if`` carries ``t``: the
   last line of that ``if`` statement (else branches included), so that a check-then-act
@@ -65,7 +69,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 18
+SUMMARY_VERSION = 19
 
 # Exceptions a call raises instead of waiting when its socket/file is non-blocking: a call
 # inside a ``try`` that catches one is written for a non-blocking object (events' ``xc``).
