@@ -318,3 +318,33 @@ def test_handler_exits_carry_what_they_catch_in_both_walks():
         ex = [e for e in s.functions["iter_queue"].events if e["e"] == "exit"]
         assert ex == [{"e": "exit", "l": 10, "c": 13, "h": [], "lp": 6, "x": "break", "err": True,
                        "hx": ["Empty", "IndexError"], "tb": [7, 9]}]
+
+
+# ---------------------------------------------------------------------- P20 (fsspec session.head)
+
+AWAITED = """
+class FileSystem:
+    def open(self, path, mode="rb"):
+        return open(path, mode)
+
+    def head(self, path, size=1024):
+        with self.open(path, "rb") as f:
+            return f.read(size)
+
+async def file_info(url, session):
+    r = await session.head(url)
+    return r.status
+"""
+
+
+@pytest.mark.parametrize("source, found", [
+    (AWAITED, []),
+    # twin: not awaited, the duck-typed match stands
+    (AWAITED.replace("r = await session.head(url)\n    return r.status", "return session.head(url)"),
+     [("LW201", "m.py", 11)]),
+    # twin: the receiver annotated with the project class
+    (AWAITED.replace("async def file_info(url, session):", "async def file_info(url, session: FileSystem):"),
+     [("LW201", "m.py", 11)]),
+])
+def test_an_awaited_call_is_not_duck_typed_to_a_sync_method(source, found):
+    assert codes(source) == found

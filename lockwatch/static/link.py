@@ -995,7 +995,7 @@ class Linker:
         lockm = None
         extra_blocking = self._extra_blocking
         if v is None:
-            v = self._duck_method(fi, f)
+            v = self._duck_method(fi, f, ev.get("u") == "await")
         if v is not None:
             k = v[0]
             if k == "func":
@@ -1139,11 +1139,14 @@ class Linker:
                 out.append(f"{self.m.classes[c].module}.{q}")
         return out[:8]
 
-    def _duck_method(self, fi: FunctionInfo, ref: str):
+    def _duck_method(self, fi: FunctionInfo, ref: str, awaited: bool = False):
         """``param.m()`` on an unannotated parameter: when exactly one project class defines
         a method ``m`` (a distinctive name: not private, not a dunder, not a name that
         builtins or common protocols use), take that class's method. Duck typing as the
-        code intends it; a name two classes share resolves to nothing."""
+        code intends it; a name two classes share resolves to nothing. An ``await``ed call
+        takes only a coroutine method: awaiting the result says the receiver's ``m`` is one
+        (fsspec's ``await session.head(url)`` on an aiohttp session is not the project's
+        sync ``AbstractFileSystem.head``)."""
         parts = ref.split(".")
         if len(parts) != 2 or parts[0] not in fi.summary.params or parts[0] in fi.summary.locals:
             return None
@@ -1161,6 +1164,8 @@ class Linker:
             return None
         target = self.m.functions.get(fids[0])
         if target is None or target.kind in ("staticmethod", "classmethod", "property"):
+            return None
+        if awaited and not target.is_async:
             return None
         return ("func", fids[0], f"%{parts[0]}")
 
