@@ -348,3 +348,68 @@ async def file_info(url, session):
 ])
 def test_an_awaited_call_is_not_duck_typed_to_a_sync_method(source, found):
     assert codes(source) == found
+
+
+# ---------------------------------------------------------------------- P14 (paho-mqtt probe)
+
+PROBE = """
+import threading
+
+class Client:
+    def __init__(self):
+        self._in_callback = threading.Lock()
+        self._other = threading.Lock()
+        self._out = []
+
+    def _queue(self, pkt):
+        self._out.append(pkt)
+        if self._in_callback.acquire(False):
+            self._in_callback.release()
+            return self.loop_write()
+        return 0
+
+    def loop_write(self):
+        while self._out:
+            self._out.pop()
+            with self._in_callback:
+                pass
+
+    def reconnect(self):
+        with self._in_callback:
+            self._queue(b"x")
+"""
+REENTERS = [("LW111", "m.py", 25)]
+
+
+@pytest.mark.parametrize("source, found", [
+    (PROBE, []),
+    (PROBE.replace("acquire(False)", "acquire(blocking=False)"), []),
+    (PROBE.replace("acquire(False)", "acquire(timeout=1)"), []),
+    # twin: no probe
+    (PROBE.replace("        if self._in_callback.acquire(False):\n            self._in_callback.release()\n"
+                   "            return self.loop_write()", "        return self.loop_write()"),
+     [("LW111", "m.py", 23)]),
+    # twin: the probe of another lock says nothing about this one
+    (PROBE.replace("        if self._in_callback.acquire(False):\n            self._in_callback.release()",
+                   "        if self._other.acquire(False):\n            self._other.release()"), REENTERS),
+    # twin: the negated probe: the call runs when the lock is *not* free
+    (PROBE.replace("        if self._in_callback.acquire(False):\n            self._in_callback.release()\n"
+                   "            return self.loop_write()",
+                   "        if not self._in_callback.acquire(False):\n            return self.loop_write()\n"
+                   "        self._in_callback.release()"), REENTERS),
+    # twin: the call after the probe's if, not in its body
+    (PROBE.replace("            return self.loop_write()\n        return 0",
+                   "            pass\n        return self.loop_write()"), REENTERS),
+])
+def test_a_call_behind_a_try_lock_probe_does_not_reenter(source, found):
+    assert codes(source) == found
+
+
+def test_a_probe_keeps_the_order_edge_to_another_lock():
+    # the probed call takes the probed lock, then _other; flush holds _other: the order
+    # cycle stands, and so does the re-entry of _other (the probe was of another lock)
+    source = PROBE.replace("            with self._in_callback:\n                pass",
+                           "            with self._in_callback:\n                with self._other:\n"
+                           "                    pass") + (
+        "\n    def flush(self):\n        with self._other:\n            self._queue(b'y')\n")
+    assert codes(source) == [("LW101", "m.py", 20), ("LW111", "m.py", 30)]

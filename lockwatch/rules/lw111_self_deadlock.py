@@ -18,7 +18,8 @@ from lockwatch.static.checks import (
     local_lock_escapes,
     lock_label,
 )
-from lockwatch.static.graph import VIRTUAL
+from lockwatch.static.graph import PROBED, VIRTUAL
+from lockwatch.static.model import short_name
 
 
 def check(model, config):
@@ -33,6 +34,9 @@ def check(model, config):
             continue
         if any(loc.note.endswith(VIRTUAL) for loc in se.witness):
             continue   # only through a subclass override: a possible path, not a certain one
+        probed = PROBED.format(short_name(se.lock))
+        if any(probed in loc.note for loc in se.witness[1:]):
+            continue   # only after a try-acquire of this lock succeeded: not while it is held
         if (se.outer is not None and se.outer.mode in ("acquire", "try") and not se.outer.via
                 and acquire_status(model, se.fid, se.outer.loc) == "missing"):
             continue   # taken and never released here: a lock used as a signal, not a mutex

@@ -26,6 +26,10 @@ _MAX_WITNESSES = 3
 # Marks a witness step that goes through a subclass override (virtual dispatch): a
 # possible path, good enough for an order edge, not for claiming a self-deadlock.
 VIRTUAL = " (if overridden)"
+# Marks a witness step made only when a try-acquire of a lock succeeded just before
+# (``if lock.acquire(False): lock.release(); self.m()``): a thread that already holds that
+# (non-reentrant) lock never takes this step, so it is no self-deadlock path for it.
+PROBED = " (only if {} was free)"
 _MAX_ROUNDS = 25
 
 
@@ -162,7 +166,7 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
             bound = _bound_param_calls(m, cs, g)
             if not g.acq_eff and not g_blk and not bound:
                 continue   # nothing to carry over (most callees): no witness step to make
-            step = (*cs.loc[:3], f"... calls {g.short}" + (VIRTUAL if g_id in cs.virtual else ""))
+            step = (*cs.loc[:3], f"... calls {g.short}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
             for (lock, p), ch in list(g.acq_eff.items()):
                 key = _renamed(cs, lock, p, recv)
                 old = acq.get(key)
@@ -182,6 +186,17 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
                     put(blk, name, (step, pstep) + ch)
     after = (len(acq), len(blk), sum(len(v) for v in acq.values()))
     return before != after
+
+
+def _probe_note(fi: FunctionInfo, cs) -> str:
+    """``PROBED`` notes for a call made in the body of ``if lock.acquire(False):``."""
+    if cs.idx < 0:
+        return ""
+    pb = fi.summary.events[cs.idx].get("pb")
+    if not pb:
+        return ""
+    locks = sorted({a.lock for i in pb for a in fi.acqs.get(i, ())})
+    return "".join(PROBED.format(short_name(lk)) for lk in locks)
 
 
 def _renamed(cs, lock: str, p: str, recv) -> tuple[str, str]:
@@ -310,7 +325,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 gf = m.functions.get(g_id)
                 if gf is None or not _runs_in_call(cs, gf):
                     continue
-                step = (*cs.loc[:3], f"... calls {gf.short}" + (VIRTUAL if g_id in cs.virtual else ""))
+                step = (*cs.loc[:3], f"... calls {gf.short}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
                 if H:
                     for (lock, p), ch in gf.acq_eff.items():
                         lock, bp = _renamed(cs, lock, p, recv)

@@ -204,6 +204,7 @@ class _Func:
         "local_names",
         "loops",
         "outer_self",
+        "probe",
         "reads",
         "s",
         "self_name",
@@ -238,6 +239,9 @@ class _Func:
         # the except handler being walked: (caught names, try line, handler line); a loop
         # exit in it carries them (events' "hx"/"tb")
         self.hx: tuple | None = None
+        # ``if lock.acquire(False):`` bodies being walked: the try-acquire events whose
+        # success leads here (call events carry "pb")
+        self.probe: tuple = ()
         # how a read of the method's first parameter is spelt (set before the walk, fixed)
         self.self_name = s.self_name
         self.self_ref = "@cls" if s.kind == "classmethod" else "@self"
@@ -995,6 +999,8 @@ class _Builder:
         h0 = f.held
         at = self._acquire_test(st.test)
         h_body = h_else = h0
+        p0 = f.probe
+        p_body = p0
         if at is not None:
             call, neg = at
             idx = self._acquire(call, push=False, awaited=_is_awaited(st.test))
@@ -1006,6 +1012,8 @@ class _Builder:
                 else:
                     h_body = h0 + (idx,)
                     self._release_site(idx, call, _lines(st.body))
+                    if f.s.events[idx].get("m") == "try":
+                        p_body = p0 + (idx,)
         else:
             n0 = len(f.s.events)
             self._expr(st.test, "test")
@@ -1023,7 +1031,9 @@ class _Builder:
         f.held = h_body
         if d_body:
             f.done = d0 + d_body
+        f.probe = p_body
         tb = self._suite(st.body)
+        f.probe = p0
         hb = f.held
         f.held = h_else
         f.done = d0 + d_else
@@ -1512,6 +1522,8 @@ class _Builder:
             recv, _, meth = fr.rpartition(".")
             if meth in _DONE_POLLS and recv in f.done:
                 ev["dn"] = 1
+        if f.probe:
+            ev["pb"] = list(f.probe)
         f.s.events.append(ev)
 
     def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:

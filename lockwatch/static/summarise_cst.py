@@ -103,6 +103,7 @@ class _Func:
         "local_names",
         "loops",
         "outer_self",
+        "probe",
         "reads",
         "s",
         "xc",
@@ -135,6 +136,9 @@ class _Func:
         # the except handler being walked: (caught names, try line, handler line); a loop
         # exit in it carries them (events' "hx"/"tb")
         self.hx: tuple | None = None
+        # ``if lock.acquire(False):`` bodies being walked: the try-acquire events whose
+        # success leads here (call events carry "pb")
+        self.probe: tuple = ()
 
 
 class _Builder:
@@ -621,6 +625,8 @@ class _Builder:
         h0 = f.held
         at = self._acquire_test(st.test)
         h_body = h_else = h0
+        p0 = f.probe
+        p_body = p0
         if at is not None:
             call, neg = at
             idx = self._acquire(call, push=False, awaited=_is_awaited(st.test))
@@ -632,6 +638,8 @@ class _Builder:
                 else:
                     h_body = h0 + (idx,)
                     self._release_site(idx, call, _stmts_of(st.body))
+                    if f.s.events[idx].get("m") == "try":
+                        p_body = p0 + (idx,)
         else:
             n0 = len(f.s.events)
             self._expr(st.test, "test")
@@ -651,7 +659,9 @@ class _Builder:
         f.held = h_body
         if d_body:
             f.done = d0 + d_body
+        f.probe = p_body
         tb = self._suite(st.body)
+        f.probe = p0
         hb = f.held
         f.held = h_else
         f.done = d0 + d_else
@@ -1045,6 +1055,8 @@ class _Builder:
             recv, _, meth = fr.rpartition(".")
             if meth in _DONE_POLLS and recv in f.done:
                 f.s.events[idx]["dn"] = 1
+        if f.probe:
+            f.s.events[idx]["pb"] = list(f.probe)
 
     def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:
         if node is None:

@@ -40,7 +40,9 @@ is held there) and, for an event inside the body (or ``while`` test) of a ``for`
   (only when set): a ``result()``/``exception()`` call on a ref whose ``done()`` an
   enclosing ``if``/conditional expression tested true (``if fut.done():``, or after
   ``if not fut.done(): return`` in the same block), the ref not assigned since: it does not
-  wait;
+  wait; ``pb`` (only when set): the indices of the ``try`` acquisitions whose success leads
+  to the call (it sits in the body of ``if lock.acquire(False):``; LW111: a thread holding
+  that non-reentrant lock never makes it);
 - ``await``: an ``await``, or an ``async for`` step;
 - ``exit``: a ``break``/``return``/``raise`` (``x``) inside a loop body; ``err`` when it is a
   ``raise`` or sits in an ``except`` handler inside that loop (a loop that stops on error);
@@ -69,7 +71,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 19
+SUMMARY_VERSION = 20
 
 # Exceptions a call raises instead of waiting when its socket/file is non-blocking: a call
 # inside a ``try`` that catches one is written for a non-blocking object (events' ``xc``).
