@@ -85,6 +85,7 @@ _GeneratorExp = ast.GeneratorExp
 _TryStar = getattr(ast, "TryStar", ast.Try)
 _TRY = (ast.Try, _TryStar)
 _WITH = (ast.With, ast.AsyncWith)
+_NO_DONE = ((), ())
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, _TryStar,
              ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, getattr(ast, "Match", ast.If))
@@ -674,48 +675,45 @@ class _Builder:
         building the lines: each statement is handed the body and the index where the rest
         after its line starts (``_rest``: what the release analysis looks at). A ``done()``
         fact learnt in the body (after ``if not fut.done(): return``) ends with it."""
-        f = self.f
-        if f is None:
-            return self._block_walk(stmts)
-        d0 = f.done
-        r = self._block_walk(stmts)
-        f.done = d0
-        return r
-
-    def _block_walk(self, stmts: list) -> bool:
         small = self._small
         n = len(stmts)
         j = 0
-        while j < n:
-            st = stmts[j]
-            try:
-                if type(st) in _COMPOUND_TYPES:
-                    j += 1
-                    if self._stmt(st, stmts, j):
-                        return True
-                    continue
-                # a statement line: simple statements each starting where the last ends
-                k = j + 1
-                end = st.end_lineno
-                while k < n:
-                    nx = stmts[k]
-                    if nx.lineno != end or type(nx) in _COMPOUND_TYPES:
-                        break
-                    end = nx.end_lineno
-                    k += 1
-                if k == j + 1:
-                    j = k
-                    if small(st, stmts, k):
-                        return True
-                else:
-                    line = stmts[j:k]
-                    j = k
-                    for sm in line:
-                        if small(sm, stmts, k):
+        f = self.f
+        d0 = f.done if f is not None else ()
+        try:
+            while j < n:
+                st = stmts[j]
+                try:
+                    if type(st) in _COMPOUND_TYPES:
+                        j += 1
+                        if self._stmt(st, stmts, j):
                             return True
-            except RecursionError:
-                continue   # absurdly nested statement: skip it, keep the rest of the file
-        return False
+                        continue
+                    # a statement line: simple statements each starting where the last ends
+                    k = j + 1
+                    end = st.end_lineno
+                    while k < n:
+                        nx = stmts[k]
+                        if nx.lineno != end or type(nx) in _COMPOUND_TYPES:
+                            break
+                        end = nx.end_lineno
+                        k += 1
+                    if k == j + 1:
+                        j = k
+                        if small(st, stmts, k):
+                            return True
+                    else:
+                        line = stmts[j:k]
+                        j = k
+                        for sm in line:
+                            if small(sm, stmts, k):
+                                return True
+                except RecursionError:
+                    continue   # absurdly nested statement: skip it, keep the rest of the file
+            return False
+        finally:
+            if f is not None:
+                f.done = d0
 
     _suite = _block
 
@@ -1027,7 +1025,8 @@ class _Builder:
             if (tt is ast.Compare or tt is ast.BoolOp or tt is ast.UnaryOp) and _has_ordering_compare(st.test):
                 f.s.orders = True
         d0 = f.done
-        d_body, d_else = self._done_tests(st.test)
+        tt = type(st.test)
+        d_body, d_else = self._done_tests(st.test) if tt is _Call or tt is ast.UnaryOp or tt is ast.BoolOp else _NO_DONE
         f.held = h_body
         if d_body:
             f.done = d0 + d_body
