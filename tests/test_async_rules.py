@@ -521,3 +521,19 @@ def test_score_script_reads_every_annotation_on_a_line(tmp_path):
     assert res["files"] == ["async251.py"]
     assert res["codes"]["ASYNC251"]["flagged"] == res["codes"]["ASYNC251"]["annotated"] == 1
     assert len(res["unannotated"]) == 1 and "async251.py:7" in res["unannotated"][0]
+
+
+def test_unjoined_message_names_an_executor_with_its_article():
+    src = '''
+import concurrent.futures
+
+
+class Fetcher:
+    def __init__(self):
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+
+    def fetch(self, url):
+        return self._pool.submit(print, url)
+'''
+    (f,) = scan(src, "LW211")
+    assert "Fetcher.__init__ starts an executor (" in f.message, f.message

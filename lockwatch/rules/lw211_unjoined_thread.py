@@ -223,7 +223,8 @@ def check(model, config):
             n = counts[what] = counts.get(what, 0) + 1
             noun = _NOUN[kind]
             end = "joined" if kind in ("thread", "process") else "shut down"
-            msg = (f"{function_short(model, fid)} starts a {noun} ({what}) that is never {end}: "
+            article = "an" if noun[0] in "aeiou" else "a"
+            msg = (f"{function_short(model, fid)} starts {article} {noun} ({what}) that is never {end}: "
                    f"{why}; it outlives its owner, keeps the program from exiting or is killed "
                    f"mid-work, and its errors are lost (join it, or use a with block)")
             where = Location(fi.path, ev["l"], ev["c"])
