@@ -45,7 +45,10 @@ def test_contended_lock_is_profiled_and_the_uncontended_one_is_not(tmp_path):
     res = run(tmp_path, HOT_AND_COLD)
     prof, rows = _rows(res)
     assert prof["sorted_by"] == "total wait"
-    assert list(rows) == ["prog.py:3"], res.explain()  # `cold` (line 4) never waited
+    # `cold` (line 4) never waits. The Event's own lock (line 5) may: a()'s set() and b()'s
+    # wait() take it at about the same moment on some runs (seen on 3.12), a real, tiny wait.
+    assert list(rows)[0] == "prog.py:3" and "prog.py:4" not in rows, res.explain()
+    assert set(rows) <= {"prog.py:3", "prog.py:5"}, res.explain()
     hot = rows["prog.py:3"]
     assert hot["lock"] == "hot"
     assert hot["contended"] == 1 and hot["timed_out"] == 0
