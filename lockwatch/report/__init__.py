@@ -57,22 +57,17 @@ def write(report: Report, fmt: str, output: str | None = None, *, quiet: bool = 
           statistics: bool = False) -> None:
     """Render to ``output`` (a path; ``None`` or ``-`` = stdout). Files are UTF-8.
     ``statistics``: counts per rule instead of the findings (text or json)."""
+    to_file = bool(output and output != "-")
+    out = sys.stdout
     if statistics:
         from lockwatch.report.statistics import render_statistics
 
         text = render_statistics(report, fmt, quiet=quiet)
-        if output and output != "-":
-            _write_file(output, text)
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        return
-    if output and output != "-":
-        text = render(report, fmt, color=False, quiet=quiet)
+    else:
+        text = render(report, fmt, color=not to_file and use_color(out), quiet=quiet)
+    if to_file:
         _write_file(output, text)
         return
-    out = sys.stdout
-    text = render(report, fmt, color=use_color(out), quiet=quiet)
     try:
         out.write(text)
     except UnicodeEncodeError:
