@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from lockwatch.findings import Finding, Location, make_fingerprint
 from lockwatch.runtime import state
 from lockwatch.runtime.stacks import (
-    _skip_prefix,
     disp,
     fmt_frame,
+    frame_list,
     is_own,
     warning_frames,
 )
@@ -121,22 +121,11 @@ PROGRAM = Sites(hidden=is_own, library=lambda fn: stdlib_file(fn) or fn.startswi
 
 def capture(frame, sites: Sites = PROGRAM) -> tuple[list[str], str, int, bool]:
     """(stack outermost first, site path, site line, program's own) of a creation at ``frame``."""
-    frames = []
-    f = frame
-    while f is not None:
-        if not sites.hidden(f.f_code.co_filename):
-            frames.append(f)
-        f = f.f_back
-    if sites.launcher:
-        frames.reverse()
-        frames = _skip_prefix(frames)[-STACK_LIMIT:]
-        frames.reverse()
-    else:
-        frames = frames[:STACK_LIMIT]
-    stack = [fmt_frame(x) for x in reversed(frames)]
-    site = next((x for x in frames if not sites.library(x.f_code.co_filename)), None)
+    frames = frame_list(frame, STACK_LIMIT, sites.hidden, sites.launcher)   # outermost first
+    stack = [fmt_frame(x) for x in frames]
+    site = next((x for x in reversed(frames) if not sites.library(x.f_code.co_filename)), None)
     if site is None and sites.any_site and frames:
-        site = frames[0]
+        site = frames[-1]
     if site is None:
         return stack, "<unknown>", 0, False
     fn = site.f_code.co_filename

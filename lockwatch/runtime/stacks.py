@@ -139,16 +139,20 @@ def _skip_prefix(frames: list) -> list:
     return frames[i:] if i < len(frames) else frames
 
 
-def frame_list(frame, limit: int = 40) -> list:
-    """Frames outermost first, without lockwatch's runtime frames."""
+def frame_list(frame, limit: int = 40, hidden=None, launcher: bool = True) -> list:
+    """Frames outermost first, the innermost ``limit`` of them, without those ``hidden``
+    says (default: lockwatch's runtime frames) and, with ``launcher``, without the frames
+    of ``lockwatch run``/runpy before the user's program."""
+    hidden = hidden or is_own
     out = []
     f = frame
     while f is not None:
-        if not is_own(f.f_code.co_filename):
+        if not hidden(f.f_code.co_filename):
             out.append(f)
         f = f.f_back
     out.reverse()
-    out = _skip_prefix(out)
+    if launcher:
+        out = _skip_prefix(out)
     return out[-limit:]
 
 
