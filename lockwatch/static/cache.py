@@ -91,19 +91,7 @@ class Cache:
                 raw = f.read()
         except OSError:
             return None
-        try:
-            entry = json.loads(raw)
-        except (ValueError, RecursionError):
-            return None
-        if not isinstance(entry, dict) or entry.get("k") != key:
-            return None
-        if "summary" in entry:
-            s = entry["summary"]
-            if not isinstance(s, dict) or s.get("version") != _summary_version():
-                return None
-        elif not isinstance(entry.get("error"), str):
-            return None
-        return entry
+        return decode_entry(raw, key)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -163,6 +151,25 @@ def _write_file_atomic(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def decode_entry(raw: bytes, key: str) -> dict[str, Any] | None:
+    """An entry's bytes -> the entry (see ``Cache.get``), None when they are not one for
+    ``key``. Also how the main process reads a summary a worker sent (the same bytes the
+    worker wrote to the cache), so cold and warm scans decode summaries the same way."""
+    try:
+        entry = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(entry, dict) or entry.get("k") != key:
+        return None
+    if "summary" in entry:
+        s = entry["summary"]
+        if not isinstance(s, dict) or s.get("version") != _summary_version():
+            return None
+    elif not isinstance(entry.get("error"), str):
+        return None
+    return entry
 
 
 def encode_summary_entry(key: str, summary_dict: dict[str, Any]) -> bytes:

@@ -3,8 +3,11 @@
 Stages per file: read bytes (main process; never blocks: the file is opened non-blocking and
 must be a regular file) -> cache lookup by content hash -> decode (PEP 263) -> in a worker:
 guard (``guard.parse``, whose syntax tree the ast summariser walks), then ``summarise_module``
-(libcst only for syntax newer than the interpreter), then the worker writes the cache entry
-itself (JSON encoding runs in parallel) and sends the summary back.
+(libcst only for syntax newer than the interpreter), then the worker encodes the summary as its
+cache entry (JSON: the encoding runs in parallel), writes the entry to the cache itself, and
+sends those same bytes back. The main process decodes them exactly as it decodes a warm cache
+hit (``cache.decode_entry`` + ``ModuleSummary.from_dict``): one encoding per file, no pickle of
+the summary, and cold and warm scans build their summaries the same way.
 
 Why a pool of our own: ``concurrent.futures.ProcessPoolExecutor`` marks the whole pool broken
 when one worker dies, and libcst (the fallback parser) can segfault on hostile input. Here each worker is a
@@ -28,6 +31,7 @@ from __future__ import annotations
 import errno
 import multiprocessing.connection
 import os
+import pickle
 import signal
 import stat
 import subprocess
@@ -43,7 +47,12 @@ from typing import Any
 from lockwatch.config import Config
 from lockwatch.findings import InputError
 from lockwatch.static import guard
-from lockwatch.static.cache import Cache, encode_summary_entry, write_atomic
+from lockwatch.static.cache import (
+    Cache,
+    decode_entry,
+    encode_summary_entry,
+    write_atomic,
+)
 from lockwatch.static.discover import SourceFile
 
 Connection = multiprocessing.connection.Connection
@@ -119,21 +128,30 @@ def summarise_files(
         pool.grow(min(jobs, len(tasks)))
         return task
 
+    def summary_of(entry: dict) -> Any | None:
+        """The summary of a decoded summary entry (a cache hit, or what a worker sent);
+        None for an entry from a layout we no longer read."""
+        nonlocal from_dict
+        if from_dict is None:
+            from lockwatch.static.summary import ModuleSummary
+            from_dict = ModuleSummary.from_dict
+        try:
+            return from_dict(entry["summary"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
     def load(sf: SourceFile, key: str, data: bytes) -> _Task | None:
         """A cached entry, or the file's task when the entry is unusable."""
-        nonlocal done, from_dict
+        nonlocal done
         entry = cache.get(key)
         if entry is not None and not _stale_timeout(entry, timeout):
             if "summary" in entry:
-                if from_dict is None:
-                    from lockwatch.static.summary import ModuleSummary
-                    from_dict = ModuleSummary.from_dict
-                try:
-                    summaries[sf.path] = from_dict(entry["summary"])
+                summary = summary_of(entry)
+                if summary is not None:
+                    summaries[sf.path] = summary
                     done += 1
                     return None
-                except (KeyError, TypeError, ValueError):
-                    pass  # an entry from a layout we no longer read: rebuild it
+                # else an entry from a layout we no longer read: rebuild it
             else:
                 errors[sf.path] = InputError(sf.path, entry["error"])
                 done += 1
@@ -182,8 +200,15 @@ def summarise_files(
             for task, ok, value, cache_timeout in pool.run(tasks, cache, idle, while_waiting):
                 sf = task.sf
                 if ok:
-                    summaries[sf.path] = value
-                else:
+                    # ``value`` is the summary's cache entry, as the worker wrote it to the
+                    # cache (keyed "" without one): decoded as a warm hit would decode it.
+                    entry = decode_entry(value, task.key or "")
+                    summary = summary_of(entry) if entry is not None and "summary" in entry else None
+                    if summary is not None:
+                        summaries[sf.path] = summary
+                    else:  # a bug, but one file's: no summary is better than a wrong one
+                        ok, value, cache_timeout = False, "internal error: cannot read the summary the worker sent; not analysed", False
+                if not ok:
                     errors[sf.path] = InputError(sf.path, value)
                     if cache is not None and task.key and cache_timeout is not False:
                         cache.put_error(task.key, value, cache_timeout)
@@ -326,7 +351,8 @@ class _Pool:
             self.workers.append(_Worker(self.summariser))
 
     def run(self, tasks: list[_Task], cache: Cache | None, background=None, while_waiting=None):
-        """Yield ``(task, ok, summary-or-message, cache_timeout)`` as files finish;
+        """Yield ``(task, ok, entry-or-message, cache_timeout)`` as files finish (``entry``:
+        the JSON bytes of the summary's cache entry, see ``analyse``);
         ``cache_timeout`` is None (cache the error as is), a budget (cache as a time-out
         that a larger budget retries) or False (do not cache). ``background()`` is the main
         process's own work, done in slices between polls of the workers: it returns new
@@ -380,10 +406,10 @@ class _Pool:
                 result = None
                 if w.conn in ready:
                     try:
-                        result = w.conn.recv()
+                        result = _receive(w.conn)
                     except (EOFError, OSError):
                         result = None  # died mid-message: handled as a death below
-                    except Exception as e:  # an unpicklable result: a bug, but one file's
+                    except Exception as e:  # an unpicklable message: a bug, but one file's
                         result = (False, f"internal error: cannot receive the summary: {e}", None)
                 if result == _READY:
                     w.ready = True
@@ -439,6 +465,16 @@ class _Pool:
                 w.close_pipes()
             except subprocess.TimeoutExpired:
                 w.kill()
+
+
+def _receive(conn: Connection) -> tuple:
+    """A worker's message. A summary comes as its cache entry's JSON bytes, sent as they are
+    (``send_bytes``: no pickle around a large message; it starts with ``{``); anything else
+    (``_READY``, an error) is pickled by ``Connection.send``, and a pickle starts with 0x80."""
+    buf = conn.recv_bytes()
+    if buf[:1] == b"{":
+        return True, buf, None
+    return pickle.loads(buf)
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -503,11 +539,12 @@ def _worker_loop(recv, send, summariser: str) -> None:
         else:
             result = analyse(fn, parse_error, source, path, module, is_package, cache_path)
         try:
-            send.send(result)
+            if result[0]:
+                send.send_bytes(result[1])  # the entry's JSON: see _receive
+            else:
+                send.send(result)
         except (OSError, ValueError):
             return
-        except Exception as e:  # the summary does not pickle
-            send.send((False, f"internal error: cannot send the summary: {e}", False))
 
 
 def _load_summariser(spec: str):
@@ -520,8 +557,11 @@ def _load_summariser(spec: str):
 
 def analyse(fn, parse_error, source: str, path: str, module: str, is_package: bool,
             cache_path: str | None) -> tuple[bool, Any, Any]:
-    """One file, in the worker: guard, summarise, write the cache entry. Returns
-    ``(ok, summary-or-message, cache_timeout)`` (cache_timeout False: do not cache)."""
+    """One file, in the worker: guard, summarise, encode the summary's cache entry and write
+    it to ``cache_path`` (none: ``--no-cache``). Returns ``(ok, entry-or-message,
+    cache_timeout)`` (cache_timeout False: do not cache); ``entry`` is the JSON bytes of
+    ``cache.encode_summary_entry`` (keyed "" without a cache), which is what goes to the
+    main process too."""
     try:
         tree, py_error = guard.parse(source, path)
     except guard.SourceError as e:
@@ -544,13 +584,17 @@ def analyse(fn, parse_error, source: str, path: str, module: str, is_package: bo
             msg = _one_line(e)
             return False, msg if msg.startswith(("syntax error", "nesting")) else f"cannot parse: {msg}", None
         return False, f"internal error while summarising ({type(e).__name__}: {_one_line(e)}); not analysed", False
+    key = os.path.basename(cache_path)[:-len(".json")] if cache_path is not None else ""
+    try:
+        entry = encode_summary_entry(key, summary.to_dict())
+    except Exception as e:  # no to_dict, or not JSON-able: a bug, but one file's
+        return False, f"internal error: cannot send the summary ({type(e).__name__}: {_one_line(e)}); not analysed", False
     if cache_path is not None:
         try:
-            key = os.path.basename(cache_path)[:-len(".json")]
-            write_atomic(cache_path, encode_summary_entry(key, summary.to_dict()))
+            write_atomic(cache_path, entry)
         except Exception:
             pass  # an unwritable cache only slows the next run
-    return True, summary, None
+    return True, entry, None
 
 
 def _one_line(e: BaseException) -> str:
