@@ -1,0 +1,255 @@
+"""Worker -> main transport: a summary travels as the JSON bytes of its cache entry and is
+decoded as a warm cache hit is. It must arrive field for field, errors must still arrive as
+errors, the bytes a worker caches must be a valid warm hit, and ``--no-cache`` must work."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import sys
+import warnings
+
+import pool_standins
+import pytest
+
+from lockwatch.config import Config
+from lockwatch.static import pool
+from lockwatch.static.cache import Cache, decode_entry
+from lockwatch.static.discover import discover
+from lockwatch.static.pool import summarise_files
+from lockwatch.static.summary import ModuleSummary
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STDLIB = os.path.dirname(os.__file__)
+# Real files with locks, threads, conditions, async code: summaries with every kind of field.
+RICH = [os.path.join(STDLIB, n) for n in ("threading.py", "queue.py", "concurrent/futures/thread.py",
+                                          "asyncio/locks.py", "logging/__init__.py")]
+
+
+def tree(tmp_path, files):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in files.items():
+        p = src / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    fs, errs = discover([str(src)], Config(root=str(tmp_path)))
+    assert errs == []
+    return fs
+
+
+def rich_tree(tmp_path):
+    files = {}
+    for p in RICH:
+        with open(p, "rb") as f:
+            files[os.path.relpath(p, STDLIB).replace("/", "_")] = f.read()
+    return tree(tmp_path, files)
+
+
+def in_process(sf) -> dict:
+    """The summary the default summariser makes of a file here, without any transport."""
+    from lockwatch.static.summarise import summarise_module
+
+    with open(sf.abspath, encoding="utf-8") as f:
+        source = f.read()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return summarise_module(source, sf.path, sf.module, sf.is_package).to_dict()
+
+
+def by_name(errors):
+    return {os.path.basename(e.path): e.message for e in errors}
+
+
+# --------------------------------------------------------------------------- round trip
+
+@pytest.mark.parametrize("no_cache", [True, False], ids=["no-cache", "cache"])
+def test_real_summaries_arrive_field_for_field(tmp_path, no_cache):
+    fs = rich_tree(tmp_path)
+    cfg = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache"), no_cache=no_cache, jobs=2)
+    summaries, errors = summarise_files(fs, cfg)
+    assert errors == []
+    assert set(summaries) == {sf.path for sf in fs}
+    for sf in fs:
+        got = summaries[sf.path]
+        assert isinstance(got, ModuleSummary)
+        want = in_process(sf)
+        assert got.functions and got.classes  # rich enough to mean something
+        assert got.to_dict() == want, sf.path
+        # and typed as the in-process summary is, not only equal as data
+        f0 = next(iter(got.functions.values()))
+        assert type(f0).__name__ == "FunctionSummary"
+
+
+def test_stand_in_summary_arrives(tmp_path):
+    fs = tree(tmp_path, {"a.py": "def fa():\n    pass\n\nasync def g():\n    pass\n",
+                         "pkg/__init__.py": "def init():\n    pass\n",
+                         "é.py": "def uni():\n    '''ünïcode ☃'''\n"})
+    summaries, errors = summarise_files(fs, Config(no_cache=True), summariser=pool_standins.SPEC)
+    assert errors == []
+    got = {s.module: s for s in summaries.values()}
+    assert got["a"].functions["g"].is_async and not got["a"].functions["fa"].is_async
+    assert got["pkg"].is_package and got["pkg"].functions["init"].line == 1
+    assert got["é"].path.endswith("é.py") and "uni" in got["é"].functions
+
+
+def test_undecodable_file_name_survives_the_json(tmp_path):
+    if sys.platform == "darwin":
+        pytest.skip("the file system refuses names that are not UTF-8")
+    src = tmp_path / "src"
+    src.mkdir()
+    name = os.fsdecode(b"caf\xff.py")  # a lone surrogate in the display path
+    with open(os.path.join(str(src), name), "w") as f:
+        f.write("def f():\n    pass\n")
+    fs, errs = discover([str(src)], Config(root=str(tmp_path)))
+    if errs or not fs:
+        pytest.skip("discovery does not take this name")
+    for no_cache in (True, False):
+        cfg = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache"), no_cache=no_cache)
+        summaries, errors = summarise_files(fs, cfg, summariser=pool_standins.SPEC)
+        assert errors == []
+        (s,) = summaries.values()
+        assert s.path == fs[0].path and "\udcff" in s.path
+
+
+# --------------------------------------------------------------------------- errors
+
+def test_errors_still_arrive_as_errors(tmp_path):
+    fs = tree(tmp_path, {"ok.py": "def f():\n    pass\n", "syntax.py": "def (\n",
+                         "bug.py": "RAISE_BUG = 1\n", "segv.py": "CRASH_SEGV = 1\n"})
+    summaries, errors = summarise_files(fs, Config(no_cache=True, jobs=2), summariser=pool_standins.SPEC)
+    by = by_name(errors)
+    assert set(by) == {"syntax.py", "bug.py", "segv.py"}
+    assert by["syntax.py"].startswith("syntax error") and "line 1" in by["syntax.py"]
+    assert by["bug.py"].startswith("internal error while summarising (KeyError")
+    assert by["segv.py"].startswith("parser crashed (signal 11")
+    assert [s.module for s in summaries.values()] == ["ok"]
+
+
+@pytest.mark.parametrize("spec,marker,kind", [
+    ("pool_transport_standins:no_to_dict", "NOT_A_SUMMARY", "AttributeError"),
+    ("pool_transport_standins:not_json", "NOT_JSON", "TypeError"),
+])
+def test_a_result_that_is_no_summary_is_an_internal_error_for_that_file(tmp_path, spec, marker, kind):
+    fs = tree(tmp_path, {"a.py": "def fa():\n    pass\n", "bad.py": f"{marker} = 1\n",
+                         "b.py": "def fb():\n    pass\n"})
+    cfg = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    summaries, errors = summarise_files(fs, cfg, summariser=spec)
+    by = by_name(errors)
+    assert list(by) == ["bad.py"]
+    assert by["bad.py"].startswith(f"internal error: cannot send the summary ({kind}")
+    assert by["bad.py"].endswith("not analysed")
+    assert sorted(s.module for s in summaries.values()) == ["a", "b"]
+    # a bug is not remembered: the next run tries the file again
+    cache = Cache.for_config(cfg)
+    bad = next(sf for sf in fs if sf.module == "bad")
+    with open(bad.abspath, "rb") as f:
+        assert not cache.has(cache.key(f.read(), bad.path, bad.module, bad.is_package))
+
+
+def test_main_process_rejects_an_entry_it_cannot_read(tmp_path, monkeypatch):
+    """The entry goes through the same checks as a cache hit: another key or another
+    summary version is no summary (here: the worker's bytes are tampered with on arrival)."""
+    fs = tree(tmp_path, {"a.py": "def fa():\n    pass\n", "b.py": "def fb():\n    pass\n"})
+    real = pool._receive
+
+    def tamper(conn):
+        msg = real(conn)
+        if msg[0] is True and b'"module":"a"' in msg[1]:
+            return True, msg[1].replace(b'"version":', b'"version":1000', 1), None
+        return msg
+
+    monkeypatch.setattr(pool, "_receive", tamper)
+    summaries, errors = summarise_files(fs, Config(no_cache=True), summariser=pool_standins.SPEC)
+    assert by_name(errors) == {"a.py": "internal error: cannot read the summary the worker sent; not analysed"}
+    assert [s.module for s in summaries.values()] == ["b"]
+
+
+# --------------------------------------------------------------------------- the cache
+
+def test_the_bytes_sent_are_the_bytes_cached(tmp_path):
+    path = str(tmp_path / "ab" / ("ab" + "0" * 62 + ".json"))
+    ok, entry, t = pool.analyse(pool_standins.summarise, pool_standins.ParseError,
+                                "def f():\n    pass\n", "m.py", "m", False, path)
+    assert ok is True and t is None and isinstance(entry, bytes)
+    with open(path, "rb") as f:
+        assert f.read() == entry
+    e = decode_entry(entry, "ab" + "0" * 62)
+    assert ModuleSummary.from_dict(e["summary"]).functions["f"].line == 1
+    # without a cache: the same encoding, keyed "", nothing written
+    ok, bare, _ = pool.analyse(pool_standins.summarise, None, "def f():\n    pass\n", "m.py", "m", False, None)
+    assert ok and json.loads(bare) == {**json.loads(entry), "k": ""}
+
+
+def test_an_entry_a_worker_wrote_is_a_valid_warm_hit(tmp_path):
+    fs = rich_tree(tmp_path)
+    cfg = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    cold, errors = summarise_files(fs, cfg)
+    assert errors == []
+    cache = Cache.for_config(cfg)
+    for sf in fs:
+        with open(sf.abspath, "rb") as f:
+            key = cache.key(f.read(), sf.path, sf.module, sf.is_package)
+        entry = cache.get(key)
+        assert entry is not None and "summary" in entry
+        assert ModuleSummary.from_dict(entry["summary"]).to_dict() == cold[sf.path].to_dict()
+    # a warm run parses nothing (a summariser that cannot even load) and gets the same
+    warm, errors = summarise_files(fs, cfg, summariser="pool_standins:does_not_exist")
+    assert errors == []
+    assert {k: v.to_dict() for k, v in warm.items()} == {k: v.to_dict() for k, v in cold.items()}
+
+
+def test_no_cache_gives_what_the_cache_gives_and_writes_nothing(tmp_path):
+    fs = rich_tree(tmp_path)
+    cached, e1 = summarise_files(fs, Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache")))
+    bare, e2 = summarise_files(fs, Config(root=str(tmp_path), cache_dir=str(tmp_path / "nocache"), no_cache=True))
+    assert e1 == e2 == []
+    assert {k: v.to_dict() for k, v in bare.items()} == {k: v.to_dict() for k, v in cached.items()}
+    assert not (tmp_path / "nocache").exists() and not (tmp_path / ".lockwatch_cache").exists()
+
+
+def test_cli_scan_no_cache_same_report_as_cached(tmp_path, monkeypatch):
+    """End to end: ``lockwatch scan --no-cache`` and a cold and a warm cached scan of the
+    lock-order fixtures give the same JSON report."""
+    from lockwatch import cli
+
+    fixtures = os.path.join(REPO, "fixtures", "lock_order")
+    monkeypatch.chdir(tmp_path)
+
+    def scan(*opts):
+        out = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", out)
+        try:
+            cli.main(["scan", "--format", "json", *opts, fixtures])
+        finally:
+            monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+        return json.loads(out.getvalue())
+
+    bare = scan("--no-cache")
+    assert bare["findings"]  # the fixtures have cycles: the comparison means something
+    cache_dir = str(tmp_path / "c")
+    assert scan("--cache-dir", cache_dir) == bare
+    assert scan("--cache-dir", cache_dir) == bare
+    assert not (tmp_path / ".lockwatch_cache").exists()
+
+
+# --------------------------------------------------------------------------- the wire
+
+def test_receive_tells_an_entry_from_a_pickled_message():
+    import multiprocessing
+
+    r, w = multiprocessing.Pipe(duplex=False)
+    try:
+        w.send(pool._READY)
+        w.send_bytes(b'{"k":"","summary":{}}')
+        w.send((False, "syntax error: x", None))
+        assert pool._receive(r) == pool._READY
+        assert pool._receive(r) == (True, b'{"k":"","summary":{}}', None)
+        assert pool._receive(r) == (False, "syntax error: x", None)
+    finally:
+        r.close()
+        w.close()
+    # why the first byte is enough: a pickle (protocol 2 and later) starts with PROTO, 0x80
+    assert pickle.dumps(pool._READY, 2)[:1] == b"\x80"
