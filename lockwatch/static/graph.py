@@ -119,23 +119,124 @@ def _sccs_callees_first(adj: dict) -> list[list]:
 def compose(m: ProgramModel) -> None:
     G = m.call_graph
     adj = dict(G.adjacency())
+    guards = ConstantGuards(m)
     for comp in _sccs_callees_first(adj):
         members = sorted(comp)
         if len(members) == 1 and members[0] not in adj[members[0]]:
-            _compose_one(m, m.functions[members[0]])
+            _compose_one(m, m.functions[members[0]], guards)
+            guards.done.add(members[0])
             continue
         for _ in range(_MAX_ROUNDS):
             changed = False
             for fid in members:
-                changed |= _compose_one(m, m.functions[fid])
+                changed |= _compose_one(m, m.functions[fid], guards)
             if not changed:
                 break
+        guards.done.update(members)
 
 
-def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
+_NO_SKIP: frozenset = frozenset()
+
+
+class ConstantGuards:
+    """A callee's effects as one call site sees them: without the events that the call's
+    constant arguments rule out (``put(item, block=False)`` never reaches the
+    ``not_full.wait()`` in the ``else`` of ``put``'s ``if not block:``; events' ``pg``, see
+    ``summary.py``). Only ``True``/``False``/``None`` passed by keyword, or by position when
+    the position is sure (no ``*args`` at the call or in the callee, the receiver known to be
+    bound or absent); an omitted argument rules nothing out (defaults are not summarised).
+
+    Effects restricted this way are remembered once final: in ``compose``, when the
+    callee's component of the call graph is composed (``done``); afterwards, always."""
+
+    def __init__(self, m: ProgramModel, final: bool = False):
+        self.m = m
+        self.final = final
+        self.done: set = set()
+        self._pg: dict[str, dict] = {}     # fid -> {event idx: pg}
+        self._memo: dict = {}
+        self._busy: set = set()
+
+    def skipped(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> frozenset:
+        """Indices of ``g``'s events that this call of ``g`` (from ``fi``) never reaches."""
+        if not cs.args and not cs.kws:
+            return _NO_SKIP
+        consts = _passed_constants(fi, cs, g, recv)
+        if not consts:
+            return _NO_SKIP
+        guarded = self._pg.get(g.id)
+        if guarded is None:
+            guarded = self._pg[g.id] = {i: ev["pg"] for i, ev in enumerate(g.summary.events) if "pg" in ev}
+        if not guarded:
+            return _NO_SKIP
+        out = [i for i, pg in guarded.items()
+               if any(p in consts and any(x is consts[p] for x in cs_) for p, cs_ in pg)]
+        return frozenset(out) if out else _NO_SKIP
+
+    def effects(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> tuple[dict, dict, frozenset]:
+        """(lock effects, blocking effects, skipped event indices) of ``g`` seen from ``cs``."""
+        skip = self.skipped(fi, cs, g, recv)
+        if not skip:
+            return g.acq_eff, g.block_eff, skip
+        key = (g.id, skip)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        if key in self._busy:
+            return g.acq_eff, g.block_eff, skip   # recursion: the whole effect (no claim lost)
+        self._busy.add(key)
+        try:
+            acq: dict = {}
+            blk: dict = {}
+            _collect(self.m, g, acq, blk, self, skip)
+        finally:
+            self._busy.discard(key)
+        out = (acq, blk, skip)
+        if self.final or g.id in self.done:
+            self._memo[key] = out
+        return out
+
+
+def _passed_constants(fi: FunctionInfo, cs, g: FunctionInfo, recv) -> dict:
+    """Parameter name -> ``True``/``False``/``None`` for the constants this call passes."""
+    out = {}
+    for k, a in cs.kws.items():
+        if a and "const" in a:
+            c = a["const"]
+            if c is True or c is False or c is None:
+                out[k] = c
+    args = cs.args
+    if not args or g.summary.vararg is not None or cs.idx < 0 or fi.summary.events[cs.idx].get("sa"):
+        return out
+    s = g.summary
+    if s.self_name is None:
+        offset = 0                # a function or staticmethod: no receiver
+    elif recv == "?" or recv == "@self" and args[0] == {"r": "@self"}:
+        return out                # ``Class.method(obj, ...)`` or bound? unsure: keywords only
+    else:
+        offset = 1                # a method bound to a known receiver
+    params = s.params
+    for i, a in enumerate(args):
+        if a and "const" in a and i + offset < len(params):
+            c = a["const"]
+            if c is True or c is False or c is None:
+                out.setdefault(params[i + offset], c)
+    return out
+
+
+def _compose_one(m: ProgramModel, fi: FunctionInfo, guards: ConstantGuards) -> bool:
     acq = fi.acq_eff
     blk = fi.block_eff
     before = (len(acq), len(blk), sum(len(v) for v in acq.values()))
+    _collect(m, fi, acq, blk, guards)
+    after = (len(acq), len(blk), sum(len(v) for v in acq.values()))
+    return before != after
+
+
+def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: ConstantGuards,
+             skip: frozenset = _NO_SKIP) -> None:
+    """Add ``fi``'s effects (its own and its callees') to ``acq``/``blk``, leaving out its
+    events in ``skip``."""
 
     def put(d, key, chain):
         if _better(d.get(key), chain):
@@ -144,30 +245,38 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
     for a in fi.deco_acqs:
         if a.blocking:
             put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)} (decorator)"),) + a.via)
-    for acqs in fi.acqs.values():
+    for idx, acqs in fi.acqs.items():
+        if skip and idx in skip:
+            continue
         for a in acqs:
             if a.blocking:
                 put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)}"),) + a.via)
     for cs in fi.calls:
+        if skip and cs.idx in skip:
+            continue
         if cs.blocking:
             put(blk, cs.blocking, ((*cs.loc[:3], f"... which calls {cs.blocking}"),))
         if cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
             put(blk, f"Condition.wait@{cs.lockm[0]}", ((*cs.loc[:3], f"... which waits on {short_name(cs.lockm[0])}"),))
         for g_id, recv in cs.targets:
             g = m.functions.get(g_id)
-            if g is None or g is fi and not acq and not blk:
-                continue
+            if g is None or g is fi and not skip and not acq and not blk:
+                continue   # (a recursive call adds nothing while the function has no effect)
             if not _runs_in_call(cs, g):
                 continue
+            g_acq, g_blk, g_skip = guards.effects(fi, cs, g, recv)
             # an override reached by virtual dispatch is only possibly run: its locks make
             # order edges, its blocking calls are not claimed (logging's Handler.emit would
             # otherwise "block" in every subclass's way)
-            g_blk = g.block_eff if g_id not in cs.virtual else None
+            if g_id in cs.virtual:
+                g_blk = None
             bound = _bound_param_calls(m, cs, g)
-            if not g.acq_eff and not g_blk and not bound:
+            if bound and g_skip:
+                bound = [b for b in bound if b[0] not in g_skip]
+            if not g_acq and not g_blk and not bound:
                 continue   # nothing to carry over (most callees): no witness step to make
             step = (*cs.loc[:3], f"... calls {g.short}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
-            for (lock, p), ch in list(g.acq_eff.items()):
+            for (lock, p), ch in list(g_acq.items()):
                 key = _renamed(cs, lock, p, recv)
                 old = acq.get(key)
                 if old is None or len(ch) + 1 < len(old):   # put(), without building a loser
@@ -184,8 +293,6 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo) -> bool:
                     put(acq, (lock, "?" if p.startswith("%") else reroot(reroot(p, hrecv), recv)), (step, pstep) + ch)
                 for name, ch in list(hf.block_eff.items()):
                     put(blk, name, (step, pstep) + ch)
-    after = (len(acq), len(blk), sum(len(v) for v in acq.values()))
-    return before != after
 
 
 def _probe_note(fi: FunctionInfo, cs) -> str:
@@ -264,6 +371,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
     locks = m.locks
 
     esc_cache: dict[str, bool] = {}
+    guards = ConstantGuards(m, final=True)
 
     def escaping(lock_id):
         r = esc_cache.get(lock_id)
@@ -326,14 +434,17 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 if gf is None or not _runs_in_call(cs, gf):
                     continue
                 step = (*cs.loc[:3], f"... calls {gf.short}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
+                g_acq, g_blk, g_skip = guards.effects(fi, cs, gf, recv)
                 if H:
-                    for (lock, p), ch in gf.acq_eff.items():
+                    for (lock, p), ch in g_acq.items():
                         lock, bp = _renamed(cs, lock, p, recv)
                         for a in H:
                             edge(fi, a, lock, bp, (step,) + ch, primary)
-                    for name, ch in (gf.block_eff.items() if g_id not in cs.virtual else ()):
+                    for name, ch in (g_blk.items() if g_id not in cs.virtual else ()):
                         _blocking(m, fi, cs, H, name, (step,) + ch, primary)
                 for pidx, h, hrecv in _bound_param_calls(m, cs, gf):
+                    if g_skip and pidx in g_skip:
+                        continue
                     hf = m.functions[h]
                     pev = gf.summary.events[pidx]
                     pstep = (gf.path, pev["l"], pev["c"], f"... which calls {hf.short}")

@@ -205,6 +205,8 @@ class _Func:
         "local_names",
         "loops",
         "outer_self",
+        "pg",
+        "pg_seen",
         "probe",
         "reads",
         "s",
@@ -243,6 +245,10 @@ class _Func:
         # ``if lock.acquire(False):`` bodies being walked: the try-acquire events whose
         # success leads here (call events carry "pb")
         self.probe: tuple = ()
+        # ``if`` branches on a parameter being walked: (param, constants that rule the
+        # branch out) pairs, outer first (events carry "pg"; see summary.py)
+        self.pg: tuple = ()
+        self.pg_seen = False
         # how a read of the method's first parameter is spelt (set before the walk, fixed)
         self.self_name = s.self_name
         self.self_ref = "@cls" if s.kind == "classmethod" else "@self"
@@ -260,6 +266,8 @@ class _Builder:
         # Can an expression rebind a name (``:=``, the only binding inside an expression)?
         # If not, refs stay the same while one expression is walked.
         self.walrus = ":=" in source
+        # names declared ``nonlocal`` so far: a nested function may rebind such a parameter
+        self.nonlocal_names: set[str] = set()
         self._lines_cache: list[str] | None = None
         self.f: _Func | None = None
         self.cls: ClassSummary | None = None
@@ -398,8 +406,12 @@ class _Builder:
             line, col = self.loc(node)
         f = self.f
         if f.loops:
-            return {"e": kind, "l": line, "c": col, "h": list(f.held), "lp": f.loops[-1][0]}
-        return {"e": kind, "l": line, "c": col, "h": list(f.held)}
+            ev = {"e": kind, "l": line, "c": col, "h": list(f.held), "lp": f.loops[-1][0]}
+        else:
+            ev = {"e": kind, "l": line, "c": col, "h": list(f.held)}
+        if f.pg:
+            ev["pg"] = [[p, list(c)] for p, c in f.pg]
+        return ev
 
     def _ev(self, kind: str, node, **kw) -> int:
         ev = self._ev_start(kind, node)
@@ -863,6 +875,9 @@ class _Builder:
         if t is ast.Assert:
             self._expr(small.test, "expr")
             return False
+        if t is ast.Nonlocal:
+            self.nonlocal_names.update(small.names)
+            return False
         return False
 
     def _import(self, local: str, target: list) -> None:
@@ -1027,22 +1042,37 @@ class _Builder:
         d0 = f.done
         tt = type(st.test)
         d_body, d_else = self._done_tests(st.test) if tt is _Call or tt is ast.UnaryOp or tt is ast.BoolOp else _NO_DONE
+        pg0 = f.pg
+        pg_body = pg_else = pg0
+        if f.s.params and (tt is _Name or tt is ast.UnaryOp or tt is ast.Compare or tt is ast.BoolOp):
+            rules = _param_rules(st.test, f.s.params, f.self_name)
+            if rules[0]:
+                pg_body = pg0 + rules[0]
+                f.pg_seen = True
+            if rules[1]:
+                pg_else = pg0 + rules[1]
+                f.pg_seen = True
         f.held = h_body
         if d_body:
             f.done = d0 + d_body
         f.probe = p_body
-        tb = self._suite(st.body)
-        f.probe = p0
-        hb = f.held
-        f.held = h_else
-        f.done = d0 + d_else
-        te = False
-        orelse = st.orelse
-        if orelse:
-            if len(orelse) == 1 and type(orelse[0]) is _If and self._is_elif(orelse[0]):
-                te = self._if(orelse[0], None, 0)
-            else:
-                te = self._suite(orelse)
+        f.pg = pg_body
+        try:
+            tb = self._suite(st.body)
+            f.probe = p0
+            hb = f.held
+            f.held = h_else
+            f.done = d0 + d_else
+            f.pg = pg_else
+            te = False
+            orelse = st.orelse
+            if orelse:
+                if len(orelse) == 1 and type(orelse[0]) is _If and self._is_elif(orelse[0]):
+                    te = self._if(orelse[0], None, 0)
+                else:
+                    te = self._suite(orelse)
+        finally:
+            f.pg = pg0
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
@@ -1266,6 +1296,8 @@ class _Builder:
             s.assigned = sorted(inner.local_names)
             s.reads = sorted(inner.reads)
             s.attr_reads = sorted(inner.attr_reads)
+            if inner.pg_seen:
+                _drop_rebound_guards(inner, self.nonlocal_names)
         finally:
             self.f, self.cls = outer_f, outer_cls
         if outer_f is not None and not outer_f.is_module and not in_class:
@@ -1466,6 +1498,7 @@ class _Builder:
         pos = node.args
         expr = self._expr
         value = self.value
+        star_pos = False
         if node.keywords:
             cargs = _call_args(node)
             for c in cargs:
@@ -1475,11 +1508,13 @@ class _Builder:
             if fr is None:
                 return
             args, kws = [], {}
-            for kw, star, v, _ in cargs:
+            for kw, star, v, an in cargs:
                 if kw is not None:
                     kws[kw] = value(v, 1)
                 elif not star:
                     args.append(value(v, 1))
+                elif type(an) is _Starred:
+                    star_pos = True   # ``*a`` (``**k`` is a keyword node)
         elif self.walrus:
             # positional arguments only: source order is list order. All the arguments
             # are walked before any value is read (a ``:=`` may rebind a name).
@@ -1489,6 +1524,7 @@ class _Builder:
             if fr is None:
                 return
             args = [value(a, 1) for a in pos if type(a) is not _Starred]
+            star_pos = len(args) != len(pos)
             kws = {}
         else:
             # no ``:=`` in the file: walking an argument changes no ref, so each argument
@@ -1500,6 +1536,7 @@ class _Builder:
                     args.append({"r": self._load(a)})
                 elif ta is _Starred:
                     expr(a.value, "arg")
+                    star_pos = True
                 else:
                     expr(a, "arg")
                     args.append(value(a, 1))
@@ -1515,6 +1552,8 @@ class _Builder:
         ev["u"] = use
         if target is not None:
             ev["t"] = target
+        if star_pos:
+            ev["sa"] = 1
         if f.xc:
             ev["xc"] = list(f.xc)
         if f.done:
@@ -2108,6 +2147,81 @@ def _released_only_on_reraise(b: _Builder, st, r: str) -> bool:
         if not any(_top_release(b, x, r) for x in stmts):
             return False   # released inside a nested branch only: leave it to the general rules
     return True
+
+
+# ``if`` tests on a parameter (events' "pg"): the constants a call can pass for it, and those
+# of them under which a test on it is true
+_PG_CONSTS = (True, False, None)
+_PG_FALSY = [False, None]
+
+
+def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
+    """For ``if test:``, which constant arguments rule out each branch: (body, else), each a
+    tuple of (param, [constants]) pairs. The test is a parameter (``p``, ``not p``), a
+    comparison of one with ``True``/``False``/``None`` (``is``, ``is not``, ``==``, ``!=``),
+    or ``and`` (body) / ``or`` (else) of such tests; anything else rules nothing out."""
+    t = type(test)
+    if t is _Name:
+        n = test.id
+        if n in params and n != self_name:
+            return ((n, _PG_FALSY),), ((n, [True]),)
+        return (), ()
+    if t is ast.UnaryOp:
+        if type(test.op) is ast.Not:
+            body, other = _param_rules(test.operand, params, self_name)
+            return other, body
+        return (), ()
+    if t is ast.Compare:
+        if len(test.ops) != 1:
+            return (), ()
+        left, right, op = test.left, test.comparators[0], type(test.ops[0])
+        if (type(left) is not _Name or left.id not in params or left.id == self_name
+                or type(right) is not _Constant or op not in _PG_OPS):
+            return (), ()
+        c = right.value
+        if not (c is True or c is False or c is None):
+            return (), ()
+        n = left.id
+        # ``p is c`` is false for every other constant, true only for c
+        body, other = ((n, [x for x in _PG_CONSTS if x is not c]),), ((n, [c]),)
+        return (body, other) if op is ast.Is or op is ast.Eq else (other, body)
+    if t is ast.BoolOp:
+        body, other = (), ()
+        for v in test.values:
+            b, o = _param_rules(v, params, self_name)
+            body += b
+            other += o
+        # ``a and b``: the body needs every operand true; ``a or b``: the else, every one false
+        return (body, ()) if type(test.op) is ast.And else ((), other)
+    return (), ()
+
+
+_PG_OPS = (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)
+
+
+def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:
+    """A guard holds only for a parameter the function never rebinds (an assignment, a
+    ``for``/``with``/``except`` target, an import, a ``nonlocal`` in a nested function):
+    drop the others from the events' "pg". The walk's end state tells: a rebound parameter
+    is an alias, or has a local value other than its annotation, or is no longer local."""
+    s = f.s
+    rebound = set()
+    for ev in s.events:
+        for n, _ in ev.get("pg", ()):
+            loc = s.locals.get(n)
+            if (n in f.alias or n not in f.local_names or n in nonlocal_names
+                    or (loc is not None and list(loc) != ["ann"])):
+                rebound.add(n)
+    if not rebound:
+        return
+    for ev in s.events:
+        pg = ev.get("pg")
+        if pg is not None:
+            keep = [x for x in pg if x[0] not in rebound]
+            if keep:
+                ev["pg"] = keep
+            else:
+                del ev["pg"]
 
 
 def _never_true(test) -> bool:

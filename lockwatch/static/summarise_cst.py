@@ -103,6 +103,8 @@ class _Func:
         "local_names",
         "loops",
         "outer_self",
+        "pg",
+        "pg_seen",
         "probe",
         "reads",
         "s",
@@ -139,6 +141,10 @@ class _Func:
         # ``if lock.acquire(False):`` bodies being walked: the try-acquire events whose
         # success leads here (call events carry "pb")
         self.probe: tuple = ()
+        # ``if`` branches on a parameter being walked: (param, constants that rule the
+        # branch out) pairs, outer first (events carry "pg"; see summary.py)
+        self.pg: tuple = ()
+        self.pg_seen = False
 
 
 class _Builder:
@@ -147,6 +153,8 @@ class _Builder:
         self.pos = positions
         self.f: _Func | None = None
         self.cls: ClassSummary | None = None
+        # names declared ``nonlocal`` so far: a nested function may rebind such a parameter
+        self.nonlocal_names: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
     def loc(self, node) -> tuple[int, int]:
@@ -169,6 +177,8 @@ class _Builder:
         ev = {"e": kind, "l": line, "c": col, "h": list(self.f.held)}
         if self.f.loops:
             ev["lp"] = self.f.loops[-1][0]
+        if self.f.pg:
+            ev["pg"] = [[p, list(c)] for p, c in self.f.pg]
         ev.update(kw)
         if self.f.xc and kind == "call":
             ev["xc"] = list(self.f.xc)
@@ -492,6 +502,7 @@ class _Builder:
             f.s.globals_decl.extend(n.name.value for n in small.names)
             return False
         if isinstance(small, cst.Nonlocal):
+            self.nonlocal_names.update(n.name.value for n in small.names)
             return False
         if isinstance(small, cst.Del):
             self._expr(small.target, "expr")
@@ -656,21 +667,36 @@ class _Builder:
                 f.s.orders = True
         d0 = f.done
         d_body, d_else = self._done_tests(st.test)
+        pg0 = f.pg
+        pg_body = pg_else = pg0
+        if f.s.params:
+            rules = _param_rules(st.test, f.s.params, f.s.self_name)
+            if rules[0]:
+                pg_body = pg0 + rules[0]
+                f.pg_seen = True
+            if rules[1]:
+                pg_else = pg0 + rules[1]
+                f.pg_seen = True
         f.held = h_body
         if d_body:
             f.done = d0 + d_body
         f.probe = p_body
-        tb = self._suite(st.body)
-        f.probe = p0
-        hb = f.held
-        f.held = h_else
-        f.done = d0 + d_else
-        te = False
-        if st.orelse is not None:
-            if isinstance(st.orelse, cst.If):
-                te = self._if(st.orelse, None, 0)
-            else:
-                te = self._suite(st.orelse.body)
+        f.pg = pg_body
+        try:
+            tb = self._suite(st.body)
+            f.probe = p0
+            hb = f.held
+            f.held = h_else
+            f.done = d0 + d_else
+            f.pg = pg_else
+            te = False
+            if st.orelse is not None:
+                if isinstance(st.orelse, cst.If):
+                    te = self._if(st.orelse, None, 0)
+                else:
+                    te = self._suite(st.orelse.body)
+        finally:
+            f.pg = pg0
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
@@ -893,6 +919,8 @@ class _Builder:
             s.assigned = sorted(inner.local_names)
             s.reads = sorted(inner.reads)
             s.attr_reads = sorted(inner.attr_reads)
+            if inner.pg_seen:
+                _drop_rebound_guards(inner, self.nonlocal_names)
         finally:
             self.f, self.cls = outer_f, outer_cls
         if outer_f is not None and not outer_f.is_module and not in_class:
@@ -1042,14 +1070,19 @@ class _Builder:
         if fr is None:
             return
         args, kws = [], {}
+        star_pos = False
         for a in node.args:
             if a.keyword is not None:
                 kws[a.keyword.value] = self.value(a.value, 1)
             elif not a.star:
                 args.append(self.value(a.value, 1))
+            elif a.star == "*":
+                star_pos = True
         kw = {"f": fr, "a": args, "k": kws, "u": use}
         if target is not None:
             kw["t"] = target
+        if star_pos:
+            kw["sa"] = 1
         idx = self._ev("call", node, **kw)
         if f.done:
             recv, _, meth = fr.rpartition(".")
@@ -1546,6 +1579,75 @@ def _caught_names(t) -> list:
     for e in ([el.value for el in t.elements] if isinstance(t, cst.Tuple) else [t]):
         out.append(e.value if isinstance(e, cst.Name) else e.attr.value if isinstance(e, cst.Attribute) else "?")
     return out
+
+
+# ``if`` tests on a parameter (events' "pg"): the constants a call can pass for it, and those
+# of them under which a test on it is true
+_PG_CONSTS = {"True": True, "False": False, "None": None}
+_PG_FALSY = [False, None]
+_PG_OPS = (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)
+
+
+def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
+    """For ``if test:``, which constant arguments rule out each branch: (body, else), each a
+    tuple of (param, [constants]) pairs. The test is a parameter (``p``, ``not p``), a
+    comparison of one with ``True``/``False``/``None`` (``is``, ``is not``, ``==``, ``!=``),
+    or ``and`` (body) / ``or`` (else) of such tests; anything else rules nothing out."""
+    if isinstance(test, cst.Name):
+        n = test.value
+        if n in params and n != self_name:
+            return ((n, _PG_FALSY),), ((n, [True]),)
+        return (), ()
+    if isinstance(test, cst.UnaryOperation):
+        if isinstance(test.operator, cst.Not):
+            body, other = _param_rules(test.expression, params, self_name)
+            return other, body
+        return (), ()
+    if isinstance(test, cst.Comparison):
+        if len(test.comparisons) != 1:
+            return (), ()
+        left, cmp = test.left, test.comparisons[0]
+        right, op = cmp.comparator, cmp.operator
+        if (not isinstance(left, cst.Name) or left.value not in params or left.value == self_name
+                or not isinstance(right, cst.Name) or right.value not in _PG_CONSTS
+                or not isinstance(op, _PG_OPS)):
+            return (), ()
+        c = _PG_CONSTS[right.value]
+        n = left.value
+        # ``p is c`` is false for every other constant, true only for c
+        body, other = ((n, [x for x in _PG_CONSTS.values() if x is not c]),), ((n, [c]),)
+        return (body, other) if isinstance(op, (cst.Is, cst.Equal)) else (other, body)
+    if isinstance(test, cst.BooleanOperation):
+        b1, o1 = _param_rules(test.left, params, self_name)
+        b2, o2 = _param_rules(test.right, params, self_name)
+        # ``a and b``: the body needs every operand true; ``a or b``: the else, every one false
+        return (b1 + b2, ()) if isinstance(test.operator, cst.And) else ((), o1 + o2)
+    return (), ()
+
+
+def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:
+    """A guard holds only for a parameter the function never rebinds (an assignment, a
+    ``for``/``with``/``except`` target, an import, a ``nonlocal`` in a nested function):
+    drop the others from the events' "pg". The walk's end state tells: a rebound parameter
+    is an alias, or has a local value other than its annotation, or is no longer local."""
+    s = f.s
+    rebound = set()
+    for ev in s.events:
+        for n, _ in ev.get("pg", ()):
+            loc = s.locals.get(n)
+            if (n in f.alias or n not in f.local_names or n in nonlocal_names
+                    or (loc is not None and list(loc) != ["ann"])):
+                rebound.add(n)
+    if not rebound:
+        return
+    for ev in s.events:
+        pg = ev.get("pg")
+        if pg is not None:
+            keep = [x for x in pg if x[0] not in rebound]
+            if keep:
+                ev["pg"] = keep
+            else:
+                del ev["pg"]
 
 
 def _never_true(test) -> bool:

@@ -22,7 +22,14 @@ attribute operands, for int-flag arguments).
 Events (``FunctionSummary.events``, source order), each a dict with ``e`` (type), ``l``/``c``
 (1-based line/column), ``h`` (indices of the ``acq`` events of this function whose lock
 is held there) and, for an event inside the body (or ``while`` test) of a ``for``/``while``/
-``async for`` loop of this function, ``lp``: the line of the innermost such loop:
+``async for`` loop of this function, ``lp``: the line of the innermost such loop; and, for
+an event inside a branch of an ``if`` whose test is on a parameter of this function that
+the function never rebinds (``if p:``, ``if not p:``, ``if p is None:``, ``p is not False``,
+``p == True``, ``and``/``or``/``not`` of such tests), ``pg``: [[param, [constants]], ...],
+outer ``if`` first: a call passing one of those constants (``True``/``False``/``None``) for
+that parameter never reaches the event (``put(item, block=False)`` never reaches the
+``not_full.wait()`` in the ``else`` of ``if not block:``; ``graph.compose`` drops such
+effects at such a call). Defaults are not recorded: an omitted argument rules nothing out.
 
 - ``acq``: ``r`` ref of the lock-like object, ``m`` mode (``with``, ``awith``, ``acquire``,
   ``try`` (non-blocking or timed: held afterwards, adds no order edge), ``ctx``
@@ -32,7 +39,8 @@ is held there) and, for an event inside the body (or ``while`` test) of a ``for`
   ``local``, ``attr``, ``container``, ``return``, ``await``, ``arg``, ``with``, ``test`` (the
   condition of an ``if``/``while``/conditional expression/comprehension), ``expr``; an element
   of a list/tuple/set/dict display inherits discard/return/arg from the display),
-  ``t`` the target ref when assigned; ``xc`` (only when not empty): what the handlers of the
+  ``t`` the target ref when assigned; ``sa`` (only when set): the call has a ``*args``
+  argument (left out of ``a``: positions after it are unknown); ``xc`` (only when not empty): what the handlers of the
   ``try`` statements whose body holds the call catch that says "this call may not block":
   sorted names from ``WOULD_BLOCK`` (last dotted part of the handler's type), and
   ``ERRNO_WOULD_BLOCK`` when a handler's body mentions ``EAGAIN``/``EWOULDBLOCK`` (an
@@ -71,7 +79,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 20
+SUMMARY_VERSION = 21
 
 # Exceptions a call raises instead of waiting when its socket/file is non-blocking: a call
 # inside a ``try`` that catches one is written for a non-blocking object (events' ``xc``).
