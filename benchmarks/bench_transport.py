@@ -1,0 +1,259 @@
+"""Worker -> main transport of summaries, and what it does to a cold scan.
+
+    python benchmarks/bench_transport.py --wire [--tree DIR] [--rounds N] [--json OUT]
+    python benchmarks/bench_transport.py --scan --base DIR [--new DIR] [--tree DIR ...]
+                                         [--mode cold|no-cache ...] [--rounds N] [--json OUT]
+
+``--wire``: every file of the tree (default: the CPython 3.12 stdlib without tests,
+``/tmp/stdlib/tree``) is summarised once here; then a forked child sends every summary through
+a ``multiprocessing`` pipe, as a worker does, in each of these ways, and this process receives
+it (collector off, as in ``lockwatch scan``):
+
+* ``pickle ModuleSummary``: ``send((True, summary, None))`` / ``recv()`` (the transport before);
+* ``tuple with entry``: ``send((True, entry_bytes, None))`` / ``recv()``;
+* ``send_bytes(entry)``: the entry's bytes as they are / ``recv_bytes()`` (what ``pool`` does).
+
+The entry is ``cache.encode_summary_entry`` of the summary: the worker encodes it for the cache
+anyway, so only the sending is counted for the last two; their ``main: + decode`` line adds
+``cache.decode_entry`` + ``ModuleSummary.from_dict`` (what the main process then does; the
+pickle way needs no decode). CPU time (``time.process_time``) of each side, median over
+``--rounds`` (default 5) rounds, the ways in a different order each round.
+
+``--scan``: cold scans of each ``--tree`` (default the stdlib tree) in each ``--mode``
+(default both): ``cold`` is ``lockwatch scan --format json --cache-dir EMPTY`` (a fresh
+empty cache each run: the issue's cold scan, whose workers write every entry), ``no-cache``
+is ``lockwatch scan --no-cache --format json``; by two checkouts, ``--base`` and ``--new`` (default: this one), e.g.
+``git worktree add /tmp/base REV``. Each scan runs in a fresh interpreter whose ``lockwatch``
+is that checkout's (``PYTHONPATH``; the workers inherit it); that interpreter reports its own
+CPU (``getrusage(RUSAGE_SELF)``: the main process), its reaped children's
+(``RUSAGE_CHILDREN``: the workers) and the wall time of the scan. A and B alternate, the first
+of a round alternating too (the machine may be shared); per side the medians, and the median
+of the per-round ratios new/base. Every report must be byte-identical to the first one of the
+same tree (both sides, both modes, all rounds), or the run says so and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DEFAULT_TREE = "/tmp/stdlib/tree"
+
+
+def default_tree() -> str:
+    if os.path.isdir(DEFAULT_TREE):
+        return DEFAULT_TREE
+    sys.exit(f"no --tree given and {DEFAULT_TREE} does not exist (bench_scan.py builds one)")
+
+
+# ---------------------------------------------------------------------- the pipe alone
+WAYS = ("pickle ModuleSummary", "tuple with entry", "send_bytes(entry)")
+
+
+def summaries_of(tree: str) -> list:
+    sys.path.insert(0, REPO)
+    from lockwatch.static.cache import encode_summary_entry
+    from lockwatch.static.summarise import summarise_module
+
+    out = []
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    source = f.read()
+                s = summarise_module(source, path, name[:-3], name == "__init__.py")
+            except Exception:  # noqa: BLE001, S112 - a file the summariser rejects is not a summary to send
+                continue
+            out.append((s, encode_summary_entry("k" * 64, s.to_dict())))
+    return out
+
+
+def _sender(conn, items, way: str, cpu) -> None:
+    t0 = time.process_time()
+    for s, entry in items:
+        if way == "pickle ModuleSummary":
+            conn.send((True, s, None))
+        elif way == "tuple with entry":
+            conn.send((True, entry, None))
+        else:
+            conn.send_bytes(entry)
+    cpu.value = time.process_time() - t0
+    conn.close()
+
+
+def wire_round(items, way: str) -> dict[str, float]:
+    from lockwatch.static.cache import decode_entry
+    from lockwatch.static.summary import ModuleSummary
+
+    ctx = multiprocessing.get_context("fork")  # the child inherits the summaries
+    cpu = ctx.Value("d", 0.0)
+    r, w = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_sender, args=(w, items, way, cpu))
+    gc.disable()
+    try:
+        p.start()
+        w.close()
+        got = []
+        t0 = time.process_time()
+        for _ in items:
+            got.append(r.recv_bytes() if way == "send_bytes(entry)" else r.recv())
+        recv = time.process_time() - t0
+        p.join()
+        decode = 0.0
+        if way != "pickle ModuleSummary":
+            t0 = time.process_time()
+            for m in got:
+                entry = m if isinstance(m, bytes) else m[1]
+                ModuleSummary.from_dict(decode_entry(entry, "k" * 64)["summary"])
+            decode = time.process_time() - t0
+    finally:
+        gc.enable()
+        r.close()
+    return {"worker: send": cpu.value, "main: receive": recv, "main: + decode": decode}
+
+
+def wire(tree: str, rounds: int, out_json: str | None) -> None:
+    warnings.simplefilter("ignore")
+    sys.setrecursionlimit(10_000)
+    items = summaries_of(tree)
+    mb = sum(len(e) for _, e in items) / 1e6
+    print(f"{len(items)} summaries from {tree} ({mb:.1f} MB of entries), {rounds} rounds, CPU s (median)")
+    res: dict[str, dict[str, list[float]]] = {w: {} for w in WAYS}
+    for i in range(rounds):
+        order = WAYS[i % 3:] + WAYS[:i % 3]
+        for way in order:
+            for k, v in wire_round(items, way).items():
+                res[way].setdefault(k, []).append(v)
+    med = {w: {k: statistics.median(v) for k, v in d.items()} for w, d in res.items()}
+    print(f"  {'':24s} {'worker: send':>13s} {'main: receive':>14s} {'main: + decode':>15s}")
+    for w in WAYS:
+        m = med[w]
+        print(f"  {w:24s} {m['worker: send']:13.3f} {m['main: receive']:14.3f} {m['main: + decode']:15.3f}")
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump({"tree": tree, "files": len(items), "entry_mb": mb, "rounds": rounds,
+                       "median_cpu_s": med, "all_cpu_s": res}, f, indent=1)
+
+
+# ---------------------------------------------------------------------- cold scans, A/B
+_CHILD = r"""
+import os, resource, sys, time
+out, argv = sys.argv[1], sys.argv[2:]
+sys.argv = ["lockwatch", *argv]
+t0 = time.perf_counter()
+from lockwatch.cli import program
+rc = program()
+wall = time.perf_counter() - t0
+s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+import lockwatch, json
+with open(out, "w") as f:
+    json.dump({"rc": rc, "wall": wall, "main": s.ru_utime + s.ru_stime,
+               "workers": c.ru_utime + c.ru_stime, "lockwatch": lockwatch.__file__}, f)
+os._exit(0)
+"""
+
+
+def one_scan(checkout: str, tree: str, work: str, mode: str) -> tuple[dict, bytes]:
+    stats, report = os.path.join(work, "stats.json"), os.path.join(work, "report.json")
+    cache = os.path.join(work, "cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": checkout}
+    opts = ["--no-cache"] if mode == "no-cache" else ["--cache-dir", cache]
+    cmd = [sys.executable, "-c", _CHILD, stats, "scan", *opts, "--format", "json",
+           "--output", report, tree]
+    subprocess.run(cmd, cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
+    shutil.rmtree(cache, ignore_errors=True)
+    with open(stats) as f:
+        st = json.load(f)
+    if not st["lockwatch"].startswith(os.path.abspath(checkout) + os.sep):
+        sys.exit(f"the scan ran {st['lockwatch']}, not {checkout}'s lockwatch")
+    with open(report, "rb") as f:
+        return st, f.read()
+
+
+def scan_ab(base: str, new: str, trees: list[str], modes: list[str], rounds: int,
+            out_json: str | None) -> None:
+    sides = {"base": os.path.abspath(base), "new": os.path.abspath(new)}
+    print(f"base: {sides['base']}\nnew:  {sides['new']}\ncores: {os.cpu_count()}, {rounds} rounds, "
+          f"Python {sys.version.split()[0]}")
+    results = {}
+    identical = True
+    with tempfile.TemporaryDirectory(prefix="bench_transport_") as work:
+        for tree in trees:
+            first = None
+            runs = {m: {"base": [], "new": []} for m in modes}
+            for i in range(rounds):
+                for mode in modes:
+                    for side in (("base", "new") if i % 2 == 0 else ("new", "base")):
+                        st, rep = one_scan(sides[side], tree, work, mode)
+                        if first is None:
+                            first = rep
+                        elif rep != first:
+                            identical = False
+                            print(f"  REPORT DIFFERS: {side}, {mode}, round {i + 1}, {tree}")
+                        runs[mode][side].append(st)
+            results[tree] = {}
+            for mode in modes:
+                rs = runs[mode]
+                keys = ("wall", "main", "workers", "cpu")
+                for r in rs["base"] + rs["new"]:
+                    r["cpu"] = r["main"] + r["workers"]
+                med = {side: {k: statistics.median(r[k] for r in v) for k in keys} for side, v in rs.items()}
+                ratios = {k: statistics.median(n[k] / b[k] for b, n in zip(rs["base"], rs["new"])) for k in keys}
+                print(f"{tree}, {mode}: median s; ratio new/base of the medians, median of the round ratios")
+                for k, label in (("wall", "wall"), ("main", "main process CPU"), ("workers", "workers CPU"),
+                                 ("cpu", "all CPU")):
+                    b, n = med["base"][k], med["new"][k]
+                    print(f"  {label:18s} base {b:7.2f}  new {n:7.2f}  {n / b:5.2f}  {ratios[k]:5.2f}")
+                results[tree][mode] = {"median": med, "median_round_ratio": ratios, "runs": rs}
+    print(f"reports identical (all runs, both sides): {identical}")
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump({"base": sides["base"], "new": sides["new"], "rounds": rounds,
+                       "identical": identical, "trees": results}, f, indent=1)
+    if not identical:
+        sys.exit(1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--wire", action="store_true", help="the pipe alone: three ways to send a summary")
+    ap.add_argument("--scan", action="store_true", help="cold scans A/B: --base vs --new checkout")
+    ap.add_argument("--base", help="--scan: the base checkout (a directory holding lockwatch/)")
+    ap.add_argument("--new", default=REPO, help="--scan: the new checkout (default: this one)")
+    ap.add_argument("--tree", action="append", help="directory to scan (default: the stdlib tree); "
+                                                    "repeatable with --scan")
+    ap.add_argument("--mode", action="append", choices=("cold", "no-cache"),
+                    help="--scan: cold (empty cache) and/or no-cache (default: both)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    ap.add_argument("--json", help="write the numbers here too")
+    args = ap.parse_args()
+    trees = [os.path.abspath(t) for t in args.tree] if args.tree else [default_tree()]
+    if args.wire:
+        wire(trees[0], args.rounds, args.json)
+    elif args.scan:
+        if not args.base:
+            ap.error("--scan needs --base")
+        scan_ab(args.base, args.new, trees, args.mode or ["cold", "no-cache"], args.rounds, args.json)
+    else:
+        ap.error("say --wire or --scan")
+
+
+if __name__ == "__main__":
+    main()
