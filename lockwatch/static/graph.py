@@ -155,7 +155,10 @@ class ConstantGuards:
         self.done: set = set()
         self._pg: dict[str, dict] = {}     # fid -> {event idx: pg}
         self._memo: dict = {}
-        self._busy: set = set()
+        # restrictions being computed, outermost first, and those that met a recursive
+        # call of one below them (their result leaves out what that one adds: not kept)
+        self._stack: list = []
+        self._partial: set = set()
 
     def skipped(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> frozenset:
         """Indices of ``g``'s events that this call of ``g`` (from ``fi``) never reaches."""
@@ -182,17 +185,23 @@ class ConstantGuards:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        if key in self._busy:
-            return g.acq_eff, g.block_eff, skip   # recursion: the whole effect (no claim lost)
-        self._busy.add(key)
+        stack = self._stack
+        if key in stack:
+            # recursion with the same constants: the call adds what is being computed, so
+            # nothing new (a least fixpoint); the restrictions in between are partial
+            self._partial.update(stack[stack.index(key) + 1:])
+            return {}, {}, skip
+        stack.append(key)
         try:
             acq: dict = {}
             blk: dict = {}
             _collect(self.m, g, acq, blk, self, skip)
         finally:
-            self._busy.discard(key)
+            stack.pop()
         out = (acq, blk, skip)
-        if self.final or g.id in self.done:
+        if key in self._partial:
+            self._partial.discard(key)
+        elif self.final or g.id in self.done:
             self._memo[key] = out
         return out
 

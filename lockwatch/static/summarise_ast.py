@@ -205,7 +205,6 @@ class _Func:
         "local_names",
         "loops",
         "outer_self",
-        "pg",
         "pg_seen",
         "probe",
         "reads",
@@ -245,9 +244,7 @@ class _Func:
         # ``if lock.acquire(False):`` bodies being walked: the try-acquire events whose
         # success leads here (call events carry "pb")
         self.probe: tuple = ()
-        # ``if`` branches on a parameter being walked: (param, constants that rule the
-        # branch out) pairs, outer first (events carry "pg"; see summary.py)
-        self.pg: tuple = ()
+        # an ``if`` on a parameter was seen (its branches' events carry "pg"; summary.py)
         self.pg_seen = False
         # how a read of the method's first parameter is spelt (set before the walk, fixed)
         self.self_name = s.self_name
@@ -406,12 +403,8 @@ class _Builder:
             line, col = self.loc(node)
         f = self.f
         if f.loops:
-            ev = {"e": kind, "l": line, "c": col, "h": list(f.held), "lp": f.loops[-1][0]}
-        else:
-            ev = {"e": kind, "l": line, "c": col, "h": list(f.held)}
-        if f.pg:
-            ev["pg"] = [[p, list(c)] for p, c in f.pg]
-        return ev
+            return {"e": kind, "l": line, "c": col, "h": list(f.held), "lp": f.loops[-1][0]}
+        return {"e": kind, "l": line, "c": col, "h": list(f.held)}
 
     def _ev(self, kind: str, node, **kw) -> int:
         ev = self._ev_start(kind, node)
@@ -1042,37 +1035,32 @@ class _Builder:
         d0 = f.done
         tt = type(st.test)
         d_body, d_else = self._done_tests(st.test) if tt is _Call or tt is ast.UnaryOp or tt is ast.BoolOp else _NO_DONE
-        pg0 = f.pg
-        pg_body = pg_else = pg0
+        rules = None
         if f.s.params and (tt is _Name or tt is ast.UnaryOp or tt is ast.Compare or tt is ast.BoolOp):
             rules = _param_rules(st.test, f.s.params, f.self_name)
-            if rules[0]:
-                pg_body = pg0 + rules[0]
-                f.pg_seen = True
-            if rules[1]:
-                pg_else = pg0 + rules[1]
-                f.pg_seen = True
+        events = f.s.events
         f.held = h_body
         if d_body:
             f.done = d0 + d_body
         f.probe = p_body
-        f.pg = pg_body
-        try:
-            tb = self._suite(st.body)
-            f.probe = p0
-            hb = f.held
-            f.held = h_else
-            f.done = d0 + d_else
-            f.pg = pg_else
-            te = False
-            orelse = st.orelse
-            if orelse:
-                if len(orelse) == 1 and type(orelse[0]) is _If and self._is_elif(orelse[0]):
-                    te = self._if(orelse[0], None, 0)
-                else:
-                    te = self._suite(orelse)
-        finally:
-            f.pg = pg0
+        n0 = len(events)
+        tb = self._suite(st.body)
+        if rules and rules[0]:
+            _tag_guarded(f, n0, rules[0])
+        f.probe = p0
+        hb = f.held
+        f.held = h_else
+        f.done = d0 + d_else
+        te = False
+        orelse = st.orelse
+        if orelse:
+            n0 = len(events)
+            if len(orelse) == 1 and type(orelse[0]) is _If and self._is_elif(orelse[0]):
+                te = self._if(orelse[0], None, 0)
+            else:
+                te = self._suite(orelse)
+            if rules and rules[1]:
+                _tag_guarded(f, n0, rules[1])
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
@@ -2197,6 +2185,16 @@ def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
 
 
 _PG_OPS = (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)
+
+
+def _tag_guarded(f: _Func, start: int, rules: tuple) -> None:
+    """The events from ``start`` on were made in a branch that ``rules`` rule out: they carry
+    them in "pg" ahead of those of inner ``if``s (tagged first, when their walk ended)."""
+    f.pg_seen = True
+    for ev in f.s.events[start:]:
+        pg = [[p, list(c)] for p, c in rules]
+        inner = ev.get("pg")
+        ev["pg"] = pg + inner if inner else pg
 
 
 def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:

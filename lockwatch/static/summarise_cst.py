@@ -103,7 +103,6 @@ class _Func:
         "local_names",
         "loops",
         "outer_self",
-        "pg",
         "pg_seen",
         "probe",
         "reads",
@@ -141,9 +140,7 @@ class _Func:
         # ``if lock.acquire(False):`` bodies being walked: the try-acquire events whose
         # success leads here (call events carry "pb")
         self.probe: tuple = ()
-        # ``if`` branches on a parameter being walked: (param, constants that rule the
-        # branch out) pairs, outer first (events carry "pg"; see summary.py)
-        self.pg: tuple = ()
+        # an ``if`` on a parameter was seen (its branches' events carry "pg"; summary.py)
         self.pg_seen = False
 
 
@@ -177,8 +174,6 @@ class _Builder:
         ev = {"e": kind, "l": line, "c": col, "h": list(self.f.held)}
         if self.f.loops:
             ev["lp"] = self.f.loops[-1][0]
-        if self.f.pg:
-            ev["pg"] = [[p, list(c)] for p, c in self.f.pg]
         ev.update(kw)
         if self.f.xc and kind == "call":
             ev["xc"] = list(self.f.xc)
@@ -667,36 +662,29 @@ class _Builder:
                 f.s.orders = True
         d0 = f.done
         d_body, d_else = self._done_tests(st.test)
-        pg0 = f.pg
-        pg_body = pg_else = pg0
-        if f.s.params:
-            rules = _param_rules(st.test, f.s.params, f.s.self_name)
-            if rules[0]:
-                pg_body = pg0 + rules[0]
-                f.pg_seen = True
-            if rules[1]:
-                pg_else = pg0 + rules[1]
-                f.pg_seen = True
+        rules = _param_rules(st.test, f.s.params, f.s.self_name) if f.s.params else None
+        events = f.s.events
         f.held = h_body
         if d_body:
             f.done = d0 + d_body
         f.probe = p_body
-        f.pg = pg_body
-        try:
-            tb = self._suite(st.body)
-            f.probe = p0
-            hb = f.held
-            f.held = h_else
-            f.done = d0 + d_else
-            f.pg = pg_else
-            te = False
-            if st.orelse is not None:
-                if isinstance(st.orelse, cst.If):
-                    te = self._if(st.orelse, None, 0)
-                else:
-                    te = self._suite(st.orelse.body)
-        finally:
-            f.pg = pg0
+        n0 = len(events)
+        tb = self._suite(st.body)
+        if rules and rules[0]:
+            _tag_guarded(f, n0, rules[0])
+        f.probe = p0
+        hb = f.held
+        f.held = h_else
+        f.done = d0 + d_else
+        te = False
+        if st.orelse is not None:
+            n0 = len(events)
+            if isinstance(st.orelse, cst.If):
+                te = self._if(st.orelse, None, 0)
+            else:
+                te = self._suite(st.orelse.body)
+            if rules and rules[1]:
+                _tag_guarded(f, n0, rules[1])
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
@@ -1623,6 +1611,16 @@ def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
         # ``a and b``: the body needs every operand true; ``a or b``: the else, every one false
         return (b1 + b2, ()) if isinstance(test.operator, cst.And) else ((), o1 + o2)
     return (), ()
+
+
+def _tag_guarded(f: _Func, start: int, rules: tuple) -> None:
+    """The events from ``start`` on were made in a branch that ``rules`` rule out: they carry
+    them in "pg" ahead of those of inner ``if``s (tagged first, when their walk ended)."""
+    f.pg_seen = True
+    for ev in f.s.events[start:]:
+        pg = [[p, list(c)] for p, c in rules]
+        inner = ev.get("pg")
+        ev["pg"] = pg + inner if inner else pg
 
 
 def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:
