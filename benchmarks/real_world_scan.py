@@ -62,7 +62,29 @@ PACKAGES: list[tuple[str, list[str]]] = [
     ("fsspec==2024.10.0", ["fsspec"]),
     ("diskcache==5.6.3", ["diskcache"]),
     ("uvicorn==0.32.0", ["uvicorn"]),
+    # Third batch (docs/real-world.md, "Third batch"): the versions current on PyPI at the
+    # review.  tornado and pymongo ship only platform wheels (PLATFORM_WHEELS): their compiled
+    # parts (speedups, BSON/message codecs) hold no concurrency code; the .py files are scanned.
+    ("huey==3.5.4", ["huey"]),
+    ("celery==5.7.0", ["celery"]),
+    ("hypercorn==0.18.0", ["hypercorn"]),
+    ("asyncssh==2.24.1", ["asyncssh"]),
+    ("s3transfer==0.19.3", ["s3transfer"]),
+    ("kafka-python==3.0.12", ["kafka"]),
+    ("paramiko==5.1.0", ["paramiko"]),
+    ("locust==2.47.0", ["locust"]),
+    ("python-engineio==4.15.1", ["engineio"]),
+    ("python-socketio==5.18.1", ["socketio"]),
+    ("distributed==2026.8.0", ["distributed"]),
+    ("httpx==0.28.1", ["httpx"]),
+    ("tenacity==9.2.1", ["tenacity"]),
+    ("tornado==6.6.1", ["tornado"]),
+    ("pymongo==4.20.0", ["pymongo", "gridfs"]),
 ]
+
+# Distributions with no py3-none wheel: fetched as the CPython 3.11 platform wheel (still only
+# unzipped, never built or imported).
+PLATFORM_WHEELS = {"tornado==6.6.1", "pymongo==4.20.0"}
 
 # Test suites some wheels ship inside the package directory (globs relative to the unpacked
 # wheel root, passed as --extend-exclude): library code only, as for the other packages.
@@ -71,6 +93,8 @@ EXCLUDES: dict[str, list[str]] = {
     "kazoo==2.10.0": ["kazoo/tests/**"],
     "trio==0.27.0": ["trio/_tests/**", "trio/_core/_tests/**"],
     "fsspec==2024.10.0": ["fsspec/tests/**"],
+    "huey==3.5.4": ["huey/tests/**"],
+    "tornado==6.6.1": ["tornado/test/**"],
 }
 
 HERE = Path(__file__).resolve().parent
@@ -92,6 +116,10 @@ def fetch(spec: str, workdir: Path) -> Path:
         return dest
     wheels = workdir / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
+    if spec in PLATFORM_WHEELS:
+        tags = ["--implementation", "cp", "--abi", "cp311"]
+    else:
+        tags = ["--implementation", "py"]
     subprocess.run(
         [
             sys.executable,
@@ -104,8 +132,7 @@ def fetch(spec: str, workdir: Path) -> Path:
             ":all:",
             "--python-version",
             "3.11",
-            "--implementation",
-            "py",
+            *tags,
             "-d",
             str(wheels),
             spec,
@@ -149,8 +176,31 @@ def scan(
     return json.loads(proc.stdout), wall
 
 
+def lockwatch_origin() -> Path | None:
+    """The lockwatch package the scans will import (PYTHONPATH may point at an exported tree)."""
+    try:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os, lockwatch; print(os.path.dirname(lockwatch.__file__))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tempfile.gettempdir(),
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return Path(out.stdout.strip()).resolve()
+
+
 def analyser_revision() -> str:
     """The lockwatch commit being measured: the analyser changes daily, counts go with it."""
+    origin = lockwatch_origin()
+    if origin is not None and origin != (HERE.parent / "lockwatch").resolve():
+        # e.g. PYTHONPATH=<git archive of a commit>: this checkout's HEAD says nothing about it.
+        return f"lockwatch imported from {origin} (not this checkout)"
     try:
         out = subprocess.run(
             ["git", "-C", str(HERE.parent), "log", "-1", "--format=%h %cI"],
