@@ -12,16 +12,19 @@ retrieved"; ``warnings._showwarnmsg`` sees "coroutine ... was never awaited" at 
 the interpreter names (where the dropped coroutine was finalised: the line that dropped it).
 Every wrapper calls the original unchanged and swallows its own errors.
 
-Precision: a task still pending when its loop ends is reported only when nothing but
-asyncio's own callbacks refers to it (no set, attribute, gather, or awaiting coroutine), i.e.
-it was created and dropped. Threads are reported only when the code that started them is the
-program's own (not the stdlib or an installed package), after a grace period.
+Precision: a task still pending when its loop ends is reported only when it is dangling
+(``dangling()``, the one decision for ``lockwatch run``, ``watch()`` and the pytest plugin):
+nothing refers to it but asyncio's own bookkeeping, its own running code and lockwatch's
+records (no set, attribute, gather, or awaiting coroutine), i.e. it was created and dropped.
+Threads are reported only when the code that started them is the program's own (not the
+stdlib or an installed package), after a grace period.
 
 Per-test tracking (``attach()``, the pytest plugin): the same hooks and records, but every
 start is recorded with the test and phase running at the time (``PerTest``), creation stacks
 are read with the plugin's ``Sites`` (its runner frames left out), and this module reports
 nothing itself: the plugin asks which threads and tasks a test left behind
-(``PerTest.threads_left``, ``PerTest.tasks_left``) and words the findings per test. One set of
+(``PerTest.threads_left``, ``PerTest.tasks_left``: dangling tasks only, decided by
+``dangling()`` as for the program) and words the findings per test. One set of
 records is what keeps a leak from being reported twice when ``watch()`` runs inside a test.
 """
 
@@ -74,7 +77,7 @@ class Started:
     test: str | None = None         # the test running when it was started
     phase: str = ""                 # and its phase ("setup", "call", "teardown", "between", ...)
     done: bool = False          # tasks, per-test tracking: a done-callback ran
-    pending_at: str = ""        # tasks, per-test tracking: "loop end" when pending as its loop ended
+    pending_at: str = ""        # tasks, per-test tracking: "loop end" when dangling as its loop ended
     reported: bool = False
 
 
@@ -174,11 +177,15 @@ class PerTest:
         return alive
 
     def tasks_left(self, test: str, include_setup: bool = False) -> list[Started]:
-        """Tasks created during ``test`` that were pending when their loop ended, that are
-        still pending now, or that were destroyed while pending (``pending_at`` says which).
-        Tasks created while setting the test up belong to fixtures, maybe of a wider scope:
-        only checked when asked (at the end of the session). Each is answered once."""
+        """Tasks created during ``test`` that were dangling as their loop ended, that are still
+        pending now and dangling (``dangling``: nothing refers to them), or that were destroyed
+        while pending (``pending_at`` says which). A task still pending that something refers
+        to is not the test's leak (the runtime's LW203 does not report it either); its record
+        stays, so that the session's end still sees it destroyed while pending. Tasks created
+        while setting the test up belong to fixtures, maybe of a wider scope: only checked
+        when asked (at the end of the session). Each is answered once."""
         out = []
+        alive: list[tuple[int, Started]] = []   # still pending now: decided together below
         for key, rec in list(_tasks.items()):
             if rec.tracker is not self:
                 continue
@@ -194,9 +201,25 @@ class PerTest:
                 rec.pending_at = "destroyed pending"
                 out.append(rec)
             elif t is not None and not t.done():
-                rec.pending_at = "test end"
-                out.append(rec)
+                alive.append((key, rec))
+                continue
             _tasks.pop(key, None)
+        if alive:
+            tasks = [t for t in (rec.ref() for _, rec in alive) if t is not None]
+            left = {id(t) for t in dangling(tasks, (tasks,))}
+            tasks.clear()
+            for key, rec in alive:
+                t = rec.ref()
+                if t is None:
+                    if not rec.done:   # freed meanwhile
+                        rec.pending_at = "destroyed pending"
+                        out.append(rec)
+                elif id(t) in left:
+                    rec.pending_at = "test end"
+                    out.append(rec)
+                elif not t.done() and not include_setup:
+                    continue   # kept by something: settled when freed, or at the session's end
+                _tasks.pop(key, None)
         return out
 
     def forget(self, test: str) -> None:
@@ -455,31 +478,116 @@ def _record_of(task) -> Started | None:
     return _dead.get(id(task))
 
 
-def _owned(task, mine: tuple) -> bool:
-    """Does anything but asyncio's own wake-up callbacks refer to the task?"""
+def _own_code(task) -> set[int]:
+    """ids of the task's own running code: its coroutine, the coroutines and generators it
+    awaits (``cr_await``/``gi_yieldfrom`` chain) and their frames. A task that refers to
+    itself from there (``me = asyncio.current_task()``) does not keep itself."""
+    out: set[int] = set()
+    try:
+        c = task.get_coro()
+    except Exception:  # noqa: BLE001 - lockwatch must never disturb the program
+        return out
+    for _ in range(1000):   # bounded: a chain is as deep as the awaits, never a loop
+        if c is None:
+            break
+        out.add(id(c))
+        f = getattr(c, "cr_frame", None) or getattr(c, "gi_frame", None) or getattr(c, "ag_frame", None)
+        if f is not None:
+            out.add(id(f))
+        c = getattr(c, "cr_await", None) or getattr(c, "gi_yieldfrom", None) or getattr(c, "ag_await", None)
+    return out
+
+
+def _live_frames() -> set[int]:
+    # Frames running now, in every thread. Python 3.11+ never shows a running frame's locals
+    # to the collector, 3.10 does: left out on every version, so that the answer is the same
+    # (the code that is ending the loop drops its locals with it).
+    out: set[int] = set()
+    for f in list(sys._current_frames().values()):
+        while f is not None:
+            out.add(id(f))
+            f = f.f_back
+    return out
+
+
+def _asyncio_own_types() -> tuple:
+    # Objects of asyncio's own that refer to a task they serve, never a user's way to keep one:
+    # a timeout (``asyncio.timeout``, and ``wait_for`` on 3.12+) refers to the task it cancels,
+    # a TaskGroup to its parent task (its children are in its own set: that one is an owner).
+    import asyncio
+
+    return tuple(c for c in (getattr(asyncio, "Timeout", None), getattr(asyncio, "TaskGroup", None))
+                 if isinstance(c, type))
+
+
+def _kept(tasks: list, mine: tuple) -> set[int]:
+    """ids of those of ``tasks`` that something refers to (one pass over the heap for all).
+
+    What does not count as referring to a task: asyncio's own machinery (the wake-up and
+    step callbacks bound to the task, the loop's weak task set, the eager-task and
+    current-task maps, a timeout or TaskGroup the task itself runs), the task's own running
+    code (its coroutine and what it awaits), frames running now (see ``_live_frames``),
+    weak references, and lockwatch's own records, frames and coroutines (``mine``: the
+    caller's containers). Anything else does: a set, a list, a dict, an attribute, a
+    closure, a gather, another task awaiting it, a suspended coroutine's local."""
     import asyncio.tasks as at
 
-    # the tracer's own maps (held stacks and waits by task) are not an owner either
+    want = {id(t): t for t in tasks}
     skip = {id(_tasks), id(_task_ids), id(_dead), id(state.held), id(state.waiting), id(state.agent_of),
-            *map(id, mine)}
-    for name in ("_eager_tasks",):
+            id(want), id(tasks), *map(id, mine)}
+    for name in ("_eager_tasks", "_current_tasks"):
         s = getattr(at, name, None)
         if s is not None:
             skip.add(id(s))
-    frame = sys._getframe()
-    for r in gc.get_referrers(task):
-        if id(r) in skip or r is frame:
-            continue
-        if isinstance(r, (types.MethodType, types.BuiltinMethodType)) and getattr(r, "__self__", None) is task:
-            continue
-        if isinstance(r, types.FrameType) and is_own(r.f_code.co_filename):
-            continue
-        if isinstance(r, types.CoroutineType) and is_own(r.cr_code.co_filename):
-            continue   # e.g. the tracer's contended-acquire coroutine of a waiting task
-        if isinstance(r, weakref.ref):
-            continue
-        return True
-    return False
+    skip |= _live_frames()
+    own = {k: _own_code(t) for k, t in want.items()}
+    served = _asyncio_own_types()
+    kept: set[int] = set()
+    # Garbage not yet collected still shows as a referrer: a cycle that holds a finished
+    # frame (a traceback, a sampler's frame map that holds the sampler's own frame) would keep
+    # a dropped task by chance, depending on when the collector last ran. Collect first
+    # (only when a task is left pending: this is no hot path).
+    gc.collect()
+    refs = gc.get_referrers(*tasks)
+    skip.add(id(refs))
+    try:
+        for r in refs:
+            if id(r) in skip or isinstance(r, weakref.ref) or type(r).__name__ == "TaskStepMethWrapper":
+                continue
+            if isinstance(r, (types.MethodType, types.BuiltinMethodType)) and id(getattr(r, "__self__", None)) in want:
+                continue   # the task's own __wakeup/__step, in a future's callbacks or a loop handle
+            if isinstance(r, types.FrameType) and is_own(r.f_code.co_filename):
+                continue
+            if isinstance(r, types.CoroutineType) and is_own(r.cr_code.co_filename):
+                continue   # e.g. the tracer's contended-acquire coroutine of a waiting task
+            if served and isinstance(r, served):
+                continue
+            if isinstance(r, tuple) and len(r) == len(tasks) and all(a is b for a, b in zip(r, tasks)):
+                continue   # the argument tuple of this very get_referrers call
+            for x in gc.get_referents(r):
+                k = id(x)
+                if k in want and want[k] is x and id(r) not in own[k]:
+                    kept.add(k)
+    finally:
+        refs.clear()
+    return kept
+
+
+def dangling(tasks, mine: tuple = ()) -> list:
+    """The LW203 decision at the end of a task's scope (its loop's run, or a test), the one for
+    ``lockwatch run``, ``watch()`` and the pytest plugin: those of ``tasks`` still pending,
+    whose cancellation was not already requested, and that nothing refers to but asyncio's
+    own bookkeeping and lockwatch's records (``_kept``). That task was created and dropped: it
+    may be garbage-collected mid-flight ("Task was destroyed but it is pending!"). ``mine``:
+    the caller's own containers that hold the tasks (not an owner)."""
+    cands = [t for t in tasks if not t.done() and not _cancel_requested(t)]
+    if not cands:
+        return []
+    try:
+        kept = _kept(cands, mine)
+        return [t for t in cands if id(t) not in kept]
+    finally:
+        cands.clear()
 
 
 def _cancel_requested(t) -> bool:
@@ -494,28 +602,31 @@ def _cancel_requested(t) -> bool:
 
 
 def loop_ending(loop, why: str) -> None:
+    """The tasks still pending as ``loop``'s run ends: the dangling ones (``dangling``) are
+    reported, or, while a test is tracked, marked for the test's check."""
     import asyncio
 
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    if _per_test:
-        # The test's check decides: any task of a test still pending as its loop ended.
-        for t in pending:
+    try:
+        if _per_test:
+            # any test's task not yet settled: its test's check reports it
+            cands = [t for t in pending if (r := _record_of(t)) is not None and not r.done and not r.pending_at]
+        else:
+            cands = [t for t in pending if (r := _record_of(t)) is not None and not r.reported]
+        if not cands:
+            return
+        for t in dangling(cands, (pending, cands)):
             rec = _record_of(t)
-            if rec is not None and not rec.done and not rec.pending_at:
-                rec.pending_at = "loop end"
+            if rec is None:
+                continue
+            if _per_test:
+                rec.pending_at = "loop end"   # the test's check reports it
+                continue
+            rec.reported = True
+            _emit(_task_finding(rec, f"was still pending, with no reference kept to it, when {why}",
+                                "loop end"), ("LW203", rec.path, rec.line))
+    finally:
         pending.clear()
-        return
-    del pending[100:]
-    for t in pending:
-        rec = _record_of(t)
-        if rec is None or rec.reported or _cancel_requested(t):
-            continue
-        if _owned(t, (pending,)):
-            continue
-        rec.reported = True
-        _emit(_task_finding(rec, f"was still pending, with no reference kept to it, when {why}",
-                            "loop end"), ("LW203", rec.path, rec.line))
-    pending.clear()
 
 
 def _task_finding(rec: Started, why: str, at: str) -> Finding:
