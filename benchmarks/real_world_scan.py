@@ -3,12 +3,18 @@
 Downloads pinned pure-Python *wheels* (py3-none-any) with pip into a work directory and
 unzips them.  Wheels, not sdists: `pip download` of an sdist prepares its metadata by running
 the package's build backend (setup.py), i.e. it executes the code we are about to scan; a
-pure-Python wheel holds the same library sources and is only unzipped.  Only the importable
-package directory is scanned (no tests, docs or examples), so counts are about library code.
+pure-Python wheel holds the same library sources and is only unzipped.  A few distributions
+publish only CPython platform wheels (PLATFORM_WHEELS): those are fetched for cp311 and, like
+the others, only unzipped; their .py files are scanned.  Only the importable package
+directory is scanned (no tests, docs or examples; EXCLUDES skips test suites shipped inside
+it), so counts are about library code.
 
 Usage:
     python benchmarks/real_world_scan.py [--workdir DIR] [--no-cache] [--only NAME ...]
-                                         [--json-dir DIR]
+                                         [--json-dir DIR] [--select ALL]
+
+To measure a given commit rather than the working tree, put a clean export first on the
+path: `git archive <rev> lockwatch | tar -x -C /tmp/lw-rev` then `PYTHONPATH=/tmp/lw-rev`.
 
 Prints, per package: version, files, wall time, findings per code, errors; then totals per
 code.  Nothing is written to the repository; the workdir defaults to a fresh temp dir.
