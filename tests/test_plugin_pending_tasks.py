@@ -29,6 +29,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # inside the test, as in a plain program.
 JOBS = '''
 import asyncio
+import gc
 
 background = set()
 
@@ -71,6 +72,21 @@ async def start_self_referring():
     await asyncio.sleep(0)
 
 
+async def start_in_garbage_cycle():
+    junk = {"t": asyncio.create_task(sleeper())}   # GARBAGE
+    junk["self"] = junk        # a cycle nobody refers to: garbage, not collected yet
+    del junk
+    await asyncio.sleep(0)
+
+
+def garbage_cycle():
+    gc.disable()               # only lockwatch's own collection can free the cycle
+    try:
+        asyncio.run(start_in_garbage_cycle())
+    finally:
+        gc.enable()
+
+
 def manual_loop(keep):
     loop = asyncio.new_event_loop()
     t = loop.create_task(sleeper())             # MANUAL
@@ -99,6 +115,7 @@ SCENARIOS = {   # test name -> (code run, reported?)
     "dropped": ("asyncio.run(jobs.start_dropped())", True),
     "kept_in_attribute": ("asyncio.run(jobs.start_kept_in_attribute())", False),
     "self_referring": ("asyncio.run(jobs.start_self_referring())", True),
+    "garbage_cycle": ("jobs.garbage_cycle()", True),
     "manual_loop_dropped": ("jobs.manual_loop_dropped()", True),
     "manual_loop_kept": ("jobs.manual_loop_kept()", False),
 }
@@ -110,7 +127,7 @@ def _line(marker: str) -> int:
 
 # the line each scenario creates its task on
 SITE = {"kept_in_set": _line("KEPT_SET"), "dropped": _line("DROPPED"), "kept_in_attribute": _line("KEPT_ATTR"),
-        "self_referring": _line("SELF_REF"), "manual_loop_dropped": _line("MANUAL"),
+        "self_referring": _line("SELF_REF"), "garbage_cycle": _line("GARBAGE"), "manual_loop_dropped": _line("MANUAL"),
         "manual_loop_kept": _line("MANUAL")}
 
 
