@@ -544,8 +544,9 @@ def _kept(tasks: list, mine: tuple) -> set[int]:
     served = _asyncio_own_types()
     kept: set[int] = set()
     # Garbage not yet collected still shows as a referrer: a young cycle that holds a
-    # finished frame (the watchdog's map of sys._current_frames() holds the sampler's own
-    # frame) would keep a dropped task by chance, depending on when the collector last ran.
+    # finished frame (loopwatch.sample's map of sys._current_frames() holds the sampler's own
+    # frame, so the frames it saw outlive the sample) would keep a dropped task by chance,
+    # depending on when the collector last ran.
     # The young generations are collected first: that garbage is young, and it costs ~0.01
     # ms where a full collection costs ~40 ms on a 400k-object heap (3x the referrer pass).
     # Older garbage still keeps a task: a miss, never a false alarm.
