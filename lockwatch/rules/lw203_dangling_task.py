@@ -8,6 +8,22 @@ passed on, stored in an attribute or collection, or spawned by a TaskGroup/nurse
 ``x.create_task(...)`` counts only when ``x`` is known to be an event loop (made by
 ``asyncio.get_event_loop()``/``get_running_loop()``/``new_event_loop()``, annotated so) or is
 named like one (``loop``, ``self._loop``): a TaskGroup's ``create_task`` keeps its tasks.
+
+At run time (``lockwatch run``, ``lockwatch.watch()`` and the pytest plugin alike: one
+decision, ``lockwatch.runtime.lifecycle.dangling``) a task still pending when its loop's run
+ends (``asyncio.run()`` returns, the loop is closed) or, in the plugin, when its test ends is
+reported only when nothing refers to it, i.e. it was created and dropped. Referring to it
+means a strong reference held by the program: a set, a list, a dict, an attribute, a
+closure, a ``gather``, another task awaiting it, a local of a suspended coroutine. Not
+counted: asyncio's own bookkeeping (the loop's weak task set, the wake-up and step
+callbacks bound to the task, a ``timeout``/``wait_for`` or ``TaskGroup`` the task itself
+runs), the task's own coroutines (``me = asyncio.current_task()``), a local of code running
+at that moment (3.10 shows those to the collector, 3.11+ does not: left out on every
+version), weak references, young garbage (collected first) and lockwatch's own records. A
+task that is kept but still pending is cancelled by ``asyncio.run()`` without harm; one
+that is then dropped while still pending is reported when it is destroyed ("Task was
+destroyed but it is pending!"). A task whose cancellation was already requested is not
+reported.
 """
 
 from __future__ import annotations
