@@ -250,6 +250,50 @@ def _const(v):
     return "?"
 
 
+# ---------------------------------------------------------------------------- datagram sockets
+
+# ``connect()`` on a datagram socket only records the peer (and picks the local address that
+# routes to it): no packet, no handshake, nothing that waits, provided the address is numeric
+# (a host *name* is resolved by connect() itself, a blocking getaddrinfo). ``get_ip()``
+# helpers do this to learn the outgoing interface. The linker types the socket (type argument
+# of ``socket.socket``) and asks ``datagram_connect_waits`` about the address.
+DATAGRAM_TYPES = frozenset({"SOCK_DGRAM"})
+
+
+def socket_is_datagram(args: list, kws: dict) -> bool:
+    """``socket.socket(family, type, ...)``: is the type argument ``SOCK_DGRAM``
+    (``socket.SOCK_DGRAM``, a ``from socket import SOCK_DGRAM``, or ``SOCK_DGRAM | flags``)?"""
+    v = _arg(args, kws, 1, "type")
+    if not isinstance(v, dict):
+        return False
+    refs = v.get("flags") or ([v["r"]] if v.get("r") else [])
+    return any(r.rpartition(".")[2] in DATAGRAM_TYPES for r in refs)
+
+
+def numeric_host(v) -> bool:
+    """Is value ``v`` a string literal that is a numeric IPv4/IPv6 address? Read from the mark
+    ``{"const": "str", "ip": text}``, which a summary may put on such a literal (any other
+    string is ``{"const": "str"}``, its text dropped). The summarisers do not make the mark
+    yet (docs/real-world.md, P23): until they do, this is never true, and a datagram
+    ``connect()`` stays blocking, as before."""
+    if not isinstance(v, dict) or not isinstance(v.get("ip"), str):
+        return False
+    import ipaddress   # only when a summary marked a literal: the scan's startup stays lean
+
+    try:
+        ipaddress.ip_address(v["ip"])
+    except ValueError:
+        return False
+    return True
+
+
+def datagram_connect_waits(args: list, kws: dict) -> bool:
+    """``sock.connect(address)`` on a datagram socket: may it wait? Only a literal
+    ``(host, port, ...)`` tuple whose host is a numeric address is known not to."""
+    a = _arg(args, kws, 0, "address")
+    return not (isinstance(a, dict) and numeric_host(a.get("cont")))
+
+
 def is_blocking(name: str, args: list, kws: dict, extra: frozenset[str] | set[str] = frozenset()) -> bool:
     """Is a call of catalog entry ``name`` with these argument values a thread-blocking call?"""
     if name in extra:

@@ -11,6 +11,8 @@ Values are evaluated abstractly; an abstract value is a tuple:
 - ``("super", cid, path)`` what ``super()`` gives in a method of ``cid``;
 - ``("func", fid, recv)`` project function, bound to receiver path ``recv`` (or None);
 - ``("exti", type, path)`` instance of a known external type; ``("extm", type, m, path)``;
+  a datagram socket carries a fifth part, ``("exti", "socket.socket", path, "dgram")``, kept
+  on its methods, ``("extm", "socket.socket", m, path, "dgram")``;
 - ``("lock", lock_id, path, cond)``; ``("lockc", lock_id, path)`` a container of locks;
   ``("lockm", lock_id, path, cond, method)``;
 - ``("create", sort, value, cond, field)`` a freshly created lock (not yet named by a
@@ -295,7 +297,7 @@ class Linker:
             if w is not None:
                 return ("cont", w)
         if k == "exti" and val[2] == "?":
-            return ("exti", val[1], path)
+            return ("exti", val[1], path) + val[3:]
         return val
 
     # ------------------------------------------------------------------ lock wrappers
@@ -521,7 +523,7 @@ class Linker:
         if k == "exti":
             if p in ("()", "[]"):
                 return None
-            return ("extm", v[1], p, v[2])
+            return ("extm", v[1], p, v[2]) + v[3:]
         if k == "extm":
             if p == "()":
                 return self._call_extm(v[1], v[2], [], {})
@@ -574,6 +576,8 @@ class Linker:
                 c = ms.get("const") if isinstance(ms, dict) else None
                 if ms is not None and not (isinstance(c, int) and c <= 0):
                     t = "queue.BoundedQueue"
+            if d == "socket.socket" and catalog.socket_is_datagram(args, kws):
+                return ("exti", t, "?", "dgram")
             return ("exti", t, "?")
         return None
 
@@ -1031,7 +1035,11 @@ class Linker:
             elif k == "ext":
                 ext.append(v[1])
             elif k == "extm":
-                ext.append(f"{v[1]}.{v[2]}")
+                # connect() of a datagram socket to a numeric address sends nothing and waits
+                # for nothing (P23): not an external blocking call
+                if not (v[4:] == ("dgram",) and v[2] == "connect"
+                        and not catalog.datagram_connect_waits(args, kws)):
+                    ext.append(f"{v[1]}.{v[2]}")
             elif k == "lockm":
                 lockm = (v[1], v[2], v[3], v[4])
         loc = (fi.path, ev["l"], ev["c"], "")
