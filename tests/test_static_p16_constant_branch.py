@@ -324,6 +324,8 @@ def test_summary_records_which_constants_rule_a_branch_out(walk):
     assert calls["j"] is None and calls["self_ish"] is None
     assert calls["k"] is None      # *args is no parameter a constant is passed for
     assert calls["m"] is None and calls["n"] is None
+    fs = _summaries({"m.py": GUARDS}, walk)["m"].functions["f"]
+    assert fs.guard_params == ["block", "timeout"]
 
 
 def test_summary_guards_same_in_both_walks():
@@ -348,6 +350,7 @@ def test_summary_drops_guard_on_rebound_parameter(walk, rebind):
     calls = {ev["f"]: ev.get("pg") for ev in _events(src, "f", walk) if ev["e"] == "call"}
     assert calls["b"] is None
     assert calls["a"] == [["other", [False, None]]]   # annotated, never rebound: kept
+    assert _summaries({"m.py": src}, walk)["m"].functions["f"].guard_params == ["other"]
 
 
 @pytest.mark.parametrize("walk", WALKS)

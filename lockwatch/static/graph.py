@@ -162,10 +162,11 @@ class ConstantGuards:
 
     def skipped(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> frozenset:
         """Indices of ``g``'s events that this call of ``g`` (from ``fi``) never reaches."""
-        if not cs.args and not cs.kws:
+        gp = g.summary.guard_params
+        if not gp or not cs.args and not cs.kws:
             return _NO_SKIP
         consts = _passed_constants(fi, cs, g, recv)
-        if not consts:
+        if not consts or not any(p in consts for p in gp):
             return _NO_SKIP
         guarded = self._pg.get(g.id)
         if guarded is None:

@@ -2198,18 +2198,21 @@ def _tag_guarded(f: _Func, start: int, rules: tuple) -> None:
 
 
 def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:
-    """A guard holds only for a parameter the function never rebinds (an assignment, a
+    """Sets ``guard_params``. A guard holds only for a parameter the function never rebinds (an assignment, a
     ``for``/``with``/``except`` target, an import, a ``nonlocal`` in a nested function):
     drop the others from the events' "pg". The walk's end state tells: a rebound parameter
     is an alias, or has a local value other than its annotation, or is no longer local."""
     s = f.s
+    named = set()
     rebound = set()
     for ev in s.events:
         for n, _ in ev.get("pg", ()):
+            named.add(n)
             loc = s.locals.get(n)
             if (n in f.alias or n not in f.local_names or n in nonlocal_names
                     or (loc is not None and list(loc) != ["ann"])):
                 rebound.add(n)
+    s.guard_params = sorted(named - rebound)
     if not rebound:
         return
     for ev in s.events:

@@ -79,7 +79,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 21
+SUMMARY_VERSION = 22
 
 # Exceptions a call raises instead of waiting when its socket/file is non-blocking: a call
 # inside a ``try`` that catches one is written for a non-blocking object (events' ``xc``).
@@ -116,6 +116,9 @@ class FunctionSummary:
     # lambda bodies included: "is this local used or handed on?" (dangling tasks, threads)
     reads: list[str] = field(default_factory=list)
     attr_reads: list[str] = field(default_factory=list)  # names read only as `name.attr`/`name.m()`/`name.attr = v`
+    # the parameters named in some event's "pg", sorted: a call passing none of them a
+    # constant rules nothing out (the composition asks this first, for every call)
+    guard_params: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
