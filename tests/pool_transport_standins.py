@@ -21,3 +21,26 @@ def not_json(source: str, path: str, module: str, is_package: bool = False) -> M
     if "NOT_JSON" in source:
         ms.globals["x"] = {"v": {1, 2}}  # a set
     return ms
+
+
+_finalised: list[str] = []
+
+
+class _Cyclic:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.me = self  # a cycle: only the collector frees it
+
+    def __del__(self) -> None:
+        _finalised.append(self.name)
+
+
+def leaves_a_cycle(source: str, path: str, module: str, is_package: bool = False) -> ModuleSummary:
+    """Leaves one cyclic object behind per file, and says in its summary whether the
+    collector was on and which earlier files' cycles were freed before this file started."""
+    import gc
+
+    ms = pool_standins.summarise(source, path, module, is_package)
+    ms.globals["seen"] = {"v": {"gc_enabled": gc.isenabled(), "freed": sorted(_finalised)}}
+    _Cyclic(module)
+    return ms

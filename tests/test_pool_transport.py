@@ -5,6 +5,7 @@ errors, the bytes a worker caches must be a valid warm hit, and ``--no-cache`` m
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import pickle
@@ -211,18 +212,19 @@ def test_no_cache_gives_what_the_cache_gives_and_writes_nothing(tmp_path):
 
 
 def test_cli_scan_no_cache_same_report_as_cached(tmp_path, monkeypatch):
-    """End to end: ``lockwatch scan --no-cache`` and a cold and a warm cached scan of the
-    lock-order fixtures give the same JSON report."""
+    """End to end: ``lockwatch scan --no-cache`` and a cold and a warm cached scan of two
+    lock-order fixtures (and a clean twin) give the same JSON report."""
     from lockwatch import cli
 
-    fixtures = os.path.join(REPO, "fixtures", "lock_order")
+    fixtures = [os.path.join(REPO, "fixtures", "lock_order", d)
+                for d in ("account_transfer", "account_transfer_clean", "h2_three_locks")]
     monkeypatch.chdir(tmp_path)
 
     def scan(*opts):
         out = io.StringIO()
         monkeypatch.setattr(sys, "stdout", out)
         try:
-            cli.main(["scan", "--format", "json", *opts, fixtures])
+            cli.main(["scan", "--format", "json", *opts, *fixtures])
         finally:
             monkeypatch.setattr(sys, "stdout", sys.__stdout__)
         return json.loads(out.getvalue())
@@ -253,3 +255,21 @@ def test_receive_tells_an_entry_from_a_pickled_message():
         w.close()
     # why the first byte is enough: a pickle (protocol 2 and later) starts with PROTO, 0x80
     assert pickle.dumps(pool._READY, 2)[:1] == b"\x80"
+
+
+# --------------------------------------------------------------------------- the worker's collector
+
+def test_worker_collects_each_files_cycles_after_it_not_during_it(tmp_path):
+    """The collector is off while a file is analysed and one collection after each file
+    frees that file's cyclic garbage (jobs=1: one worker sees every file, in some order)."""
+    fs = tree(tmp_path, {f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(4)})
+    summaries, errors = summarise_files(fs, Config(no_cache=True, jobs=1),
+                                        summariser="pool_transport_standins:leaves_a_cycle")
+    assert errors == []
+    seen = {s.module: s.globals["seen"]["v"] for s in summaries.values()}
+    assert not any(v["gc_enabled"] for v in seen.values())
+    # each file saw the cycles of all the files before it freed: 0, 1, 2, 3 of them
+    freed = sorted(seen.values(), key=lambda v: len(v["freed"]))
+    assert [len(v["freed"]) for v in freed] == [0, 1, 2, 3]
+    for a, b in itertools.pairwise(freed):
+        assert set(a["freed"]) < set(b["freed"])
