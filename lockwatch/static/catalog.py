@@ -278,7 +278,7 @@ def numeric_host(v) -> bool:
     ``connect()`` stays blocking, as before."""
     if not isinstance(v, dict) or not isinstance(v.get("ip"), str):
         return False
-    import ipaddress   # only when a summary marked a literal: the scan's startup stays lean
+    import ipaddress  # only when a summary marked a literal: the scan's startup stays lean
 
     try:
         ipaddress.ip_address(v["ip"])
