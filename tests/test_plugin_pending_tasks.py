@@ -227,10 +227,65 @@ def test_kept_task_still_pending_at_the_tests_end_is_not_a_leak(pytester):
     assert fs[0]["message"].endswith("is still pending after the test ended")
 
 
-# The fixture corpus's pairs whose hazard is a task pending at loop end, driven inside a test:
-# the plugin must report LW203 exactly where `lockwatch run` must (expected.json "runtime").
+FAILED = '''
+import asyncio, gc
+
+failed = []
+
+async def fail():
+    raise ValueError("boom")
+
+async def start(retrieve):
+    t = asyncio.create_task(fail())           # CREATED
+    await asyncio.wait([t])
+    if retrieve:
+        t.exception()
+    failed.append(t)
+
+def test_freed_in_the_test():
+    asyncio.run(start(False))
+    failed.clear()
+    gc.collect()
+
+def test_freed_later():
+    asyncio.run(start(False))
+
+def test_retrieved():
+    asyncio.run(start(True))
+
+def test_frees_them():
+    failed.clear()
+    gc.collect()
+'''
+
+
+def _line_in(src: str, marker: str) -> int:
+    return next(i for i, ln in enumerate(src.splitlines(), 1) if f"# {marker}" in ln)
+
+
+def test_failure_never_retrieved_is_reported_on_the_test_that_made_the_task(pytester):
+    # as `lockwatch run` does (asyncio's "Task exception was never retrieved" when the task is
+    # freed): freed within its test, or after its test's check (reported at the session's
+    # end); a failure that was retrieved is not reported
+    pytester.makepyfile(test_failed=FAILED.lstrip("\n"))
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--lockwatch", "--lockwatch-no-static",
+                                      "--lockwatch-report=r.json", timeout=TIMEOUT)
+    r.assert_outcomes(passed=4)
+    fs = [f for f in json.loads((pytester.path / "r.json").read_text())["findings"] if f["code"] == "LW203"]
+    assert sorted(f["tests"][0].split("::")[1] for f in fs) == ["test_freed_in_the_test", "test_freed_later"], (
+        json.dumps(fs, indent=1))
+    assert {f["line"] for f in fs} == {_line_in(FAILED.lstrip("\n"), "CREATED")}
+    want = ("task fail created by the test failed and its exception was never retrieved (ValueError: boom): "
+            "nobody awaited it")
+    assert {f["message"] for f in fs} == {want}
+
+
+# The fixture corpus's pairs whose hazard is a task left behind (pending at loop end, or
+# failed with nobody retrieving its exception), driven inside a test: the plugin must report
+# LW203 exactly where `lockwatch run` must (expected.json "runtime").
 PAIRS = ["async/dangling_task", "async/dangling_task_clean", "async/heartbeat_task_local",
-         "async/heartbeat_task_local_clean"]
+         "async/heartbeat_task_local_clean", "async/sync_jobs_exception_lost",
+         "async/sync_jobs_exception_lost_clean"]
 
 
 def _expects_lw203(case: str) -> bool:

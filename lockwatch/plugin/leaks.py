@@ -68,6 +68,7 @@ def task_finding(r: Started, test: str) -> Finding:
         "loop end": "was still pending when its event loop finished (cancelled at shutdown)",
         "test end": "is still pending after the test ended",
         "destroyed pending": "was destroyed while still pending",
+        "exception never retrieved": f"failed and its exception was never retrieved{r.detail}: nobody awaited it",
     }.get(r.pending_at, "was left pending")
     return Finding(
         code="LW203",

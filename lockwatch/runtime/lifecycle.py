@@ -77,7 +77,9 @@ class Started:
     test: str | None = None         # the test running when it was started
     phase: str = ""                 # and its phase ("setup", "call", "teardown", "between", ...)
     done: bool = False          # tasks, per-test tracking: a done-callback ran
-    pending_at: str = ""        # tasks, per-test tracking: "loop end" when dangling as its loop ended
+    pending_at: str = ""        # tasks, per-test tracking: "loop end" when dangling as its loop ended,
+                                # "exception never retrieved" when freed failed, ...
+    detail: str = ""            # tasks, per-test tracking: the failure nobody retrieved
     reported: bool = False
 
 
@@ -178,8 +180,9 @@ class PerTest:
 
     def tasks_left(self, test: str, include_setup: bool = False) -> list[Started]:
         """Tasks created during ``test`` that were dangling as their loop ended, that are still
-        pending now and dangling (``dangling``: nothing refers to them), or that were destroyed
-        while pending (``pending_at`` says which). A task still pending that something refers
+        pending now and dangling (``dangling``: nothing refers to them), that were destroyed
+        while pending, or freed failed with their exception never retrieved (``pending_at``
+        says which). A task still pending that something refers
         to is not the test's leak (the runtime's LW203 does not report it either); its record
         stays, so that the session's end still sees it destroyed while pending. Tasks created
         while setting the test up belong to fixtures, maybe of a wider scope: only checked
@@ -647,10 +650,25 @@ def _task_finding(rec: Started, why: str, at: str) -> Finding:
     )
 
 
+def _failure(context) -> str:
+    exc = context.get("exception")
+    return f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+
+
 def _exception_context(context) -> None:
-    if _per_test:
-        return   # the test's check sees a destroyed task; a failed one is the test's own
     msg = str(context.get("message", ""))
+    if _per_test:
+        # The test's check sees a destroyed task itself. A failure nobody retrieved is known
+        # only here, when the task is freed (maybe after its test's check): the record goes
+        # back to the checks, for its test or the session's end.
+        if "exception was never retrieved" in msg:
+            fut = context.get("future")
+            rec = _record_of(fut) if fut is not None else None
+            if rec is not None and rec.tracker in _per_test and rec.test and not rec.pending_at:
+                rec.detail = _failure(context)
+                rec.pending_at = "exception never retrieved"
+                _tasks[rec.seq] = rec
+        return
     if msg.startswith("Task was destroyed but it is pending"):
         task = context.get("task")
         rec = _record_of(task) if task is not None else None
@@ -664,8 +682,7 @@ def _exception_context(context) -> None:
         rec = _record_of(fut) if fut is not None else None
         if rec is not None and not rec.reported:
             rec.reported = True
-            exc = context.get("exception")
-            what = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+            what = _failure(context)
             _emit(_task_finding(rec, f"failed and its exception was never retrieved{what}: nobody awaited it",
                                 "exception never retrieved"), ("LW203", rec.path, rec.line))
 
