@@ -8,9 +8,9 @@ that do not wait.
   make that mark yet (string literals lose their text), so the tests of the rule put the
   mark on the summary themselves; on today's summaries a UDP connect stays blocking (the
   strict xfail below turns red when the summary side lands).
-- P26: ``os.fdopen(fd)`` wraps an open descriptor. It is in ``asyncflow.LOOP_BLOCKING``,
-  outside this change's files: strict xfail until it leaves that set; ``open(path)`` and
-  reads on the wrapped file stay reported.
+- P26: ``os.fdopen(fd)`` wraps an open descriptor (so does ``open(fd)`` when ``fd`` is
+  certainly one): the linker keeps such a call out of its external names
+  (``catalog.FD_WRAPPERS``); ``open(path)`` and reads on the wrapped file stay reported.
 
 Every case runs through both summarisers (the ast walk and the libcst walk)."""
 
@@ -301,15 +301,52 @@ def test_open_of_a_path_in_async_is_reported(expr):
     assert _both(src, mark=False) == [("LW201", _line(src, "file ="))]
 
 
-@pytest.mark.xfail(strict=True, reason="os.fdopen is in asyncflow.LOOP_BLOCKING (not this "
-                   "change's file): it wraps an open descriptor, no path lookup, no I/O")
 @pytest.mark.parametrize("expr", [
     'os.fdopen(source, "rb", buffering=0)',
     'os.fdopen(os.dup(source), "rb", buffering=0)',
     'os.fdopen(source.detach(), "wb")',
+    'fdopen(source, "rb")',                        # from os import fdopen
+    # open()/io.open() of something that is certainly a descriptor
+    'open(0, "rb", closefd=False)',
+    'open(source.fileno(), "rb", closefd=False)',
+    'open(os.dup(source), "rb")',
+    'io.open(os.dup(source), "rb")',
+    'open(file=os.dup(source), mode="rb")',
 ])
-def test_fdopen_in_async_is_not_reported(expr):
-    assert _both(_redirect(expr), mark=False) == []
+def test_wrapping_an_open_descriptor_in_async_is_not_reported(expr):
+    src = _redirect(expr).replace("import os", "import io\nimport os\nfrom os import fdopen")
+    assert _both(src, mark=False) == []
+
+
+@pytest.mark.parametrize("expr", [
+    'open(source, "rb")',                          # a parameter: a path as far as is known
+    'open(fd, "rb")',                              # a name bound to os.dup(): not followed
+    'open(source.name, "rb")',
+    'open(True, "rb")',                            # a bool is no descriptor literal
+    'open(source.fileno, "rb")',                   # not a call of fileno()
+    'open(os.path.join(source, "stdin"), "rb")',
+])
+def test_open_of_what_may_be_a_path_stays_reported(expr):
+    src = _redirect(expr).replace("loop = asyncio", "fd = os.dup(source)\n    loop = asyncio")
+    assert _both(src, mark=False) == [("LW201", _line(src, "file ="))]
+
+
+def test_fdopen_under_a_lock_is_not_reported_and_open_is_not_either():
+    # LW131 has never counted file opens; the change must not add or remove anything there
+    src = """
+    import os
+    import threading
+
+    lock = threading.Lock()
+
+
+    def reopen(fd, path):
+        with lock:
+            a = os.fdopen(fd, "rb")
+            b = open(path, "rb")
+            return a, b
+    """
+    assert _both(src, mark=False) == []
 
 
 def test_reading_a_fdopened_file_in_async_is_reported():

@@ -1033,7 +1033,9 @@ class Linker:
                 if v[1] in extra_blocking:
                     blocking = v[1]
             elif k == "ext":
-                ext.append(v[1])
+                # wrapping an open descriptor is no external blocking call (P26; catalog)
+                if not self._wraps_open_fd(v[1], args, kws, ctx):
+                    ext.append(v[1])
             elif k == "extm":
                 # connect() of a datagram socket to a numeric address sends nothing and waits
                 # for nothing (P23): not an external blocking call
@@ -1076,6 +1078,28 @@ class Linker:
             self._attr_call_sites.append((fi, cs, ctx[2].id, f[6:]))
         if linked:
             fi.calls.append(cs)
+
+    def _wraps_open_fd(self, d: str, args, kws, ctx) -> bool:
+        """``os.fdopen(...)``, or ``open(fd)``/``io.open(fd)`` whose file argument is
+        certainly a descriptor: an int literal, ``x.fileno()``, ``os.dup(...)``... (see
+        ``catalog.FD_WRAPPERS``). A name bound to one is not followed (it may be a path)."""
+        if d in catalog.FD_WRAPPERS:
+            return True
+        if d not in catalog.FD_OPENERS:
+            return False
+        a = kws.get("file") if "file" in kws else (args[0] if args else None)
+        if not isinstance(a, dict):
+            return False
+        c = a.get("const", _MISSING)
+        if c is not _MISSING:
+            return type(c) is int
+        ref = a.get("call")
+        if not isinstance(ref, str):
+            return False
+        if ref.endswith(".fileno") and not a.get("a") and not a.get("k"):
+            return True
+        fv = self.eval_ref(ref, ctx)
+        return fv is not None and fv[0] == "ext" and fv[1] in catalog.FD_RESULTS
 
     def _link_stored_callbacks(self) -> None:
         """A project function handed to a method that stores it in ``self.<attr>``
