@@ -87,6 +87,12 @@ def garbage_cycle():
         gc.enable()
 
 
+def never_started():
+    loop = asyncio.new_event_loop()
+    loop.create_task(sleeper())                 # NEVER_STARTED
+    loop.close()                                # only the loop's step handle referred to it
+
+
 def manual_loop(keep):
     loop = asyncio.new_event_loop()
     t = loop.create_task(sleeper())             # MANUAL
@@ -116,6 +122,7 @@ SCENARIOS = {   # test name -> (code run, reported?)
     "kept_in_attribute": ("asyncio.run(jobs.start_kept_in_attribute())", False),
     "self_referring": ("asyncio.run(jobs.start_self_referring())", True),
     "garbage_cycle": ("jobs.garbage_cycle()", True),
+    "never_started": ("jobs.never_started()", True),
     "manual_loop_dropped": ("jobs.manual_loop_dropped()", True),
     "manual_loop_kept": ("jobs.manual_loop_kept()", False),
 }
@@ -127,7 +134,8 @@ def _line(marker: str) -> int:
 
 # the line each scenario creates its task on
 SITE = {"kept_in_set": _line("KEPT_SET"), "dropped": _line("DROPPED"), "kept_in_attribute": _line("KEPT_ATTR"),
-        "self_referring": _line("SELF_REF"), "garbage_cycle": _line("GARBAGE"), "manual_loop_dropped": _line("MANUAL"),
+        "self_referring": _line("SELF_REF"), "garbage_cycle": _line("GARBAGE"),
+        "never_started": _line("NEVER_STARTED"), "manual_loop_dropped": _line("MANUAL"),
         "manual_loop_kept": _line("MANUAL")}
 
 
@@ -166,6 +174,7 @@ def test_runtime_agrees(tmp_path, name):
     fs = _run_runtime(tmp_path, name)
     want = [("jobs.py", SITE[name])] if SCENARIOS[name][1] else []
     assert [(f["path"], f["line"]) for f in fs] == want, json.dumps(fs, indent=1)
+    assert all(f["pending_at"] == "loop end" for f in fs)   # as the loop ended, not when freed later
 
 
 def test_kept_task_dropped_after_its_loop_closed_is_still_reported(pytester):
