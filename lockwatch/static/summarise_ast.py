@@ -81,6 +81,10 @@ _Lambda = ast.Lambda
 _If = ast.If
 _Return = ast.Return
 _Raise = ast.Raise
+_Compare = ast.Compare
+_UnaryOp = ast.UnaryOp
+_BoolOp = ast.BoolOp
+_Not = ast.Not
 _GeneratorExp = ast.GeneratorExp
 _TryStar = getattr(ast, "TryStar", ast.Try)
 _TRY = (ast.Try, _TryStar)
@@ -1036,8 +1040,19 @@ class _Builder:
         tt = type(st.test)
         d_body, d_else = self._done_tests(st.test) if tt is _Call or tt is ast.UnaryOp or tt is ast.BoolOp else _NO_DONE
         rules = None
-        if f.s.params and (tt is _Name or tt is ast.UnaryOp or tt is ast.Compare or tt is ast.BoolOp):
-            rules = _param_rules(st.test, f.s.params, f.self_name)
+        params = f.s.params
+        if params:
+            # (most tests name no parameter: ruled out here without the call)
+            test = st.test
+            if tt is _Compare:
+                left = test.left
+                if type(left) is _Name and left.id in params:
+                    rules = _param_rules(test, params, f.self_name)
+            elif tt is _Name:
+                if test.id in params:
+                    rules = _param_rules(test, params, f.self_name)
+            elif tt is _UnaryOp or tt is _BoolOp:
+                rules = _param_rules(test, params, f.self_name)
         events = f.s.events
         f.held = h_body
         if d_body:
@@ -2154,12 +2169,12 @@ def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
         if n in params and n != self_name:
             return ((n, _PG_FALSY),), ((n, [True]),)
         return (), ()
-    if t is ast.UnaryOp:
-        if type(test.op) is ast.Not:
+    if t is _UnaryOp:
+        if type(test.op) is _Not:
             body, other = _param_rules(test.operand, params, self_name)
             return other, body
         return (), ()
-    if t is ast.Compare:
+    if t is _Compare:
         if len(test.ops) != 1:
             return (), ()
         left, right, op = test.left, test.comparators[0], type(test.ops[0])
@@ -2173,7 +2188,7 @@ def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
         # ``p is c`` is false for every other constant, true only for c
         body, other = ((n, [x for x in _PG_CONSTS if x is not c]),), ((n, [c]),)
         return (body, other) if op is ast.Is or op is ast.Eq else (other, body)
-    if t is ast.BoolOp:
+    if t is _BoolOp:
         body, other = (), ()
         for v in test.values:
             b, o = _param_rules(v, params, self_name)
