@@ -8,9 +8,10 @@ that do not wait.
   make that mark yet (string literals lose their text), so the tests of the rule put the
   mark on the summary themselves; on today's summaries a UDP connect stays blocking (the
   strict xfail below turns red when the summary side lands).
-- P26: ``os.fdopen(fd)`` wraps an open descriptor (so does ``open(fd)`` when ``fd`` is
-  certainly one): the linker keeps such a call out of its external names
-  (``catalog.FD_WRAPPERS``); ``open(path)`` and reads on the wrapped file stay reported.
+- P26: ``os.fdopen(fd)`` wraps an open descriptor: it is in no blocking set; ``open(fd)``
+  does the same when ``fd`` is certainly one, and the linker keeps such a call out of its
+  external names (``catalog.FD_OPENERS``); ``open(path)`` and reads on the wrapped file stay
+  reported.
 
 Every case runs through both summarisers (the ast walk and the libcst walk)."""
 

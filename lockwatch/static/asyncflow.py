@@ -28,7 +28,8 @@ LOOP_BLOCKING: set[str] = {
     "os.wait3", "os.wait4", "os.waitid",
     *(f"os.spawn{s}" for s in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")),
     # files (ASYNC230-232): opening, and reading/writing a file object
-    "open", "io.open", "io.open_code", "os.fdopen",
+    # (not os.fdopen: it wraps a descriptor already open, no path lookup and no I/O, P26)
+    "open", "io.open", "io.open_code",
     *(f"io.TextIOWrapper.{m}" for m in ("read", "read1", "readall", "readinto", "readline",
                                          "readlines", "write", "writelines", "flush", "truncate")),
     # filesystem queries (ASYNC240); pure path arithmetic (normpath, join, abspath) is not I/O
@@ -363,7 +364,7 @@ def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) ->
         args, kws = ev.get("a") or [], ev.get("k") or {}
         for name in ext_names(model, fi, ev, cs):
             if loop_blocking(name, args, kws, extra):
-                if name in ("open", "io.open", "os.fdopen") and _wrapped_in_file_wrapper(model, fi, events, idx, sites):
+                if name in ("open", "io.open") and _wrapped_in_file_wrapper(model, fi, events, idx, sites):
                     continue
                 if (nonblocking_socket_call(model, fi, ev, name) or numeric_only_lookup(model, fi, ev, name)
                         or (ev.get("dn") and name in catalog.DONE_POLLED)):

@@ -253,12 +253,11 @@ def _const(v):
 # ---------------------------------------------------------------------------- open descriptors
 
 # Wrapping a descriptor that is already open (an fstat; no path lookup, no read or write)
-# waits for nothing, unlike ``open(path)``: ``os.fdopen(fd)`` always, ``open(fd)`` /
-# ``io.open(fd)`` when the file argument is certainly a descriptor (an int literal, a
+# waits for nothing, unlike ``open(path)``: ``os.fdopen(fd)`` (never in the blocking sets),
+# and ``open(fd)`` / ``io.open(fd)`` when the file argument is certainly a descriptor (an int literal, a
 # ``fileno()``, an ``FD_RESULTS`` call). The linker keeps such a call out of the call's
 # external names, so neither LW131 nor LW201 takes it for a blocking call; the file object
 # it returns is still an ``io.TextIOWrapper`` whose reads and writes block (P26).
-FD_WRAPPERS = frozenset({"os.fdopen"})
 FD_OPENERS = frozenset({"open", "io.open"})
 FD_RESULTS = frozenset({"os.dup", "os.open", "os.memfd_create", "os.eventfd"})
 

@@ -1080,11 +1080,9 @@ class Linker:
             fi.calls.append(cs)
 
     def _wraps_open_fd(self, d: str, args, kws, ctx) -> bool:
-        """``os.fdopen(...)``, or ``open(fd)``/``io.open(fd)`` whose file argument is
-        certainly a descriptor: an int literal, ``x.fileno()``, ``os.dup(...)``... (see
-        ``catalog.FD_WRAPPERS``). A name bound to one is not followed (it may be a path)."""
-        if d in catalog.FD_WRAPPERS:
-            return True
+        """``open(fd)``/``io.open(fd)`` whose file argument is certainly a descriptor: an
+        int literal, ``x.fileno()``, ``os.dup(...)``... (see ``catalog.FD_OPENERS``). A name
+        bound to one is not followed (it may be a path)."""
         if d not in catalog.FD_OPENERS:
             return False
         a = kws.get("file") if "file" in kws else (args[0] if args else None)
