@@ -501,14 +501,18 @@ def _own_code(task) -> set[int]:
     return out
 
 
-def _live_frames() -> set[int]:
-    # Frames running now, in every thread. Python 3.11+ never shows a running frame's locals
-    # to the collector, 3.10 does: left out on every version, so that the answer is the same
-    # (the code that is ending the loop drops its locals with it).
-    out: set[int] = set()
-    for f in list(sys._current_frames().values()):
+def _live_frames() -> list:
+    # Frames running now, in every thread (the caller's down, not this one's: it ends here).
+    # Python 3.11+ never shows a running frame's locals to the collector, 3.10 does: left out
+    # on every version, so that the answer is the same (the code that is ending the loop drops
+    # its locals with it). The caller holds the list while it compares ids, so that none of
+    # them is reused meanwhile.
+    me = threading.get_ident()
+    out = []
+    for ident, f in list(sys._current_frames().items()):
+        f = sys._getframe(1) if ident == me else f
         while f is not None:
-            out.add(id(f))
+            out.append(f)
             f = f.f_back
     return out
 
@@ -542,7 +546,9 @@ def _kept(tasks: list, mine: tuple) -> set[int]:
         s = getattr(at, name, None)
         if s is not None:
             skip.add(id(s))
-    skip |= _live_frames()
+    frames = _live_frames()
+    skip.update(map(id, frames))
+    skip.add(id(frames))
     own = {k: _own_code(t) for k, t in want.items()}
     served = _asyncio_own_types()
     kept: set[int] = set()
@@ -576,6 +582,7 @@ def _kept(tasks: list, mine: tuple) -> set[int]:
                     kept.add(k)
     finally:
         refs.clear()
+        frames.clear()
     return kept
 
 
