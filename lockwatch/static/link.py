@@ -16,7 +16,9 @@ Values are evaluated abstractly; an abstract value is a tuple:
 - ``("lock", lock_id, path, cond)``; ``("lockc", lock_id, path)`` a container of locks;
   ``("lockm", lock_id, path, cond, method)``;
 - ``("create", sort, value, cond, field)`` a freshly created lock (not yet named by a
-  definition), ``("createc", sort, value)`` a container of them; ``("winst", cid)`` a
+  definition), with a sixth part, the lock class of its creation site, when a project
+  factory function made it (``_create_lock()``: see :meth:`Linker._factory_made`);
+  ``("createc", sort, value)`` a container of them; ``("winst", cid)`` a
   lock wrapper made per instance by a dataclass ``field(default_factory=Wrapper)``;
 - ``("const", x)``; ``("lambda", value)``.
 
@@ -282,8 +284,9 @@ class Linker:
             return None
         k = val[0]
         if k == "create":
-            _, sort, value, cond, _fld = val
-            self.m.add_lock(def_id, sort, display_path(ms.path), line, col, value, container)
+            sort, value, cond = val[1], val[2], val[3]
+            self.m.add_lock(def_id, sort, display_path(ms.path), line, col, value, container,
+                            inner=_origin(val))
             return ("lock", def_id, path if not container else "?", cond or sort in catalog.CONDITION_SORTS) if not container else ("lockc", def_id, path)
         if k == "createc":
             _, sort, value = val
@@ -565,7 +568,8 @@ class Linker:
             fv = self.eval_value(df, self._cur_ctx) if df else None
             s = self._factory_sort(fv)
             if s:
-                return ("create", s, None, False, True)
+                origin = _origin(self.call_result(fv[1], fv[2])) if fv[0] == "func" else None
+                return ("create", s, None, False, True) + ((origin,) if origin else ())
             if fv is not None and fv[0] == "cls" and self.wrapper_inner(fv[1]) is not None:
                 return ("winst", fv[1])   # field(default_factory=WrapperLock): one per instance
             return None
@@ -598,7 +602,7 @@ class Linker:
                 if inner is not None and inner[0] == "lock":
                     return ("lock", inner[1], inner[2], True)
                 if inner is not None and inner[0] == "create":
-                    return ("create", inner[1], inner[2], True, False)
+                    return ("create", inner[1], inner[2], True, False) + inner[5:]
         return ("create", sort, value, cond, False)
 
     def _call_extm(self, t, meth, args, kws):
@@ -722,7 +726,8 @@ class Linker:
             tmpl = None
             if val is not None and val[0] == "create" and val[4]:
                 # dataclass field(default_factory=Lock): one lock per instance
-                self.m.add_lock(f"{cid}.{attr}", val[1], ci.path, entry.get("l", 0), entry.get("c", 0), val[2])
+                self.m.add_lock(f"{cid}.{attr}", val[1], ci.path, entry.get("l", 0), entry.get("c", 0), val[2],
+                                inner=_origin(val))
                 tmpl = ("lock", f"{cid}.{attr}", f"@self.{attr}", val[1] in catalog.CONDITION_SORTS)
             elif val is not None and val[0] == "winst":
                 tmpl = self._bind_wrapper(("inst", val[1], "?"), f"{cid}.{attr}", f"@self.{attr}", ci.path,
@@ -792,7 +797,7 @@ class Linker:
                     if container:
                         self.m.add_lock(lock_id, val[1], ci.path, line, col, val[2], True)
                         return ("lockc", lock_id, f"@self.{attr}")
-                    self.m.add_lock(lock_id, val[1], ci.path, line, col, val[2])
+                    self.m.add_lock(lock_id, val[1], ci.path, line, col, val[2], inner=_origin(val))
                     return ("lock", lock_id, f"@self.{attr}", bool(val[3]))
                 if k == "createc":
                     self.m.add_lock(lock_id, val[1], ci.path, line, col, val[2], True)
@@ -838,13 +843,46 @@ class Linker:
                 continue
             if v[0] in ("create", "createc", "lock", "exti", "inst"):
                 if v[0] in ("inst", "exti") and v[2].startswith("%"):
+                    if v[0] == "inst" and len(v) == 4 and self._fresh_local(fi, v[2][1:], v[3]):
+                        return ("inst", v[1], "?")   # a fresh lock wrapper: named where stored
                     return (v[0], v[1], "?") + v[3:]
                 if v[0] == "lock" and v[2].startswith("%"):
-                    return ("lock", v[1], "?", v[3])
+                    made = self._factory_made(fi, v)
+                    return made if made is not None else ("lock", v[1], "?", v[3])
                 return v
         if s.return_ann:
             return self._instantiate(self.eval_ref(s.return_ann, ctx), "?")
         return None
+
+    def _factory_made(self, fi: FunctionInfo, v):
+        """A lock a project factory function creates in a local and returns
+        (pymongo's ``lock = threading.Lock(); _forkable_locks.add(lock); return lock``):
+        each call makes a new lock, so the call's result is a fresh lock, named by the
+        definition that stores it (``Topology._lock``), as ``threading.Lock()`` itself would
+        be; its sixth part is the factory's local lock class, whose creation site is the one
+        the runtime tracer sees. Not when the function may hand back a lock it keeps (a
+        registry: the local also bound from elsewhere, or stored into a container or an
+        attribute): those stay the factory's one lock class. A fresh lock wrapper instance
+        returned the same way is handled alike (``_return_template``)."""
+        if not self._fresh_local(fi, v[2][1:], v[1]):
+            return None
+        lc = self.m.locks.get(v[1])
+        if lc is None or lc.container or lc.wrapper is not None:
+            return None
+        return ("create", lc.sort, lc.value, v[3], False, lc.inner or lc.id)
+
+    def _fresh_local(self, fi: FunctionInfo, name: str, lock_id: str) -> bool:
+        """Is local ``name`` of ``fi``, the definition of lock class ``lock_id``, bound once
+        (by its creation) and kept nowhere else (no container or attribute store)?"""
+        if lock_id != f"{fi.id}.{name}":
+            return False
+        val = fi.summary.locals.get(name) or {}
+        for ev in fi.summary.events:
+            if ev["e"] == "call" and ev.get("t") == name and (ev["l"], ev["c"]) != (val.get("l"), val.get("c")):
+                return False   # ``lock = _locks.get(key)`` before the creation
+            if ev["e"] == "wr" and (ev.get("v") or {}).get("r") == name:
+                return False   # ``self._locks[key] = lock``
+        return True
 
     # ------------------------------------------------------------------ functions
     def link_function(self, fid: str) -> FunctionInfo | None:
@@ -1318,6 +1356,11 @@ def _reroot_value(tmpl, recv):
         p = tmpl[2]
         return (k, tmpl[1], reroot(p, recv) if p.startswith("@self") else p) + tmpl[3:]
     return tmpl
+
+
+def _origin(val):
+    """The factory-made lock's creation lock class of a ``create`` value, if any."""
+    return val[5] if val is not None and val[0] == "create" and len(val) > 5 else None
 
 
 def _normalise_ext(d: str) -> str:
