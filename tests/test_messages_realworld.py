@@ -216,3 +216,49 @@ def test_lock_registry_stays_one_lock_class():
     assert len(msgs) == 2, msgs
     assert "holding get.lock" in msgs[0] and "holding get_lock.lock" in msgs[1], msgs
     assert not any("User._a" in m or "User._b" in m for m in msgs), msgs
+
+
+# --------------------------------------------------------------------------- 4. offload advice
+
+# hypercorn/trio/run.py's shape: a trio worker reading a file on the loop
+TRIO_WORKER = """
+import sys
+
+import trio
+
+
+async def worker_serve(config):
+    with open(config.path) as f:
+        config.text = f.read()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trio.sleep, 1)
+"""
+
+
+def lw201_messages(src: str, path: str = "m.py") -> list[str]:
+    return [f.message for f in of(scan({path: src}), "LW201")]
+
+
+def test_trio_module_is_advised_trio_offload():
+    msgs = lw201_messages(TRIO_WORKER)
+    assert len(msgs) == 2, msgs
+    assert all("offload it with trio.to_thread.run_sync or use an async API" in m for m in msgs), msgs
+    assert not any("asyncio.to_thread" in m for m in msgs), msgs
+
+
+def test_anyio_module_is_advised_anyio_offload():
+    src = TRIO_WORKER.replace("import trio\n", "import anyio\nimport trio\n")
+    msgs = lw201_messages(src)
+    assert msgs and all("offload it with anyio.to_thread.run_sync" in m for m in msgs), msgs
+    src = TRIO_WORKER.replace("import trio\n", "from anyio import to_thread\nimport asyncio\n")
+    msgs = lw201_messages(src)
+    assert msgs and all("offload it with anyio.to_thread.run_sync" in m for m in msgs), msgs
+
+
+def test_asyncio_advice_stays_where_the_module_uses_asyncio():
+    # imports trio and asyncio (or neither): asyncio.to_thread, as before
+    for src in (TRIO_WORKER.replace("import trio\n", "import asyncio\nimport trio\n"),
+                TRIO_WORKER.replace("import trio\n", "")):
+        msgs = lw201_messages(src)
+        assert msgs and all("offload it with asyncio.to_thread or use an async API" in m for m in msgs), msgs
+        assert not any("trio.to_thread" in m for m in msgs), msgs

@@ -15,19 +15,41 @@ from lockwatch.static import asyncflow
 from lockwatch.static.checks import finding, function_short
 
 
+# The thread offload to suggest, by the async library the coroutine's module imports.
+OFFLOAD = {"asyncio": "asyncio.to_thread", "trio": "trio.to_thread.run_sync",
+           "anyio": "anyio.to_thread.run_sync"}
+
+
+def offload_for(model, module: str) -> str:
+    """How to run a blocking call off the loop in ``module``: anyio's offload when it imports
+    anyio (which runs on either loop), trio's when it imports trio and not asyncio (hypercorn's
+    trio workers), else ``asyncio.to_thread``."""
+    ms = model.modules.get(module)
+    roots = set()
+    if ms is not None:
+        roots = {imp[1].split(".")[0] for imp in ms.imports.values() if imp and len(imp) > 1}
+        roots.update(s.split(".")[0] for s in ms.star_imports)
+    if "anyio" in roots:
+        return OFFLOAD["anyio"]
+    if "trio" in roots and "asyncio" not in roots:
+        return OFFLOAD["trio"]
+    return OFFLOAD["asyncio"]
+
+
 def check(model, config):
     extra = frozenset(getattr(config, "blocking_calls", None) or ())
     for fid in sorted(model.functions):
         fi = model.functions[fid]
         if not fi.is_async:
             continue
+        offload = offload_for(model, fi.module)
         counts: dict = {}
         for step, name, chain in asyncflow.blocking_in_async(model, fi, extra):
             # chain notes: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"
             callees = [s[3].rsplit("calls ", 1)[-1] for s in chain[:-1]]
             via = f" (through {' -> '.join(callees)})" if callees else ""
             msg = (f"async {function_short(model, fid)} calls {name}{via}, which blocks the event "
-                   f"loop: every other task stalls until it returns (offload it with asyncio.to_thread "
+                   f"loop: every other task stalls until it returns (offload it with {offload} "
                    f"or use an async API)")
             related = [asyncflow.loc(s) for s in chain]
             n = counts[name] = counts.get(name, 0) + 1
