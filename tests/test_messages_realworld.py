@@ -262,3 +262,231 @@ def test_asyncio_advice_stays_where_the_module_uses_asyncio():
         msgs = lw201_messages(src)
         assert msgs and all("offload it with asyncio.to_thread or use an async API" in m for m in msgs), msgs
         assert not any("trio.to_thread" in m for m in msgs), msgs
+
+
+# --------------------------------------------------------------------------- 2. queue names
+
+# s3transfer/processpool.py's shape: a bounded multiprocessing queue fed under a lifecycle lock
+S3TRANSFER = """
+import multiprocessing
+import threading
+
+
+class ProcessPoolDownloader:
+    def __init__(self):
+        self._start_lock = threading.Lock()
+        self._download_request_queue = {Q}(1000)
+        self._started = False
+
+    def _shutdown_if_needed(self):
+        with self._start_lock:
+            if self._started:
+                self._shutdown()
+
+    def _shutdown(self):
+        self._download_request_queue.put(None)
+"""
+
+
+def test_bounded_multiprocessing_queue_is_named_multiprocessing_queue():
+    found = of(scan({"m.py": S3TRANSFER.format(Q="multiprocessing.Queue")}), "LW131")
+    assert len(found) == 1
+    f = found[0]
+    assert "calls multiprocessing.Queue.put (through a call) while holding ProcessPoolDownloader._start_lock" in f.message
+    assert "BoundedQueue" not in f.message
+    assert f.related[-1].note == "... which calls multiprocessing.Queue.put"
+    assert not any("BoundedQueue" in r.note for r in f.related)
+
+
+def test_bounded_thread_queue_is_named_queue_queue():
+    src = "import queue\n" + S3TRANSFER.format(Q="queue.Queue")
+    found = of(scan({"m.py": src}), "LW131")
+    assert len(found) == 1
+    assert "calls queue.Queue.put (through a call)" in found[0].message
+    assert "BoundedQueue" not in found[0].message
+    # the clean twin: an unbounded queue's put never blocks, nothing to report
+    assert of(scan({"m.py": src.replace("(1000)", "()")}), "LW131") == []
+
+
+def test_the_finding_key_keeps_the_catalog_name():
+    # a baseline written before the rename still matches: only the text changed
+    from lockwatch.findings import make_fingerprint
+    f = of(scan({"m.py": S3TRANSFER.format(Q="multiprocessing.Queue")}), "LW131")[0]
+    assert f.fingerprint == make_fingerprint(
+        "LW131", "m.ProcessPoolDownloader._shutdown_if_needed", "queue.BoundedQueue.put",
+        "m.ProcessPoolDownloader._start_lock", len(f.related), 1)
+
+
+# distributed/nanny.py's shape: a queue from a multiprocessing context made by a project helper
+NANNY = """
+import multiprocessing
+import queue
+
+
+def get_mp_context():
+    return multiprocessing.get_context("spawn")
+
+
+class WorkerProcess:
+    async def start(self):
+        mp_ctx = get_mp_context()
+        self.child_stop_q = mp_ctx.Queue()
+        self.child_stop_q.put(None)
+        self.child_stop_q.get()
+
+    async def drain(self):
+        q = queue.Queue()
+        q.get()
+"""
+
+
+def test_context_queue_is_named_multiprocessing_queue():
+    msgs = sorted(lw201_messages(NANNY))
+    assert len(msgs) == 2, msgs
+    assert "async WorkerProcess.start calls multiprocessing.Queue.get, which blocks" in msgs[1], msgs
+    # the look-alike: a thread queue keeps its name
+    assert "async WorkerProcess.drain calls queue.Queue.get, which blocks" in msgs[0], msgs
+
+
+def test_queue_constructor_spellings():
+    src = """
+    import multiprocessing as mp
+    from multiprocessing import JoinableQueue
+    from queue import LifoQueue
+
+    JOBS = mp.Queue(4)
+
+
+    async def a():
+        JOBS.put(1)
+
+
+    async def b():
+        q = JoinableQueue()
+        q.get()
+
+
+    async def c():
+        q = LifoQueue()
+        q.get()
+    """
+    msgs = sorted(lw201_messages(textwrap.dedent(src)))
+    assert len(msgs) == 3, msgs
+    assert "async a calls multiprocessing.Queue.put," in msgs[0], msgs
+    assert "async b calls multiprocessing.JoinableQueue.get," in msgs[1], msgs
+    assert "async c calls queue.LifoQueue.get," in msgs[2], msgs
+
+
+# --------------------------------------------------------------------------- 3. file classes
+
+
+def test_file_class_from_a_literal_mode():
+    from lockwatch.static.catalog import file_class
+
+    def mode(text):
+        return {"const": "str", "s": text}
+
+    p = {"r": "path"}
+    assert file_class("open", [p], {}) == "io.TextIOWrapper"
+    assert file_class("open", [p, mode("r")], {}) == "io.TextIOWrapper"
+    assert file_class("open", [p, mode("rb")], {}) == "io.BufferedReader"
+    assert file_class("open", [p], {"mode": mode("rb"), "buffering": {"const": 0}}) == "io.FileIO"
+    assert file_class("open", [p, mode("rb"), {"const": 0}], {}) == "io.FileIO"
+    assert file_class("io.open", [p, mode("r+b")], {}) == "io.BufferedRandom"
+    assert file_class("open", [p, mode("wb")], {}) == "io.BufferedWriter"
+    assert file_class("os.fdopen", [{"r": "fd"}, mode("ab")], {}) == "io.BufferedWriter"
+    assert file_class("io.open_code", [p], {}) == "io.BufferedReader"
+    # a mode whose text is not known (not a literal, or not kept): no class
+    assert file_class("open", [p, {"r": "mode"}], {}) is None
+    assert file_class("open", [p, {"const": "str"}], {}) is None
+
+
+STATIC_FILES = """
+import os
+
+
+class ASGIApp:
+    async def serve_static_file(self, path):
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                return f.read()
+
+    async def serve_text(self, path):
+        return open(path).read()
+
+    async def serve_code(self, path):
+        with io.open_code(path) as f:
+            return f.read()
+"""
+
+
+def _with_literal_modes(src: str, modes: list[str]):
+    """Summaries of ``src`` whose ``open(path, "<mode>")`` literal modes carry their text,
+    in order of the ``open`` calls with a mode (what a summariser keeping short literals
+    would write: see ``catalog.literal_text``)."""
+    from lockwatch.static.engine import module_name
+    from lockwatch.static.summarise import summarise_module
+
+    mod, is_pkg = module_name("m.py")
+    ms = summarise_module(textwrap.dedent(src), "m.py", mod, is_pkg)
+    pending = list(modes)
+    by_line: dict = {}
+
+    def mark(v, line):
+        if isinstance(v, dict):
+            if v.get("call") == "open" and len(v.get("a") or []) > 1:
+                if line not in by_line and pending:
+                    by_line[line] = pending.pop(0)
+                if line in by_line:
+                    v["a"][1]["s"] = by_line[line]
+            for x in v.values():
+                mark(x, line)
+        elif isinstance(v, list):
+            for x in v:
+                mark(x, line)
+
+    for fs in ms.functions.values():
+        for ev in fs.events:
+            if ev["e"] == "call" and ev.get("f") == "open":
+                mark({"call": "open", "a": ev.get("a")}, ev["l"])
+        for v in fs.locals.values():
+            mark(v, v.get("l"))
+    return {mod: ms}
+
+
+def test_binary_file_read_is_named_buffered_reader_when_the_mode_text_is_known():
+    from lockwatch.static.engine import analyse_summaries
+
+    src = "import io\n" + textwrap.dedent(STATIC_FILES)
+    rep = analyse_summaries(_with_literal_modes(src, ["rb"]), Config())
+    msgs = sorted(f.message for f in rep.findings if f.code == "LW201")
+    reads = [m for m in msgs if ".read" in m]
+    assert any("serve_static_file calls io.BufferedReader.read," in m for m in reads), msgs
+    assert not any("serve_static_file calls io.TextIOWrapper" in m for m in msgs), msgs
+    # the look-alikes: a text file keeps io.TextIOWrapper, open_code is binary
+    assert any("serve_code calls io.BufferedReader.read," in m for m in reads), msgs
+    rep = analyse_summaries(_with_literal_modes(src, ["rb"]), Config())
+    rb = [f for f in rep.findings if "BufferedReader" in f.message and "serve_static_file" in f.message]
+    assert rb and rb[0].related[-1].note.endswith("calls io.BufferedReader.read")
+
+
+def test_unbuffered_binary_file_is_named_fileio():
+    from lockwatch.static.engine import analyse_summaries
+
+    src = """
+    async def head(path):
+        with open(path, "rb", buffering=0) as f:
+            return f.read(16)
+    """
+    rep = analyse_summaries(_with_literal_modes(src, ["rb"]), Config())
+    msgs = [f.message for f in rep.findings if f.code == "LW201"]
+    assert any("calls io.FileIO.read," in m for m in msgs), msgs
+
+
+def test_file_read_without_a_known_mode_keeps_its_name():
+    # today's summaries drop a literal's text: "rb" cannot be told from "r", and the
+    # generic io.TextIOWrapper stays (the old text, not a wrong new one)
+    src = "import io\n" + textwrap.dedent(STATIC_FILES)
+    msgs = lw201_messages(src)
+    assert any("serve_static_file calls io.TextIOWrapper.read," in m for m in msgs), msgs
+    assert any("serve_code calls io.BufferedReader.read," in m for m in msgs), msgs

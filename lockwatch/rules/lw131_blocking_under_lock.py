@@ -11,7 +11,9 @@ the call, in the function holding the lock, that blocks or leads to the blocking
 
 from __future__ import annotations
 
+from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
+from lockwatch.static.asyncflow import public_call_name
 from lockwatch.static.checks import finding, function_short
 from lockwatch.static.model import short_name
 
@@ -26,17 +28,24 @@ def check(model, config):
         seen.add(key)
         held = sorted({a.lock for a in bs.held})
         names = ", ".join(short_name(h) for h in held)
+        witness = list(bs.witness)
         if bs.name.startswith("Condition.wait@"):
             what = f"waits on {short_name(bs.name.split('@', 1)[1])}"
         else:
-            what = f"calls {bs.name}"
+            # the class a user can look up (multiprocessing.Queue.put, not the catalog's
+            # queue.BoundedQueue.put); the catalog name stays the finding's key
+            last = witness[-1]
+            shown = public_call_name(model, last.path, last.line, last.column, bs.name)
+            if shown != bs.name and last.note.endswith(f"calls {bs.name}"):
+                witness[-1] = Location(last.path, last.line, last.column, last.note[:-len(bs.name)] + shown)
+            what = f"calls {shown}"
         direct = bs.witness[-1].line == bs.primary.line and bs.witness[-1].path == bs.primary.path
         via = "" if direct else " (through a call)"
         msg = f"{function_short(model, bs.fid)} {what}{via} while holding {names}: every other thread needing the lock waits too"
         base = (bs.fid, bs.name, *held, len(bs.witness))
         # the n-th such call in the function: two identical calls stay two findings
         nth = ordinal[base] = ordinal.get(base, 0) + 1
-        yield finding(RULE, msg, bs.primary, bs.witness, held, (*base, nth))
+        yield finding(RULE, msg, bs.primary, witness, held, (*base, nth))
 
 
 RULE = Rule(

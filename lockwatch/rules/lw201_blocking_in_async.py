@@ -48,7 +48,13 @@ def check(model, config):
             # chain notes: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"
             callees = [s[3].rsplit("calls ", 1)[-1] for s in chain[:-1]]
             via = f" (through {' -> '.join(callees)})" if callees else ""
-            msg = (f"async {function_short(model, fid)} calls {name}{via}, which blocks the event "
+            # the class a user can look up (multiprocessing.Queue.get, io.BufferedReader.read);
+            # the catalog name stays the finding's key
+            last = chain[-1]
+            shown = asyncflow.public_call_name(model, last[0], last[1], last[2], name)
+            if shown != name and last[3].endswith(f"calls {name}"):
+                chain = chain[:-1] + ((*last[:3], last[3][:-len(name)] + shown),)
+            msg = (f"async {function_short(model, fid)} calls {shown}{via}, which blocks the event "
                    f"loop: every other task stalls until it returns (offload it with {offload} "
                    f"or use an async API)")
             related = [asyncflow.loc(s) for s in chain]

@@ -235,6 +235,124 @@ def _wrapped_in_file_wrapper(model, fi, events, idx, sites) -> bool:
     return False
 
 
+# ---------------------------------------------------------------------------- public names
+
+
+def public_call_name(model: ProgramModel, path: str, line: int, col: int, name: str) -> str:
+    """The name a message should give the blocking call of catalog ``name`` made at
+    ``path:line:col``: for the types the linker names by behaviour (``catalog.RENAMED_TYPES``)
+    the class the receiver was built as, read from its constructor call in the summaries
+    (``multiprocessing.Queue(1000)`` -> ``multiprocessing.Queue.put``; ``open(p, "rb")`` ->
+    ``io.BufferedReader.read``), else the type's public default (``queue.Queue.put``). Every
+    other name is returned as it is. Text only: the catalog name stays the finding's key."""
+    t, _, meth = name.rpartition(".")
+    default = catalog.RENAMED_TYPES.get(t)
+    if default is None:
+        return name
+    default = f"{default}.{meth}"
+    hit = _call_event_at(model, path, line, col, meth)
+    if hit is None:
+        return default
+    ctor = _receiver_constructor(model, *hit)
+    if ctor is None:
+        return default
+    dotted, by_method, args, kws = ctor
+    if t in catalog.QUEUE_TYPES:
+        cls = catalog.queue_class(dotted, by_method)
+    else:
+        cls = catalog.file_class(dotted, args, kws)
+    return f"{cls}.{meth}" if cls else default
+
+
+def _call_event_at(model: ProgramModel, path: str, line: int, col: int, meth: str):
+    """(function, event index, event) of the call ``<receiver>.meth(...)`` at that place."""
+    for mod, p in model.paths.items():
+        if p != path:
+            continue
+        for f in model.module_functions(mod):
+            if not (f.line <= line):
+                continue
+            for i, ev in enumerate(f.summary.events):
+                if (ev["e"] == "call" and ev["l"] == line and ev["c"] == col
+                        and (ev.get("f") or "").endswith("." + meth)):
+                    return f, i, ev
+    return None
+
+
+def _receiver_constructor(model: ProgramModel, fi: FunctionInfo, idx: int, ev: dict):
+    """How the receiver of call event ``ev`` was built: (dotted constructor or None, name of
+    the method that built it when called on an object, args, kws), from the summaries: a
+    call result used at once (``open(p).read()``), a local, ``self.<attr>`` (stored by any
+    method of the class or its bases, this one first) or a module global. None if unknown."""
+    recv = (ev.get("f") or "").rpartition(".")[0]
+    value, scope = None, fi
+    if recv.endswith(".()"):
+        inner = recv[:-3]
+        for j in range(idx - 1, -1, -1):
+            e = fi.summary.events[j]
+            if e["e"] == "call" and e.get("f") == inner:
+                value = {"call": inner, "a": e.get("a") or [], "k": e.get("k") or {}}
+                break
+    elif recv.startswith("@self.") and recv.count(".") == 1 and fi.cls in model.classes:
+        attr = recv[6:]
+        for c in model.classes[fi.cls].mro:
+            ci = model.classes.get(c)
+            entries = sorted(ci.inst_attrs.get(attr, ()) if ci else (), key=lambda e: e[4] != fi.id)
+            for v, _ann, _l, _c, fid, container in entries:
+                if not container and isinstance(v, dict) and "call" in v:
+                    value, scope = v, model.functions.get(fid)
+                    break
+            if value is None and ci is not None and attr in ci.summary.attrs:
+                v = ci.summary.attrs[attr].get("v")
+                if isinstance(v, dict) and "call" in v:
+                    value, scope = v, None
+            if value is not None:
+                break
+    elif recv and "." not in recv and not recv.startswith("@"):
+        s = fi.summary
+        if recv in s.locals:
+            value = s.locals[recv]
+        elif recv not in s.assigned and recv not in s.params:
+            ms = model.modules.get(fi.module)
+            g = ms.globals.get(recv) if ms is not None else None
+            value, scope = (g or {}).get("v"), None
+    if not isinstance(value, dict) or not isinstance(value.get("call"), str):
+        return None
+    module = scope.module if scope is not None else fi.module
+    dotted, by_method = _resolve_constructor(model, scope, module, value["call"])
+    return dotted, by_method, value.get("a") or [], value.get("k") or {}
+
+
+def _resolve_constructor(model: ProgramModel, scope: FunctionInfo | None, module: str, ref: str):
+    """A constructor call's ref as (dotted external name, None), or (None, method name) when
+    it is a method called on an object (a local, an attribute, a call's result), or
+    (None, None) when unknown (a project function, a parameter)."""
+    parts = ref.split(".")
+    head = parts[0]
+    ms = model.modules.get(module)
+    if len(parts) > 1 and ("()" in parts or head.startswith("@")):
+        return None, parts[-1]
+    if scope is not None:
+        s = scope.summary
+        if head in s.params or head == s.vararg:
+            return None, None
+        if head in s.locals or head in s.assigned:
+            return (None, parts[-1]) if len(parts) > 1 else (None, None)
+    if ms is None:
+        return None, None
+    imp = ms.imports.get(head)
+    if imp:
+        base = imp[1] if imp[0] == "module" else f"{imp[1]}.{imp[2]}"
+        if base.split(".")[0] in model.modules or base in model.modules:
+            return None, None
+        return ".".join([base, *parts[1:]]), None
+    if head in ms.globals:
+        return (None, parts[-1]) if len(parts) > 1 else (None, None)
+    if len(parts) == 1 and head in _BUILTINS and head not in ms.functions and head not in ms.classes:
+        return head, None
+    return None, None
+
+
 # ---------------------------------------------------------------------------- non-blocking sockets
 
 # A socket call that raises BlockingIOError instead of waiting does not block the loop.

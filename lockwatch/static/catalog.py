@@ -250,6 +250,72 @@ def _const(v):
     return "?"
 
 
+# ---------------------------------------------------------------------------- public names
+
+# The linker types some objects by how they behave, not by their class: every thread or
+# process queue is a ``queue.Queue`` (its ``put`` never blocks), a bounded one a
+# ``queue.BoundedQueue`` (an internal name), every file object an ``io.TextIOWrapper``. A
+# message names the class a user can look up instead (``multiprocessing.Queue.put``,
+# ``io.BufferedReader.read``), found from the receiver's constructor call
+# (``asyncflow.public_call_name``); the internal name is the default's source.
+RENAMED_TYPES = {"queue.Queue": "queue.Queue", "queue.BoundedQueue": "queue.Queue",
+                 "io.TextIOWrapper": "io.TextIOWrapper"}
+QUEUE_TYPES = frozenset({"queue.Queue", "queue.BoundedQueue"})
+# methods of multiprocessing contexts/managers whose result the linker types as a queue
+# (KNOWN_RETURNS): ``ctx.Queue()``
+QUEUE_METHODS = frozenset(m for (_t, m), r in KNOWN_RETURNS.items() if r == "queue.Queue")
+FILE_OPENERS = frozenset({"open", "io.open", "os.fdopen"})
+FILE_CLASSES = frozenset({"io.FileIO", "io.BufferedReader", "io.BufferedWriter", "io.BufferedRandom",
+                          "io.TextIOWrapper"})
+
+
+def literal_text(v) -> str | None:
+    """The text of a string literal argument, when the summary kept it: ``{"const": "str",
+    "s": text}``. The summarisers record ``{"const": "str"}`` only (docs/real-world.md,
+    third batch): until they keep the text of short literals, a literal file mode is not
+    known here and the file keeps its generic name."""
+    if isinstance(v, dict) and v.get("const") == "str" and isinstance(v.get("s"), str):
+        return v["s"]
+    return None
+
+
+def queue_class(ctor: str | None, by_method: str | None) -> str | None:
+    """The public class of a queue built by ``ctor`` (a dotted constructor,
+    ``multiprocessing.Queue``), or by a method call named ``by_method`` on an object
+    (``mp_ctx.Queue()``: only multiprocessing contexts and managers make queues that way)."""
+    if ctor is not None and KNOWN_TYPES.get(ctor) == "queue.Queue":
+        return ctor
+    if ctor is None and by_method in QUEUE_METHODS:
+        return "multiprocessing.Queue"
+    return None
+
+
+def file_class(opener: str | None, args: list, kws: dict) -> str | None:
+    """The class of the file object ``opener(args, kws)`` returns, as ``open`` decides it
+    from a literal mode: text -> ``io.TextIOWrapper``; binary -> ``io.BufferedReader``
+    (read), ``io.BufferedWriter`` (w/a/x), ``io.BufferedRandom`` (``+``), ``io.FileIO``
+    when unbuffered (``buffering=0``). None when not known (a mode that is not a literal)."""
+    if opener == "io.open_code":
+        return "io.BufferedReader"
+    if opener in FILE_CLASSES:
+        return opener
+    if opener not in FILE_OPENERS:
+        return None
+    m = _arg(args, kws, 1, "mode")
+    if m == "absent":
+        return "io.TextIOWrapper"
+    mode = literal_text(m)
+    if mode is None:
+        return None
+    if "b" not in mode:
+        return "io.TextIOWrapper"
+    if _const(_arg(args, kws, 2, "buffering")) == 0:
+        return "io.FileIO"
+    if "+" in mode:
+        return "io.BufferedRandom"
+    return "io.BufferedReader" if "r" in mode else "io.BufferedWriter"
+
+
 # ---------------------------------------------------------------------------- open descriptors
 
 # Wrapping a descriptor that is already open (an fstat; no path lookup, no read or write)
