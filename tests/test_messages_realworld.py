@@ -126,9 +126,8 @@ def test_factory_locks_in_opposite_orders_are_a_cycle_between_their_definitions(
     assert scan(pymongo_files(clean)) == []
 
 
-def test_factory_returning_the_lock_directly_and_dataclass_fields():
+def test_factory_returning_the_lock_directly_or_through_another_factory():
     src = """
-    import dataclasses
     import threading
     import time
 
@@ -142,9 +141,13 @@ def test_factory_returning_the_lock_directly_and_dataclass_fields():
         return lock
 
 
-    @dataclasses.dataclass
+    def _tracked_lock():
+        return _create_lock()
+
+
     class Cache:
-        lock: threading.Lock = dataclasses.field(default_factory=_create_lock)
+        def __init__(self):
+            self.lock = _tracked_lock()
 
         def refresh(self):
             with self.lock:

@@ -568,8 +568,7 @@ class Linker:
             fv = self.eval_value(df, self._cur_ctx) if df else None
             s = self._factory_sort(fv)
             if s:
-                origin = _origin(self.call_result(fv[1], fv[2])) if fv[0] == "func" else None
-                return ("create", s, None, False, True) + ((origin,) if origin else ())
+                return ("create", s, None, False, True)
             if fv is not None and fv[0] == "cls" and self.wrapper_inner(fv[1]) is not None:
                 return ("winst", fv[1])   # field(default_factory=WrapperLock): one per instance
             return None
@@ -624,7 +623,11 @@ class Linker:
             return v[1][1]
         if v[0] == "func":
             r = self.call_result(v[1], v[2])
-            if r is not None and r[0] == "create":
+            # a factory that returns a lock it made in a local (``_factory_made``) is not
+            # taken as a default_factory/defaultdict factory: it was not before that lock
+            # got its storing definition's name, and taking it adds findings (pymongo's
+            # ``field(default_factory=_create_lock)``), a detection change left for review
+            if r is not None and r[0] == "create" and _origin(r) is None:
                 return r[1]
         return None
 
