@@ -493,3 +493,49 @@ def test_file_read_without_a_known_mode_keeps_its_name():
     msgs = lw201_messages(src)
     assert any("serve_static_file calls io.TextIOWrapper.read," in m for m in msgs), msgs
     assert any("serve_code calls io.BufferedReader.read," in m for m in msgs), msgs
+
+
+# --------------------------------------------------------------------------- 5. witnesses
+
+# pymongo/daemon.py + asynchronous/encryption.py's shape: the spawn of mongocryptd opens
+# os.devnull first, then forks and execs
+PYMONGO_SPAWN = """
+import os
+import subprocess
+
+
+def _spawn(args):
+    try:
+        with open(os.devnull, "r+b") as devnull:
+            return subprocess.Popen(args, close_fds=True, stdin=devnull, stdout=devnull)
+    except FileNotFoundError:
+        return None
+
+
+def _spawn_daemon(args):
+    _spawn(args)
+
+
+class _EncryptionIO:
+    def spawn(self):
+        _spawn_daemon(["mongocryptd"])
+
+    async def mark_command(self):
+        self.spawn()
+"""
+
+
+def test_witness_names_the_call_that_waits_not_the_trivial_open():
+    found = of(scan({"m.py": PYMONGO_SPAWN}), "LW201")
+    assert len(found) == 1
+    f = found[0]
+    assert f.message.startswith("async _EncryptionIO.mark_command calls subprocess.Popen "
+                                "(through _EncryptionIO.spawn -> _spawn_daemon -> _spawn)"), f.message
+    assert f.related[-1].note == "... which calls subprocess.Popen"
+    assert f.related[-1].line == 9
+    # the look-alike: with no process spawned, the open is what blocks, and is named
+    clean = PYMONGO_SPAWN.replace(
+        "            return subprocess.Popen(args, close_fds=True, stdin=devnull, stdout=devnull)\n",
+        "            return devnull\n")
+    found = of(scan({"m.py": clean}), "LW201")
+    assert len(found) == 1 and "calls open (through" in found[0].message
