@@ -539,3 +539,115 @@ def test_witness_names_the_call_that_waits_not_the_trivial_open():
         "            return devnull\n")
     found = of(scan({"m.py": clean}), "LW201")
     assert len(found) == 1 and "calls open (through" in found[0].message
+
+
+# pika's Resolver (docs/real-world.md P11): a private helper reached with and without the lock
+P11 = """
+import threading
+
+
+class Resolver:
+    def __init__(self, loop):
+        self._mutex = threading.Lock()
+        self._loop = loop
+        self._state = 1
+
+    def _cleanup(self):
+        self._loop = None
+
+    def cancel(self):
+        with self._mutex:
+            self._state = 2
+            self._cleanup()
+
+    def _dispatch_result(self):
+        self._cleanup()
+
+    def _resolve(self):
+        with self._mutex:
+            if self._state == 1:
+                self._loop.add_callback(self._dispatch_result)
+"""
+
+
+def lw3(src: str):
+    config = Config()
+    config.select = ["LW3"]
+    return scan({"m.py": src}, config)
+
+
+def test_lw301_helper_with_and_without_the_lock_cites_the_locked_caller():
+    found = of(lw3(P11), "LW301")
+    assert len(found) == 1
+    f = found[0]
+    assert f.line == 12   # the unlocked write in _cleanup, as before
+    assert f.message == ("Resolver._cleanup writes self._loop without a lock, but Resolver.cancel "
+                         "writes it holding Resolver._mutex (m.py:17)"), f.message
+    assert [(r.line, r.note) for r in f.related] == [(17, "Resolver.cancel writes self._loop holding Resolver._mutex")]
+    # the old text cited the same line on both sides
+    assert "(m.py:12)" not in f.message
+
+
+def test_lw301_witness_elsewhere_is_kept():
+    # the look-alike: a locked write of its own elsewhere is the witness, as before
+    src = P11.replace("""            self._state = 2
+""", """            self._state = 2
+            self._loop = loop_of(self)
+""")
+    found = of(lw3(src), "LW301")
+    assert len(found) == 1
+    assert found[0].message.endswith("but Resolver.cancel writes it holding Resolver._mutex (m.py:17)"), found[0].message
+    assert found[0].related[0].line == 17
+
+
+def test_lw301_locked_context_two_calls_up():
+    # the lock is taken by an intermediate helper: it is that helper's call that is cited
+    src = P11.replace("""    def cancel(self):
+        with self._mutex:
+            self._state = 2
+            self._cleanup()
+""", """    def _locked_cleanup(self):
+        with self._mutex:
+            self._state = 2
+            self._cleanup()
+
+    def cancel(self):
+        self._locked_cleanup()
+""")
+    found = of(lw3(src), "LW301")
+    assert len(found) == 1
+    assert found[0].line == 12
+    assert found[0].message.endswith("but Resolver._locked_cleanup writes it holding Resolver._mutex (m.py:17)"), found[0].message
+
+
+def test_lw301_same_method_locked_inside_keeps_its_own_line():
+    # celery's _flush_pending_unsubscribe shape: the method itself tests without the lock and
+    # pops under it; its own locked mutation is the witness (another line), as before, not a
+    # caller's call (cancel calls it holding nothing)
+    src = """
+    import threading
+
+
+    class Consumer:
+        def __init__(self):
+            self._lock = threading.Lock()
+            self._pending = set()
+
+        def _flush(self):
+            while self._pending and self._lock.acquire(blocking=False):
+                try:
+                    self._pending.pop()
+                finally:
+                    self._lock.release()
+
+        def cancel(self, key):
+            self._pending.add(key)
+            self._flush()
+    """
+    msgs = sorted((f.line, f.message) for f in of(lw3(textwrap.dedent(src)), "LW301"))
+    assert msgs == [
+        (11, "Consumer._flush reads self._pending without a lock, racing Consumer._flush "
+             "writes it holding Consumer._lock (m.py:13)"),
+        (18, "Consumer.cancel mutates self._pending without a lock, but Consumer._flush "
+             "writes it holding Consumer._lock (m.py:13)"),
+    ], msgs

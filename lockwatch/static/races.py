@@ -23,7 +23,7 @@ source. The result is computed once per model and shared by the three rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lockwatch.findings import Location
 from lockwatch.static.catalog import ASYNC_SORTS
@@ -533,7 +533,7 @@ def unprotected(model: ProgramModel, config=None, skip: set | None = None) -> li
                     if not wit:
                         continue
                     seen.add(key)
-                    out.append(Race(cid, attr, a, wit[0], "write"))
+                    out.append(Race(cid, attr, a, _distinct_witness(model, a, wit), "write"))
                 else:
                     # a plain load of an attribute that is only ever rebound is atomic (the
                     # old or the new value, by design stale at once): only report reads of
@@ -545,8 +545,60 @@ def unprotected(model: ProgramModel, config=None, skip: set | None = None) -> li
                     # the read must race a locked write from another method (or a second
                     # thread running the same one)
                     seen.add(key)
-                    out.append(Race(cid, attr, a, locked_w[0], "read"))
+                    out.append(Race(cid, attr, a, _distinct_witness(model, a, locked_w), "read"))
     return out
+
+
+def _distinct_witness(model: ProgramModel, a: Access, cands: list[Access]) -> Access:
+    """The witness for unprotected access ``a``: the first candidate made in another method
+    than ``a``'s. A private helper reached both with and without the lock (P11: ``cancel``
+    calls ``_cleanup`` holding the mutex, ``_dispatch_result`` calls it without) has its
+    locked access in that same helper, often at the very place of the unlocked one: a
+    message naming the helper on both sides (and citing one line twice) says nothing, so
+    such a witness is shown as the locked context's call, in the method it starts from
+    (``cancel``'s ``self._cleanup()``), when that method holds the witness's locks there.
+    Otherwise the first candidate, as before."""
+    for w in cands:
+        if w.fid != a.fid:
+            return w
+    for w in cands:
+        if w is a or not w.chain or not w.root:
+            continue
+        anchor = _locked_call(model, w)
+        if anchor is not None and anchor[0] != a.fid:
+            return replace(w, fid=anchor[0], loc=anchor[1], chain=())
+    return cands[0]
+
+
+def _locked_call(model: ProgramModel, w: Access):
+    """(caller id, call Location): the first call on ``w``'s chain, from the method it
+    starts from down, made while holding all of ``w``'s locks; None if there is none."""
+    want = w.locks - {"?"}
+    if not want:
+        return None
+    caller = model.functions.get(w.root)
+    for k, step in enumerate(w.chain):
+        if caller is None:
+            return None
+        where = (step.path, step.line, step.column)
+        cs = next((c for c in caller.calls if tuple(c.loc[:3]) == where), None)
+        if cs is None:
+            return None
+        if want <= _held_locks(model, caller, cs.held):
+            return caller.id, Location(step.path, step.line, step.column)
+        # down one level: the target that makes the next call of the chain (or is w's method)
+        nxt = w.chain[k + 1] if k + 1 < len(w.chain) else None
+        callee = None
+        for g, _recv in cs.targets:
+            gi = model.functions.get(g)
+            if gi is None:
+                continue
+            if (nxt is None and g == w.fid) or (nxt is not None and any(
+                    tuple(c.loc[:3]) == (nxt.path, nxt.line, nxt.column) for c in gi.calls)):
+                callee = gi
+                break
+        caller = callee
+    return None
 
 
 # ---------------------------------------------------------------------- LW302 candidates
