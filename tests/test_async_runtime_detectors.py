@@ -374,3 +374,29 @@ def test_dropped_tasks_holding_or_waiting_on_an_asyncio_lock_are_dangling(tmp_pa
     res = rh.run(tmp_path, HOLDS_AT_END, python=python)
     lines = sorted(f["line"] for f in mine(res) if f["code"] == "LW203")
     assert lines == [line_of(HOLDS_AT_END, "# HOLDER"), line_of(HOLDS_AT_END, "# WAITER")], res.explain()
+
+
+def test_a_loop_sample_leaves_no_reference_cycle():
+    """``sample()`` holds ``sys._current_frames()``, which holds its own frame: unless it
+    lets go on the way out, every sampled frame (and the tasks in its locals) lives on as
+    cyclic garbage, and the dangling-task check would see a dropped task as kept."""
+    import gc
+    import threading
+
+    from lockwatch.runtime import loopwatch
+
+    me = threading.get_ident()
+    gc.collect()
+    old = gc.get_debug()
+    gc.disable()
+    try:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        loopwatch.sample()
+        gc.collect()
+        leftovers = [o for o in gc.garbage
+                     if isinstance(o, dict) and me in o and type(o[me]).__name__ == "frame"]
+    finally:
+        gc.set_debug(old)
+        gc.garbage.clear()
+        gc.enable()
+    assert leftovers == []

@@ -135,27 +135,33 @@ def _idle(f) -> bool:
 def sample(now: float | None = None) -> None:
     now = state.monotonic() if now is None else now
     frames = sys._current_frames()
-    for ident, rec in list(_loops.items()):
-        f = frames.get(ident)
-        if f is None:
-            _loops.pop(ident, None)
-            continue
-        tick = rec[0]
-        if not tick & 1 or _idle(f):
-            rec[1] = None
-            continue
-        if rec[1] is None or rec[2] != tick:
-            # First sighting of this tick busy: it began at most one interval ago, counted
-            # from here (an under-estimate, never an over-estimate).
-            rec[1], rec[2], rec[3] = now, tick, None
-            continue
-        dur = now - rec[1]
-        if dur < threshold:
-            continue
-        if rec[3] is not None:
-            _update(rec[3], dur)
-            continue
-        rec[3] = _report_block(ident, f, dur)
+    # ``frames`` holds this very frame (the sampling thread's), and this frame holds
+    # ``frames``: a cycle that would keep every sampled frame and its locals (a task it
+    # dropped, say) alive until the next collection. Broken on the way out.
+    try:
+        for ident, rec in list(_loops.items()):
+            f = frames.get(ident)
+            if f is None:
+                _loops.pop(ident, None)
+                continue
+            tick = rec[0]
+            if not tick & 1 or _idle(f):
+                rec[1] = None
+                continue
+            if rec[1] is None or rec[2] != tick:
+                # First sighting of this tick busy: it began at most one interval ago, counted
+                # from here (an under-estimate, never an over-estimate).
+                rec[1], rec[2], rec[3] = now, tick, None
+                continue
+            dur = now - rec[1]
+            if dur < threshold:
+                continue
+            if rec[3] is not None:
+                _update(rec[3], dur)
+                continue
+            rec[3] = _report_block(ident, f, dur)
+    finally:
+        frames = f = None
 
 
 def _blocking_frame(f):
