@@ -651,3 +651,20 @@ def test_lw301_same_method_locked_inside_keeps_its_own_line():
         (18, "Consumer.cancel mutates self._pending without a lock, but Consumer._flush "
              "writes it holding Consumer._lock (m.py:13)"),
     ], msgs
+
+
+def test_queue_from_a_project_method_keeps_the_thread_queue_name():
+    src = """
+    import queue
+
+
+    class Pool:
+        def Queue(self):
+            return queue.Queue()
+
+        async def drain(self):
+            q = self.Queue()
+            q.get()
+    """
+    msgs = lw201_messages(textwrap.dedent(src))
+    assert len(msgs) == 1 and "calls queue.Queue.get," in msgs[0], msgs

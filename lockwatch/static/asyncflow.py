@@ -346,6 +346,8 @@ def _resolve_constructor(model: ProgramModel, scope: FunctionInfo | None, module
     parts = ref.split(".")
     head = parts[0]
     ms = model.modules.get(module)
+    if head.startswith("@") and len(parts) == 2:
+        return None, None   # ``self.make_queue()``: a project method, whatever it returns
     if len(parts) > 1 and ("()" in parts or head.startswith("@")):
         return None, parts[-1]
     if scope is not None:
