@@ -646,10 +646,10 @@ def test_lw301_same_method_locked_inside_keeps_its_own_line():
     """
     msgs = sorted((f.line, f.message) for f in of(lw3(textwrap.dedent(src)), "LW301"))
     assert msgs == [
-        (11, "Consumer._flush reads self._pending without a lock, racing Consumer._flush "
-             "writes it holding Consumer._lock (m.py:13)"),
-        (18, "Consumer.cancel mutates self._pending without a lock, but Consumer._flush "
-             "writes it holding Consumer._lock (m.py:13)"),
+        (11, ("Consumer._flush reads self._pending without a lock, racing Consumer._flush "
+              "writes it holding Consumer._lock (m.py:13)")),
+        (18, ("Consumer.cancel mutates self._pending without a lock, but Consumer._flush "
+              "writes it holding Consumer._lock (m.py:13)")),
     ], msgs
 
 

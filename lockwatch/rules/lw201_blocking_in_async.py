@@ -14,7 +14,6 @@ from lockwatch.rules import Example, Rule
 from lockwatch.static import asyncflow
 from lockwatch.static.checks import finding, function_short
 
-
 # The thread offload to suggest, by the async library the coroutine's module imports.
 OFFLOAD = {"asyncio": "asyncio.to_thread", "trio": "trio.to_thread.run_sync",
            "anyio": "anyio.to_thread.run_sync"}
