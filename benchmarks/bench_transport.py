@@ -22,14 +22,17 @@ pickle way needs no decode). CPU time (``time.process_time``) of each side, medi
 ``--scan``: cold scans of each ``--tree`` (default the stdlib tree) in each ``--mode``
 (default both): ``cold`` is ``lockwatch scan --format json --cache-dir EMPTY`` (a fresh
 empty cache each run: the issue's cold scan, whose workers write every entry), ``no-cache``
-is ``lockwatch scan --no-cache --format json``; by two checkouts, ``--base`` and ``--new`` (default: this one), e.g.
+is ``lockwatch scan --no-cache --format json``. The sides are the checkouts ``--base`` and
+``--new`` (default: this one; repeatable, each compared with the base), e.g. made with
 ``git worktree add /tmp/base REV``. Each scan runs in a fresh interpreter whose ``lockwatch``
 is that checkout's (``PYTHONPATH``; the workers inherit it); that interpreter reports its own
 CPU (``getrusage(RUSAGE_SELF)``: the main process), its reaped children's
-(``RUSAGE_CHILDREN``: the workers) and the wall time of the scan. A and B alternate, the first
-of a round alternating too (the machine may be shared); per side the medians, and the median
-of the per-round ratios new/base. Every report must be byte-identical to the first one of the
-same tree (both sides, both modes, all rounds), or the run says so and exits 1.
+(``RUSAGE_CHILDREN``: the workers; also the largest worker's peak RSS) and the wall time of
+the scan. The sides alternate, which goes first rotating from round to round (the machine
+may be shared); per side the medians, and for each new side the ratio of its median to the
+base's and the median of its per-round ratios. Every report must be byte-identical to the
+first one of the same tree (all sides, both modes, all rounds), or the run says so and
+exits 1.
 """
 
 from __future__ import annotations
@@ -164,7 +167,8 @@ s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUS
 import lockwatch, json
 with open(out, "w") as f:
     json.dump({"rc": rc, "wall": wall, "main": s.ru_utime + s.ru_stime,
-               "workers": c.ru_utime + c.ru_stime, "lockwatch": lockwatch.__file__}, f)
+               "workers": c.ru_utime + c.ru_stime, "worker_peak_mb": c.ru_maxrss / 1024,
+               "lockwatch": lockwatch.__file__}, f)
 os._exit(0)
 """
 
@@ -187,21 +191,30 @@ def one_scan(checkout: str, tree: str, work: str, mode: str) -> tuple[dict, byte
         return st, f.read()
 
 
-def scan_ab(base: str, new: str, trees: list[str], modes: list[str], rounds: int,
+def scan_ab(base: str, news: list[str], trees: list[str], modes: list[str], rounds: int,
             out_json: str | None) -> None:
-    sides = {"base": os.path.abspath(base), "new": os.path.abspath(new)}
-    print(f"base: {sides['base']}\nnew:  {sides['new']}\ncores: {os.cpu_count()}, {rounds} rounds, "
-          f"Python {sys.version.split()[0]}")
-    results = {}
+    sides = {"base": os.path.abspath(base)}
+    for i, n in enumerate(news):
+        sides["new" if len(news) == 1 else f"new{i + 1}"] = os.path.abspath(n)
+    names = list(sides)
+    for name, d in sides.items():
+        print(f"{name + ':':6s} {d}")
+    print(f"cores: {os.cpu_count()}, {rounds} rounds, Python {sys.version.split()[0]}")
+    keys = ("wall", "main", "workers", "cpu", "worker_peak_mb")
+    labels = {"wall": "wall s", "main": "main process CPU s", "workers": "workers CPU s",
+              "cpu": "all CPU s", "worker_peak_mb": "worker peak MB"}
+    results: dict = {}
     identical = True
     with tempfile.TemporaryDirectory(prefix="bench_transport_") as work:
         for tree in trees:
             first = None
-            runs = {m: {"base": [], "new": []} for m in modes}
+            runs = {m: {n: [] for n in names} for m in modes}
             for i in range(rounds):
+                order = names[i % len(names):] + names[:i % len(names)]  # who goes first rotates
                 for mode in modes:
-                    for side in (("base", "new") if i % 2 == 0 else ("new", "base")):
+                    for side in order:
                         st, rep = one_scan(sides[side], tree, work, mode)
+                        st["cpu"] = st["main"] + st["workers"]
                         if first is None:
                             first = rep
                         elif rep != first:
@@ -211,22 +224,22 @@ def scan_ab(base: str, new: str, trees: list[str], modes: list[str], rounds: int
             results[tree] = {}
             for mode in modes:
                 rs = runs[mode]
-                keys = ("wall", "main", "workers", "cpu")
-                for r in rs["base"] + rs["new"]:
-                    r["cpu"] = r["main"] + r["workers"]
                 med = {side: {k: statistics.median(r[k] for r in v) for k in keys} for side, v in rs.items()}
-                ratios = {k: statistics.median(n[k] / b[k] for b, n in zip(rs["base"], rs["new"])) for k in keys}
-                print(f"{tree}, {mode}: median s; ratio new/base of the medians, median of the round ratios")
-                for k, label in (("wall", "wall"), ("main", "main process CPU"), ("workers", "workers CPU"),
-                                 ("cpu", "all CPU")):
-                    b, n = med["base"][k], med["new"][k]
-                    print(f"  {label:18s} base {b:7.2f}  new {n:7.2f}  {n / b:5.2f}  {ratios[k]:5.2f}")
+                ratios = {side: {k: statistics.median(n[k] / b[k] for b, n in zip(rs["base"], rs[side]))
+                                 for k in keys} for side in names[1:]}
+                print(f"{tree}, {mode}: medians; per new side: ratio to base of the medians / median of "
+                      f"the round ratios")
+                print(f"  {'':18s} {'base':>8s}" + "".join(f" {n:>8s} {'ratio':>11s}" for n in names[1:]))
+                for k in keys:
+                    line = f"  {labels[k]:18s} {med['base'][k]:8.2f}"
+                    for n in names[1:]:
+                        line += f" {med[n][k]:8.2f} {med[n][k] / med['base'][k]:5.2f}/{ratios[n][k]:5.2f}"
+                    print(line)
                 results[tree][mode] = {"median": med, "median_round_ratio": ratios, "runs": rs}
-    print(f"reports identical (all runs, both sides): {identical}")
+    print(f"reports identical (all runs, all sides, all modes): {identical}")
     if out_json:
         with open(out_json, "w") as f:
-            json.dump({"base": sides["base"], "new": sides["new"], "rounds": rounds,
-                       "identical": identical, "trees": results}, f, indent=1)
+            json.dump({"sides": sides, "rounds": rounds, "identical": identical, "trees": results}, f, indent=1)
     if not identical:
         sys.exit(1)
 
@@ -236,7 +249,8 @@ def main() -> None:
     ap.add_argument("--wire", action="store_true", help="the pipe alone: three ways to send a summary")
     ap.add_argument("--scan", action="store_true", help="cold scans A/B: --base vs --new checkout")
     ap.add_argument("--base", help="--scan: the base checkout (a directory holding lockwatch/)")
-    ap.add_argument("--new", default=REPO, help="--scan: the new checkout (default: this one)")
+    ap.add_argument("--new", action="append",
+                    help="--scan: a new checkout (default: this one); repeatable: each against the base")
     ap.add_argument("--tree", action="append", help="directory to scan (default: the stdlib tree); "
                                                     "repeatable with --scan")
     ap.add_argument("--mode", action="append", choices=("cold", "no-cache"),
@@ -250,7 +264,7 @@ def main() -> None:
     elif args.scan:
         if not args.base:
             ap.error("--scan needs --base")
-        scan_ab(args.base, args.new, trees, args.mode or ["cold", "no-cache"], args.rounds, args.json)
+        scan_ab(args.base, args.new or [REPO], trees, args.mode or ["cold", "no-cache"], args.rounds, args.json)
     else:
         ap.error("say --wire or --scan")
 
