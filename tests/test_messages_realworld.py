@@ -689,3 +689,59 @@ def test_queue_from_a_project_method_keeps_the_thread_queue_name():
     """
     msgs = lw201_messages(textwrap.dedent(src))
     assert len(msgs) == 1 and "calls queue.Queue.get," in msgs[0], msgs
+
+
+# asyncssh's agent_win32 shape: the file is opened by a project helper given a literal mode
+OPEN_HELPER = """
+from pathlib import Path
+
+
+def open_file(filename, mode, buffering=-1):
+    return open(Path(filename).expanduser(), mode, buffering=buffering)
+
+
+class _W10OpenSSHTransport:
+    def __init__(self, agent_path):
+        self._agentfile = open_file(agent_path, "r+b")
+
+    async def readexactly(self, n):
+        return self._agentfile.read(n)
+"""
+
+
+def test_file_opened_by_a_project_helper_with_a_literal_mode():
+    from lockwatch.static.engine import analyse_summaries
+
+    rep = analyse_summaries(_with_literal_modes_of(OPEN_HELPER, "open_file", "r+b"), Config())
+    msgs = [f.message for f in rep.findings if f.code == "LW201"]
+    assert any("readexactly calls io.BufferedRandom.read," in m for m in msgs), msgs
+    # the look-alike: a mode the helper's caller does not give as a literal stays generic
+    rep = analyse_summaries(_with_literal_modes_of(OPEN_HELPER.replace('"r+b"', "self.mode"),
+                                                   "open_file", None), Config())
+    msgs = [f.message for f in rep.findings if f.code == "LW201"]
+    assert any("readexactly calls io.TextIOWrapper.read," in m for m in msgs), msgs
+
+
+def _with_literal_modes_of(src: str, callee: str, mode: str | None):
+    """Summaries of ``src`` whose ``callee(x, "<mode>")`` literal keeps its text."""
+    from lockwatch.static.summarise import summarise_module
+
+    ms = copy.deepcopy(summarise_module(textwrap.dedent(src), "m.py", "m"))
+
+    def mark(v):
+        if isinstance(v, dict):
+            if v.get("call") == callee and len(v.get("a") or []) > 1 and v["a"][1].get("const") == "str":
+                if mode is None:
+                    v["a"][1].pop("s", None)
+                else:
+                    v["a"][1]["s"] = mode
+            for x in v.values():
+                mark(x)
+        elif isinstance(v, list):
+            for x in v:
+                mark(x)
+
+    for fs in ms.functions.values():
+        mark(fs.events)
+        mark(list(fs.locals.values()))
+    return {"m": ms}

@@ -335,8 +335,55 @@ def _receiver_constructor(model: ProgramModel, fi: FunctionInfo, idx: int, ev: d
     if not isinstance(value, dict) or not isinstance(value.get("call"), str):
         return None
     module = scope.module if scope is not None else fi.module
+    args, kws = value.get("a") or [], value.get("k") or {}
     dotted, by_method = _resolve_constructor(model, scope, module, value["call"])
-    return dotted, by_method, value.get("a") or [], value.get("k") or {}
+    if dotted is None and by_method is None:
+        # a project helper that returns what it builds (asyncssh's ``open_file(path, mode)``
+        # returns ``open(..., mode, buffering=buffering)``): its call, with the helper's
+        # parameters replaced by this call's arguments; one level
+        inner = _through_helper(model, module, value["call"], args, kws)
+        if inner is not None:
+            return inner
+    return dotted, by_method, args, kws
+
+
+def _through_helper(model: ProgramModel, module: str, ref: str, args: list, kws: dict):
+    ms = model.modules.get(module)
+    if ms is None or "." in ref:
+        return None
+    fid = None
+    if ref in ms.functions:
+        fid = f"{module}.{ref}"
+    elif ref in ms.imports and ms.imports[ref][0] == "from":
+        _, mod, name = ms.imports[ref][:3]
+        if mod in model.modules and name in model.modules[mod].functions:
+            fid = f"{mod}.{name}"
+    g = model.functions.get(fid) if fid else None
+    if g is None or g.cls is not None or g.summary.parent:
+        return None
+    rets = [rv for rv in g.summary.returns if isinstance(rv, dict) and isinstance(rv.get("call"), str)]
+    if len(rets) != 1:
+        return None
+    rv = rets[0]
+    params = g.summary.params
+    defaults = getattr(g.summary, "defaults", None) or {}
+
+    def bound(v):
+        if not (isinstance(v, dict) and set(v) == {"r"} and v["r"] in params):
+            return v
+        name = v["r"]
+        i = params.index(name)
+        if name in kws:
+            return kws[name]
+        if i < len(args):
+            return args[i]
+        return defaults.get(name, v)
+
+    dotted, by_method = _resolve_constructor(model, g, g.module, rv["call"])
+    if dotted is None:
+        return None
+    return (dotted, by_method, [bound(x) for x in rv.get("a") or []],
+            {k: bound(x) for k, x in (rv.get("k") or {}).items()})
 
 
 def _resolve_constructor(model: ProgramModel, scope: FunctionInfo | None, module: str, ref: str):
