@@ -230,5 +230,5 @@ def test_arguments_without_walrus():
     calls = _calls(s, "C.m")
     assert calls["use"]["a"] == [{"r": "@self._a"}, {"r": "x"}, {"r": "@self"}, {"const": 1},
                                  {"const": None}]
-    assert calls["@self._a.m"]["a"] == [{"r": "x"}, {"const": "str"}, {"call": "f", "a": [{"r": "x"}], "k": {}}]
+    assert calls["@self._a.m"]["a"] == [{"r": "x"}, {"const": "str", "s": "s"}, {"call": "f", "a": [{"r": "x"}], "k": {}}]
     assert {"lk", "x", "self", "None", "use", "f"} <= set(s["functions"]["C.m"]["reads"])

@@ -53,6 +53,9 @@ from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
+from lockwatch.static.literals import bool_constants as _bool_constants
+from lockwatch.static.literals import const_truth
+from lockwatch.static.literals import str_value as _str_value
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
@@ -107,6 +110,7 @@ def summarise_tree(tree: ast.Module, source: str, path: str, module: str,
     """``tree`` is ``compile(source, path, "exec", ast.PyCF_ONLY_AST)`` of this ``source``."""
     ms = new_summary(source, path, module, is_package)
     b = _Builder(ms, source)
+    b.bconst = _bool_constants(source, tree)
     try:
         b.run(tree)
     except RecursionError:
@@ -272,6 +276,8 @@ class _Builder:
         self._lines_cache: list[str] | None = None
         self.f: _Func | None = None
         self.cls: ClassSummary | None = None
+        # module names that are a True/False literal for the whole file (P25, literals.py)
+        self.bconst: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ source text
     @property
@@ -619,7 +625,10 @@ class _Builder:
             tv = type(v)
             if tv is int or tv is float:
                 return {"const": v}
-            if tv is str or tv is bytes:
+            if tv is str:
+                # the text of a short literal: file modes, numeric addresses (catalog)
+                return _str_value(v)
+            if tv is bytes:
                 return {"const": "str"}
             return None
         if t is _Call:
@@ -745,8 +754,12 @@ class _Builder:
         if self.cls is not None and self.f is None:
             # class-body control flow (``if TYPE_CHECKING:``, ``try:``): collect definitions
             subs = _sub_suites(self, st)
-            if t is _If and _never_true(st.test):
-                subs = subs[1:]   # ``if False:`` never defines its body's methods
+            if t is _If:
+                k = _const_truth(st.test, self.bconst) if self.bconst else None
+                if k is False or _never_true(st.test):
+                    subs = subs[1:]   # ``if False:`` never defines its body's methods
+                elif k is True:
+                    subs = subs[:1]
             for sub in subs:
                 self._suite(sub)
             return False
@@ -996,15 +1009,20 @@ class _Builder:
         return None
 
     def _if(self, st: ast.If, stmts, i) -> bool:
-        if _never_true(st.test):
+        k = _const_truth(st.test, self.bconst) if self.bconst else None
+        if k is False or _never_true(st.test):
             # ``if False:`` / ``if 0:``: a disabled block, or the other half of generated
-            # sync/async twins (psycopg-pool's ``if False:  # ASYNC``); its body never runs
+            # sync/async twins (psycopg-pool's ``if False:  # ASYNC``; pymongo's ``if
+            # _IS_SYNC:`` in a module that says ``_IS_SYNC = False``, P25); its body never runs
             o = st.orelse
             if not o:
                 return False
             if len(o) == 1 and type(o[0]) is _If and self._is_elif(o[0]):
                 return self._if(o[0], None, 0)
             return self._suite(o)
+        if k is True:
+            # ``if not _IS_SYNC:`` there: the else (elifs included) never runs
+            return self._suite(st.body)
         f = self.f
         h0 = f.held
         at = self._acquire_test(st.test)
@@ -1271,6 +1289,10 @@ class _Builder:
         elif not in_class and positional and positional[0] == "self":
             s.self_name = "self"   # wrapper defined outside a class, e.g. in a decorator
         s.return_ann = self.ann_ref(node.returns) if node.returns is not None else None
+        if p.defaults or p.kwonlyargs:
+            _literal_defaults(self, s, (*p.posonlyargs, *p.args)[len(p.posonlyargs) + len(p.args) - len(p.defaults):],
+                              p.defaults)
+            _literal_defaults(self, s, p.kwonlyargs, p.kw_defaults)
         for prm in (*p.posonlyargs, *p.args, *p.kwonlyargs):
             pn = prm.arg
             if pn == s.self_name:
@@ -1759,6 +1781,17 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------- module helpers
+def _literal_defaults(b: _Builder, s: FunctionSummary, args, defaults) -> None:
+    """``s.defaults``: the parameters whose default is a literal (a constant or ``-int``),
+    and its value."""
+    for a, d in zip(args, defaults):
+        t = type(d)
+        if t is _Constant or (t is _UnaryOp and type(d.op) is ast.USub):
+            v = b.value(d)
+            if v is not None:
+                s.defaults[a.arg] = v
+
+
 def _caught_names(t) -> list:
     """Last dotted names of the exception types an ``except`` clause catches (``*``: bare)."""
     if t is None:
@@ -2238,6 +2271,25 @@ def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:
                 ev["pg"] = keep
             else:
                 del ev["pg"]
+
+
+def _name_of(node):
+    return node.id if type(node) is _Name else None
+
+
+def _not_operand(node):
+    return node.operand if type(node) is _UnaryOp and type(node.op) is _Not else None
+
+
+def _and_or(node):
+    if type(node) is not _BoolOp:
+        return None
+    return ("and" if type(node.op) is ast.And else "or"), node.values[0]
+
+
+def _const_truth(test, consts: dict) -> bool | None:
+    """The value of an ``if`` test on a module constant, if known (``literals.const_truth``)."""
+    return const_truth(test, consts, _name_of, _not_operand, _and_or)
 
 
 def _never_true(test) -> bool:

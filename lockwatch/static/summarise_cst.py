@@ -27,6 +27,9 @@ from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
+from lockwatch.static.literals import bool_constants as _bool_constants
+from lockwatch.static.literals import const_truth
+from lockwatch.static.literals import str_value as _str_value
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
@@ -52,6 +55,7 @@ def summarise_module(source: str, path: str, module: str, is_package: bool = Fal
         raise ParseError("nesting too deep to compute positions") from None
     ms = new_summary(source, path, module, is_package)
     b = _Builder(ms, positions)
+    b.bconst = _bool_constants(source)
     try:
         b.run(tree)
     except RecursionError:
@@ -152,6 +156,8 @@ class _Builder:
         self.cls: ClassSummary | None = None
         # names declared ``nonlocal`` so far: a nested function may rebind such a parameter
         self.nonlocal_names: set[str] = set()
+        # module names that are a True/False literal for the whole file (P25, literals.py)
+        self.bconst: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ helpers
     def loc(self, node) -> tuple[int, int]:
@@ -315,7 +321,12 @@ class _Builder:
             return {"lambda": self.value(node.body, depth + 1)}
         if isinstance(node, cst.Await):
             return self.value(node.expression, depth)
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            # the text of a short str literal (an implicit concatenation of plain strings is
+            # one ``ast.Constant``: the same text); bytes and f-string parts give None
+            v = node.evaluated_value
+            return _str_value(v) if type(v) is str else {"const": "str"}
+        if isinstance(node, cst.FormattedString):
             return {"const": "str"}
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
             return self._flags(node)
@@ -377,8 +388,12 @@ class _Builder:
         if self.cls is not None and self.f is None:
             # class-body control flow (``if TYPE_CHECKING:``, ``try:``): collect definitions
             subs = _sub_suites(st)
-            if isinstance(st, cst.If) and _never_true(st.test):
-                subs = subs[1:]   # ``if False:`` never defines its body's methods
+            if isinstance(st, cst.If):
+                k = _const_truth(st.test, self.bconst) if self.bconst else None
+                if k is False or _never_true(st.test):
+                    subs = subs[1:]   # ``if False:`` never defines its body's methods
+                elif k is True:
+                    subs = subs[:1]
             for sub in subs:
                 self._suite(sub)
             return False
@@ -618,15 +633,20 @@ class _Builder:
         return None
 
     def _if(self, st: cst.If, stmts, i) -> bool:
-        if _never_true(st.test):
+        k = _const_truth(st.test, self.bconst) if self.bconst else None
+        if k is False or _never_true(st.test):
             # ``if False:`` / ``if 0:``: a disabled block, or the other half of generated
-            # sync/async twins (psycopg-pool's ``if False:  # ASYNC``); its body never runs
+            # sync/async twins (psycopg-pool's ``if False:  # ASYNC``; pymongo's ``if
+            # _IS_SYNC:`` in a module that says ``_IS_SYNC = False``, P25); its body never runs
             o = st.orelse
             if o is None:
                 return False
             if isinstance(o, cst.If):
                 return self._if(o, None, 0)
             return self._suite(o.body)
+        if k is True:
+            # ``if not _IS_SYNC:`` there: the else (elifs included) never runs
+            return self._suite(st.body)
         f = self.f
         h0 = f.held
         at = self._acquire_test(st.test)
@@ -879,6 +899,16 @@ class _Builder:
         elif not in_class and positional and positional[0] == "self":
             s.self_name = "self"   # wrapper defined outside a class, e.g. in a decorator
         s.return_ann = self.ann_ref(node.returns.annotation) if node.returns is not None else None
+        for prm in (*p.posonly_params, *p.params, *p.kwonly_params):
+            d = prm.default
+            if d is not None:
+                # literal defaults only (an f-string is no ``ast.Constant``: left out)
+                if isinstance(d, cst.FormattedString) or (
+                        isinstance(d, cst.ConcatenatedString) and d.evaluated_value is None):
+                    continue
+                v = self.value(d)
+                if v is not None and "const" in v:
+                    s.defaults[prm.name.value] = v
         for prm in (*p.posonly_params, *p.params, *p.kwonly_params):
             pn = prm.name.value
             if pn == s.self_name:
@@ -1649,6 +1679,27 @@ def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:
                 ev["pg"] = keep
             else:
                 del ev["pg"]
+
+
+def _name_of(node):
+    return node.value if isinstance(node, cst.Name) else None
+
+
+def _not_operand(node):
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        return node.expression
+    return None
+
+
+def _and_or(node):
+    if not isinstance(node, cst.BooleanOperation):
+        return None
+    return ("and" if isinstance(node.operator, cst.And) else "or"), node.left
+
+
+def _const_truth(test, consts: dict) -> bool | None:
+    """The value of an ``if`` test on a module constant, if known (``literals.const_truth``)."""
+    return const_truth(test, consts, _name_of, _not_operand, _and_or)
 
 
 def _never_true(test) -> bool:

@@ -12,7 +12,10 @@ are recorded as *refs*: dotted chains whose parts are identifiers plus three mar
   Local aliases (``lk = self._lock``) are substituted when the summary is made.
 
 A *value* (what an assignment stores, a call argument, a return) is a small dict:
-``{"r": ref}``, ``{"call": ref, "a": [values], "k": {name: value}}``, ``{"const": x}``,
+``{"r": ref}``, ``{"call": ref, "a": [values], "k": {name: value}}``, ``{"const": x}``
+(``None``/``True``/``False``/a number; any string literal is ``{"const": "str"}``, and a
+str literal of at most ``STR_TEXT_MAX`` characters, implicit concatenations of plain
+strings included, also keeps its text: ``{"const": "str", "s": text}``),
 ``{"cont": value}`` (a container of such elements), ``{"lambda": value}``,
 ``{"ann": ref}`` (only the declared type is known), ``{"elem": value}`` (a ``for`` loop variable:
 an element of that iterable), ``{"flags": [ref, ...]}`` (``A | B | ...`` where an operand is
@@ -79,7 +82,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 22
+SUMMARY_VERSION = 23
+
+# Longest str literal whose text a value keeps (``{"const": "str", "s": text}``): file
+# modes, numeric addresses, names; longer ones (messages, docstrings, SQL) are only
+# ``{"const": "str"}``, which no consumer needs more of, and would swell the cache.
+STR_TEXT_MAX = 64
 
 # Exceptions a call raises instead of waiting when its socket/file is non-blocking: a call
 # inside a ``try`` that catches one is written for a non-blocking object (events' ``xc``).
@@ -119,6 +127,9 @@ class FunctionSummary:
     # the parameters named in some event's "pg", sorted: a call passing none of them a
     # constant rules nothing out (the composition asks this first, for every call)
     guard_params: list[str] = field(default_factory=list)
+    # parameter -> value of its default when that is a literal ({"const": ...}; P23's
+    # ``def get_ip(host="8.8.8.8")``); parameters without one, or with another default, absent
+    defaults: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
