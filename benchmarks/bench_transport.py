@@ -26,9 +26,9 @@ is ``lockwatch scan --no-cache --format json``. The sides are the checkouts ``--
 ``--new`` (default: this one; repeatable, each compared with the base), e.g. made with
 ``git worktree add /tmp/base REV``. Each scan runs in a fresh interpreter whose ``lockwatch``
 is that checkout's (``PYTHONPATH``; the workers inherit it); that interpreter reports its own
-CPU (``getrusage(RUSAGE_SELF)``: the main process), its reaped children's
-(``RUSAGE_CHILDREN``: the workers; also the largest worker's peak RSS) and the wall time of
-the scan. The sides alternate, which goes first rotating from round to round (the machine
+CPU (``getrusage(RUSAGE_SELF)``: the main process) and its reaped children's
+(``RUSAGE_CHILDREN``: the workers), the peak RSS of the main process and of the largest
+worker, and the wall time of the scan. The sides alternate, which goes first rotating from round to round (the machine
 may be shared); per side the medians, and for each new side the ratio of its median to the
 base's and the median of its per-round ratios. Every report must be byte-identical to the
 first one of the same tree (all sides, both modes, all rounds), or the run says so and
@@ -167,7 +167,8 @@ s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUS
 import lockwatch, json
 with open(out, "w") as f:
     json.dump({"rc": rc, "wall": wall, "main": s.ru_utime + s.ru_stime,
-               "workers": c.ru_utime + c.ru_stime, "worker_peak_mb": c.ru_maxrss / 1024,
+               "workers": c.ru_utime + c.ru_stime, "main_peak_mb": s.ru_maxrss / 1024,
+               "worker_peak_mb": c.ru_maxrss / 1024,
                "lockwatch": lockwatch.__file__}, f)
 os._exit(0)
 """
@@ -200,9 +201,9 @@ def scan_ab(base: str, news: list[str], trees: list[str], modes: list[str], roun
     for name, d in sides.items():
         print(f"{name + ':':6s} {d}")
     print(f"cores: {os.cpu_count()}, {rounds} rounds, Python {sys.version.split()[0]}")
-    keys = ("wall", "main", "workers", "cpu", "worker_peak_mb")
+    keys = ("wall", "main", "workers", "cpu", "main_peak_mb", "worker_peak_mb")
     labels = {"wall": "wall s", "main": "main process CPU s", "workers": "workers CPU s",
-              "cpu": "all CPU s", "worker_peak_mb": "worker peak MB"}
+              "cpu": "all CPU s", "main_peak_mb": "main peak MB", "worker_peak_mb": "worker peak MB"}
     results: dict = {}
     identical = True
     with tempfile.TemporaryDirectory(prefix="bench_transport_") as work:
