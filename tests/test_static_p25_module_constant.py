@@ -180,14 +180,16 @@ def test_constant_is_per_module():
 
 @pytest.mark.parametrize("src, expected", [
     ("_IS_SYNC = False\nif _IS_SYNC:\n    pass\n", {"_IS_SYNC": False}),
-    ("X = True\ndef f():\n    if not X:\n        pass\n", {"X": True}),
-    ("X = True  # flag\nif (X):\n    pass\n", {"X": True}),
-    ("X = False\n", {}),                                # never tested by an if
-    ("X = 0\nif X:\n    pass\n", {}),                   # not a bool literal
-    ("X = Y = False\nif X:\n    pass\n", {}),           # chained: not one plain assignment
-    ("X = False\nif X:\n    pass\nX = False\n", {}),
-    ("X = False\ndef f():\n    X = True\n    if X:\n        pass\n", {}),
-    ("X = False\nif X:\n    pass\n'''\nX = True\n'''\n", {"X": False}),   # text in a string
+    ("_X = True\ndef f():\n    if not _X:\n        pass\n", {"_X": True}),
+    ("X = True\ndef f():\n    if not X:\n        pass\n", {}),               # public: a setting others assign
+    ("_X = True\ndef f():\n    global _X\n    _X = False\nif _X:\n    pass\n", {}),
+    ("_X = True  # flag\nif (_X):\n    pass\n", {"_X": True}),
+    ("_X = False\n", {}),                                # never tested by an if
+    ("_X = 0\nif _X:\n    pass\n", {}),                   # not a bool literal
+    ("_X = Y = False\nif _X:\n    pass\n", {}),           # chained: not one plain assignment
+    ("_X = False\nif _X:\n    pass\n_X = False\n", {}),
+    ("_X = False\ndef f():\n    _X = True\n    if _X:\n        pass\n", {}),
+    ("_X = False\nif _X:\n    pass\n'''\n_X = True\n'''\n", {"_X": False}),   # text in a string
 ])
 def test_bool_constants(src, expected):
     assert bool_constants(src) == expected
@@ -196,7 +198,7 @@ def test_bool_constants(src, expected):
 
 
 def test_unreadable_source_has_no_constants():
-    assert bool_constants("X = False\nif X:\n    pass\ndef (:\n") == {}
+    assert bool_constants("_X = False\nif _X:\n    pass\ndef (:\n") == {}
 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "async"

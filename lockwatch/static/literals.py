@@ -26,11 +26,14 @@ __all__ = ["str_value", "bool_constants", "const_truth"]
 _IP_SHAPE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%\w+)?")
 
 
+_IP_START = frozenset("0123456789abcdefABCDEF:")
+
+
 def str_value(text: str) -> dict:
     """The value dict of a str literal whose text is ``text``."""
     if len(text) > STR_TEXT_MAX:
         return {"const": "str"}
-    if _IP_SHAPE.fullmatch(text) and _is_ip(text):
+    if text[:1] in _IP_START and _IP_SHAPE.fullmatch(text) and _is_ip(text):
         return {"const": "str", "s": text, "ip": text}
     return {"const": "str", "s": text}
 
@@ -47,16 +50,40 @@ def _is_ip(text: str) -> bool:
 
 # ---------------------------------------------------------------------------- P25
 
-# a module-level ``NAME = True|False`` (or ``NAME: bool = ...``) at column 0, and an
-# ``if``/``elif`` whose test starts with that name (``not`` and parentheses allowed): two
-# text screens that leave out nearly every file before any tree is walked
-_BOOL_DEF = re.compile(r"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=[ \t]*(True|False)[ \t]*(?:#.*)?$", re.M)
+# an ``if``/``elif`` whose test starts with the name (``not`` and parentheses allowed): a
+# text screen that leaves out nearly every candidate before the whole tree is walked
 _IF_HEAD = r"\b(?:el)?if[ \t(]+(?:not[ \t(]+)?{}\b"
+# ``global NAME`` somewhere (a lazily set flag, the usual case): ruled out before the walk
+_GLOBAL = r"\bglobal[ \t][^\n]*\b{}\b"
 
 
-def bool_constants(source: str, tree: ast.Module | None = None) -> dict[str, bool]:
-    """Module names bound exactly once in the whole file, by a top-level ``NAME = True`` /
-    ``NAME = False`` (or annotated) statement, and tested by some ``if``: name -> value.
+def ast_candidates(tree: ast.Module) -> set[str]:
+    """Private names (``_IS_SYNC``) a top-level statement of ``tree`` sets to ``True``/``False``
+    (``_NAME = False``, ``_NAME: bool = False``): the candidates of ``bool_constants``. A public
+    module flag is often a setting other modules assign (``logging.raiseExceptions = False``,
+    ``mock.FILTER_DIR``, ``cookiejar.debug``), which no walk of this file sees. The libcst walk finds the
+    same ones in its own tree (``summarise_cst._bool_candidates``)."""
+    out = set()
+    for st in tree.body:
+        t = type(st)
+        if t is ast.Assign:
+            if len(st.targets) != 1:
+                continue
+            target = st.targets[0]
+        elif t is ast.AnnAssign:
+            target = st.target
+        else:
+            continue
+        v = st.value
+        if (type(v) is ast.Constant and type(v.value) is bool and type(target) is ast.Name
+                and target.id[:1] == "_"):
+            out.add(target.id)
+    return out
+
+
+def bool_constants(source: str, tree: ast.Module | None = None, cands: set[str] | None = None) -> dict[str, bool]:
+    """Private module names bound exactly once in the whole file, by a top-level ``_NAME =
+    True`` / ``_NAME = False`` (or annotated) statement, and tested by some ``if``: name -> value.
 
     Any other binding of the name anywhere in the file (an assignment, augmented or
     annotated assignment, ``for``/``with``/``except`` target, import, ``def``, ``class``,
@@ -64,20 +91,24 @@ def bool_constants(source: str, tree: ast.Module | None = None) -> dict[str, boo
     or a function where it would only shadow the global) rules the name out, as does a
     ``from m import *`` anywhere. Not seen: ``globals()[...] = ...`` and ``setattr`` on the
     module object from elsewhere. ``tree`` is the file's ``ast`` (parsed here if not given;
-    a file ``ast`` cannot read has none)."""
-    cands = {m.group(1) for m in _BOOL_DEF.finditer(source)}
+    a file ``ast`` cannot read has none); ``cands``: ``ast_candidates(tree)`` when not given
+    (the caller's top-level ``NAME = True|False`` names, from whichever tree it has)."""
+    if cands is None:
+        if tree is None:
+            tree = _parse(source)
+            if tree is None:
+                return {}
+        cands = ast_candidates(tree)
     if not cands:
         return {}
-    cands = {n for n in cands if re.search(_IF_HEAD.format(re.escape(n)), source)}
+    cands = {n for n in cands if re.search(_IF_HEAD.format(re.escape(n)), source)
+             and not re.search(_GLOBAL.format(re.escape(n)), source)}
     if not cands:
         return {}
     if tree is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # odd escapes in real code
-            try:
-                tree = compile(source, "<lockwatch>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                return {}
+        tree = _parse(source)
+        if tree is None:
+            return {}
     defs: dict[str, int] = {}
     value: dict[str, bool] = {}
     for st in tree.body:
@@ -121,6 +152,15 @@ def bool_constants(source: str, tree: ast.Module | None = None) -> dict[str, boo
                 if type(n) is str and n in bindings:
                     bindings[n] += 2
     return {n: value[n] for n, k in bindings.items() if k == 1}
+
+
+def _parse(source: str) -> ast.Module | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # odd escapes in real code
+        try:
+            return compile(source, "<lockwatch>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
 
 
 def const_truth(test, consts: dict[str, bool], name_of, not_operand, and_or) -> bool | None:

@@ -55,7 +55,9 @@ def summarise_module(source: str, path: str, module: str, is_package: bool = Fal
         raise ParseError("nesting too deep to compute positions") from None
     ms = new_summary(source, path, module, is_package)
     b = _Builder(ms, positions)
-    b.bconst = _bool_constants(source)
+    cands = _bool_candidates(tree)
+    if cands:
+        b.bconst = _bool_constants(source, None, cands)
     try:
         b.run(tree)
     except RecursionError:
@@ -1679,6 +1681,29 @@ def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:
                 ev["pg"] = keep
             else:
                 del ev["pg"]
+
+
+def _bool_candidates(tree: cst.Module) -> set[str]:
+    """``literals.ast_candidates`` on the libcst tree: private names a top-level statement
+    sets to ``True``/``False`` (one plain or annotated assignment, one target)."""
+    out = set()
+    for st in tree.body:
+        if not isinstance(st, cst.SimpleStatementLine):
+            continue
+        for small in st.body:
+            if isinstance(small, cst.Assign):
+                if len(small.targets) != 1:
+                    continue
+                target = small.targets[0].target
+            elif isinstance(small, cst.AnnAssign):
+                target = small.target
+            else:
+                continue
+            v = small.value
+            if (isinstance(target, cst.Name) and isinstance(v, cst.Name) and v.value in ("True", "False")
+                    and target.value[:1] == "_"):
+                out.add(target.value)
+    return out
 
 
 def _name_of(node):
