@@ -19,21 +19,22 @@ import warnings
 
 from lockwatch.static.summary import STR_TEXT_MAX
 
-__all__ = ["str_value", "bool_constants", "const_truth"]
+__all__ = ["bool_constants", "const_truth", "str_value"]
 
 # the shapes ``ipaddress.ip_address`` can accept (dotted quad; anything with a ':' made of
 # hex digits, dots and an optional ``%scope``): most strings fail this before the parse
 _IP_SHAPE = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%\w+)?")
 
 
-_IP_START = frozenset("0123456789abcdefABCDEF:")
+# first characters of an address-shaped literal (the walks skip the check for the others)
+IP_START = frozenset("0123456789abcdefABCDEF:")
 
 
 def str_value(text: str) -> dict:
     """The value dict of a str literal whose text is ``text``."""
     if len(text) > STR_TEXT_MAX:
         return {"const": "str"}
-    if text[:1] in _IP_START and _IP_SHAPE.fullmatch(text) and _is_ip(text):
+    if text[:1] in IP_START and _IP_SHAPE.fullmatch(text) and _is_ip(text):
         return {"const": "str", "s": text, "ip": text}
     return {"const": "str", "s": text}
 

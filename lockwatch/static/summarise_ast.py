@@ -45,17 +45,18 @@ import io
 import re
 import tokenize
 
+from lockwatch.static.literals import IP_START as _IP_START
+from lockwatch.static.literals import bool_constants as _bool_constants
+from lockwatch.static.literals import const_truth
+from lockwatch.static.literals import str_value as _str_value
+from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import IDENT as _IDENT
 from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import ParseError, new_summary
 from lockwatch.static.summarise_common import element_use as _element_use
-from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
-from lockwatch.static.literals import bool_constants as _bool_constants
-from lockwatch.static.literals import const_truth
-from lockwatch.static.literals import str_value as _str_value
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
@@ -64,6 +65,7 @@ from lockwatch.static.summary import (
     FunctionSummary,
     ModuleSummary,
 )
+from lockwatch.static.summary import STR_TEXT_MAX as _STR_MAX
 
 __all__ = ["summarise_tree"]
 
@@ -626,8 +628,13 @@ class _Builder:
             if tv is int or tv is float:
                 return {"const": v}
             if tv is str:
-                # the text of a short literal: file modes, numeric addresses (catalog)
-                return _str_value(v)
+                # the text of a short literal: file modes, numeric addresses (catalog);
+                # literals.str_value inlined but for the address check
+                if len(v) > _STR_MAX:
+                    return {"const": "str"}
+                if v[:1] in _IP_START:
+                    return _str_value(v)
+                return {"const": "str", "s": v}
             if tv is bytes:
                 return {"const": "str"}
             return None
