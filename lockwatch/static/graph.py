@@ -144,7 +144,8 @@ class ConstantGuards:
     ``not_full.wait()`` in the ``else`` of ``put``'s ``if not block:``; events' ``pg``, see
     ``summary.py``). Only ``True``/``False``/``None`` passed by keyword, or by position when
     the position is sure (no ``*args`` at the call or in the callee, the receiver known to be
-    bound or absent); an omitted argument rules nothing out (defaults are not summarised).
+    bound or absent); an omitted argument rules nothing out (``FunctionSummary.defaults``
+    has the literal defaults since SUMMARY_VERSION 23; not read here yet).
 
     Effects restricted this way are remembered once final: in ``compose``, when the
     callee's component of the call graph is composed (``done``); afterwards, always."""
