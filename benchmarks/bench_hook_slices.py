@@ -28,10 +28,10 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lockwatch.config import Config  # noqa: E402
-from lockwatch.static.discover import discover  # noqa: E402
-from lockwatch.static.engine import gc_paused  # noqa: E402
-from lockwatch.static.pool import summarise_files  # noqa: E402
+from lockwatch.config import Config
+from lockwatch.static.discover import discover
+from lockwatch.static.engine import gc_paused
+from lockwatch.static.pool import summarise_files
 
 
 def summaries(tree: str) -> dict:
@@ -98,7 +98,7 @@ def main() -> int:
         cone = closure(closure({m}, up), down)
         rows.append((len(cone) / len(mods), sum(mods[x][1] for x in cone) / total, m))
     rows.sort()
-    q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))]  # noqa: E731
+    q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))]
     mod_share = [r[0] for r in rows]
     byte_share = sorted(r[1] for r in rows)
     print(f"{len(mods)} modules, {total / 1e6:.1f} MB")
