@@ -52,7 +52,12 @@ from lockwatch.static.literals import str_value as _str_value
 from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import IDENT as _IDENT
 from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
-from lockwatch.static.summarise_common import ParseError, new_summary
+from lockwatch.static.summarise_common import (
+    ParseError,
+    drop_rebound_guards,
+    new_summary,
+    tag_guarded,
+)
 from lockwatch.static.summarise_common import element_use as _element_use
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
@@ -1086,7 +1091,7 @@ class _Builder:
         n0 = len(events)
         tb = self._suite(st.body)
         if rules and rules[0]:
-            _tag_guarded(f, n0, rules[0])
+            tag_guarded(f, n0, rules[0])
         f.probe = p0
         hb = f.held
         f.held = h_else
@@ -1100,7 +1105,7 @@ class _Builder:
             else:
                 te = self._suite(orelse)
             if rules and rules[1]:
-                _tag_guarded(f, n0, rules[1])
+                tag_guarded(f, n0, rules[1])
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
@@ -1329,7 +1334,7 @@ class _Builder:
             s.reads = sorted(inner.reads)
             s.attr_reads = sorted(inner.attr_reads)
             if inner.pg_seen:
-                _drop_rebound_guards(inner, self.nonlocal_names)
+                drop_rebound_guards(inner, self.nonlocal_names)
         finally:
             self.f, self.cls = outer_f, outer_cls
         if outer_f is not None and not outer_f.is_module and not in_class:
@@ -2240,44 +2245,6 @@ def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
 
 
 _PG_OPS = (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)
-
-
-def _tag_guarded(f: _Func, start: int, rules: tuple) -> None:
-    """The events from ``start`` on were made in a branch that ``rules`` rule out: they carry
-    them in "pg" ahead of those of inner ``if``s (tagged first, when their walk ended)."""
-    f.pg_seen = True
-    for ev in f.s.events[start:]:
-        pg = [[p, list(c)] for p, c in rules]
-        inner = ev.get("pg")
-        ev["pg"] = pg + inner if inner else pg
-
-
-def _drop_rebound_guards(f: _Func, nonlocal_names: set) -> None:
-    """Sets ``guard_params``. A guard holds only for a parameter the function never rebinds (an assignment, a
-    ``for``/``with``/``except`` target, an import, a ``nonlocal`` in a nested function):
-    drop the others from the events' "pg". The walk's end state tells: a rebound parameter
-    is an alias, or has a local value other than its annotation, or is no longer local."""
-    s = f.s
-    named = set()
-    rebound = set()
-    for ev in s.events:
-        for n, _ in ev.get("pg", ()):
-            named.add(n)
-            loc = s.locals.get(n)
-            if (n in f.alias or n not in f.local_names or n in nonlocal_names
-                    or (loc is not None and list(loc) != ["ann"])):
-                rebound.add(n)
-    s.guard_params = sorted(named - rebound)
-    if not rebound:
-        return
-    for ev in s.events:
-        pg = ev.get("pg")
-        if pg is not None:
-            keep = [x for x in pg if x[0] not in rebound]
-            if keep:
-                ev["pg"] = keep
-            else:
-                del ev["pg"]
 
 
 def _name_of(node):

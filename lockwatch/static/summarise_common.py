@@ -86,3 +86,44 @@ def flags_value(refs: list) -> dict | None:
     if any(r is not None and _FLAG_NAME.match(r.rpartition(".")[2]) for r in refs):
         return {"flags": [r for r in refs if r is not None]}
     return None
+
+
+# P16: the guards of branches on parameters, kept identical for both walks
+
+def tag_guarded(f, start: int, rules: tuple) -> None:
+    """(``f``: either walk's function state: ``s``, ``pg_seen``, ``alias``, ``local_names``.)
+    The events from ``start`` on were made in a branch that ``rules`` rule out: they carry
+    them in "pg" ahead of those of inner ``if``s (tagged first, when their walk ended)."""
+    f.pg_seen = True
+    for ev in f.s.events[start:]:
+        pg = [[p, list(c)] for p, c in rules]
+        inner = ev.get("pg")
+        ev["pg"] = pg + inner if inner else pg
+
+
+def drop_rebound_guards(f, nonlocal_names: set) -> None:
+    """Sets ``guard_params``. A guard holds only for a parameter the function never rebinds (an assignment, a
+    ``for``/``with``/``except`` target, an import, a ``nonlocal`` in a nested function):
+    drop the others from the events' "pg". The walk's end state tells: a rebound parameter
+    is an alias, or has a local value other than its annotation, or is no longer local."""
+    s = f.s
+    named = set()
+    rebound = set()
+    for ev in s.events:
+        for n, _ in ev.get("pg", ()):
+            named.add(n)
+            loc = s.locals.get(n)
+            if (n in f.alias or n not in f.local_names or n in nonlocal_names
+                    or (loc is not None and list(loc) != ["ann"])):
+                rebound.add(n)
+    s.guard_params = sorted(named - rebound)
+    if not rebound:
+        return
+    for ev in s.events:
+        pg = ev.get("pg")
+        if pg is not None:
+            keep = [x for x in pg if x[0] not in rebound]
+            if keep:
+                ev["pg"] = keep
+            else:
+                del ev["pg"]
