@@ -296,7 +296,7 @@ def test_bounded_multiprocessing_queue_is_named_multiprocessing_queue():
     found = of(scan({"m.py": S3TRANSFER.format(Q="multiprocessing.Queue")}), "LW131")
     assert len(found) == 1
     f = found[0]
-    assert "calls multiprocessing.Queue.put (through a call) while holding ProcessPoolDownloader._start_lock" in f.message
+    assert "calls multiprocessing.Queue.put (through ProcessPoolDownloader._shutdown) while holding ProcessPoolDownloader._start_lock" in f.message
     assert "BoundedQueue" not in f.message
     assert f.related[-1].note == "... which calls multiprocessing.Queue.put"
     assert not any("BoundedQueue" in r.note for r in f.related)
@@ -306,7 +306,7 @@ def test_bounded_thread_queue_is_named_queue_queue():
     src = "import queue\n" + S3TRANSFER.format(Q="queue.Queue")
     found = of(scan({"m.py": src}), "LW131")
     assert len(found) == 1
-    assert "calls queue.Queue.put (through a call)" in found[0].message
+    assert "calls queue.Queue.put (through ProcessPoolDownloader._shutdown)" in found[0].message
     assert "BoundedQueue" not in found[0].message
     # the clean twin: an unbounded queue's put never blocks, nothing to report
     assert of(scan({"m.py": src.replace("(1000)", "()")}), "LW131") == []
@@ -745,3 +745,43 @@ def _with_literal_modes_of(src: str, callee: str, mode: str | None):
         mark(fs.events)
         mark(list(fs.locals.values()))
     return {"m": ms}
+
+
+# ---------------------------------------------------------------------------- LW131's chain
+
+CHAIN = '''
+import threading
+import time
+
+
+def _send(sock):
+    time.sleep(1)
+
+
+def flush(sock):
+    _send(sock)
+
+
+class Link:
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def close(self):
+        with self._lock:
+            flush(None)
+
+    def pause(self):
+        with self._lock:
+            time.sleep(1)
+'''
+
+
+def test_lw131_names_the_callees_between_the_lock_and_the_blocking_call():
+    # it said "(through a call)", where LW201 names the chain (third batch, message defects)
+    found = sorted((f.location.line, f.message) for f in scan({"m.py": CHAIN}) if f.code == "LW131")
+    assert [m for _, m in found] == [
+        "Link.close calls time.sleep (through flush -> _send) while holding Link._lock: "
+        "every other thread needing the lock waits too",
+        "Link.pause calls time.sleep while holding Link._lock: every other thread needing the "
+        "lock waits too",
+    ]

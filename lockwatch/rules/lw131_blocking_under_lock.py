@@ -39,8 +39,11 @@ def check(model, config):
             if shown != bs.name and last.note.endswith(f"calls {bs.name}"):
                 witness[-1] = Location(last.path, last.line, last.column, last.note[:-len(bs.name)] + shown)
             what = f"calls {shown}"
-        direct = bs.witness[-1].line == bs.primary.line and bs.witness[-1].path == bs.primary.path
-        via = "" if direct else " (through a call)"
+        # the callees between the call under the lock and the blocking call, named as LW201
+        # names them (the witness steps: "... calls Queue.put", "... which calls _send")
+        callees = [w.note.rsplit("calls ", 1)[-1] for w in witness[:-1]
+                   if w.note.startswith("...") and "calls " in w.note]
+        via = f" (through {' -> '.join(callees)})" if callees else ""
         msg = f"{function_short(model, bs.fid)} {what}{via} while holding {names}: every other thread needing the lock waits too"
         base = (bs.fid, bs.name, *held, len(bs.witness))
         # the n-th such call in the function: two identical calls stay two findings
