@@ -278,6 +278,17 @@ class _Task:
 # The pool (main process side)
 
 
+# Where this lockwatch is imported from: the worker imports the same one.
+_LOCKWATCH_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _parent_extra_path() -> list[str]:
+    """This process's path entries, for what the worker may need beyond its own stdlib and
+    site-packages (a stand-in summariser, a PYTHONPATH install). Appended after them, so
+    none can shadow a module the worker imports; the current directory ('') is left out."""
+    return [p for p in sys.path if p and p != _LOCKWATCH_ROOT]
+
+
 class _Worker:
     """One child interpreter fed through a pipe. A plain subprocess rather than
     ``multiprocessing.Process``: spawn re-imports the caller's ``__main__``, which breaks any
@@ -287,14 +298,22 @@ class _Worker:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         code = (
-            "import sys; sys.path[:0] = %r; "
+            "import sys; r = %r; b = [p for p in sys.path if p != r]; "
+            "sys.path[:] = [r] + b + [p for p in %r if p not in b]; "
             "from lockwatch.static.pool import _child_main; _child_main(%d, %d, %r)"
-            % ([p for p in sys.path if p], to_child_r, from_child_w, summariser)
+            % (_LOCKWATCH_ROOT, _parent_extra_path(), to_child_r, from_child_w, summariser)
         )
         debug = bool(os.environ.get("LOCKWATCH_DEBUG"))
         try:
+            # -I (isolated): no current directory or PYTHONPATH on the worker's path, so the
+            # tree being scanned can never stand in for a module the worker imports (a scan
+            # run inside the CPython stdlib tree made the workers import *its* tokenize.py
+            # and linecache.py: the scanned code ran, and on another Python version every
+            # worker died at start-up and was replaced forever). The interpreter's own
+            # stdlib and site-packages come first; lockwatch's own directory before them
+            # (the same lockwatch as this process), the rest of this process's path after.
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", code],
+                [sys.executable, "-I", "-c", code],
                 pass_fds=(to_child_r, from_child_w),
                 stdin=subprocess.DEVNULL,
                 # Never let a worker write into the report on our stdout.
