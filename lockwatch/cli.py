@@ -115,10 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _engine_scan(paths: list[str], config: Config, progress=None) -> Report:
     from lockwatch.static.engine import scan
+    from lockwatch.static.pool import WorkerStartError
 
-    if progress is None:
-        return scan(paths, config)
-    return scan(paths, config, progress)
+    try:
+        if progress is None:
+            return scan(paths, config)
+        return scan(paths, config, progress)
+    except WorkerStartError as e:
+        # the environment cannot run the parser processes: say so, exit 2 (not a crash)
+        raise UsageError(f"cannot scan: {e}") from None
 
 
 class _Progress:

@@ -48,3 +48,49 @@ def test_a_scan_run_inside_the_tree_imports_nothing_from_it(tmp_path):
     report = json.loads(out.stdout)
     assert [(f["code"], f["path"], f["line"]) for f in report["findings"]] == [("LW131", "app.py", 10)]
     assert report["errors"] == []
+
+
+def _files(tmp_path, n=3):
+    from lockwatch.config import Config
+    from lockwatch.static.discover import discover
+
+    tmp_path.mkdir()
+    for i in range(n):
+        (tmp_path / f"m{i}.py").write_text(f"def f{i}():\n    pass\n")
+    files, errors = discover([str(tmp_path)], Config(root=str(tmp_path), no_cache=True))
+    assert errors == []
+    return files
+
+
+def test_workers_that_cannot_start_stop_the_scan_with_a_clear_error(tmp_path, monkeypatch):
+    # it used to replace them for ever, blaming each file in turn ("parser process exited")
+    import pool_start_standins
+
+    from lockwatch.config import Config
+    from lockwatch.static.pool import WorkerStartError, summarise_files
+
+    files = _files(tmp_path / "src")
+    monkeypatch.setenv("LOCKWATCH_TEST_START_MARKER", str(tmp_path / "marker"))
+    monkeypatch.setenv("LOCKWATCH_TEST_START_ALWAYS", "1")
+    try:
+        summarise_files(files, Config(no_cache=True, jobs=1), summariser=pool_start_standins.SPEC)
+    except WorkerStartError as e:
+        assert "3 in a row, exit status 7" in str(e) and "LOCKWATCH_DEBUG" in str(e)
+    else:
+        raise AssertionError("no WorkerStartError")
+    assert (tmp_path / "marker").read_text().count("died") == 3
+
+
+def test_a_worker_that_dies_starting_does_not_cost_its_file(tmp_path, monkeypatch):
+    import pool_start_standins
+
+    from lockwatch.config import Config
+    from lockwatch.static.pool import summarise_files
+
+    files = _files(tmp_path / "src")
+    monkeypatch.setenv("LOCKWATCH_TEST_START_MARKER", str(tmp_path / "marker"))
+    summaries, errors = summarise_files(files, Config(no_cache=True, jobs=1),
+                                        summariser=pool_start_standins.SPEC)
+    assert errors == []
+    assert sorted(s.module for s in summaries.values()) == ["m0", "m1", "m2"]
+    assert (tmp_path / "marker").read_text().count("died") == 1

@@ -73,6 +73,8 @@ try:
 except (ValueError, OSError, AttributeError):
     _CLOCK_TICKS = 100
 _STARTUP_ALLOWANCE = 60.0  # seconds a worker may take to start before its file counts as hung
+# Workers in a row that die before they are ready: the environment, not a file, is broken.
+_MAX_START_FAILURES = 3
 
 Progress = Callable[[int, int], None]  # (files done, files total)
 
@@ -360,11 +362,17 @@ class _Worker:
                 pass
 
 
+class WorkerStartError(Exception):
+    """The parser processes die before they are ready to take a file: a broken interpreter
+    or installation, not a problem of any file (which is why no file is blamed for it)."""
+
+
 class _Pool:
     def __init__(self, summariser: str, timeout: float) -> None:
         self.summariser = summariser
         self.timeout = timeout
         self.workers: list[_Worker] = []
+        self.start_failures = 0
 
     def grow(self, size: int) -> None:
         while len(self.workers) < size:
@@ -432,6 +440,7 @@ class _Pool:
                     except Exception as e:  # an unpicklable message: a bug, but one file's
                         result = (False, f"internal error: cannot receive the summary: {e}", None)
                 if result == _READY:
+                    self.start_failures = 0
                     w.ready = True
                     w.started = now
                     w.deadline = now + self.timeout
@@ -446,6 +455,20 @@ class _Pool:
                 elif w.conn in ready:
                     busy.remove(w)
                     code = w.exitcode
+                    if not w.ready:
+                        # died before it could read its file: the start-up failed, not the
+                        # file, which goes to the next worker (a few times, then we stop:
+                        # replacing workers that cannot start would go on for ever)
+                        self.start_failures += 1
+                        if self.start_failures >= _MAX_START_FAILURES:
+                            how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+                            raise WorkerStartError(
+                                f"the parser processes exit before they are ready ({self.start_failures} "
+                                f"in a row, {how}); set LOCKWATCH_DEBUG=1 to see their error output")
+                        self._replace(w)
+                        idle.append(self.workers[-1])
+                        pending.appendleft(task)
+                        continue
                     self._replace(w)
                     idle.append(self.workers[-1])
                     # A deterministic crash (libcst on this content) is worth caching; a
