@@ -1,4 +1,4 @@
-"""A stand-in summariser whose worker dies while starting (tests/test_pool_isolation.py):
+"""A stand-in summariser whose worker dies while starting (tests/test_pool_startup.py):
 always, or only the first time (the marker file says it happened)."""
 
 from __future__ import annotations
