@@ -350,19 +350,14 @@ def socket_is_datagram(args: list, kws: dict) -> bool:
 
 def numeric_host(v) -> bool:
     """Is value ``v`` a string literal that is a numeric IPv4/IPv6 address? Read from the mark
-    ``{"const": "str", "ip": text}``, which a summary may put on such a literal (any other
-    string is ``{"const": "str"}``, its text dropped). The summarisers do not make the mark
-    yet (docs/real-world.md, P23): until they do, this is never true, and a datagram
-    ``connect()`` stays blocking, as before."""
+    ``{"const": "str", "s": text, "ip": text}`` that both summarisers put on such a literal
+    (``literals.str_value``); checked again here with the same test, since a summary may come
+    from a cache entry."""
     if not isinstance(v, dict) or not isinstance(v.get("ip"), str):
         return False
-    import ipaddress  # only when a summary marked a literal: the scan's startup stays lean
+    from lockwatch.static.literals import is_ip_address
 
-    try:
-        ipaddress.ip_address(v["ip"])
-    except ValueError:
-        return False
-    return True
+    return is_ip_address(v["ip"])
 
 
 def datagram_connect_waits(args: list, kws: dict) -> bool:

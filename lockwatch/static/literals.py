@@ -34,12 +34,13 @@ def str_value(text: str) -> dict:
     """The value dict of a str literal whose text is ``text``."""
     if len(text) > STR_TEXT_MAX:
         return {"const": "str"}
-    if text[:1] in IP_START and _IP_SHAPE.fullmatch(text) and _is_ip(text):
+    if text[:1] in IP_START and _IP_SHAPE.fullmatch(text) and is_ip_address(text):
         return {"const": "str", "s": text, "ip": text}
     return {"const": "str", "s": text}
 
 
-def _is_ip(text: str) -> bool:
+def is_ip_address(text: str) -> bool:
+    """A numeric IPv4/IPv6 address (what ``ipaddress.ip_address`` accepts)."""
     import ipaddress  # only for address-shaped literals: the walk's startup stays lean
 
     try:
