@@ -231,15 +231,41 @@ def _collect(model):
 _QUEUE_METHODS = frozenset(FEED) | frozenset(DRAIN) | frozenset(DEQUE_FEED) | frozenset(DEQUE_DRAIN)
 
 
-def _callback_functions(model) -> set[str]:
+class _Callbacks:
     """Functions handed out to be called back: protocol handler names, methods passed to a
-    call (not a one-shot thread/task start) or stored on another object."""
+    call (not a one-shot thread/task start) or stored on another object.
+
+    Asked only for the few functions that feed a queue outside a loop. A reference made in
+    a function of module ``M`` names ``M.<name>`` (a function of ``M``, or a method of a class
+    of ``M``: a class and its methods share their module), so whether ``fid`` is handed out
+    is decided by the functions of the modules whose name prefixes ``fid``; those are walked
+    once each, on first need, instead of every event of the program."""
+
+    def __init__(self, model):
+        self.m = model
+        self._by_module: dict[str, set[str]] = {}
+
+    def __contains__(self, fid: str) -> bool:
+        fi = self.m.functions.get(fid)
+        if fi is not None and fi.summary.name in HANDLER_NAMES and fi.cls:
+            return True
+        parts = fid.split(".")
+        for n in range(1, len(parts)):
+            module = ".".join(parts[:n])
+            found = self._by_module.get(module)
+            if found is None:
+                found = self._by_module[module] = _handed_out(self.m, self.m.module_functions(module))
+            if fid in found:
+                return True
+        return False
+
+
+def _handed_out(model, funcs) -> set[str]:
+    """The functions that calls in ``funcs`` pass as an argument (to anything but a
+    one-shot thread/task start) or that ``funcs`` store on another object."""
     out: set[str] = set()
     functions = model.functions
-    for fid, fi in functions.items():
-        if fi.summary.name in HANDLER_NAMES and fi.cls:
-            out.add(fid)
-    for fid, fi in functions.items():
+    for fi in funcs:
         evs = fi.summary.events
         ext_by_idx = None
         cid = fi.cls
@@ -254,7 +280,7 @@ def _callback_functions(model) -> set[str]:
                 if not a and not k:
                     continue
                 # the functions the arguments name (``_ref_target``, inlined: this runs for
-                # every call of the program), first: most name none, and only then is the
+                # every call of the module), first: most name none, and only then is the
                 # (costlier) one-shot test of the callee needed
                 found = []
                 for v in (*(a or ()), *(k.values() if k else ())):
@@ -426,7 +452,7 @@ def check(model, config):
     unbounded = {s: i for s, i in slots.created.items() if not i["bounded"]}
     if not unbounded:
         return
-    callbacks = None  # costly (every event of the program): only for a feed outside a loop
+    callbacks = _Callbacks(model)  # walks a module's events on first need
     feeds: dict[tuple, list] = {}
     drains: dict[tuple, list] = {}
     # the calls of a queue method (the index, not every call event of the program)
@@ -465,8 +491,6 @@ def check(model, config):
             if "lp" in ev:
                 hot_feeds.append((fi, ev, "in a loop"))
             else:
-                if callbacks is None:
-                    callbacks = _callback_functions(model)
                 if fi.id not in callbacks:
                     continue
                 hot_feeds.append((fi, ev, "from a callback"))
