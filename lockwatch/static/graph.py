@@ -123,7 +123,8 @@ def compose(m: ProgramModel) -> None:
     for comp in _sccs_callees_first(adj):
         members = sorted(comp)
         if len(members) == 1 and members[0] not in adj[members[0]]:
-            _compose_one(m, m.functions[members[0]], guards)
+            fi = m.functions[members[0]]
+            _collect(m, fi, fi.acq_eff, fi.block_eff, guards)   # one pass: no fixpoint to test
             guards.done.add(members[0])
             continue
         for _ in range(_MAX_ROUNDS):
@@ -180,6 +181,8 @@ class ConstantGuards:
 
     def effects(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> tuple[dict, dict, frozenset]:
         """(lock effects, blocking effects, skipped event indices) of ``g`` seen from ``cs``."""
+        if not g.summary.guard_params or not cs.args and not cs.kws:
+            return g.acq_eff, g.block_eff, _NO_SKIP   # ``skipped``'s first test: most calls
         skip = self.skipped(fi, cs, g, recv)
         if not skip:
             return g.acq_eff, g.block_eff, skip
@@ -262,6 +265,7 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
         for a in acqs:
             if a.blocking:
                 put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)}"),) + a.via)
+    functions = m.functions
     for cs in fi.calls:
         if skip and cs.idx in skip:
             continue
@@ -270,12 +274,17 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
         if cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
             put(blk, f"Condition.wait@{cs.lockm[0]}", ((*cs.loc[:3], f"... which waits on {short_name(cs.lockm[0])}"),))
         for g_id, recv in cs.targets:
-            g = m.functions.get(g_id)
+            g = functions.get(g_id)
             if g is None or g is fi and not skip and not acq and not blk:
                 continue   # (a recursive call adds nothing while the function has no effect)
-            if not _runs_in_call(cs, g):
-                continue
-            g_acq, g_blk, g_skip = guards.effects(fi, cs, g, recv)
+            if g.summary.is_async and cs.use != "await":
+                continue   # ``_runs_in_call``, inlined: this loop visits every call edge
+            if g.summary.guard_params and (cs.args or cs.kws):
+                g_acq, g_blk, g_skip = guards.effects(fi, cs, g, recv)
+            else:   # ``guards.effects``'s first test, inlined: nothing to rule out (most calls)
+                g_acq, g_blk, g_skip = g.acq_eff, g.block_eff, _NO_SKIP
+            if not g_acq and not g_blk and not (cs.fnargs and g.param_calls):
+                continue   # nothing to carry over (most callees): no witness step to make
             # an override reached by virtual dispatch is only possibly run: its locks make
             # order edges, its blocking calls are not claimed (logging's Handler.emit would
             # otherwise "block" in every subclass's way)
@@ -285,7 +294,7 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
             if bound and g_skip:
                 bound = [b for b in bound if b[0] not in g_skip]
             if not g_acq and not g_blk and not bound:
-                continue   # nothing to carry over (most callees): no witness step to make
+                continue
             step = (*cs.loc[:3], f"... calls {g.short}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
             for (lock, p), ch in list(g_acq.items()):
                 key = _renamed(cs, lock, p, recv)
