@@ -98,18 +98,16 @@ def _finished_attrs(model) -> set[str]:
     if cached is not None:
         return cached
     out = set()
-    for fi in model.functions.values():
-        for ev in fi.summary.events:
-            e = ev["e"]
-            if e == "call":
-                # ``x.attr.join()``: the name before the last, for a chain of 3 or more
-                head, _, last = ev["f"].rpartition(".")
-                if last in FINISH and "." in head:
-                    out.add(head.rpartition(".")[2])
-            elif e == "acq":
-                r = ev["r"]
-                if "." in r:
-                    out.add(r.rpartition(".")[2])   # ``with self._pool:``
+    # the model's shared indexes: the calls of a finishing method, every acquisition event
+    for _fi, _i, ev in model.call_events(last=FINISH):
+        # ``x.attr.join()``: the name before the last, for a chain of 3 or more
+        head, _, last = ev["f"].rpartition(".")
+        if last in FINISH and "." in head:
+            out.add(head.rpartition(".")[2])
+    for _fi, _i, ev in model.acq_events():
+        r = ev["r"]
+        if "." in r:
+            out.add(r.rpartition(".")[2])   # ``with self._pool:``
     model._lw211_finished = out
     return out
 

@@ -196,6 +196,45 @@ class ProgramModel:
     def lock(self, lock_id: str) -> LockClass | None:
         return self.locks.get(lock_id)
 
+    def _calls_index(self) -> tuple:
+        """One pass over every event and every linked call site of the program, shared by
+        the checks that look for a few calls (``call_events``), ``callers`` (races, LW303)
+        and ``acq_events`` (LW211): (len(functions), functions, by called ref's last name,
+        by external name, callee fid -> callers, acquisition events). Built on first use;
+        built again if functions were added since."""
+        idx = self.__dict__.get("_call_index")
+        if idx is not None and idx[0] == len(self.functions):
+            return idx
+        by_last: dict[str, list] = {}
+        by_ext: dict[str, list] = {}
+        callers: dict[str, list] = {}
+        acq_events: list = []
+        funcs = list(self.functions.values())
+        for n, fi in enumerate(funcs):
+            for i, ev in enumerate(fi.summary.events):
+                e = ev["e"]
+                if e == "call":
+                    key = (ev.get("f") or "").rpartition(".")[2]
+                    hits = by_last.get(key)
+                    if hits is None:
+                        by_last[key] = [(n, i)]
+                    else:
+                        hits.append((n, i))
+                elif e == "acq":
+                    acq_events.append((fi, i, ev))
+            for cs in fi.calls:
+                for g, recv in cs.targets:
+                    hits = callers.get(g)
+                    if hits is None:
+                        callers[g] = [(fi, cs, recv)]
+                    else:
+                        hits.append((fi, cs, recv))
+                if cs.ext and cs.idx >= 0:
+                    for name in cs.ext:
+                        by_ext.setdefault(name, []).append((n, cs.idx))
+        idx = self.__dict__["_call_index"] = (len(self.functions), funcs, by_last, by_ext, callers, acq_events)
+        return idx
+
     def call_events(self, ext=(), last=(), targets=None) -> list[tuple[FunctionInfo, int, dict]]:
         """The call events (function, event index, event) that may concern a check, in
         model order (functions as in ``functions``, then event order): those whose linked
@@ -204,34 +243,19 @@ class ProgramModel:
         A superset the check filters as it would every event: the checks that look for a
         few calls (thread and task creation, queue methods) need not walk every event of
         the program each. One index for all of them, built on first use."""
-        idx = self.__dict__.get("_call_index")
-        if idx is None or idx[0] != len(self.functions):
-            by_last: dict[str, list] = {}
-            by_ext: dict[str, list] = {}
-            by_target: dict[str, list] = {}
-            funcs = list(self.functions.values())
-            for n, fi in enumerate(funcs):
-                for i, ev in enumerate(fi.summary.events):
-                    if ev["e"] == "call":
-                        by_last.setdefault((ev.get("f") or "").rpartition(".")[2], []).append((n, i))
-                for cs in fi.calls:
-                    if cs.idx < 0:
-                        continue
-                    for name in cs.ext:
-                        by_ext.setdefault(name, []).append((n, cs.idx))
-                    for g, _recv in cs.targets:
-                        by_target.setdefault(g, []).append((n, cs.idx))
-            idx = self.__dict__["_call_index"] = (len(self.functions), funcs, by_last, by_ext, by_target)
-        _, funcs, by_last, by_ext, by_target = idx
+        _, funcs, by_last, by_ext, callers, _acqs = self._calls_index()
         hits: set = set()
         for name in ext:
             hits.update(by_ext.get(name, ()))
         for name in last:
             hits.update(by_last.get(name, ()))
         if targets is not None:
-            for g, where in by_target.items():
+            pos = None
+            for g, where in callers.items():
                 if targets(g):
-                    hits.update(where)
+                    if pos is None:
+                        pos = {id(fi): n for n, fi in enumerate(funcs)}
+                    hits.update((pos[id(fi)], cs.idx) for fi, cs, _recv in where if cs.idx >= 0)
         out = []
         for n, i in sorted(hits):
             fi = funcs[n]
@@ -239,6 +263,16 @@ class ProgramModel:
             if ev["e"] == "call":
                 out.append((fi, i, ev))
         return out
+
+    def callers(self) -> dict[str, list[tuple[FunctionInfo, CallSite, str]]]:
+        """Callee fid -> [(calling function, call site, receiver path)] for every linked
+        call site (implicit ones included), in model order. Read-only: shared."""
+        return self._calls_index()[4]
+
+    def acq_events(self) -> list[tuple[FunctionInfo, int, dict]]:
+        """Every acquisition event (function, event index, event) of the program, in model
+        order. Read-only: shared."""
+        return self._calls_index()[5]
 
     def module_functions(self, module: str) -> list[FunctionInfo]:
         """The functions of ``module``, in the order of ``functions``. Built once for all

@@ -135,8 +135,8 @@ class _Index:
 
     def __init__(self, model: ProgramModel):
         self.setters: dict[str, list[FunctionInfo]] = {}
-        # callee fid -> [(calling function, call site, receiver path)]
-        self.callers: dict[str, list[tuple]] = {}
+        # callee fid -> [(calling function, call site, receiver path)] (the model's, shared)
+        self.callers: dict[str, list[tuple]] = model.callers()
         self.lock_modules: set[str] = set()
         # classes with a method that takes a thread lock: their instances guard themselves
         self.lock_owners: set[str] = set()
@@ -149,9 +149,6 @@ class _Index:
                 self.lock_owners.add(fi.cls)
             if fi.cls is not None and fid.endswith(".<setter>"):
                 self.setters.setdefault(fi.cls, []).append(fi)
-            for cs in fi.calls:
-                for g, recv in cs.targets:
-                    self.callers.setdefault(g, []).append((fi, cs, recv))
             if not fi.acqs:
                 continue
             mod_dots = fi.module.count(".") + 1
