@@ -40,8 +40,7 @@ def check(model, config):
     released_anywhere: set[str] = set()
     for fi in model.functions.values():
         released_anywhere |= fi.released
-    for fid in sorted(model.functions):
-        fi = model.functions[fid]
+    for fid, fi in model.sorted_functions():
         for site in fi.summary.acquire_sites:
             status = site["status"]
             if status == "ok":

@@ -37,8 +37,7 @@ def offload_for(model, module: str) -> str:
 
 def check(model, config):
     extra = frozenset(getattr(config, "blocking_calls", None) or ())
-    for fid in sorted(model.functions):
-        fi = model.functions[fid]
+    for fid, fi in model.sorted_functions():
         if not fi.is_async:
             continue
         offload = offload_for(model, fi.module)

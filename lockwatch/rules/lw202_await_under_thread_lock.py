@@ -25,8 +25,7 @@ def _thread_locks(model, fi, held):
 
 
 def check(model, config):
-    for fid in sorted(model.functions):
-        fi = model.functions[fid]
+    for fid, fi in model.sorted_functions():
         if not fi.is_async:
             continue
         events = fi.summary.events

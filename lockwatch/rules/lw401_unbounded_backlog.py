@@ -186,20 +186,22 @@ def _collect(model):
     # a ref resolves to a created slot only when its last name is a slot's (or an alias's)
     # name, or it is a bare imported name (``from m import q``: the slot's name is m's)
     names = {s[2] for s in slots.created}
-    for fid, fi in model.functions.items():
+    for fi in model.functions.values():
         evs = fi.summary.events
         imports = None
         for cs in fi.calls:
             if cs.idx < 0 or not cs.targets:
                 continue
             ev = evs[cs.idx]
-            if not ev.get("a") and not ev.get("k"):
+            a = ev.get("a")
+            k = ev.get("k")
+            if not a and not k:
                 continue
-            vals = [(i, None, v) for i, v in enumerate(ev.get("a") or [])]
-            vals += [(None, k, v) for k, v in (ev.get("k") or {}).items()]
+            # the arguments that are references (this runs for every linked call)
+            vals = [(i, None, v) for i, v in enumerate(a) if isinstance(v, dict) and isinstance(v.get("r"), str)] if a else []
+            if k:
+                vals += [(None, kw, v) for kw, v in k.items() if isinstance(v, dict) and isinstance(v.get("r"), str)]
             for pos, kw, v in vals:
-                if not isinstance(v, dict) or not isinstance(v.get("r"), str):
-                    continue
                 r = v["r"]
                 if r.rpartition(".")[2] not in names:
                     if "." in r:

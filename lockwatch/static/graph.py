@@ -120,13 +120,16 @@ def compose(m: ProgramModel) -> None:
     G = m.call_graph
     adj = dict(G.adjacency())
     guards = ConstantGuards(m)
+    functions = m.functions
+    done = guards.done
     for comp in _sccs_callees_first(adj):
-        members = sorted(comp)
-        if len(members) == 1 and members[0] not in adj[members[0]]:
-            fi = m.functions[members[0]]
-            _collect(m, fi, fi.acq_eff, fi.block_eff, guards)   # one pass: no fixpoint to test
-            guards.done.add(members[0])
+        if len(comp) == 1 and comp[0] not in adj[comp[0]]:
+            fi = functions[comp[0]]
+            if fi.calls or fi.acqs or fi.deco_acqs:   # (else nothing to collect)
+                _collect(m, fi, fi.acq_eff, fi.block_eff, guards)   # one pass: no fixpoint to test
+            done.add(comp[0])
             continue
+        members = sorted(comp)
         for _ in range(_MAX_ROUNDS):
             changed = False
             for fid in members:
@@ -247,15 +250,16 @@ def _compose_one(m: ProgramModel, fi: FunctionInfo, guards: ConstantGuards) -> b
     return before != after
 
 
+def _put(d: dict, key, chain) -> None:
+    if _better(d.get(key), chain):
+        d[key] = chain
+
+
 def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: ConstantGuards,
              skip: frozenset = _NO_SKIP) -> None:
     """Add ``fi``'s effects (its own and its callees') to ``acq``/``blk``, leaving out its
     events in ``skip``."""
-
-    def put(d, key, chain):
-        if _better(d.get(key), chain):
-            d[key] = chain
-
+    put = _put
     for a in fi.deco_acqs:
         if a.blocking:
             put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)} (decorator)"),) + a.via)
@@ -419,8 +423,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
         else:
             g.add_edge(a.lock, b_lock, witnesses=[witness])
 
-    for fid in sorted(m.functions):
-        fi = m.functions[fid]
+    for _fid, fi in m.sorted_functions():
         events = fi.summary.events
         for idx in sorted(fi.acqs):
             H = _held(fi, events[idx]["h"], escaping)

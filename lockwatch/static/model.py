@@ -200,8 +200,8 @@ class ProgramModel:
         """One pass over every event and every linked call site of the program, shared by
         the checks that look for a few calls (``call_events``), ``callers`` (races, LW303)
         and ``acq_events`` (LW211): (len(functions), functions, by called ref's last name,
-        by external name, callee fid -> callers, acquisition events). Built on first use;
-        built again if functions were added since."""
+        by external name, callee fid -> callers, acquisition events, id(function) -> its
+        position in functions). Built on first use; built again if functions were added."""
         idx = self.__dict__.get("_call_index")
         if idx is not None and idx[0] == len(self.functions):
             return idx
@@ -232,7 +232,8 @@ class ProgramModel:
                 if cs.ext and cs.idx >= 0:
                     for name in cs.ext:
                         by_ext.setdefault(name, []).append((n, cs.idx))
-        idx = self.__dict__["_call_index"] = (len(self.functions), funcs, by_last, by_ext, callers, acq_events)
+        pos = {id(fi): n for n, fi in enumerate(funcs)}
+        idx = self.__dict__["_call_index"] = (len(self.functions), funcs, by_last, by_ext, callers, acq_events, pos)
         return idx
 
     def call_events(self, ext=(), last=(), targets=None) -> list[tuple[FunctionInfo, int, dict]]:
@@ -243,18 +244,15 @@ class ProgramModel:
         A superset the check filters as it would every event: the checks that look for a
         few calls (thread and task creation, queue methods) need not walk every event of
         the program each. One index for all of them, built on first use."""
-        _, funcs, by_last, by_ext, callers, _acqs = self._calls_index()
+        _, funcs, by_last, by_ext, callers, _acqs, pos = self._calls_index()
         hits: set = set()
         for name in ext:
             hits.update(by_ext.get(name, ()))
         for name in last:
             hits.update(by_last.get(name, ()))
         if targets is not None:
-            pos = None
             for g, where in callers.items():
                 if targets(g):
-                    if pos is None:
-                        pos = {id(fi): n for n, fi in enumerate(funcs)}
                     hits.update((pos[id(fi)], cs.idx) for fi, cs, _recv in where if cs.idx >= 0)
         out = []
         for n, i in sorted(hits):
@@ -285,6 +283,17 @@ class ProgramModel:
                 by.setdefault(f.module, []).append(f)
             idx = self.__dict__["_by_module"] = (len(self.functions), by)
         return idx[1].get(module, [])
+
+    def sorted_functions(self) -> list[tuple[str, FunctionInfo]]:
+        """(fid, function) for every function, in the order of fid: the order findings and
+        graph witnesses are made in. Sorted once for the lock graph and the checks that walk every function
+        (LW102, LW121, LW201, LW202, races); sorted again if functions were added since.
+        Read-only: shared."""
+        idx = self.__dict__.get("_sorted_functions")
+        if idx is None or idx[0] != len(self.functions):
+            functions = self.functions
+            idx = self.__dict__["_sorted_functions"] = (len(functions), [(f, functions[f]) for f in sorted(functions)])
+        return idx[1]
 
     def function(self, fid: str) -> FunctionInfo | None:
         return self.functions.get(fid)

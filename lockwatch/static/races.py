@@ -250,17 +250,6 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     methods = _class_methods(model, cid)
     if not methods:
         return None
-    method_names = set(ci.summary.methods) | {m.summary.name for m in methods}
-    inherited = set(method_names) | set(ci.inst_attrs)
-    for base in ci.mro[1:]:
-        bc = model.classes.get(base)
-        if bc is not None:
-            inherited |= set(bc.summary.methods) | set(bc.inst_attrs)
-    if {"acquire", "release"} <= inherited:
-        # a synchronisation primitive itself (an RLock, a semaphore, a Condition whose
-        # acquire/release are its lock's): its state is guarded by ownership protocols
-        # ("the caller holds the lock") the lockset view cannot see
-        return None
     reasons = []
     declared = cid in configured or ci.summary.qualname in configured
     for d in ci.summary.decorators:
@@ -292,7 +281,19 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                                          Location(ci.path, entry.get("l", 0), entry.get("c", 1))))
     if not (owns or declared or guards) and not any(fi.id in _index(model).hand_off_fids for fi in methods):
         # nothing can make it a candidate (no lock, no declaration, no method that could
-        # hand a method of self to a thread): the verdict below would be None
+        # hand a method of self to a thread): the verdict below would be None (tested
+        # first: most classes end here, and the test below costs more)
+        return None
+    method_names = set(ci.summary.methods) | {m.summary.name for m in methods}
+    inherited = set(method_names) | set(ci.inst_attrs)
+    for base in ci.mro[1:]:
+        bc = model.classes.get(base)
+        if bc is not None:
+            inherited |= set(bc.summary.methods) | set(bc.inst_attrs)
+    if {"acquire", "release"} <= inherited:
+        # a synchronisation primitive itself (an RLock, a semaphore, a Condition whose
+        # acquire/release are its lock's): its state is guarded by ownership protocols
+        # ("the caller holds the lock") the lockset view cannot see
         return None
     threaded = False
     hand_offs: dict[str, list[bool]] = {}
@@ -715,8 +716,7 @@ def global_check_then_act(model: ProgramModel, config=None) -> list[GlobalCheckT
     under the assignment's lock)."""
     out: list[GlobalCheckThenAct] = []
     cache: dict[str, bool] = {}
-    for fid in sorted(model.functions):
-        fi = model.functions[fid]
+    for fid, fi in model.sorted_functions():
         if not fi.summary.globals_decl or fi.is_async:
             continue
         events = fi.summary.events
