@@ -278,6 +278,8 @@ class _Builder:
         # Can an expression rebind a name (``:=``, the only binding inside an expression)?
         # If not, refs stay the same while one expression is walked.
         self.walrus = ":=" in source
+        # Can two statements share a line (``a; b``)? Not without a ``;`` in the text.
+        self.semi = ";" in source
         # names declared ``nonlocal`` so far: a nested function may rebind such a parameter
         self.nonlocal_names: set[str] = set()
         self._lines_cache: list[str] | None = None
@@ -355,7 +357,12 @@ class _Builder:
         col = self.ccol(line, node.col_offset)
         text = self.lines[line - 1]
         k = col + len(keyword)
-        if text.startswith(keyword, col) and text[k:k + 1] == " ":
+        if self.ascii:
+            # in an ASCII file the name is spelt as ast has it: ``def name`` is that text
+            name = node.name
+            if text.startswith(keyword, col) and text[k:k + 1] == " " and text.startswith(name, k + 1):
+                return line, k + 2, name
+        elif text.startswith(keyword, col) and text[k:k + 1] == " ":
             # the usual ``def name``: one space, then the name (what the general case finds)
             m = _WORD.match(text, k + 1)
             if m is not None:
@@ -420,8 +427,8 @@ class _Builder:
             line, col = self.loc(node)
         f = self.f
         if f.loops:
-            return {"e": kind, "l": line, "c": col, "h": list(f.held), "lp": f.loops[-1][0]}
-        return {"e": kind, "l": line, "c": col, "h": list(f.held)}
+            return {"e": kind, "l": line, "c": col, "h": [*f.held], "lp": f.loops[-1][0]}
+        return {"e": kind, "l": line, "c": col, "h": [*f.held]}
 
     def _ev(self, kind: str, node, **kw) -> int:
         ev = self._ev_start(kind, node)
@@ -706,6 +713,7 @@ class _Builder:
         after its line starts (``_rest``: what the release analysis looks at). A ``done()``
         fact learnt in the body (after ``if not fut.done(): return``) ends with it."""
         small = self._small
+        semi = self.semi
         n = len(stmts)
         j = 0
         f = self.f
@@ -720,14 +728,16 @@ class _Builder:
                             return True
                         continue
                     # a statement line: simple statements each starting where the last ends
+                    # (``a; b``: a file without ``;`` has none, and is spared the positions)
                     k = j + 1
-                    end = st.end_lineno
-                    while k < n:
-                        nx = stmts[k]
-                        if nx.lineno != end or type(nx) in _COMPOUND_TYPES:
-                            break
-                        end = nx.end_lineno
-                        k += 1
+                    if semi and k < n:
+                        end = st.end_lineno
+                        while k < n:
+                            nx = stmts[k]
+                            if nx.lineno != end or type(nx) in _COMPOUND_TYPES:
+                                break
+                            end = nx.end_lineno
+                            k += 1
                     if k == j + 1:
                         j = k
                         if small(st, stmts, k):
@@ -820,9 +830,16 @@ class _Builder:
                 use, tg = "attr", self.chain(target)
             elif tt is _Subscript:
                 use, tg = "container", self.chain(target)
-            self._expr(small.value, use, tg, stmts, i)
+            value = small.value
+            if type(value) is _Call:
+                # the call's value as its event has it: the first target need not redo it
+                pre = self._call(value, use, tg, stmts, i, True)
+            else:
+                self._expr(value, use, tg, stmts, i)
+                pre = None
             for tgt in small.targets:
-                self._assign(tgt, small.value)
+                self._assign(tgt, value, pre=pre)
+                pre = None
             return False
         if t is ast.AnnAssign:
             if small.value is not None:
@@ -848,9 +865,15 @@ class _Builder:
                 self._expr(tg, "expr")
             return False
         if t is _Return:
-            if small.value is not None:
-                self._expr(small.value, "return")
-                v = self.value(small.value)
+            value = small.value
+            if value is not None:
+                if type(value) is _Call:
+                    v = self._call(value, "return", want=True)
+                    if v is None:
+                        v = self.value(value)
+                else:
+                    self._expr(value, "return")
+                    v = self.value(value)
                 if v is not None:
                     f.s.returns.append(v)
             f.exits.append(f.held)
@@ -944,14 +967,15 @@ class _Builder:
         base = r.partition(".")[0]
         return base == "@self" or base == "@cls" or (self.f is not None and base in self.f.local_names)
 
-    def _assign(self, target, value_node, ann=None) -> None:
+    def _assign(self, target, value_node, ann=None, pre=None) -> None:
+        """``pre``: ``value(value_node)`` when the caller has it (``_call``'s), else None."""
         f = self.f
         t = type(target)
         if f is not None and f.done:
             _forget_done(f, self.chain(target))
         if t is _Name:
             name = target.id
-            v = self.value(value_node)
+            v = self.value(value_node) if pre is None else pre
             if ann is not None and v is None:
                 ar = self.ann_ref(ann)
                 v = {"ann": ar} if ar else None
@@ -988,7 +1012,8 @@ class _Builder:
             self._recv(target.value)
             r = self.chain(target)
             if r and (self._tracked_attr(r) or f.is_module):
-                kw = {"r": r, "v": self.value(value_node)}
+                # (without ``:=`` the receiver's walk cannot have changed a ref since ``pre``)
+                kw = {"r": r, "v": self.value(value_node) if pre is None or self.walrus else pre}
                 if ann is not None:
                     kw["ann"] = self.ann_ref(ann)
                 self._ev("wr", target, **kw)
@@ -1285,8 +1310,11 @@ class _Builder:
         if kind == "setter":
             qual += ".<setter>"
         p = node.args
-        positional = [x.arg for x in (*p.posonlyargs, *p.args)]
-        params = positional + [x.arg for x in p.kwonlyargs]
+        posonly = p.posonlyargs
+        pargs = (*posonly, *p.args) if posonly else p.args
+        positional = [x.arg for x in pargs]
+        kwonly = p.kwonlyargs
+        params = positional + [x.arg for x in kwonly] if kwonly else positional
         vararg = p.vararg.arg if p.vararg is not None else None
         s = FunctionSummary(
             qualname=qual, name=name, line=line, col=col,
@@ -1300,19 +1328,22 @@ class _Builder:
             s.self_name = positional[0]
         elif not in_class and positional and positional[0] == "self":
             s.self_name = "self"   # wrapper defined outside a class, e.g. in a decorator
-        s.return_ann = self.ann_ref(node.returns) if node.returns is not None else None
-        if p.defaults or p.kwonlyargs:
-            _literal_defaults(self, s, (*p.posonlyargs, *p.args)[len(p.posonlyargs) + len(p.args) - len(p.defaults):],
-                              p.defaults)
-            _literal_defaults(self, s, p.kwonlyargs, p.kw_defaults)
-        for prm in (*p.posonlyargs, *p.args, *p.kwonlyargs):
-            pn = prm.arg
-            if pn == s.self_name:
-                continue
-            ar = self.ann_ref(prm.annotation) if prm.annotation is not None else None
-            if ar:
-                s.locals[pn] = {"ann": ar}
-        s.assigned = []
+        returns = node.returns
+        s.return_ann = self.ann_ref(returns) if returns is not None else None
+        defaults = p.defaults
+        if defaults or kwonly:
+            _literal_defaults(self, s, pargs[len(pargs) - len(defaults):], defaults)
+            _literal_defaults(self, s, kwonly, p.kw_defaults)
+        self_name = s.self_name
+        for prms in (pargs, kwonly):
+            for prm in prms:
+                a = prm.annotation
+                if a is not None:
+                    pn = prm.arg
+                    if pn != self_name:
+                        ar = self.ann_ref(a)
+                        if ar:
+                            s.locals[pn] = {"ann": ar}
         self.ms.functions[qual] = s
         if in_class and kind != "setter":
             outer_cls.methods[name] = qual
@@ -1467,7 +1498,9 @@ class _Builder:
                 f.held = f.held[:j] + f.held[j + 1:]
                 break
 
-    def _call(self, node, use: str, target=None, stmts=None, i=0) -> None:
+    def _call(self, node, use: str, target=None, stmts=None, i=0, want=False) -> dict | None:
+        """The walk of a call; ``want``: also return ``value(node)`` when the walk made it
+        (None when it did not: an acquire, release, ``enter_context``, an unknown callee)."""
         f = self.f
         fn = node.func
         ft = type(fn)
@@ -1582,11 +1615,17 @@ class _Builder:
                 if fr is None:
                     return
             kws = {}
-        ev = self._ev_start("call", node)
-        ev["f"] = fr
-        ev["a"] = args
-        ev["k"] = kws
-        ev["u"] = use
+        # the event in one display (``_ev_start`` inlined: a call is the most common event)
+        if self.ascii:
+            line, col = node.lineno, node.col_offset + 1
+        else:
+            line, col = self.loc(node)
+        held = f.held
+        if f.loops:
+            ev = {"e": "call", "l": line, "c": col, "h": [*held], "lp": f.loops[-1][0],
+                  "f": fr, "a": args, "k": kws, "u": use}
+        else:
+            ev = {"e": "call", "l": line, "c": col, "h": [*held], "f": fr, "a": args, "k": kws, "u": use}
         if target is not None:
             ev["t"] = target
         if star_pos:
@@ -1600,6 +1639,9 @@ class _Builder:
         if f.probe:
             ev["pb"] = list(f.probe)
         f.s.events.append(ev)
+        if want and fr != "@super":
+            return {"call": fr, "a": [*args], "k": {**kws} if kws else {}}
+        return None
 
     def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:
         # node types in order of frequency (stdlib: names and constants are 60% of calls)
