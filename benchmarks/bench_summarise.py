@@ -2,7 +2,7 @@
 
     python benchmarks/bench_summarise.py [--tree DIR] [--json OUT] [--limit N]
     python benchmarks/bench_summarise.py --ab BASE [--rounds N] [--tree DIR ...] [--json OUT]
-    python benchmarks/bench_summarise.py --encode [--tree DIR]
+    python benchmarks/bench_summarise.py --encode [--tree DIR ...] [--rounds N] [--json OUT]
 
 Over every ``.py`` file of the tree (default: the CPython 3.12 stdlib without tests, as
 ``bench_scan.py`` builds it; ``/tmp/stdlib/tree`` is used when it exists):
@@ -24,11 +24,13 @@ adjacent in time, so that one is less sensitive to other load on the machine). E
 hashes of the two sides must be equal (byte-identical summaries) or the run says so.
 Several ``--tree`` may be given.
 
-``--encode``: what a worker does with a summary after the walk, per file: the cache entry
-(``cache.encode_summary_entry(key, summary.to_dict())``), pickling the ``ModuleSummary`` for
-the pipe to the main process and unpickling it there (collector off, as in ``lockwatch
-scan``), against alternatives: the entry without json's cycle check (same bytes), pickling
-``to_dict()``, the main process decoding the cache entry instead of a pickle.
+``--encode [--rounds N]``: what a worker does with a summary after the walk, per file: its
+cache entry (``cache.encode_summary_entry(key, summary.to_entry())``), and what the main
+process does with the entry's bytes (``cache.decode_entry`` + ``ModuleSummary.from_entry``),
+against entry format 1 (``to_dict()`` as it is, json.loads + from_dict: 3f0cc24's) in the
+same run, alternating which goes first, collector off (as in a worker and in the main
+process of ``lockwatch scan``); CPU per side, medians over the rounds, the ratio, the
+entries' total size, and a check that every summary comes back with the same ``to_dict()``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ import ast
 import hashlib
 import json
 import os
-import pickle
 import statistics
 import subprocess
 import sys
@@ -203,73 +204,114 @@ def ab(base: str, trees: list[str], rounds: int, limit: int, out_json: str | Non
 
 
 # ---------------------------------------------------------------------- after the walk
-def encode_costs(trees: list[str], limit: int, out_json: str | None) -> None:
-    """Per file, as a worker does: walk, then each way of handing the summary on. The
-    loads run with the collector off, as in the main process of ``lockwatch scan``."""
+def _format1_entry(summary, key: str = "0" * 64) -> bytes:
+    """The cache entry of entry format 1 (3f0cc24 and before: ``to_dict()`` as it is), for
+    comparison in the same run."""
+    return json.dumps({"k": key, "summary": summary.to_dict()}, separators=(",", ":"), ensure_ascii=False,
+                      check_circular=False).encode("utf-8", "surrogatepass")
+
+
+def _format1_decode(raw: bytes):
+    """Format 1's decoding: ``json.loads`` + ``from_dict`` of the ``to_dict()`` layout."""
+    from lockwatch.static.summary import ClassSummary, FunctionSummary, ModuleSummary
+
+    d = json.loads(raw)["summary"]
+    return ModuleSummary(
+        module=d["module"], path=d["path"], is_package=d.get("is_package", False),
+        imports=d.get("imports", {}), star_imports=d.get("star_imports", []), globals=d.get("globals", {}),
+        functions={k: FunctionSummary(**f) for k, f in d.get("functions", {}).items()},
+        classes={k: ClassSummary(**c) for k, c in d.get("classes", {}).items()},
+        suppressions=d.get("suppressions", {}), guard_comments=d.get("guard_comments", {}))
+
+
+def encode_costs(trees: list[str], limit: int, out_json: str | None, rounds: int = 1) -> None:
+    """Per file, as a worker does: walk, then encode the summary's cache entry; then decode
+    it as the main process does (a cold scan's worker results, a warm run's and the hook's
+    cache hits). The entry format of this checkout ("now") and format 1 (``to_dict()`` as
+    it is, 3f0cc24's) side by side, which goes first alternating from file to file; the
+    collector off throughout, as in a worker and in the main process of ``lockwatch scan``.
+    Every file's summary must come back with the same ``to_dict()`` (same JSON, key order
+    included) in both formats, or the run says so and exits 1."""
     import gc
 
     sys.path.insert(0, REPO)
-    from lockwatch.static.cache import encode_summary_entry
+    from lockwatch.static.cache import decode_entry, encode_summary_entry
     from lockwatch.static.summarise_ast import summarise_tree
     from lockwatch.static.summary import ModuleSummary
 
     key = "0" * 64
-    hi = pickle.HIGHEST_PROTOCOL
 
-    def entry_no_circular_check(d):
-        # cache.encode_summary_entry without json's cycle check: the same bytes
-        return json.dumps({"k": key, "summary": d}, separators=(",", ":"), ensure_ascii=False,
-                          check_circular=False).encode("utf-8", "surrogatepass")
+    def now_encode(s):
+        return encode_summary_entry(key, s.to_entry())
 
-    steps = [   # (name, side, function of the previous results)
-        ("to_dict", "worker", lambda r: r["summary"].to_dict()),
-        ("cache entry: encode_summary_entry (now)", "worker", lambda r: encode_summary_entry(key, r["to_dict"])),
-        ("cache entry: json check_circular=False", "worker", lambda r: entry_no_circular_check(r["to_dict"])),
-        ("pipe: pickle ModuleSummary (now)", "worker", lambda r: pickle.dumps(r["summary"], hi)),
-        ("pipe: pickle to_dict()", "worker", lambda r: pickle.dumps(r["to_dict"], hi)),
-        ("main: unpickle ModuleSummary (now)", "main", lambda r: pickle.loads(r["pipe: pickle ModuleSummary (now)"])),
-        ("main: unpickle dict + from_dict", "main",
-         lambda r: ModuleSummary.from_dict(pickle.loads(r["pipe: pickle to_dict()"]))),
-        ("main: json.loads(cache entry) + from_dict", "main",
-         lambda r: ModuleSummary.from_dict(json.loads(r["cache entry: encode_summary_entry (now)"])["summary"])),
-    ]
+    def now_decode(raw):
+        return ModuleSummary.from_entry(decode_entry(raw, key)["summary"])
+
+    ways = [("format 1 (to_dict)", _format1_entry, _format1_decode), ("now (to_entry)", now_encode, now_decode)]
     clock = time.process_time
-    cost = {"walk": 0.0, **{name: 0.0 for name, _, _ in steps}}
-    size = {"cache entry": 0, "pickled ModuleSummary": 0}
+    cost = {f"{side}: {name}": [] for name, _, _ in ways for side in ("worker encode", "main decode")}
+    walk = 0.0
+    size = {name: 0 for name, _, _ in ways}
     n = 0
-    same_bytes = True
-    for _tree, path, src, mod, is_pkg in sources(trees, limit):
-        tr = parse(src, path)
-        if tr is None:
-            continue
-        n += 1
-        t0 = clock()
-        r = {"summary": summarise_tree(tr, src, path, mod, is_pkg)}
-        cost["walk"] += clock() - t0
-        del tr
-        for name, side, fn in steps:
-            if side == "main":
-                gc.disable()
+    bad: list[str] = []
+    srcs = sources(trees, limit)
+    for rnd in range(rounds):
+        cur = dict.fromkeys(cost, 0.0)
+        for i, (_tree, path, src, mod, is_pkg) in enumerate(srcs):
+            tr = parse(src, path)
+            if tr is None:
+                continue
             t0 = clock()
-            r[name] = fn(r)
-            cost[name] += clock() - t0
-            gc.enable()
-        same_bytes &= r["cache entry: encode_summary_entry (now)"] == r["cache entry: json check_circular=False"]
-        size["cache entry"] += len(r["cache entry: encode_summary_entry (now)"])
-        size["pickled ModuleSummary"] += len(r["pipe: pickle ModuleSummary (now)"])
-    res = {"trees": trees, "python": sys.version.split()[0], "files": n,
-           "cpu_s": {k: round(v, 3) for k, v in cost.items()},
-           "per_file_ms": {k: round(1000 * v / n, 3) for k, v in cost.items()},
-           "bytes": size, "check_circular_false_same_bytes": same_bytes}
-    print(f"{n} files, Python {res['python']}: CPU over the tree, and per file")
-    for k, v in cost.items():
+            summary = summarise_tree(tr, src, path, mod, is_pkg)
+            walk += clock() - t0
+            del tr
+            want = json.dumps(summary.to_dict(), ensure_ascii=False) if rnd == 0 else None
+            order = ways if (i + rnd) % 2 == 0 else ways[::-1]
+            gc.disable()
+            try:
+                for name, enc, dec in order:
+                    t0 = clock()
+                    raw = enc(summary)
+                    t1 = clock()
+                    back = dec(raw)
+                    t2 = clock()
+                    cur[f"worker encode: {name}"] += t1 - t0
+                    cur[f"main decode: {name}"] += t2 - t1
+                    if rnd == 0:
+                        size[name] += len(raw)
+                        if json.dumps(back.to_dict(), ensure_ascii=False) != want \
+                                or back.to_dict() != summary.to_dict():
+                            bad.append(f"{name}: {path}")
+                    del raw, back
+            finally:
+                gc.enable()
+            n += rnd == 0
+        for k, v in cur.items():
+            cost[k].append(v)
+    med = {k: statistics.median(v) for k, v in cost.items()}
+    f1, now = (name for name, _, _ in ways)
+    ratio = {side: statistics.median(b / a for a, b in zip(cost[f"{side}: {now}"], cost[f"{side}: {f1}"]))
+             for side in ("worker encode", "main decode")}
+    res = {"trees": trees, "python": sys.version.split()[0], "files": n, "rounds": rounds,
+           "walk_s": round(walk / rounds, 3), "cpu_s": {k: round(v, 3) for k, v in med.items()},
+           "all_cpu_s": cost, "per_file_ms": {k: round(1000 * v / n, 3) for k, v in med.items()},
+           "format1_over_now": {k: round(v, 3) for k, v in ratio.items()},
+           "bytes": size, "roundtrip_differs": bad}
+    print(f"{n} files, Python {res['python']}, {rounds} round(s): CPU over the tree (median), and per file")
+    print(f"  {'walk':44s} {walk / rounds:7.3f} s")
+    for k, v in med.items():
         print(f"  {k:44s} {v:7.3f} s  {1000 * v / n:6.3f} ms")
+    for side, r in ratio.items():
+        print(f"  {side}: format 1 / now = {r:.2f}x (median of the rounds' ratios)")
     for k, v in size.items():
-        print(f"  {k:44s} {v / 1e6:7.1f} MB")
-    print(f"  check_circular=False gives the same bytes: {same_bytes}")
+        print(f"  entries, {k:35s} {v / 1e6:7.1f} MB")
+    print("  round trip (to_dict() JSON after encode -> decode): " +
+          ("identical for every file, both formats" if not bad else f"DIFFERS for {len(bad)}: {bad[:5]}"))
     if out_json:
         with open(out_json, "w") as f:
             json.dump(res, f, indent=1)
+    if bad:
+        sys.exit(1)
 
 
 def main() -> None:
@@ -280,10 +322,15 @@ def main() -> None:
     ap.add_argument("--json", help="write the numbers here too")
     ap.add_argument("--limit", type=int, default=0, help="only the first N files")
     ap.add_argument("--ab", metavar="BASE", help="A/B: this checkout's ast walk vs commit BASE's")
-    ap.add_argument("--rounds", type=int, default=5, help="--ab rounds (default 5)")
-    ap.add_argument("--encode", action="store_true", help="cost of encoding/pickling a summary")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="--ab rounds (default 5); --encode rounds (default 1)")
+    ap.add_argument("--encode", action="store_true",
+                    help="cost of encoding and decoding a summary's cache entry, now vs format 1")
     ap.add_argument("--walk-child", metavar="ROOT", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.rounds_given = args.rounds is not None
+    if args.rounds is None:
+        args.rounds = 5
     warnings.simplefilter("ignore")
     sys.setrecursionlimit(10_000)
     if args.walk_child:
@@ -294,7 +341,7 @@ def main() -> None:
         ab(args.ab, trees, args.rounds, args.limit, args.json)
         return
     if args.encode:
-        encode_costs(trees, args.limit, args.json)
+        encode_costs(trees, args.limit, args.json, args.rounds if args.rounds_given else 1)
         return
     sys.path.insert(0, REPO)
     from lockwatch.static import summarise_cst

@@ -6,7 +6,7 @@ guard (``guard.parse``, whose syntax tree the ast summariser walks), then ``summ
 (libcst only for syntax newer than the interpreter), then the worker encodes the summary as its
 cache entry (JSON: the encoding runs in parallel), writes the entry to the cache itself, and
 sends those same bytes back. The main process decodes them exactly as it decodes a warm cache
-hit (``cache.decode_entry`` + ``ModuleSummary.from_dict``): one encoding per file, no pickle of
+hit (``cache.decode_entry`` + ``ModuleSummary.from_entry``): one encoding per file, no pickle of
 the summary, and cold and warm scans build their summaries the same way.
 
 Why a pool of our own: ``concurrent.futures.ProcessPoolExecutor`` marks the whole pool broken
@@ -109,7 +109,7 @@ def summarise_files(
     done = 0
     pool: _Pool | None = None
     jobs = config.jobs or os.cpu_count() or 1
-    from_dict = None
+    from_entry = None
 
     def miss(sf: SourceFile, key: str | None, data: bytes) -> _Task | None:
         nonlocal done, pool
@@ -134,12 +134,12 @@ def summarise_files(
     def summary_of(entry: dict) -> Any | None:
         """The summary of a decoded summary entry (a cache hit, or what a worker sent);
         None for an entry from a layout we no longer read."""
-        nonlocal from_dict
-        if from_dict is None:
+        nonlocal from_entry
+        if from_entry is None:
             from lockwatch.static.summary import ModuleSummary
-            from_dict = ModuleSummary.from_dict
+            from_entry = ModuleSummary.from_entry
         try:
-            return from_dict(entry["summary"])
+            return from_entry(entry["summary"])
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -642,8 +642,8 @@ def analyse(fn, parse_error, source: str, path: str, module: str, is_package: bo
         return False, f"internal error while summarising ({type(e).__name__}: {_one_line(e)}); not analysed", False
     key = os.path.basename(cache_path)[:-len(".json")] if cache_path is not None else ""
     try:
-        entry = encode_summary_entry(key, summary.to_dict())
-    except Exception as e:  # no to_dict, or not JSON-able: a bug, but one file's
+        entry = encode_summary_entry(key, summary.to_entry())
+    except Exception as e:  # no to_entry, or not JSON-able: a bug, but one file's
         return False, f"internal error: cannot send the summary ({type(e).__name__}: {_one_line(e)}); not analysed", False
     if cache_path is not None:
         try:
