@@ -122,11 +122,17 @@ def compose(m: ProgramModel) -> None:
     guards = ConstantGuards(m)
     functions = m.functions
     done = guards.done
-    for comp in _sccs_callees_first(adj):
+    # only the functions that can reach an effect of their own are composed; the others'
+    # effects are final (empty) from the start. A component is reached as a whole (its
+    # members reach each other), so the components of the reached part are those of the
+    # whole graph, and callees first is still callees first.
+    reach = _reaching_effects(m, adj)
+    done.update(v for v in adj if v not in reach)
+    sub = {v: [w for w in succ if w in reach] for v, succ in adj.items() if v in reach}
+    for comp in _sccs_callees_first(sub):
         if len(comp) == 1 and comp[0] not in adj[comp[0]]:
             fi = functions[comp[0]]
-            if fi.calls or fi.acqs or fi.deco_acqs:   # (else nothing to collect)
-                _collect(m, fi, fi.acq_eff, fi.block_eff, guards)   # one pass: no fixpoint to test
+            _collect(m, fi, fi.acq_eff, fi.block_eff, guards)   # one pass: no fixpoint to test
             done.add(comp[0])
             continue
         members = sorted(comp)
@@ -137,6 +143,34 @@ def compose(m: ProgramModel) -> None:
             if not changed:
                 break
         guards.done.update(members)
+
+
+def _reaching_effects(m: ProgramModel, adj: dict) -> set:
+    """The call graph's functions that can have an effect: those with an effect of their
+    own (an acquisition, a blocking call, a call on a lock: a superset of what ``_collect``
+    adds by itself) and, transitively, their callers (a function handed on as a callable
+    is a successor of the one that hands it on, see ``link``). Every other function's
+    effects are empty: all it calls is effect-free, so ``_collect`` would add nothing. On
+    a large program most functions are of that kind (about nine in ten in the stdlib)."""
+    functions = m.functions
+    stack = []
+    for fid in adj:
+        fi = functions[fid]
+        if fi.acqs or fi.deco_acqs:
+            stack.append(fid)
+            continue
+        for cs in fi.calls:
+            if cs.blocking or cs.lockm:
+                stack.append(fid)
+                break
+    seen = set(stack)
+    pred = m.call_graph.pred
+    while stack:
+        for u in pred[stack.pop()]:
+            if u not in seen:
+                seen.add(u)
+                stack.append(u)
+    return seen
 
 
 _NO_SKIP: frozenset = frozenset()
