@@ -107,6 +107,7 @@ _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, 
 _COMPOUND_TYPES = frozenset(_COMPOUND)
 _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
 _ORDER_OPS = (ast.Lt, ast.Gt, ast.LtE, ast.GtE)
+_ORDER_OP_TYPES = frozenset(_ORDER_OPS)
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 _WORD = re.compile(r"\w+")
 _SKIP_WS = re.compile(r"[ \t\f]*(?:\\\r?\n?[ \t\f]*)*")
@@ -271,10 +272,9 @@ class _Builder:
         self.ms = ms
         self.source = source
         self.ascii = source.isascii()
-        # Can a name in this file be EAGAIN/EWOULDBLOCK? Not if the text never spells them
-        # (ASCII only: a non-ASCII identifier may NFKC-normalise to one). Saves walking
-        # every except handler's body.
-        self.errno_names = not self.ascii or any(n in source for n in WOULD_BLOCK_ERRNOS)
+        # errno_names, release_names: asked at the first ``try`` that needs them
+        self._errno_names: bool | None = None
+        self._release_names: bool | None = None
         # Can an expression rebind a name (``:=``, the only binding inside an expression)?
         # If not, refs stay the same while one expression is walked.
         self.walrus = ":=" in source
@@ -289,6 +289,23 @@ class _Builder:
         self.bconst: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ source text
+    @property
+    def errno_names(self) -> bool:
+        """Can a name in this file be EAGAIN/EWOULDBLOCK? Not if the text never spells them
+        (ASCII only: a non-ASCII identifier may NFKC-normalise to one). Saves walking
+        every except handler's body."""
+        if self._errno_names is None:
+            self._errno_names = not self.ascii or any(n in self.source for n in WOULD_BLOCK_ERRNOS)
+        return self._errno_names
+
+    @property
+    def release_names(self) -> bool:
+        """Can a call in this file be a ``.release()``? Likewise (most files never spell it):
+        saves walking every ``finally`` block for releases."""
+        if self._release_names is None:
+            self._release_names = not self.ascii or "release" in self.source
+        return self._release_names
+
     @property
     def lines(self) -> list[str]:
         if self._lines_cache is None:
@@ -644,8 +661,8 @@ class _Builder:
                 # literals.str_value inlined but for the address check
                 if len(v) > _STR_MAX:
                     return {"const": "str"}
-                if v[:1] in _IP_START:
-                    return _str_value(v)
+                if v[:1] in _IP_START and ("." in v or ":" in v):
+                    return _str_value(v)   # (an address has a "." or a ":")
                 return {"const": "str", "s": v}
             if tv is bytes:
                 return {"const": "str"}
@@ -1046,8 +1063,10 @@ class _Builder:
         return None
 
     def _if(self, st: ast.If, stmts, i) -> bool:
-        k = _const_truth(st.test, self.bconst) if self.bconst else None
-        if k is False or _never_true(st.test):
+        test = st.test
+        tt = type(test)
+        k = _const_truth(test, self.bconst) if self.bconst else None
+        if k is False or (tt is _Constant and _never_true(test)):
             # ``if False:`` / ``if 0:``: a disabled block, or the other half of generated
             # sync/async twins (psycopg-pool's ``if False:  # ASYNC``; pymongo's ``if
             # _IS_SYNC:`` in a module that says ``_IS_SYNC = False``, P25); its body never runs
@@ -1062,13 +1081,14 @@ class _Builder:
             return self._suite(st.body)
         f = self.f
         h0 = f.held
-        at = self._acquire_test(st.test)
+        # (only a call, ``not``, ``await`` can be an acquire test)
+        at = self._acquire_test(test) if tt is _Call or tt is _UnaryOp or tt is ast.Await else None
         h_body = h_else = h0
         p0 = f.probe
         p_body = p0
         if at is not None:
             call, neg = at
-            idx = self._acquire(call, push=False, awaited=_is_awaited(st.test))
+            idx = self._acquire(call, push=False, awaited=_is_awaited(test))
             if idx is not None:
                 if neg:
                     h_else = h0 + (idx,)
@@ -1080,25 +1100,23 @@ class _Builder:
                     if f.s.events[idx].get("m") == "try":
                         p_body = p0 + (idx,)
         else:
-            n0 = len(f.s.events)
-            self._expr(st.test, "test")
-            if len(f.s.events) > n0:
+            events = f.s.events
+            n0 = len(events)
+            self._expr(test, "test")
+            if len(events) > n0:
                 # reads in the test, marked with the statement's end (check-then-act)
                 end = st.end_lineno
-                for ev in f.s.events[n0:]:
+                for ev in events[n0:]:
                     if ev["e"] in ("rd", "grd"):
                         ev["t"] = end
-            tt = type(st.test)
-            if (tt is ast.Compare or tt is ast.BoolOp or tt is ast.UnaryOp) and _has_ordering_compare(st.test):
+            if (tt is _Compare or tt is _BoolOp or tt is _UnaryOp) and _has_ordering_compare(test):
                 f.s.orders = True
         d0 = f.done
-        tt = type(st.test)
-        d_body, d_else = self._done_tests(st.test) if tt is _Call or tt is ast.UnaryOp or tt is ast.BoolOp else _NO_DONE
+        d_body, d_else = self._done_tests(test) if tt is _Call or tt is _UnaryOp or tt is _BoolOp else _NO_DONE
         rules = None
         params = f.s.params
         if params:
             # (most tests name no parameter: ruled out here without the call)
-            test = st.test
             if tt is _Compare:
                 left = test.left
                 if type(left) is _Name and left.id in params:
@@ -1236,12 +1254,14 @@ class _Builder:
         f = self.f
         h0 = f.held
         fin_rel = set()
-        if st.finalbody:
+        if st.finalbody and self.release_names:
             fin_rel = _released_refs(self, _lines(st.finalbody))
         f.fin.append(fin_rel)
         outs = []
         xc0 = f.xc
-        f.xc = _merge_xc(xc0, _would_block_caught(st.handlers, self.errno_names))
+        handlers = st.handlers
+        if handlers:
+            f.xc = _merge_xc(xc0, _would_block_caught(handlers, self.errno_names))
         try:
             tb = self._suite(st.body)
         finally:
@@ -2053,10 +2073,12 @@ def _has_ordering_compare(test) -> bool:
         if t is ast.Compare:
             left = n.left
             for op, comp in zip(n.ops, n.comparators):
-                if isinstance(op, _ORDER_OPS) and _same_shape_keys(left, comp):
+                if type(op) in _ORDER_OP_TYPES and _same_shape_keys(left, comp):
                     return True
                 left = comp
-            stack.append(n.left)
+            tl = type(n.left)
+            if tl is ast.Compare or tl is ast.BoolOp or tl is ast.UnaryOp:
+                stack.append(n.left)
         elif t is ast.BoolOp:
             stack.extend(n.values)
         elif t is ast.UnaryOp:
@@ -2096,6 +2118,8 @@ def _walk(node):
 
 def _release_calls_in(b: _Builder, node, out: set) -> None:
     """Refs whose ``.release()`` is called in the statements (not in nested defs)."""
+    if not b.release_names:
+        return
     for n in _walk(node):
         if type(n) is _Call:
             fn = n.func

@@ -52,6 +52,8 @@ def guard_comments(source: str) -> dict[str, list[str]]:
 
 
 def intersect(a: tuple, b: tuple) -> tuple:
+    if a == b or not a:
+        return tuple(a)   # the usual case: both branches end holding what they started with
     return tuple(x for x in a if x in b)
 
 
