@@ -2,7 +2,8 @@
 
     python benchmarks/bench_transport.py --wire [--tree DIR] [--rounds N] [--json OUT]
     python benchmarks/bench_transport.py --scan --base DIR [--new DIR] [--tree DIR ...]
-                                         [--mode cold|no-cache ...] [--rounds N] [--json OUT]
+                                         [--mode cold|no-cache|warm-entries ...] [--rounds N]
+                                         [--json OUT]
 
 ``--wire``: every file of the tree (default: the CPython 3.12 stdlib without tests,
 ``/tmp/stdlib/tree``) is summarised once here; then a forked child sends every summary through
@@ -13,16 +14,19 @@ it (collector off, as in ``lockwatch scan``):
 * ``tuple with entry``: ``send((True, entry_bytes, None))`` / ``recv()``;
 * ``send_bytes(entry)``: the entry's bytes as they are / ``recv_bytes()`` (what ``pool`` does).
 
-The entry is ``cache.encode_summary_entry`` of the summary: the worker encodes it for the cache
-anyway, so only the sending is counted for the last two; their ``main: + decode`` line adds
-``cache.decode_entry`` + ``ModuleSummary.from_dict`` (what the main process then does; the
-pickle way needs no decode). CPU time (``time.process_time``) of each side, median over
+The entry is ``cache.encode_summary_entry`` of the summary (``to_entry()``): the worker encodes
+it for the cache anyway, so only the sending is counted for the last two; their ``main: +
+decode`` line adds ``cache.decode_entry`` + ``ModuleSummary.from_entry`` (what the main process
+then does; the pickle way needs no decode). CPU time (``time.process_time``) of each side, median over
 ``--rounds`` (default 5) rounds, the ways in a different order each round.
 
 ``--scan``: cold scans of each ``--tree`` (default the stdlib tree) in each ``--mode``
-(default both): ``cold`` is ``lockwatch scan --format json --cache-dir EMPTY`` (a fresh
-empty cache each run: the issue's cold scan, whose workers write every entry), ``no-cache``
-is ``lockwatch scan --no-cache --format json``. The sides are the checkouts ``--base`` and
+(default cold and no-cache): ``cold`` is ``lockwatch scan --format json --cache-dir EMPTY``
+(a fresh empty cache each run: the issue's cold scan, whose workers write every entry),
+``no-cache`` is ``lockwatch scan --no-cache --format json``, ``warm-entries`` is a scan whose
+every file has its cache entry but whose whole-scan result is not cached (what the pre-commit
+hook and the pytest plugin pay: read and decode every entry, then the whole analysis; each
+side fills its own cache once, untimed, and each run removes the ``results/`` it left). The sides are the checkouts ``--base`` and
 ``--new`` (default: this one; repeatable, each compared with the base), e.g. made with
 ``git worktree add /tmp/base REV``. Each scan runs in a fresh interpreter whose ``lockwatch``
 is that checkout's (``PYTHONPATH``; the workers inherit it); that interpreter reports its own
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import multiprocessing
 import os
@@ -83,7 +88,7 @@ def summaries_of(tree: str) -> list:
                 s = summarise_module(source, path, name[:-3], name == "__init__.py")
             except Exception:  # noqa: BLE001, S112 - a file the summariser rejects is not a summary to send
                 continue
-            out.append((s, encode_summary_entry("k" * 64, s.to_dict())))
+            out.append((s, encode_summary_entry("k" * 64, s.to_entry())))
     return out
 
 
@@ -123,7 +128,7 @@ def wire_round(items, way: str) -> dict[str, float]:
             t0 = time.process_time()
             for m in got:
                 entry = m if isinstance(m, bytes) else m[1]
-                ModuleSummary.from_dict(decode_entry(entry, "k" * 64)["summary"])
+                ModuleSummary.from_entry(decode_entry(entry, "k" * 64)["summary"])
             decode = time.process_time() - t0
     finally:
         gc.enable()
@@ -179,17 +184,33 @@ def one_scan(checkout: str, tree: str, work: str, mode: str) -> tuple[dict, byte
     cache = os.path.join(work, "cache")
     shutil.rmtree(cache, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": checkout}
+    if mode == "warm-entries":
+        # one cache per side and tree, kept between runs; only the whole-scan results go
+        cache = os.path.join(work, "warm-" + hashlib.sha256(f"{checkout}\0{tree}".encode()).hexdigest()[:12])
+        fill = not os.path.isdir(cache)
+    else:
+        fill = False
     opts = ["--no-cache"] if mode == "no-cache" else ["--cache-dir", cache]
     cmd = [sys.executable, "-c", _CHILD, stats, "scan", *opts, "--format", "json",
            "--output", report, tree]
-    subprocess.run(cmd, cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
-    shutil.rmtree(cache, ignore_errors=True)
+    for _ in range(2 if fill else 1):
+        if mode == "warm-entries":
+            for dirpath, dirnames, _files in os.walk(cache):
+                if "results" in dirnames:
+                    shutil.rmtree(os.path.join(dirpath, "results"))
+        subprocess.run(cmd, cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
+    if mode != "warm-entries":
+        shutil.rmtree(cache, ignore_errors=True)
     with open(stats) as f:
         st = json.load(f)
     if not st["lockwatch"].startswith(os.path.abspath(checkout) + os.sep):
         sys.exit(f"the scan ran {st['lockwatch']}, not {checkout}'s lockwatch")
     with open(report, "rb") as f:
         return st, f.read()
+
+
+def _ratio(new: float, base: float) -> float:
+    return new / base if base else float("nan")  # a warm run starts no worker: 0 s
 
 
 def scan_ab(base: str, news: list[str], trees: list[str], modes: list[str], rounds: int,
@@ -226,7 +247,7 @@ def scan_ab(base: str, news: list[str], trees: list[str], modes: list[str], roun
             for mode in modes:
                 rs = runs[mode]
                 med = {side: {k: statistics.median(r[k] for r in v) for k in keys} for side, v in rs.items()}
-                ratios = {side: {k: statistics.median(n[k] / b[k] for b, n in zip(rs["base"], rs[side]))
+                ratios = {side: {k: statistics.median(_ratio(n[k], b[k]) for b, n in zip(rs["base"], rs[side]))
                                  for k in keys} for side in names[1:]}
                 print(f"{tree}, {mode}: medians; per new side: ratio to base of the medians / median of "
                       f"the round ratios")
@@ -234,7 +255,7 @@ def scan_ab(base: str, news: list[str], trees: list[str], modes: list[str], roun
                 for k in keys:
                     line = f"  {labels[k]:18s} {med['base'][k]:8.2f}"
                     for n in names[1:]:
-                        line += f" {med[n][k]:8.2f} {med[n][k] / med['base'][k]:5.2f}/{ratios[n][k]:5.2f}"
+                        line += f" {med[n][k]:8.2f} {_ratio(med[n][k], med['base'][k]):5.2f}/{ratios[n][k]:5.2f}"
                     print(line)
                 results[tree][mode] = {"median": med, "median_round_ratio": ratios, "runs": rs}
     print(f"reports identical (all runs, all sides, all modes): {identical}")
@@ -254,8 +275,9 @@ def main() -> None:
                     help="--scan: a new checkout (default: this one); repeatable: each against the base")
     ap.add_argument("--tree", action="append", help="directory to scan (default: the stdlib tree); "
                                                     "repeatable with --scan")
-    ap.add_argument("--mode", action="append", choices=("cold", "no-cache"),
-                    help="--scan: cold (empty cache) and/or no-cache (default: both)")
+    ap.add_argument("--mode", action="append", choices=("cold", "no-cache", "warm-entries"),
+                    help="--scan: cold (empty cache), no-cache, warm-entries (every entry cached, "
+                         "no whole-scan result); default: cold and no-cache")
     ap.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
     ap.add_argument("--json", help="write the numbers here too")
     args = ap.parse_args()
