@@ -459,11 +459,19 @@ class _Builder:
         return len(events) - 1
 
     def _ev_r(self, kind: str, node, r: str) -> int:
-        """An event whose only field is ``r`` (``rd``, ``grd``, ``gwr``, ``rel``)."""
-        ev = self._ev_start(kind, node)
-        ev["r"] = r
-        events = self.f.s.events
-        events.append(ev)
+        """An event whose only field is ``r`` (``rd``, ``grd``, ``gwr``, ``rel``), in one
+        display (``_ev_start`` inlined)."""
+        t = type(node)
+        if self.ascii and t is not _Tuple and t is not _GeneratorExp:
+            line, col = node.lineno, node.col_offset + 1
+        else:
+            line, col = self.loc(node)
+        f = self.f
+        events = f.s.events
+        if f.loops:
+            events.append({"e": kind, "l": line, "c": col, "h": [*f.held], "lp": f.loops[-1][0], "r": r})
+        else:
+            events.append({"e": kind, "l": line, "c": col, "h": [*f.held], "r": r})
         return len(events) - 1
 
     def _read(self, name: str, attr: bool = False) -> None:
@@ -833,12 +841,13 @@ class _Builder:
         if t is ast.Expr:
             v = small.value
             if type(v) is _Call:
-                self._call(v, "discard", stmts=stmts, i=i)
+                self._call(v, "discard", None, stmts, i)
             else:
                 self._expr(v, "discard")
             return False
         if t is ast.Assign:
-            target = small.targets[0] if len(small.targets) == 1 else None
+            targets = small.targets
+            target = targets[0] if len(targets) == 1 else None
             use, tg = "expr", None
             tt = type(target)
             if tt is _Name:
@@ -854,8 +863,8 @@ class _Builder:
             else:
                 self._expr(value, use, tg, stmts, i)
                 pre = None
-            for tgt in small.targets:
-                self._assign(tgt, value, pre=pre)
+            for tgt in targets:
+                self._assign(tgt, value, None, pre)
                 pre = None
             return False
         if t is ast.AnnAssign:
