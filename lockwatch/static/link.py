@@ -80,14 +80,18 @@ class Linker:
         self._ret_cache: dict = {}
         self._linked: set = set()
         self._depth = 0
+        # evaluation memo, one dict per scope (function, class, module): see ``_scope``
         self._eval_memo: dict = {}
+        self._ctx_cache: dict = {}
         self._method_index: dict | None = None
         self._subclasses: dict | None = None
         self._attr_call_sites: list = []   # (fi, cs, class id, attr) for ``self.attr(...)``
+        self._fnarg_sites: list = []       # call sites with ``fnargs``, for the above
         self._nested: dict | None = None
         self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
         self._property_names: set = set()
         self._wrapper_cache: dict = {}
+        self._overrides_cache: dict = {}
 
     # ------------------------------------------------------------------ build
     def build(self) -> ProgramModel:
@@ -148,7 +152,26 @@ class Linker:
             for attr in sorted(ci.inst_attrs):
                 self._inst_attr_value(cid, attr, "@self")
 
+    def _scope(self, ms: ModuleSummary, fi: FunctionInfo | None, ci: ClassInfo | None):
+        """An evaluation context: (module summary, function, class, memo). The memo is the
+        dict of finished evaluations in that scope (ref -> (value, implicit calls)), shared
+        by every context naming the same (function, class, module): a ref means the same
+        in all of them, and looking it up there costs one dict access."""
+        key = (fi.id if fi is not None else None, ci.id if ci is not None else None, ms.module)
+        memo = self._eval_memo.get(key)
+        if memo is None:
+            memo = self._eval_memo[key] = {}
+        return (ms, fi, ci, memo)
+
     def _ctx(self, fi: FunctionInfo):
+        # a function's context depends on the classes and functions only, all known before
+        # any evaluation: made once per function
+        ctx = self._ctx_cache.get(fi.id)
+        if ctx is None:
+            ctx = self._ctx_cache[fi.id] = self._make_ctx(fi)
+        return ctx
+
+    def _make_ctx(self, fi: FunctionInfo):
         ci = self.m.classes.get(fi.cls) if fi.cls else None
         if ci is None and fi.summary.parent:
             # a closure defined in a method sees the method's ``self`` (summarised as @self)
@@ -160,12 +183,12 @@ class Linker:
                     break
                 p = self.m.functions.get(f"{p.module}.{p.summary.parent}") if p.summary.parent else None
                 hops += 1
-        return (self.m.modules[fi.module], fi, ci)
+        return self._scope(self.m.modules[fi.module], fi, ci)
 
     def _bases(self, cid: str) -> None:
         ci = self.m.classes[cid]
         ms = self.m.modules[ci.module]
-        ctx = (ms, self._enclosing_fn(ci), None)
+        ctx = self._scope(ms, self._enclosing_fn(ci), None)
         for b in ci.summary.bases:
             v = self.eval_ref(b, ctx)
             if v is None:
@@ -244,7 +267,7 @@ class Linker:
             v = g.get("v")
             if v is None:
                 return None
-            val = self.eval_value(v, (ms, self.m.functions.get(f"{mod}.<module>"), None))
+            val = self.eval_value(v, self._scope(ms, self.m.functions.get(f"{mod}.<module>"), None))
             return self._bind_definition(val, f"{mod}.{name}", "@global", ms, g.get("l", 0), g.get("c", 0))
         if name in ms.imports:
             imp = ms.imports[name]
@@ -382,54 +405,54 @@ class Linker:
     def eval_ref(self, ref: str | None, ctx, implicit=None):
         if not ref:
             return None
-        fi = ctx[1]
-        key = (ref, fi.id if fi is not None else None, ctx[2].id if ctx[2] is not None else None, ctx[0].module)
-        hit = self._eval_memo.get(key)
-        if hit is not None and hit is not _IN_PROGRESS:
+        memo = ctx[3]
+        hit = memo.get(ref)
+        if hit is not None:
             v, imp = hit
             if implicit is not None and imp:
                 implicit.extend(imp)
             return v
         mine: list = []
-        v = self._eval_ref(ref, ctx, mine)
-        if self._depth == 0:
+        depth = self._depth
+        self._depth = depth + 1
+        try:
+            if depth >= _MAX_DEPTH:
+                v = None
+            else:
+                parts = ref.split(".")
+                v = self._base(parts[0], ctx)
+                for p in parts[1:] if v is not None else ():
+                    v = self._step(v, p, mine)
+                    if v is None:
+                        break
+        except RecursionError:
+            v = None
+        finally:
+            self._depth = depth
+        if depth == 0:
             # memoise only complete evaluations (inner ones may have been cut by a guard)
-            self._eval_memo[key] = (v, tuple(mine))
+            memo[ref] = (v, tuple(mine))
         if implicit is not None:
             implicit.extend(mine)
         return v
 
-    def _eval_ref(self, ref: str, ctx, implicit):
-        self._depth += 1
-        try:
-            if self._depth > _MAX_DEPTH:
-                return None
-            parts = ref.split(".")
-            v = self._base(parts[0], ctx)
-            for p in parts[1:]:
-                if v is None:
-                    return None
-                v = self._step(v, p, implicit)
-            return v
-        except RecursionError:
-            return None
-        finally:
-            self._depth -= 1
-
     def _base(self, name: str, ctx):
-        ms, fi, ci = ctx
-        if name == "@self":
-            if ci is not None:
-                return ("inst", ci.id, "@self")
-            return ("inst", None, "@self")
-        if name == "@cls":
-            return ("cls", ci.id) if ci is not None else None
-        if name == "@super":
-            return ("super", ci.id, "@self") if ci is not None else None
-        if name.startswith("<def>"):     # qualname with ':' for '.', see summarise
-            return ("func", f"{ms.module}.{name[5:].replace(':', '.')}", None)
-        if name.startswith("<class>"):
-            return ("cls", f"{ms.module}.{name[7:].replace(':', '.')}")
+        ms, fi, ci, _memo = ctx
+        first = name[:1]
+        if first == "@":
+            if name == "@self":
+                if ci is not None:
+                    return ("inst", ci.id, "@self")
+                return ("inst", None, "@self")
+            if name == "@cls":
+                return ("cls", ci.id) if ci is not None else None
+            if name == "@super":
+                return ("super", ci.id, "@self") if ci is not None else None
+        elif first == "<":
+            if name.startswith("<def>"):     # qualname with ':' for '.', see summarise
+                return ("func", f"{ms.module}.{name[5:].replace(':', '.')}", None)
+            if name.startswith("<class>"):
+                return ("cls", f"{ms.module}.{name[7:].replace(':', '.')}")
         f = fi
         own = True
         while f is not None and f.qualname != "<module>":
@@ -444,7 +467,9 @@ class Linker:
             own = False
         if fi is None and ci is not None and name in ci.summary.attrs:
             return self.class_attr(ci.id, name)
-        v = self.resolve_global(ms.module, name)
+        v = self._glob_cache.get((ms.module, name), _MISSING)
+        if v is _MISSING or v is _IN_PROGRESS:
+            v = self.resolve_global(ms.module, name)
         if v is None and name in _BUILTINS:
             return ("ext", name)
         return v
@@ -724,7 +749,7 @@ class Linker:
             ci = self.m.classes[cid]
             entry = ci.summary.attrs[attr]
             ms = self.m.modules[ci.module]
-            ctx = (ms, self._enclosing_fn(ci), ci)
+            ctx = self._scope(ms, self._enclosing_fn(ci), ci)
             val = self.eval_value(entry.get("v"), ctx) if entry.get("v") else None
             tmpl = None
             if val is not None and val[0] == "create" and val[4]:
@@ -738,7 +763,7 @@ class Linker:
             elif val is not None:
                 tmpl = self._bind_definition(val, f"{cid}.{attr}", "@global", ms, entry.get("l", 0), entry.get("c", 0))
             elif entry.get("ann"):
-                tmpl = self._instantiate(self.eval_ref(entry["ann"], (ms, None, None)), f"@self.{attr}")
+                tmpl = self._instantiate(self.eval_ref(entry["ann"], self._scope(ms, None, None)), f"@self.{attr}")
             self._cls_attr_cache[key] = tmpl
         tmpl = self._cls_attr_cache[key]
         return _reroot_value(tmpl, recv)
@@ -821,7 +846,7 @@ class Linker:
             if ann and fallback is None:
                 fallback = self._instantiate(self.eval_ref(ann, ctx), f"@self.{attr}")
         if fallback is None and attr in ci.summary.attrs and ci.summary.attrs[attr].get("ann"):
-            fallback = self._instantiate(self.eval_ref(ci.summary.attrs[attr]["ann"], (ms, None, None)), f"@self.{attr}")
+            fallback = self._instantiate(self.eval_ref(ci.summary.attrs[attr]["ann"], self._scope(ms, None, None)), f"@self.{attr}")
         return fallback
 
     def call_result(self, fid: str, recv: str | None):
@@ -896,20 +921,27 @@ class Linker:
         ctx = self._ctx(fi)
         s = fi.summary
         path = fi.path
+        property_names = self._property_names
+        # calls of a parameter (``_param_calls``), gathered in the same pass over the events
+        # and stored when the function is linked, as a separate pass did
+        param_calls: list | None = [] if (s.params or s.parent) else None
         for idx, ev in enumerate(s.events):
             e = ev["e"]
             try:
-                if e == "acq":
-                    self._link_acq(fi, ctx, idx, ev)
-                elif e == "call":
+                if e == "call":
+                    if param_calls is not None and "." not in ev["f"]:
+                        self._param_call(s, ev["f"], idx, param_calls)
                     self._link_call(fi, ctx, idx, ev)
                 elif e == "rd":
-                    if ev["r"].rpartition(".")[2] not in self._property_names:
+                    r = ev["r"]
+                    if r.rpartition(".")[2] not in property_names:
                         continue   # only a property read runs code
                     implicit: list = []
-                    self.eval_ref(ev["r"], ctx, implicit)
+                    self.eval_ref(r, ctx, implicit)
                     if implicit:
                         fi.calls.append(CallSite(idx, (path, ev["l"], ev["c"], ""), tuple(ev["h"]), targets=implicit, use="read"))
+                elif e == "acq":
+                    self._link_acq(fi, ctx, idx, ev)
                 elif e == "rel":
                     v = self.eval_ref(ev["r"], ctx)
                     if v is not None and v[0] == "lock":
@@ -918,25 +950,24 @@ class Linker:
                         fi.released.add(v[3])   # a wrapper lock's ``release()``
             except RecursionError:
                 continue
-        self._param_calls(fi)
+        if param_calls:
+            fi.param_calls.extend(param_calls)
         try:
             self._link_decorators(fi, ctx)
         except RecursionError:
             pass
         return fi
 
-    def _param_calls(self, fi: FunctionInfo) -> None:
-        s = fi.summary
-        if not s.params and not s.parent:
-            return   # no parameter, no enclosing function: nothing below can match
-        for idx, ev in enumerate(s.events):
-            if ev["e"] == "call" and "." not in ev["f"] and not ev["f"].startswith("@"):
-                name = ev["f"]
-                if name in s.params and name not in s.locals:
-                    fi.param_calls.append((name, idx))
-                elif name not in s.assigned and s.parent:
-                    # a parameter of an enclosing function (decorator wrappers)
-                    fi.param_calls.append((name, idx))
+    @staticmethod
+    def _param_call(s, name: str, idx: int, out: list) -> None:
+        """Call event ``idx`` of ``name``, a plain name, in a function with parameters or
+        an enclosing function: a call of a parameter, kept for the decorator wrappers."""
+        if not name.startswith("@"):
+            if name in s.params and name not in s.locals:
+                out.append((name, idx))
+            elif name not in s.assigned and s.parent:
+                # a parameter of an enclosing function (decorator wrappers)
+                out.append((name, idx))
 
     def _link_acq(self, fi, ctx, idx, ev) -> None:
         implicit: list = []
@@ -1021,10 +1052,10 @@ class Linker:
     def _decorator_ctx(self, fi, ctx):
         ms = ctx[0]
         if fi.summary.parent:
-            return (ms, self.m.functions.get(f"{fi.module}.{fi.summary.parent}"), None)
+            return self._scope(ms, self.m.functions.get(f"{fi.module}.{fi.summary.parent}"), None)
         if fi.cls:
-            return (ms, None, self.m.classes.get(fi.cls))
-        return (ms, self.m.functions.get(f"{fi.module}.<module>"), None)
+            return self._scope(ms, None, self.m.classes.get(fi.cls))
+        return self._scope(ms, self.m.functions.get(f"{fi.module}.<module>"), None)
 
     def _link_call(self, fi, ctx, idx, ev) -> None:
         # the CallSite is made only for a call that links to something (most calls of a
@@ -1032,6 +1063,11 @@ class Linker:
         targets: list = []
         f = ev["f"]
         v = self.eval_ref(f, ctx, targets)
+        if v is None:
+            v = self._duck_method(fi, f, ev.get("u") == "await")
+            if v is None and not targets and not (
+                    ctx[2] is not None and f.startswith("@self.") and f.count(".") == 1):
+                return   # a call of nothing known, no property read on the way, not stored
         args, kws = ev.get("a") or [], ev.get("k") or {}
         ext: list = []
         virtual: set = set()
@@ -1039,8 +1075,6 @@ class Linker:
         blocking = None
         lockm = None
         extra_blocking = self._extra_blocking
-        if v is None:
-            v = self._duck_method(fi, f, ev.get("u") == "await")
         if v is not None:
             k = v[0]
             if k == "func":
@@ -1119,6 +1153,8 @@ class Linker:
             self._attr_call_sites.append((fi, cs, ctx[2].id, f[6:]))
         if linked:
             fi.calls.append(cs)
+            if fnargs:
+                self._fnarg_sites.append(cs)
 
     def _wraps_open_fd(self, d: str, args, kws, ctx) -> bool:
         """``open(fd)``/``io.open(fd)`` whose file argument is certainly a descriptor: an
@@ -1146,35 +1182,40 @@ class Linker:
         ``self.<attr>(...)`` calls in that class: the call gets it as a target."""
         if not self._attr_call_sites:
             return
+        # (parameter, attribute) pairs each method stores (``self.<attr> = <param>``), found
+        # for the methods that call sites hand a function to, not for every method
         stores: dict[str, list] = {}
-        for gid, g in self.m.functions.items():
-            if g.cls is None or not g.summary.params:
-                continue   # (a store of a parameter needs one)
-            for ev in g.summary.events:
-                if ev["e"] != "wr" or not ev.get("r", "").startswith("@self.") or ev["r"].count(".") != 1:
-                    continue
-                v = ev.get("v") or {}
-                if set(v) == {"r"} and v["r"] in g.summary.params:
-                    stores.setdefault(gid, []).append((v["r"], ev["r"][6:]))
-        if not stores:
-            return
+
+        def param_stores(gid: str) -> list:
+            got = stores.get(gid)
+            if got is None:
+                got = stores[gid] = []
+                g = self.m.functions.get(gid)
+                if g is not None and g.cls is not None and g.summary.params:   # (a store of a parameter needs one)
+                    for ev in g.summary.events:
+                        if ev["e"] != "wr" or not ev.get("r", "").startswith("@self.") or ev["r"].count(".") != 1:
+                            continue
+                        v = ev.get("v") or {}
+                        if set(v) == {"r"} and v["r"] in g.summary.params:
+                            got.append((v["r"], ev["r"][6:]))
+            return got
+
         stored: dict[tuple[str, str], set] = {}
-        for fi in self.m.functions.values():
-            for cs in fi.calls:
-                if not cs.fnargs:
+        # every call site with function arguments is in its function's calls (``_link_call``)
+        for cs in self._fnarg_sites:
+            for gid, _recv in cs.targets:
+                gstores = param_stores(gid)
+                if not gstores:
                     continue
-                for gid, _recv in cs.targets:
-                    if gid not in stores:
-                        continue
-                    g = self.m.functions[gid]
-                    params = g.summary.params
-                    off = 1 if g.summary.self_name else 0
-                    for where, hid, _hrecv in cs.fnargs:
-                        pname = where if isinstance(where, str) else (
-                            params[where + off] if where + off < len(params) else None)
-                        for p, attr in stores[gid]:
-                            if p == pname:
-                                stored.setdefault((g.cls, attr), set()).add(hid)
+                g = self.m.functions[gid]
+                params = g.summary.params
+                off = 1 if g.summary.self_name else 0
+                for where, hid, _hrecv in cs.fnargs:
+                    pname = where if isinstance(where, str) else (
+                        params[where + off] if where + off < len(params) else None)
+                    for p, attr in gstores:
+                        if p == pname:
+                            stored.setdefault((g.cls, attr), set()).add(hid)
         for fi, cs, cid, attr in self._attr_call_sites:
             mro = self.m.classes[cid].mro if cid in self.m.classes else [cid]
             hids = sorted({h for c in mro for h in stored.get((c, attr), ())})
@@ -1197,6 +1238,14 @@ class Linker:
 
     def _overrides(self, cid: str, name: str) -> list[str]:
         """Methods ``name`` defined by subclasses of ``cid`` (project classes)."""
+        # the classes and their MROs are complete before the first call: one answer each
+        key = (cid, name)
+        out = self._overrides_cache.get(key)
+        if out is None:
+            out = self._overrides_cache[key] = self._find_overrides(cid, name)
+        return out
+
+    def _find_overrides(self, cid: str, name: str) -> list[str]:
         if self._subclasses is None:
             sub: dict = {}
             for c, ci in self.m.classes.items():
@@ -1218,8 +1267,10 @@ class Linker:
         takes only a coroutine method: awaiting the result says the receiver's ``m`` is one
         (fsspec's ``await session.head(url)`` on an aiohttp session is not the project's
         sync ``AbstractFileSystem.head``)."""
+        if ref.count(".") != 1:
+            return None
         parts = ref.split(".")
-        if len(parts) != 2 or parts[0] not in fi.summary.params or parts[0] in fi.summary.locals:
+        if parts[0] not in fi.summary.params or parts[0] in fi.summary.locals:
             return None
         name = parts[1]
         if name.startswith("_") or name in _COMMON_METHODS:
