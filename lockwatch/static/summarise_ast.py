@@ -41,6 +41,7 @@ each shortcut.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import re
 import tokenize
@@ -111,6 +112,13 @@ _ORDER_OP_TYPES = frozenset(_ORDER_OPS)
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 _WORD = re.compile(r"\w+")
 _SKIP_WS = re.compile(r"[ \t\f]*(?:\\\r?\n?[ \t\f]*)*")
+
+
+# FunctionSummary's leading fields, given by position (the dataclass binds positional
+# arguments ~1.5 us faster per function than keywords); by name should summary.py reorder them
+_FS_HEAD = ("qualname", "name", "line", "col", "is_async", "cls", "kind", "parent", "params",
+            "vararg", "self_name", "decorators")
+_FS_BY_POSITION = tuple(f.name for f in dataclasses.fields(FunctionSummary))[:len(_FS_HEAD)] == _FS_HEAD
 
 
 def summarise_tree(tree: ast.Module, source: str, path: str, module: str,
@@ -863,6 +871,11 @@ class _Builder:
             else:
                 self._expr(value, use, tg, stmts, i)
                 pre = None
+            if target is not None and tg is not None and use != "local" and not self.walrus:
+                # one target whose ref is ``tg``: walking the value (no ``:=`` in the file)
+                # cannot have changed it
+                self._assign(target, value, None, pre, tg)
+                return False
             for tgt in targets:
                 self._assign(tgt, value, None, pre)
                 pre = None
@@ -993,8 +1006,9 @@ class _Builder:
         base = r.partition(".")[0]
         return base == "@self" or base == "@cls" or (self.f is not None and base in self.f.local_names)
 
-    def _assign(self, target, value_node, ann=None, pre=None) -> None:
-        """``pre``: ``value(value_node)`` when the caller has it (``_call``'s), else None."""
+    def _assign(self, target, value_node, ann=None, pre=None, ref=None) -> None:
+        """``pre``: ``value(value_node)`` when the caller has it (``_call``'s), else None;
+        ``ref``: ``chain(target)`` of an attribute or subscript target, when known."""
         f = self.f
         t = type(target)
         if f is not None and f.done:
@@ -1036,7 +1050,7 @@ class _Builder:
             return
         if t is _Attribute:
             self._recv(target.value)
-            r = self.chain(target)
+            r = self.chain(target) if ref is None else ref
             if r and (self._tracked_attr(r) or f.is_module):
                 # (without ``:=`` the receiver's walk cannot have changed a ref since ``pre``)
                 kw = {"r": r, "v": self.value(value_node) if pre is None or self.walrus else pre}
@@ -1045,7 +1059,7 @@ class _Builder:
                 self._ev("wr", target, **kw)
             return
         if t is _Subscript:
-            r = self.chain(target)
+            r = self.chain(target) if ref is None else ref
             self._expr(target.value, "expr")
             if r and r.endswith(".[]") and self._tracked_attr(r[:-3]):
                 self._ev("wr", target, r=r, v=self.value(value_node))
@@ -1345,14 +1359,12 @@ class _Builder:
         kwonly = p.kwonlyargs
         params = positional + [x.arg for x in kwonly] if kwonly else positional
         vararg = p.vararg.arg if p.vararg is not None else None
-        s = FunctionSummary(
-            qualname=qual, name=name, line=line, col=col,
-            is_async=type(node) is _AsyncFunctionDef,
-            cls=outer_cls.qualname if in_class else None,
-            kind=kind if in_class else "function",
-            parent=outer_f.s.qualname if outer_f is not None and not outer_f.is_module else None,
-            params=params, vararg=vararg, decorators=decos,
-        )
+        fields = (qual, name, line, col, type(node) is _AsyncFunctionDef,
+                  outer_cls.qualname if in_class else None,
+                  kind if in_class else "function",
+                  outer_f.s.qualname if outer_f is not None and not outer_f.is_module else None,
+                  params, vararg, None, decos)
+        s = FunctionSummary(*fields) if _FS_BY_POSITION else FunctionSummary(**dict(zip(_FS_HEAD, fields)))
         if in_class and kind != "staticmethod" and positional:
             s.self_name = positional[0]
         elif not in_class and positional and positional[0] == "self":
@@ -1633,6 +1645,11 @@ class _Builder:
                 ta = type(a)
                 if ta is _Name:
                     args.append({"r": self._load(a)})
+                elif ta is _Constant:
+                    v = a.value   # ``_expr`` of a constant inlined: only keyword constants are read
+                    if v is None or v is True or v is False:
+                        self._read(str(v))
+                    args.append(value(a, 1))
                 elif ta is _Starred:
                     expr(a.value, "arg")
                     star_pos = True
