@@ -755,7 +755,12 @@ class _Builder:
             while j < n:
                 st = stmts[j]
                 try:
-                    if type(st) in _COMPOUND_TYPES:
+                    t = type(st)
+                    if t is _FunctionDef:
+                        j += 1
+                        self._funcdef(st)
+                        continue
+                    if t in _COMPOUND_TYPES:
                         j += 1
                         if self._stmt(st, stmts, j):
                             return True
@@ -1592,9 +1597,23 @@ class _Builder:
             else:
                 self._recv(rv)
         elif ft is _Name:
+            # ``f(...)``: ``_read`` inlined, the callee's ref known now as for ``x.m(...)``
             fid = fn.id
-            fr = None
-            self._read(fid)
+            f.reads.add(fid)
+            if f.is_module:
+                ref = fid
+            else:
+                ref = f.alias.get(fid)
+                if ref is None:
+                    if fid == f.self_name:
+                        ref = f.self_ref
+                    elif fid == f.outer_self and fid not in f.local_names:
+                        ref = "@self"
+                    else:
+                        ref = fid
+                if ref != fid:
+                    f.reads.add(ref.partition(".")[0])
+            fr = None if self.walrus else ref
             if fid in _ORDERING_CALLS:
                 f.s.orders = True
         else:
