@@ -466,6 +466,21 @@ class _Builder:
         events.append(ev)
         return len(events) - 1
 
+    def _ev_wr(self, node, r: str, v) -> dict:
+        """A ``wr`` event (``r``, ``v``) in one display; returned for an ``ann`` to be added."""
+        t = type(node)
+        if self.ascii and t is not _Tuple and t is not _GeneratorExp:
+            line, col = node.lineno, node.col_offset + 1
+        else:
+            line, col = self.loc(node)
+        f = self.f
+        if f.loops:
+            ev = {"e": "wr", "l": line, "c": col, "h": [*f.held], "lp": f.loops[-1][0], "r": r, "v": v}
+        else:
+            ev = {"e": "wr", "l": line, "c": col, "h": [*f.held], "r": r, "v": v}
+        f.s.events.append(ev)
+        return ev
+
     def _ev_r(self, kind: str, node, r: str) -> int:
         """An event whose only field is ``r`` (``rd``, ``grd``, ``gwr``, ``rel``), in one
         display (``_ev_start`` inlined)."""
@@ -899,7 +914,7 @@ class _Builder:
                 self._expr(tg, "expr")
                 r = self.chain(tg)
                 if r and self._tracked_attr(r):
-                    self._ev("wr", tg, r=r, v=None)
+                    self._ev_wr(tg, r, None)
             elif tt is _Name:
                 if not f.is_module and tg.id in f.s.globals_decl:
                     self._ev_r("grd", tg, tg.id)
@@ -1058,16 +1073,15 @@ class _Builder:
             r = self.chain(target) if ref is None else ref
             if r and (self._tracked_attr(r) or f.is_module):
                 # (without ``:=`` the receiver's walk cannot have changed a ref since ``pre``)
-                kw = {"r": r, "v": self.value(value_node) if pre is None or self.walrus else pre}
+                ev = self._ev_wr(target, r, self.value(value_node) if pre is None or self.walrus else pre)
                 if ann is not None:
-                    kw["ann"] = self.ann_ref(ann)
-                self._ev("wr", target, **kw)
+                    ev["ann"] = self.ann_ref(ann)
             return
         if t is _Subscript:
             r = self.chain(target) if ref is None else ref
             self._expr(target.value, "expr")
             if r and r.endswith(".[]") and self._tracked_attr(r[:-3]):
-                self._ev("wr", target, r=r, v=self.value(value_node))
+                self._ev_wr(target, r, self.value(value_node))
             return
         if t is _Tuple or t is _List:
             pairs = _unpack_pairs(target, value_node)
