@@ -1757,7 +1757,17 @@ class _Builder:
                         else:
                             ref = n
                 if "." not in ref and (ref == "@self" or ref == "@cls" or ref in f.local_names):
-                    self._ev_r("rd", node, f"{ref}.{node.attr}")
+                    # the read event, ``_ev_r`` inlined (the commonest event after calls)
+                    if self.ascii:
+                        line, col = node.lineno, node.col_offset + 1
+                    else:
+                        line, col = self.loc(node)
+                    r = f"{ref}.{node.attr}"
+                    if f.loops:
+                        ev = {"e": "rd", "l": line, "c": col, "h": [*f.held], "lp": f.loops[-1][0], "r": r}
+                    else:
+                        ev = {"e": "rd", "l": line, "c": col, "h": [*f.held], "r": r}
+                    f.s.events.append(ev)
                 f.attr_reads.add(n)   # ``_read(n, True)`` inlined
                 if ref != n:
                     f.attr_reads.add(ref.partition(".")[0])
