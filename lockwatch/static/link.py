@@ -92,12 +92,13 @@ class Linker:
         self._property_names: set = set()
         self._wrapper_cache: dict = {}
         self._overrides_cache: dict = {}
+        self._display: dict = {}
 
     # ------------------------------------------------------------------ build
     def build(self) -> ProgramModel:
         m = self.m
         for mod, ms in sorted(m.modules.items()):
-            m.paths[mod] = display_path(ms.path)
+            m.paths[mod] = self._display_path(ms.path)
             for q, cs in ms.classes.items():
                 cid = f"{mod}.{q}"
                 m.classes[cid] = ClassInfo(cid, mod, m.paths[mod], cs)
@@ -110,9 +111,12 @@ class Linker:
         for cid in sorted(m.classes):
             m.classes[cid].mro = self._mro(cid)
         self._property_names = {fi.summary.name for fi in m.functions.values() if fi.kind == "property"}
+        classes = m.classes
         for fi in m.functions.values():
-            self._collect_inst_attrs(fi)
-        for fid in sorted(m.functions):
+            if fi.cls and fi.cls in classes:
+                self._collect_inst_attrs(fi, classes[fi.cls])
+        fids = sorted(m.functions)
+        for fid in fids:
             self.link_function(fid)
         self._link_stored_callbacks()
         self._define_all_locks()
@@ -121,23 +125,32 @@ class Linker:
         functions = m.functions
         nodes: dict = {}
         edges: list = []
-        for fid in sorted(functions):
-            nodes.setdefault(fid)
+        node = nodes.setdefault
+        edge = edges.append
+        for fid in fids:   # (no function was added since)
+            node(fid)
             for cs in functions[fid].calls:
                 for tgt, _recv in cs.targets:
                     if tgt in functions:
-                        nodes.setdefault(tgt)
-                        edges.append((fid, tgt))
+                        node(tgt)
+                        edge((fid, tgt))
                 for _i, h, _r in cs.fnargs:
                     if h in functions:
-                        nodes.setdefault(h)
-                        edges.append((fid, h))
+                        node(h)
+                        edge((fid, h))
         m.call_graph.add_nodes_from(nodes)
         m.call_graph.add_edges_from(edges)
         for fid, fi in m.functions.items():
             if fi.summary.name == "__del__" and fi.cls:
                 m.callbacks.append((fid, "@self", (fi.path, fi.line, fi.col, f"{fi.short} is a finalizer"), "__del__"))
         return m
+
+    def _display_path(self, path: str) -> str:
+        # one relpath per file, not one per lock definition bound there
+        d = self._display.get(path)
+        if d is None:
+            d = self._display[path] = display_path(path)
+        return d
 
     def _define_all_locks(self) -> None:
         """Every lock definition gets its lock class, used or not (the runtime joins on
@@ -215,10 +228,8 @@ class Linker:
             stack = list(self.m.classes[c].bases) + stack
         return out
 
-    def _collect_inst_attrs(self, fi: FunctionInfo) -> None:
-        if not fi.cls or fi.cls not in self.m.classes:
-            return
-        ci = self.m.classes[fi.cls]
+    def _collect_inst_attrs(self, fi: FunctionInfo, ci: ClassInfo) -> None:
+        """The instance attributes method ``fi`` of class ``ci`` writes (``self.x = ...``)."""
         for ev in fi.summary.events:
             if ev["e"] != "wr":
                 continue
@@ -308,18 +319,18 @@ class Linker:
         k = val[0]
         if k == "create":
             sort, value, cond = val[1], val[2], val[3]
-            self.m.add_lock(def_id, sort, display_path(ms.path), line, col, value, container,
+            self.m.add_lock(def_id, sort, self._display_path(ms.path), line, col, value, container,
                             inner=_origin(val))
             return ("lock", def_id, path if not container else "?", cond or sort in catalog.CONDITION_SORTS) if not container else ("lockc", def_id, path)
         if k == "createc":
             _, sort, value = val
-            self.m.add_lock(def_id, sort, display_path(ms.path), line, col, value, True)
+            self.m.add_lock(def_id, sort, self._display_path(ms.path), line, col, value, True)
             return ("lockc", def_id, path)
         if k == "inst" and val[2] == "?":
-            w = self._bind_wrapper(val, def_id, path, display_path(ms.path), line, col)
+            w = self._bind_wrapper(val, def_id, path, self._display_path(ms.path), line, col)
             return w if w is not None else ("inst", val[1], path) + val[3:]
         if k == "cont":
-            w = self._bind_wrapper(val[1], def_id, "?", display_path(ms.path), line, col, container=True)
+            w = self._bind_wrapper(val[1], def_id, "?", self._display_path(ms.path), line, col, container=True)
             if w is not None:
                 return ("cont", w)
         if k == "exti" and val[2] == "?":
@@ -408,16 +419,17 @@ class Linker:
         memo = ctx[3]
         hit = memo.get(ref)
         if hit is not None:
-            v, imp = hit
-            if implicit is not None and imp:
-                implicit.extend(imp)
-            return v
-        mine: list = []
+            if implicit is not None and hit[1]:
+                implicit.extend(hit[1])
+            return hit[0]
         depth = self._depth
+        if depth >= _MAX_DEPTH:
+            return None   # too deep (never memoised: only depth 0 is)
+        mine: list = []   # the implicit calls (property reads) on the way
         self._depth = depth + 1
         try:
-            if depth >= _MAX_DEPTH:
-                v = None
+            if "." not in ref:
+                v = self._base(ref, ctx)
             else:
                 parts = ref.split(".")
                 v = self._base(parts[0], ctx)
@@ -431,8 +443,8 @@ class Linker:
             self._depth = depth
         if depth == 0:
             # memoise only complete evaluations (inner ones may have been cut by a guard)
-            memo[ref] = (v, tuple(mine))
-        if implicit is not None:
+            memo[ref] = (v, tuple(mine) if mine else ())
+        if mine and implicit is not None:
             implicit.extend(mine)
         return v
 
@@ -524,6 +536,10 @@ class Linker:
 
     def _step(self, v, p: str, implicit):
         k = v[0]
+        if k == "inst":
+            if p in ("()", "[]"):
+                return None
+            return self.inst_attr(v[1], v[2], p, implicit)
         if k == "mod":
             if p in ("()", "[]"):
                 return None
@@ -540,10 +556,6 @@ class Linker:
             if p == "[]":
                 return None
             return self.class_attr(v[1], p)
-        if k == "inst":
-            if p in ("()", "[]"):
-                return None
-            return self.inst_attr(v[1], v[2], p, implicit)
         if k == "super":
             if p in ("()", "[]"):
                 return None
@@ -769,20 +781,23 @@ class Linker:
         return _reroot_value(tmpl, recv)
 
     def inst_attr(self, cid, path, attr, implicit, skip_first=False):
-        if cid is None or cid not in self.m.classes:
+        classes = self.m.classes
+        ci = classes.get(cid) if cid is not None else None
+        if ci is None:
             return None
-        mro = self.m.classes[cid].mro
+        mro = ci.mro
         for c in (mro[1:] if skip_first else mro):
-            ci = self.m.classes[c]
+            ci = classes[c]
             q = ci.summary.methods.get(attr)
             if q:
                 fid = f"{ci.module}.{q}"
                 fi = self.m.functions.get(fid)
-                if fi is not None and fi.kind == "property":
+                kind = fi.kind if fi is not None else None
+                if kind == "property":
                     if implicit is not None:
                         implicit.append((fid, path))
                     return self.call_result(fid, path)
-                if fi is not None and fi.kind == "staticmethod":
+                if kind == "staticmethod":
                     return ("func", fid, None)
                 return ("func", fid, path)
             if attr in ci.inst_attrs:
@@ -792,7 +807,7 @@ class Linker:
             if attr in ci.summary.attrs:
                 return self._class_attr_value(c, attr, path)
         for c in mro:
-            for b in self.m.classes[c].ext_bases:
+            for b in classes[c].ext_bases:
                 t = catalog.KNOWN_TYPES.get(b, b)
                 return ("extm", t, attr, path)
         return None
@@ -1068,7 +1083,8 @@ class Linker:
             if v is None and not targets and not (
                     ctx[2] is not None and f.startswith("@self.") and f.count(".") == 1):
                 return   # a call of nothing known, no property read on the way, not stored
-        args, kws = ev.get("a") or [], ev.get("k") or {}
+        args = ev.get("a") or []
+        kws = ev.get("k") or {}
         ext: list = []
         virtual: set = set()
         fnargs: list = []
@@ -1109,7 +1125,7 @@ class Linker:
                     blocking = v[1]
             elif k == "ext":
                 # wrapping an open descriptor is no external blocking call (P26; catalog)
-                if not self._wraps_open_fd(v[1], args, kws, ctx):
+                if v[1] not in catalog.FD_OPENERS or not self._wraps_open_fd(v[1], args, kws, ctx):
                     ext.append(v[1])
             elif k == "extm":
                 # connect() of a datagram socket to a numeric address sends nothing and waits
@@ -1132,16 +1148,17 @@ class Linker:
                     if cb is not None and cb[0] == "func":
                         self.m.callbacks.append((cb[1], cb[2] or "?", loc, name))
         # callables handed to a project function that may call them (only those can bind)
-        for i, a in enumerate(args if targets else ()):
-            if a and "r" in a:
-                av = self.eval_ref(a["r"], ctx)
-                if av is not None and av[0] == "func":
-                    fnargs.append((i, av[1], av[2] or "?"))
-        for kname, a in (kws.items() if targets else ()):
-            if a and "r" in a:
-                av = self.eval_ref(a["r"], ctx)
-                if av is not None and av[0] == "func":
-                    fnargs.append((kname, av[1], av[2] or "?"))
+        if targets:
+            for i, a in enumerate(args):
+                if a and "r" in a:
+                    av = self.eval_ref(a["r"], ctx)
+                    if av is not None and av[0] == "func":
+                        fnargs.append((i, av[1], av[2] or "?"))
+            for kname, a in kws.items():
+                if a and "r" in a:
+                    av = self.eval_ref(a["r"], ctx)
+                    if av is not None and av[0] == "func":
+                        fnargs.append((kname, av[1], av[2] or "?"))
         stored = v is None and ctx[2] is not None and f.startswith("@self.") and f.count(".") == 1
         linked = bool(targets or ext or lockm or blocking or fnargs)
         if not (stored or linked):
