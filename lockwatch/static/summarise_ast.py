@@ -1035,7 +1035,7 @@ class _Builder:
             _forget_done(f, self.chain(target))
         if t is _Name:
             name = target.id
-            v = self.value(value_node) if pre is None else pre
+            v = pre if pre is not None else None if value_node is None else self.value(value_node)
             if ann is not None and v is None:
                 ar = self.ann_ref(ann)
                 v = {"ann": ar} if ar else None
