@@ -30,11 +30,14 @@ Where the two trees differ, this walk rebuilds libcst's view:
 Speed (the walk runs once per file of every cold scan; ``benchmarks/bench_summarise.py
 --ab BASE`` measures it against a commit, summaries compared): node types are tested in
 order of frequency, name refs are inlined where names are read, events are built without
-``**kw``, bodies are walked by statement line without building ``_Line`` objects. Two
-shortcuts rest on facts of the whole file, checked once: without ``:=`` in the source no
-expression can rebind a name, so a call's arguments are walked and valued in one pass; an
-ASCII file that never spells ``EAGAIN``/``EWOULDBLOCK`` has no such name, so except
-handlers' bodies are not searched for them. ``tests/test_summarise_fastpaths.py`` covers
+``**kw``, bodies are walked by statement line without building ``_Line`` objects, the value
+of an assigned or returned call is the one its call event was made with. Some shortcuts
+rest on facts of the whole file, checked once: without ``:=`` in the source no expression
+can rebind a name, so a call's arguments are walked and valued in one pass (and a target's
+ref taken before the value's walk still holds); without ``;`` no two statements share a
+line; an ASCII file that never spells ``EAGAIN``/``EWOULDBLOCK`` (``release``) has no such
+name, so except handlers' bodies (``finally`` blocks) are not searched for them.
+``tests/test_summarise_fastpaths.py`` and ``tests/test_summarise_speed_paths.py`` cover
 each shortcut.
 """
 
