@@ -382,19 +382,20 @@ class _Builder:
     def name_loc(self, node, keyword: str) -> tuple[int, int, str]:
         """Position (1-based, characters) and spelling of the name of a def/class."""
         line = node.lineno
-        col = self.ccol(line, node.col_offset)
+        col = node.col_offset if self.ascii else self.ccol(line, node.col_offset)
         text = self.lines[line - 1]
         k = col + len(keyword)
-        if self.ascii:
-            # in an ASCII file the name is spelt as ast has it: ``def name`` is that text
-            name = node.name
-            if text.startswith(keyword, col) and text[k:k + 1] == " " and text.startswith(name, k + 1):
-                return line, k + 2, name
-        elif text.startswith(keyword, col) and text[k:k + 1] == " ":
+        if text.startswith(keyword, col) and text[k:k + 1] == " ":
             # the usual ``def name``: one space, then the name (what the general case finds)
-            m = _WORD.match(text, k + 1)
-            if m is not None:
-                return line, k + 2, m.group(0)
+            if self.ascii:
+                # in an ASCII file the name is spelt as ast has it
+                name = node.name
+                if text.startswith(name, k + 1):
+                    return line, k + 2, name
+            else:
+                m = _WORD.match(text, k + 1)
+                if m is not None:
+                    return line, k + 2, m.group(0)
         if keyword == "def" and text.startswith("async", col):
             line, col = self._skip_space(line, col + 5)
             text = self.lines[line - 1]
@@ -2144,13 +2145,20 @@ def _has_ordering_compare(test) -> bool:
         t = type(n)
         if t is ast.Compare:
             left = n.left
-            for op, comp in zip(n.ops, n.comparators):
-                if type(op) in _ORDER_OP_TYPES and _same_shape_keys(left, comp):
+            ops = n.ops
+            if len(ops) == 1:
+                # (most tests: one operator, seldom an ordering one)
+                if type(ops[0]) in _ORDER_OP_TYPES and _same_shape_keys(left, n.comparators[0]):
                     return True
-                left = comp
-            tl = type(n.left)
+            else:
+                a = left
+                for op, comp in zip(ops, n.comparators):
+                    if type(op) in _ORDER_OP_TYPES and _same_shape_keys(a, comp):
+                        return True
+                    a = comp
+            tl = type(left)
             if tl is ast.Compare or tl is ast.BoolOp or tl is ast.UnaryOp:
-                stack.append(n.left)
+                stack.append(left)
         elif t is ast.BoolOp:
             stack.extend(n.values)
         elif t is ast.UnaryOp:
