@@ -83,6 +83,7 @@ class Linker:
         # evaluation memo, one dict per scope (function, class, module): see ``_scope``
         self._eval_memo: dict = {}
         self._ctx_cache: dict = {}
+        self._module_ctx: dict = {}
         self._method_index: dict | None = None
         self._subclasses: dict | None = None
         self._attr_call_sites: list = []   # (fi, cs, class id, attr) for ``self.attr(...)``
@@ -134,7 +135,7 @@ class Linker:
                     if tgt in functions:
                         node(tgt)
                         edge((fid, tgt))
-                for _i, h, _r in cs.fnargs:
+                for _i, h, _r in cs.fnargs or ():
                     if h in functions:
                         node(h)
                         edge((fid, h))
@@ -175,6 +176,13 @@ class Linker:
         if memo is None:
             memo = self._eval_memo[key] = {}
         return (ms, fi, ci, memo)
+
+    def _module_scope(self, ms: ModuleSummary):
+        """The context of module-level code (made once per module, as ``_ctx``)."""
+        ctx = self._module_ctx.get(ms.module)
+        if ctx is None:
+            ctx = self._module_ctx[ms.module] = self._scope(ms, self.m.functions.get(f"{ms.module}.<module>"), None)
+        return ctx
 
     def _ctx(self, fi: FunctionInfo):
         # a function's context depends on the classes and functions only, all known before
@@ -278,7 +286,7 @@ class Linker:
             v = g.get("v")
             if v is None:
                 return None
-            val = self.eval_value(v, self._scope(ms, self.m.functions.get(f"{mod}.<module>"), None))
+            val = self.eval_value(v, self._module_scope(ms))
             return self._bind_definition(val, f"{mod}.{name}", "@global", ms, g.get("l", 0), g.get("c", 0))
         if name in ms.imports:
             imp = ms.imports[name]
@@ -1070,7 +1078,7 @@ class Linker:
             return self._scope(ms, self.m.functions.get(f"{fi.module}.{fi.summary.parent}"), None)
         if fi.cls:
             return self._scope(ms, None, self.m.classes.get(fi.cls))
-        return self._scope(ms, self.m.functions.get(f"{fi.module}.<module>"), None)
+        return self._module_scope(ms)
 
     def _link_call(self, fi, ctx, idx, ev) -> None:
         # the CallSite is made only for a call that links to something (most calls of a
