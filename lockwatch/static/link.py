@@ -945,15 +945,21 @@ class Linker:
         s = fi.summary
         path = fi.path
         property_names = self._property_names
-        # calls of a parameter (``_param_calls``), gathered in the same pass over the events
-        # and stored when the function is linked, as a separate pass did
+        # calls of a parameter, kept for the decorator wrappers (``_wrapper_locks``):
+        # gathered in the same pass over the events, stored once the function is linked
         param_calls: list | None = [] if (s.params or s.parent) else None
         for idx, ev in enumerate(s.events):
             e = ev["e"]
             try:
                 if e == "call":
-                    if param_calls is not None and "." not in ev["f"]:
-                        self._param_call(s, ev["f"], idx, param_calls)
+                    if param_calls is not None:
+                        name = ev["f"]
+                        if "." not in name and not name.startswith("@"):
+                            if name in s.params and name not in s.locals:
+                                param_calls.append((name, idx))
+                            elif name not in s.assigned and s.parent:
+                                # a parameter of an enclosing function (decorator wrappers)
+                                param_calls.append((name, idx))
                     self._link_call(fi, ctx, idx, ev)
                 elif e == "rd":
                     r = ev["r"]
@@ -980,17 +986,6 @@ class Linker:
         except RecursionError:
             pass
         return fi
-
-    @staticmethod
-    def _param_call(s, name: str, idx: int, out: list) -> None:
-        """Call event ``idx`` of ``name``, a plain name, in a function with parameters or
-        an enclosing function: a call of a parameter, kept for the decorator wrappers."""
-        if not name.startswith("@"):
-            if name in s.params and name not in s.locals:
-                out.append((name, idx))
-            elif name not in s.assigned and s.parent:
-                # a parameter of an enclosing function (decorator wrappers)
-                out.append((name, idx))
 
     def _link_acq(self, fi, ctx, idx, ev) -> None:
         implicit: list = []
@@ -1145,7 +1140,9 @@ class Linker:
                 lockm = (v[1], v[2], v[3], v[4])
         loc = (fi.path, ev["l"], ev["c"], "")
         for name in ext:
-            if catalog.is_blocking(name, args, kws, extra_blocking):
+            # (is_blocking is false for a name in neither list: most calls, to builtins)
+            if ((name in extra_blocking or name in catalog.BLOCKING)
+                    and catalog.is_blocking(name, args, kws, extra_blocking)):
                 # ``if fut.done(): fut.result()``: the result of a done future is there
                 if not (ev.get("dn") and name in catalog.DONE_POLLED):
                     blocking = name
