@@ -129,3 +129,32 @@ def drop_rebound_guards(f, nonlocal_names: set) -> None:
                 ev["pg"] = keep
             else:
                 del ev["pg"]
+
+
+def lazy_import_shares_binding(ms: ModuleSummary, local: str, target: list, in_handler: bool) -> bool:
+    """May a function-local import of ``local`` (to ``target``) be read through the module's
+    binding of that name? True registers it module-wide when the module has none yet (a lazy
+    import that other functions reach, e.g. after ``global``); False means the module (or an
+    earlier import) binds the name to something else, and the caller makes the name unknown
+    in the function: a local value cannot spell an import, and the other binding would be
+    wrong there (P33: ``from asyncio import sleep`` in a coroutine of a module that imports
+    ``time.sleep``; SQLAlchemy's ``create_engine`` imported from the sync or the async package
+    under ``if asyncio:``/``else:``).
+
+    Two targets share the binding when they are equal or import one name from a package and
+    from one of its submodules (``from distributed import Worker`` against the module's
+    ``from distributed.worker import Worker``: a package re-exporting its own class). In an
+    ``except`` handler the first binding stays: ``try: import fast / except ImportError:
+    import slow`` names one API twice."""
+    prev = ms.imports.get(local)
+    if prev is None:
+        if local in ms.globals or local in ms.functions or local in ms.classes:
+            return False
+        ms.imports[local] = target
+        return True
+    if in_handler or prev == target:
+        return True
+    if prev[0] == target[0] == "from" and prev[2] == target[2]:
+        a, b = prev[1], target[1]
+        return a.startswith(b + ".") or b.startswith(a + ".")
+    return False

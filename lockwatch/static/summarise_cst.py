@@ -35,6 +35,7 @@ from lockwatch.static.summarise_common import element_use as _element_use
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
+from lockwatch.static.summarise_common import lazy_import_shares_binding as _lazy_import_shares_binding
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
@@ -533,10 +534,13 @@ class _Builder:
         f = self.f
         if f is None or f.is_module:
             self.ms.imports[local] = target
-        else:
-            # function-local import: visible module-wide only if nothing else has the name
+        elif local in f.s.globals_decl:
+            # ``global x; import x``: binds the module's name, as a module-level import would
             self.ms.imports.setdefault(local, target)
+        elif _lazy_import_shares_binding(self.ms, local, target, f.handlers > 0):
             f.local_names.discard(local)
+        else:
+            self._kill(local)   # P33: see summarise_common.lazy_import_shares_binding
 
     def _from_base(self, node: cst.ImportFrom) -> str | None:
         mod = _dotted(node.module) if node.module is not None else ""
