@@ -1601,19 +1601,9 @@ class _Builder:
                 # argument can rebind a name (no ``:=`` in the file)
                 n = rv.id
                 f.attr_reads.add(n)
-                if f.is_module:
-                    ref = n
-                else:
-                    ref = f.alias.get(n)   # ``_name_ref`` inlined
-                    if ref is None:
-                        if n == f.self_name:
-                            ref = f.self_ref
-                        elif n == f.outer_self and n not in f.local_names:
-                            ref = "@self"
-                        else:
-                            ref = n
-                    if ref != n:
-                        f.attr_reads.add(ref.partition(".")[0])
+                ref = self._name_ref(n)
+                if ref != n:
+                    f.attr_reads.add(ref.partition(".")[0])
                 if not self.walrus:
                     fr = f"{ref}.{meth}"
             else:
@@ -1622,19 +1612,9 @@ class _Builder:
             # ``f(...)``: ``_read`` inlined, the callee's ref known now as for ``x.m(...)``
             fid = fn.id
             f.reads.add(fid)
-            if f.is_module:
-                ref = fid
-            else:
-                ref = f.alias.get(fid)
-                if ref is None:
-                    if fid == f.self_name:
-                        ref = f.self_ref
-                    elif fid == f.outer_self and fid not in f.local_names:
-                        ref = "@self"
-                    else:
-                        ref = fid
-                if ref != fid:
-                    f.reads.add(ref.partition(".")[0])
+            ref = self._name_ref(fid)
+            if ref != fid:
+                f.reads.add(ref.partition(".")[0])
             fr = None if self.walrus else ref
             if fid in _ORDERING_CALLS:
                 f.s.orders = True
