@@ -231,20 +231,8 @@ class ModuleSummary:
             raise ValueError("the entry's field headers are not this version's")
         # The dataclasses' own __init__ with positional arguments: no intermediate dict, and
         # instances as compact as the summariser's (measured faster than filling __dict__).
-        new_f = FunctionSummary
-        n_f = len(FUNCTION_FIELDS)
-        functions = {}
-        for k, r in d["functions"].items():
-            if type(r) is not list or len(r) != n_f:
-                raise ValueError(f"function row {k!r} does not match the header")
-            functions[k] = new_f(*r)
-        new_c = ClassSummary
-        n_c = len(CLASS_FIELDS)
-        classes = {}
-        for k, r in d["classes"].items():
-            if type(r) is not list or len(r) != n_c:
-                raise ValueError(f"class row {k!r} does not match the header")
-            classes[k] = new_c(*r)
+        functions = _from_rows(d["functions"], FunctionSummary, len(FUNCTION_FIELDS), "function")
+        classes = _from_rows(d["classes"], ClassSummary, len(CLASS_FIELDS), "class")
         return cls(module=d["module"], path=d["path"], is_package=d["is_package"],
                    imports=d["imports"], star_imports=d["star_imports"], globals=d["globals"],
                    functions=functions, classes=classes, suppressions=d["suppressions"],
@@ -294,3 +282,13 @@ def _rows(objs: dict[str, Any], header: tuple[str, ...]) -> dict[str, list]:
             raise ValueError(f"{type(o).__name__} {k!r} has fields {list(d)}, not {list(header)}")
         rows[k] = list(d.values())
     return rows
+
+
+def _from_rows(rows: dict, new, width: int, what: str) -> dict:
+    """``{key: new(*row)}`` for an entry's rows, each checked against the header's width."""
+    out = {}
+    for k, r in rows.items():
+        if type(r) is not list or len(r) != width:
+            raise ValueError(f"{what} row {k!r} does not match the header")
+        out[k] = new(*r)
+    return out
