@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
-from lockwatch.static.asyncflow import public_call_name
 from lockwatch.static.checks import finding, function_short
 from lockwatch.static.model import short_name
 
@@ -33,9 +32,10 @@ def check(model, config):
             what = f"waits on {short_name(bs.name.split('@', 1)[1])}"
         else:
             # the class a user can look up (multiprocessing.Queue.put, not the catalog's
-            # queue.BoundedQueue.put); the catalog name stays the finding's key
+            # queue.BoundedQueue.put), as the linker saw the receiver built; the catalog name
+            # stays the finding's key
             last = witness[-1]
-            shown = public_call_name(model, last.path, last.line, last.column, bs.name)
+            shown = model.public_call_name(last.path, last.line, last.column, bs.name)
             if shown != bs.name and last.note.endswith(f"calls {bs.name}"):
                 witness[-1] = Location(last.path, last.line, last.column, last.note[:-len(bs.name)] + shown)
             what = f"calls {shown}"

@@ -49,7 +49,7 @@ def check(model, config):
             # the class a user can look up (multiprocessing.Queue.get, io.BufferedReader.read);
             # the catalog name stays the finding's key
             last = chain[-1]
-            shown = asyncflow.public_call_name(model, last[0], last[1], last[2], name)
+            shown = model.public_call_name(last[0], last[1], last[2], name)
             if shown != name and last[3].endswith(f"calls {name}"):
                 chain = chain[:-1] + ((*last[:3], last[3][:-len(name)] + shown),)
             msg = (f"async {function_short(model, fid)} calls {shown}{via}, which blocks the event "

@@ -256,8 +256,9 @@ def _const(v):
 # process queue is a ``queue.Queue`` (its ``put`` never blocks), a bounded one a
 # ``queue.BoundedQueue`` (an internal name), every file object an ``io.TextIOWrapper``. A
 # message names the class a user can look up instead (``multiprocessing.Queue.put``,
-# ``io.BufferedReader.read``), found from the receiver's constructor call
-# (``asyncflow.public_call_name``); the internal name is the default's source.
+# ``io.BufferedReader.read``), found from the receiver's constructor call by the linker
+# (``link.public_class``, kept as ``CallSite.recv_class``; ``ProgramModel.public_call_name``);
+# the internal name is the default's source.
 RENAMED_TYPES = {"queue.Queue": "queue.Queue", "queue.BoundedQueue": "queue.Queue",
                  "io.TextIOWrapper": "io.TextIOWrapper"}
 QUEUE_TYPES = frozenset({"queue.Queue", "queue.BoundedQueue"})

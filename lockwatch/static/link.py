@@ -11,8 +11,11 @@ Values are evaluated abstractly; an abstract value is a tuple:
 - ``("super", cid, path)`` what ``super()`` gives in a method of ``cid``;
 - ``("func", fid, recv)`` project function, bound to receiver path ``recv`` (or None);
 - ``("exti", type, path)`` instance of a known external type; ``("extm", type, m, path)``;
-  a datagram socket carries a fifth part, ``("exti", "socket.socket", path, "dgram")``, kept
-  on its methods, ``("extm", "socket.socket", m, path, "dgram")``;
+  a datagram socket carries a fourth part, ``("exti", "socket.socket", path, "dgram")``, kept
+  on its methods, ``("extm", "socket.socket", m, path, "dgram")``; so does an object of a
+  type the catalog names by behaviour (``catalog.RENAMED_TYPES``) whose constructor call the
+  linker evaluated: the public class it was built as, ``("exti", "queue.BoundedQueue", path,
+  "multiprocessing.Queue")`` (see :func:`public_class`);
 - ``("lock", lock_id, path, cond)``; ``("lockc", lock_id, path)`` a container of locks;
   ``("lockm", lock_id, path, cond, method)``;
 - ``("create", sort, value, cond, field)`` a freshly created lock (not yet named by a
@@ -554,7 +557,9 @@ class Linker:
             return self.module_attr(v[1], p)
         if k == "ext":
             if p == "()":
-                return self._call_ext(v[1], [], {})
+                # ``open(p, "rb").read``: this call's arguments are not in the ref; the
+                # public class comes from the call event itself (``_link_call``)
+                return self._call_ext(v[1], [], {}, args_known=False)
             if p == "[]":
                 return None
             return ("ext", _normalise_ext(f"{v[1]}.{p}"))
@@ -595,7 +600,7 @@ class Linker:
             return None
         return None
 
-    def _call_ext(self, d: str, args, kws):
+    def _call_ext(self, d: str, args, kws, args_known: bool = True):
         sort = catalog.lock_sort(d, self.extra_factories)
         if sort:
             return self._creation(d, sort, args, kws)
@@ -626,7 +631,8 @@ class Linker:
                     t = "queue.BoundedQueue"
             if d == "socket.socket" and catalog.socket_is_datagram(args, kws):
                 return ("exti", t, "?", "dgram")
-            return ("exti", t, "?")
+            pub = public_class(t, d, None, args, kws) if args_known else None
+            return ("exti", t, "?", pub) if pub else ("exti", t, "?")
         return None
 
     _cur_ctx = None
@@ -656,7 +662,8 @@ class Linker:
             return self._creation(full, sort, args, kws)
         r = catalog.KNOWN_RETURNS.get((t, meth))
         if r:
-            return ("exti", r, "?")
+            pub = public_class(r, None, meth, args, kws)
+            return ("exti", r, "?", pub) if pub else ("exti", r, "?")
         return None
 
     def _factory_sort(self, v):
@@ -704,7 +711,12 @@ class Linker:
                     if sort:
                         return ("create", sort if sort in catalog.SORTS else "lock", None,
                                 sort in catalog.CONDITION_SORTS, False)
-                    return self.call_result(fv[1], fv[2])
+                    r = self.call_result(fv[1], fv[2])
+                    if r is not None and r[0] == "exti" and r[1] in catalog.RENAMED_TYPES:
+                        pub = self._helper_public(fv[1], r[1], args, kws)
+                        if pub is not None:
+                            return r[:3] + (pub,)
+                    return r
                 return None
             if "const" in v:
                 return ("const", v["const"])
@@ -1093,6 +1105,7 @@ class Linker:
         fnargs: list = []
         blocking = None
         lockm = None
+        recv_class = None
         extra_blocking = self._extra_blocking
         if v is not None:
             k = v[0]
@@ -1136,6 +1149,10 @@ class Linker:
                 if not (v[4:] == ("dgram",) and v[2] == "connect"
                         and not catalog.datagram_connect_waits(args, kws)):
                     ext.append(f"{v[1]}.{v[2]}")
+                if v[1] in catalog.RENAMED_TYPES:
+                    recv_class = v[4] if len(v) > 4 else None
+                    if recv_class is None and f.endswith(f".().{v[2]}"):
+                        recv_class = self._chained_public(fi, ctx, idx, f[:-len(v[2]) - 4])
             elif k == "lockm":
                 lockm = (v[1], v[2], v[3], v[4])
         loc = (fi.path, ev["l"], ev["c"], "")
@@ -1169,7 +1186,7 @@ class Linker:
         if not (stored or linked):
             return
         cs = CallSite(idx, loc, tuple(ev["h"]), targets, ext, blocking, lockm, fnargs,
-                      ev.get("u", "expr"), args, kws, virtual)
+                      ev.get("u", "expr"), args, kws, virtual, recv_class=recv_class)
         if stored:
             # ``self.listener(...)``: a callable stored in an attribute, bound after linking
             self._attr_call_sites.append((fi, cs, ctx[2].id, f[6:]))
@@ -1177,6 +1194,65 @@ class Linker:
             fi.calls.append(cs)
             if fnargs:
                 self._fnarg_sites.append(cs)
+
+    def _chained_public(self, fi: FunctionInfo, ctx, idx: int, inner: str) -> str | None:
+        """``open(p, "rb").read()``: the public class of what the call ``inner(...)`` built,
+        a method being called on its result at once. The ref of the chain has no arguments;
+        the constructor call is the nearest call event of ``inner`` before this one (linked
+        just before), with its arguments."""
+        events = fi.summary.events
+        for j in range(idx - 1, -1, -1):
+            e = events[j]
+            if e["e"] == "call" and e.get("f") == inner:
+                break
+        else:
+            return None
+        cv = self.eval_ref(inner, ctx)
+        if cv is None:
+            return None
+        args, kws = e.get("a") or [], e.get("k") or {}
+        if cv[0] == "ext":
+            return public_class(catalog.KNOWN_TYPES.get(cv[1]), cv[1], None, args, kws)
+        if cv[0] == "extm":
+            return public_class(catalog.KNOWN_RETURNS.get((cv[1], cv[2])), None, cv[2], args, kws)
+        if cv[0] == "func":
+            r = self.call_result(cv[1], cv[2])
+            if r is not None and r[0] == "exti" and r[1] in catalog.RENAMED_TYPES:
+                return self._helper_public(cv[1], r[1], args, kws) or (r[3] if len(r) > 3 else None)
+        return None
+
+    def _helper_public(self, fid: str, t: str, args, kws) -> str | None:
+        """A project helper that returns what it builds (asyncssh's ``open_file(path, mode)``
+        returns ``open(..., mode, buffering=buffering)``), called with ``args``/``kws``: the
+        public class of its result (of catalog type ``t``), from its one returned
+        constructor call with the helper's parameters replaced by this call's arguments
+        (its defaults where not given). A module-level function only; None otherwise."""
+        g = self.m.functions.get(fid)
+        if g is None or g.cls is not None or g.summary.parent:
+            return None
+        rets = [rv for rv in g.summary.returns if isinstance(rv, dict) and isinstance(rv.get("call"), str)]
+        if len(rets) != 1:
+            return None
+        rv = rets[0]
+        cv = self.eval_ref(rv["call"], self._ctx(g))
+        if cv is None or cv[0] != "ext":
+            return None
+        params = g.summary.params
+        defaults = g.summary.defaults or {}
+
+        def bound(a):
+            if not (isinstance(a, dict) and set(a) == {"r"} and a["r"] in params):
+                return a
+            name = a["r"]
+            if name in kws:
+                return kws[name]
+            i = params.index(name)
+            if i < len(args):
+                return args[i]
+            return defaults.get(name, a)
+
+        return public_class(t, cv[1], None, [bound(a) for a in rv.get("a") or []],
+                            {k: bound(a) for k, a in (rv.get("k") or {}).items()})
 
     def _wraps_open_fd(self, d: str, args, kws, ctx) -> bool:
         """``open(fd)``/``io.open(fd)`` whose file argument is certainly a descriptor: an
@@ -1432,6 +1508,19 @@ def _reroot_value(tmpl, recv):
         p = tmpl[2]
         return (k, tmpl[1], reroot(p, recv) if p.startswith("@self") else p) + tmpl[3:]
     return tmpl
+
+
+def public_class(t: str, ctor: str | None, by_method: str | None, args, kws) -> str | None:
+    """The public class of an object of catalog type ``t`` built by the call ``ctor(args,
+    kws)`` (a dotted external constructor) or by the method ``by_method`` of a known type
+    (``ctx.Queue()``), for the types the catalog names by behaviour (``RENAMED_TYPES``:
+    ``multiprocessing.Queue(1000)`` -> ``multiprocessing.Queue``, ``open(p, "rb")`` ->
+    ``io.BufferedReader``); None for other types or when not known (a non-literal mode)."""
+    if t not in catalog.RENAMED_TYPES:
+        return None
+    if t in catalog.QUEUE_TYPES:
+        return catalog.queue_class(ctor, by_method)
+    return catalog.file_class(ctor, args, kws)
 
 
 def _origin(val):

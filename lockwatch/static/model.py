@@ -16,7 +16,12 @@ from typing import Any
 
 import networkx as nx
 
-from lockwatch.static.catalog import ASYNC_SORTS, REENTRANT_SORTS, SEMAPHORE_SORTS
+from lockwatch.static.catalog import (
+    ASYNC_SORTS,
+    REENTRANT_SORTS,
+    RENAMED_TYPES,
+    SEMAPHORE_SORTS,
+)
 from lockwatch.static.summary import ClassSummary, FunctionSummary, ModuleSummary
 
 # A step of a witness chain: (path, line, column, note).
@@ -98,6 +103,11 @@ class CallSite:
     # in the wrapper's methods, the definition's lock class), so that the effects of the
     # implicit ``__enter__`` call name the lock as the acquisition does
     rename: tuple | None = None
+    # a method call on an object of a type the catalog names by behaviour
+    # (``catalog.RENAMED_TYPES``): the public class the linker saw it built as, from the
+    # constructor call it evaluated (``multiprocessing.Queue``, ``io.BufferedReader``); None
+    # when that is not known (an annotation, a parameter, a non-literal file mode)
+    recv_class: str | None = None
 
 
 @dataclass
@@ -271,6 +281,31 @@ class ProgramModel:
         """Every acquisition event (function, event index, event) of the program, in model
         order. Read-only: shared."""
         return self._calls_index()[5]
+
+    def public_call_name(self, path: str, line: int, col: int, name: str) -> str:
+        """The name a message gives the blocking call of catalog ``name`` made at
+        ``path:line:col``: for the types the catalog names by behaviour
+        (``catalog.RENAMED_TYPES``) the class the linker saw the receiver built as
+        (``CallSite.recv_class``: ``multiprocessing.Queue.put``, ``io.BufferedReader.read``),
+        else the type's public default (``queue.Queue.put``). Every other name is returned
+        as it is. Text only: the catalog name stays the finding's key."""
+        t, _, meth = name.rpartition(".")
+        default = RENAMED_TYPES.get(t)
+        if default is None:
+            return name
+        idx = self.__dict__.get("_recv_classes")
+        if idx is None or idx[0] != len(self.functions):
+            # the few linked calls that name a receiver's class, by place and catalog name;
+            # the first in model order wins (as one place holds one call of a name)
+            by: dict = {}
+            for fi in self.functions.values():
+                for cs in fi.calls:
+                    if cs.recv_class is not None:
+                        for n in cs.ext:
+                            by.setdefault((cs.loc[0], cs.loc[1], cs.loc[2], n), cs.recv_class)
+            idx = self.__dict__["_recv_classes"] = (len(self.functions), by)
+        cls = idx[1].get((path, line, col, name))
+        return f"{cls or default}.{meth}"
 
     def module_functions(self, module: str) -> list[FunctionInfo]:
         """The functions of ``module``, in the order of ``functions``. Built once for all
