@@ -838,7 +838,7 @@ class _Builder:
                 k = _const_truth(st.test, self.bconst) if self.bconst else None
                 if k is False or _never_true(st.test):
                     subs = subs[1:]   # ``if False:`` never defines its body's methods
-                elif k is True:
+                elif k is True or _always_true(st.test):
                     subs = subs[:1]
             for sub in subs:
                 self._suite(sub)
@@ -1126,8 +1126,10 @@ class _Builder:
             if len(o) == 1 and type(o[0]) is _If and self._is_elif(o[0]):
                 return self._if(o[0], None, 0)
             return self._suite(o)
-        if k is True:
-            # ``if not _IS_SYNC:`` there: the else (elifs included) never runs
+        if k is True or (tt is _Constant and _always_true(test)):
+            # ``if not _IS_SYNC:`` there, or a literal ``if True:`` (psycopg's generated async
+            # modules keep the sync twin in its ``else:``, P34): the else (elifs included)
+            # never runs
             return self._suite(st.body)
         f = self.f
         h0 = f.held
@@ -2402,6 +2404,14 @@ def _never_true(test) -> bool:
         return False
     v = test.value
     return v is False or v is None or (type(v) is int and v == 0)
+
+
+def _always_true(test) -> bool:
+    """``True`` or a non-zero integer written as the test: its ``else`` is dead code."""
+    if type(test) is not ast.Constant:
+        return False
+    v = test.value
+    return v is True or (type(v) is int and v != 0)
 
 
 def _tests_false(test, name: str) -> bool:

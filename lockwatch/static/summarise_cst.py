@@ -400,7 +400,7 @@ class _Builder:
                 k = _const_truth(st.test, self.bconst) if self.bconst else None
                 if k is False or _never_true(st.test):
                     subs = subs[1:]   # ``if False:`` never defines its body's methods
-                elif k is True:
+                elif k is True or _always_true(st.test):
                     subs = subs[:1]
             for sub in subs:
                 self._suite(sub)
@@ -655,8 +655,10 @@ class _Builder:
             if isinstance(o, cst.If):
                 return self._if(o, None, 0)
             return self._suite(o.body)
-        if k is True:
-            # ``if not _IS_SYNC:`` there: the else (elifs included) never runs
+        if k is True or _always_true(st.test):
+            # ``if not _IS_SYNC:`` there, or a literal ``if True:`` (psycopg's generated async
+            # modules keep the sync twin in its ``else:``, P34): the else (elifs included)
+            # never runs
             return self._suite(st.body)
         f = self.f
         h0 = f.held
@@ -1703,6 +1705,15 @@ def _never_true(test) -> bool:
     if isinstance(test, cst.Name):
         return test.value in ("False", "None")
     return isinstance(test, cst.Integer) and test.value in ("0", "0x0", "0o0", "0b0") and not test.lpar
+
+
+def _always_true(test) -> bool:
+    """``True`` or a non-zero integer written as the test: its ``else`` is dead code."""
+    if isinstance(test, cst.Name):
+        return test.value == "True"
+    if not isinstance(test, cst.Integer) or test.lpar:
+        return False
+    return int(test.value, 0) != 0
 
 
 def _tests_false(test, name: str) -> bool:
