@@ -15,6 +15,7 @@ import builtins
 
 from lockwatch.findings import Location
 from lockwatch.static import catalog
+from lockwatch.static.graph import ConstantGuards
 from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
 
 # ---------------------------------------------------------------------------- catalog
@@ -358,6 +359,12 @@ def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) ->
     (a sync callable whose result is awaited is not what we think it is), nor is the file
     handed to ``trio.wrap_file``/``anyio.wrap_file``, nor a call on a non-blocking socket
     (``nonblocking_socket_call``)."""
+    return [(step, name) for _idx, step, name in _direct_blocking(model, fi, extra)]
+
+
+def _direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -> list[tuple]:
+    """``direct_blocking`` with each call's event index: [(idx, Step, name)] (the index is
+    what a caller's constant arguments rule out, see ``ConstantGuards``)."""
     out = []
     events = fi.summary.events
     sites = call_sites(fi)
@@ -368,12 +375,12 @@ def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) ->
         step = (fi.path, ev["l"], ev["c"])
         if cs is not None and cs.blocking:
             if not nonblocking_socket_call(model, fi, ev, cs.blocking):
-                out.append((step, cs.blocking))
+                out.append((idx, step, cs.blocking))
             continue
         if cs is not None and cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
             lc = model.locks.get(cs.lockm[0])
             if lc is not None and not lc.is_async and ev.get("u") != "await":
-                out.append((step, f"{short_name(cs.lockm[0])}.{cs.lockm[3]}()"))
+                out.append((idx, step, f"{short_name(cs.lockm[0])}.{cs.lockm[3]}()"))
             continue
         if ev.get("u") == "await":
             continue
@@ -385,7 +392,7 @@ def direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) ->
                 if (nonblocking_socket_call(model, fi, ev, name) or numeric_only_lookup(model, fi, ev, name)
                         or (ev.get("dn") and name in catalog.DONE_POLLED)):
                     break
-                out.append((step, name))
+                out.append((idx, step, name))
                 break
     return out
 
@@ -409,40 +416,67 @@ def _direct_cached(model, fi, extra) -> list[tuple]:
     cache = model.__dict__.setdefault("_loop_direct", {})
     key = (fi.id, extra)
     if key not in cache:
-        cache[key] = direct_blocking(model, fi, extra)
+        cache[key] = _direct_blocking(model, fi, extra)
     return cache[key]
 
 
-def reach_blocking(model: ProgramModel, fid: str, extra=frozenset()) -> tuple | None:
+_NO_SKIP: frozenset = frozenset()
+
+
+def _guards(model: ProgramModel) -> ConstantGuards:
+    """The model's constant-argument test (P16's, which LW131 applies): one per model, for
+    its cache of the events each function's parameters guard."""
+    g = model.__dict__.get("_loop_guards")
+    if g is None:
+        g = model.__dict__["_loop_guards"] = ConstantGuards(model, final=True)
+    return g
+
+
+def _skipped(model: ProgramModel, f: FunctionInfo, cs, g: FunctionInfo, recv) -> frozenset:
+    """Events of ``g`` that this call from ``f`` rules out by a constant argument
+    (``emit(x, asynchronous=True)`` never takes ``emit``'s ``if not asynchronous:`` branch)."""
+    if not g.summary.guard_params or not cs.args and not cs.kws:
+        return _NO_SKIP   # ``ConstantGuards.skipped``'s first test: most calls
+    return _guards(model).skipped(f, cs, g, recv)
+
+
+def reach_blocking(model: ProgramModel, fid: str, extra=frozenset(), skip: frozenset = _NO_SKIP) -> tuple | None:
     """The shortest way the *sync* project function ``fid`` blocks (``LIGHT`` calls aside),
     directly or through the sync functions it calls, within ``MAX_CHAIN - 1`` steps: (name, chain of steps
     ``(path, line, col, note)``), or None. Breadth first, so the first hit is a shortest
     one; a coroutine function called without ``await`` runs nothing and is not followed.
+    ``skip``: ``fid``'s events its caller's constant arguments rule out; each call followed
+    below rules out its callee's the same way (as LW131's walk does, ``graph._collect``).
     Only what async code reaches is ever explored (cached on the model)."""
     cache = model.__dict__.setdefault("_loop_reach", {})
-    key = (fid, extra)
+    key = (fid, extra, skip)
     if key in cache:
         return cache[key]
     best = None
-    seen = {fid}
-    level = [(fid, ())]
+    seen = {(fid, skip)}
+    level = [(fid, (), skip)]
     for _depth in range(MAX_CHAIN - 1):
         hits = []
         nxt = []
-        for f_id, prefix in level:
+        for f_id, prefix, f_skip in level:
             f = model.functions.get(f_id)
             if f is None or f.is_async:
                 continue
-            for step, name in _direct_cached(model, f, extra):
-                if name not in LIGHT:
+            for idx, step, name in _direct_cached(model, f, extra):
+                if name not in LIGHT and not (f_skip and idx in f_skip):
                     hits.append((name, prefix + ((*step, f"... which calls {name}"),)))
             for cs in f.calls:
-                for g_id, _recv in cs.targets:
+                if f_skip and cs.idx in f_skip:
+                    continue
+                for g_id, recv in cs.targets:
                     g = model.functions.get(g_id)
-                    if g is None or g.is_async or g_id in seen or g_id in cs.virtual:
+                    if g is None or g.is_async or g_id in cs.virtual:
                         continue
-                    seen.add(g_id)
-                    nxt.append((g_id, prefix + ((*cs.loc[:3], f"... calls {g.short}"),)))
+                    g_skip = _skipped(model, f, cs, g, recv)
+                    if (g_id, g_skip) in seen:
+                        continue
+                    seen.add((g_id, g_skip))
+                    nxt.append((g_id, prefix + ((*cs.loc[:3], f"... calls {g.short}"),), g_skip))
         if hits:
             # the call that waits on something else first (pymongo's ``_spawn``: the
             # ``subprocess.Popen`` inside ``with open(os.devnull)``, not the open), then
@@ -471,14 +505,14 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
         if step in seen:
             continue
         best = None
-        for g_id, _recv in cs.targets:
+        for g_id, recv in cs.targets:
             g = model.functions.get(g_id)
             # an override reached only by virtual dispatch may never run here (tqdm's
             # optional Telegram subclass): the class's own or inherited method is what
             # ``self.m()`` is known to call (as for blocking-under-lock, graph.VIRTUAL)
             if g is None or g.is_async or g_id in cs.virtual:
                 continue
-            r = reach_blocking(model, g_id, extra)
+            r = reach_blocking(model, g_id, extra, _skipped(model, fi, cs, g, recv))
             if r is None:
                 continue
             cand = (r[0], ((*step, f"{fi.short} calls {g.short}"),) + r[1])
