@@ -97,6 +97,9 @@ class Linker:
         self._wrapper_cache: dict = {}
         self._overrides_cache: dict = {}
         self._display: dict = {}
+        # P36: un-awaited calls of coroutine functions (``_coroutine_object``)
+        self._call_positions: dict = {}   # function id -> {(line, col, callee ref): use}
+        self._coro_locals: dict = {}      # (function id, local) -> a coroutine object?
 
     # ------------------------------------------------------------------ build
     def build(self) -> ProgramModel:
@@ -515,6 +518,8 @@ class Linker:
             if c is not None and c[0] == "lockc":
                 return ("lock", c[1], "?", False)
             return None
+        if "call" in val and self._coroutine_local(f, name, val, ctx):
+            return None   # ``coro = connect()``: a coroutine object, not what it returns (P36)
         v = self.eval_value(val, ctx)
         if v is None:
             return None
@@ -854,6 +859,9 @@ class Linker:
                 continue
             ctx = self._ctx(fi)
             val = self.eval_value(v, ctx) if v else None
+            if (val is not None and not container and "call" in v
+                    and self._coroutine_object(fi, v["call"], ctx, store=(line, col, f"@self.{attr}"))):
+                val = None   # ``self._coro = self.__connect()``: a coroutine object (P36)
             if val is not None:
                 k = val[0]
                 if k == "create":
@@ -901,6 +909,8 @@ class Linker:
         ctx = self._ctx(fi)
         s = fi.summary
         for rv in s.returns:
+            if "call" in rv and self._coroutine_object(fi, rv["call"], ctx, returned=True):
+                continue   # ``return connect()``: hands back a coroutine object (P36)
             v = self.eval_value(rv, ctx)
             if v is None:
                 continue
@@ -1092,6 +1102,9 @@ class Linker:
         # program, to builtins and unresolved names, do not): its fields are gathered first
         targets: list = []
         f = ev["f"]
+        cut = f.find(".().")
+        if cut > 0 and self._coroutine_object(fi, f[:cut], ctx, at=(ev["l"], ev["c"])):
+            return   # ``connect().close()``: a method of the coroutine object (P36)
         v = self.eval_ref(f, ctx, targets)
         if v is None:
             v = self._duck_method(fi, f, ev.get("u") == "await")
@@ -1194,6 +1207,69 @@ class Linker:
             fi.calls.append(cs)
             if fnargs:
                 self._fnarg_sites.append(cs)
+
+    def _coroutine_local(self, f: FunctionInfo, name: str, val: dict, ctx) -> bool:
+        """``_coroutine_object`` for local ``name`` of ``f`` (bound to the call ``val``):
+        answered once per local, as a local is evaluated at every use (a chain of locals
+        each built from the one before would evaluate the chain twice per link)."""
+        key = (f.id, name)
+        r = self._coro_locals.get(key)
+        if r is None:
+            self._coro_locals[key] = False   # (while in progress: the value, as before)
+            r = self._coro_locals[key] = self._coroutine_object(f, val["call"], ctx, at=(val.get("l"), val.get("c")))
+        return r
+
+    def _coroutine_object(self, fi: FunctionInfo, ref: str, ctx, at=None, store=None,
+                          returned: bool = False) -> bool:
+        """Is this call of ``ref`` in ``fi`` a call of a project ``async def`` that is not
+        awaited? Its value is then a coroutine object, whose ``close``/``send``/``throw``
+        and attributes are not those of what the coroutine returns (aiormq's
+        ``self._coro = self.__connect()`` ... ``self._coro.close()``, P36): an unknown
+        receiver. The summary's values drop the ``await``, so the call event tells: only a
+        call event found for the very value, and not awaited, says so (else, as before, the
+        value is the result).
+
+        ``at``: the value's position (a local's value, or the outer call of a chain
+        ``ref().m()``): an awaited value starts at its ``await``, before the call, so a call
+        event of ``ref`` at that same position is the un-awaited call itself. ``store``:
+        ``(line, col, target)`` of ``self.x = ref(...)``: the nearest call of ``ref`` before
+        that write stored into the attribute (``u == "attr"``), not awaited first.
+        ``returned``: ``return ref(...)`` (``u == "return"``) with no awaited call of ``ref``
+        in the function that could be the returned one."""
+        events = fi.summary.events
+        if at is not None:
+            # (the event first: the evaluation below is the costly part)
+            idx = self._call_positions.get(fi.id)
+            if idx is None:
+                idx = self._call_positions[fi.id] = {
+                    (ev["l"], ev["c"], ev.get("f")): ev.get("u") for ev in events if ev["e"] == "call"}
+            u = idx.get((at[0], at[1], ref), "await")
+            if u == "await":
+                return False
+        fv = self.eval_ref(ref, ctx)
+        if fv is None or fv[0] != "func":
+            return False
+        g = self.m.functions.get(fv[1])
+        if g is None or not g.is_async:
+            return False
+        if at is not None:
+            return True
+        if store is not None:
+            line, col, target = store
+            for j, ev in enumerate(events):
+                if ev["e"] == "wr" and ev["l"] == line and ev["c"] == col and ev.get("r") == target:
+                    break
+            else:
+                return False
+            for k in range(j - 1, -1, -1):
+                e = events[k]
+                if e["e"] == "call" and e.get("f") == ref:
+                    return e.get("u") == "attr" and e.get("t") == target
+            return False
+        if returned:
+            us = {ev.get("u") for ev in events if ev["e"] == "call" and ev.get("f") == ref}
+            return "return" in us and "await" not in us
+        return False
 
     def _chained_public(self, fi: FunctionInfo, ctx, idx: int, inner: str) -> str | None:
         """``open(p, "rb").read()``: the public class of what the call ``inner(...)`` built,
