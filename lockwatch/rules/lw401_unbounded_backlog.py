@@ -23,7 +23,14 @@ closures included), a module global, or a local handed to a function called dire
   its loop.
 
 A queue fed once per request is not reported, nor is one whose drain is unknown (precision
-first). A put-back inside the draining loop, or in a loop over a function that drains the
+first). Only the loop that has to keep up with the producer is its *consumer*; two draining
+loops are not: a flush (a loop that ends once the queue is empty, ``while not q.empty()``,
+``while dq:`` or ``except Empty: break`` around a poll, in a close path: a
+close/shutdown/stop/``__aexit__``-like method, or after a call that ends the feed,
+``await amqp_queue.cancel(tag)``) runs once, after the feed, and cannot be outrun; and a
+loop that returns the item it took (``while True: ...; msg = q.get_nowait(); return msg``,
+an ``__anext__`` retrying) hands one item per call to its caller, whose loop is the
+consumer (unknown). A put-back inside the draining loop, or in a loop over a function that drains the
 queue (``for m in iter_queue(q):``), feeds nothing. The primary location is where the queue is created (that is where ``maxsize=``
 goes); the feeding and draining sites follow as related locations.
 
@@ -442,6 +449,71 @@ def _loops_over(fi, lp, fids: set) -> bool:
     return False
 
 
+# A method that runs when the object is closed: what it drains is what is left over.
+CLOSE_NAMES = re.compile(
+    r"^_*(on_?)?a?(close|closed|shutdown|stop|stopped|teardown|dispose|terminate|cleanup)$"
+    r"|^__(a?exit|del)__$"
+)
+# Calls that end a feed (a consumer subscription cancelled, a producer stopped or joined).
+FEED_ENDS = {"cancel", "basic_cancel", "close", "aclose", "stop", "shutdown", "unsubscribe",
+             "remove_done_callback", "remove_reader"}
+
+
+def _until_empty(slots, fi, lp: int, slot, family: str, polls: list) -> bool:
+    """Does loop ``lp`` of ``fi`` end once the queue is empty: ``while not q.empty()`` /
+    ``while q.qsize()`` (``while dq:`` for a deque) in its test, or ``except Empty: break``
+    around a poll in its body?"""
+    for ev in fi.summary.events:
+        if ev.get("lp") != lp or ev["l"] != lp:
+            continue
+        # an event on the loop's own line that carries its ``lp`` sits in a ``while`` test
+        # (a ``for`` loop's iterable is outside the loop)
+        if ev["e"] == "call":
+            base, _, meth = ev.get("f", "").rpartition(".")
+            if meth in ("empty", "qsize") and base and slots.resolve(fi, base) == slot:
+                return True
+        elif ev["e"] == "rd" and family == "collections.deque":
+            r = ev.get("r")
+            if isinstance(r, str) and slots.resolve(fi, r) == slot:
+                return True
+    return any(ev["e"] == "exit" and ev.get("lp") == lp and _drained(ev, family, polls)
+               for ev in fi.summary.events)
+
+
+def _flush(slots, fi, lp: int, slot, family: str, polls: list) -> bool:
+    """Is loop ``lp`` of ``fi`` a flush at close rather than the queue's consumer?
+
+    The consumer is the loop that has to keep up with the producer, for as long as it
+    runs. A loop that empties what is left (it ends once the queue is empty) in a close
+    path (a close/shutdown/``__aexit__``-like method, or after a call that ends the feed
+    outside any loop: ``await amqp_queue.cancel(tag)``, ``producer.join()``) runs once,
+    after the feed, and cannot be outrun (P37, aio-pika ``QueueIterator._on_close``)."""
+    if not _until_empty(slots, fi, lp, slot, family, polls):
+        return False
+    if CLOSE_NAMES.match(fi.summary.name):
+        return True
+    for ev in fi.summary.events:
+        if ev["l"] >= lp:
+            break
+        if ev["e"] == "call" and "lp" not in ev and ev.get("f", "").rpartition(".")[2] in FEED_ENDS:
+            return True
+    return False
+
+
+def _hands_back(fi, lp: int, ev: dict) -> bool:
+    """Does loop ``lp`` of ``fi`` return the item its drain call ``ev`` took
+    (``while True: ... msg = q.get_nowait(); ...; return msg``)? Then the loop waits or
+    retries for one item per call and the caller does the work per item: the loop is not
+    the consumer (aio-pika ``RobustQueueIterator.__anext__``)."""
+    t = ev.get("t")
+    if not isinstance(t, str) or "." in t or t.startswith("@"):
+        return False
+    if {"r": t} not in fi.summary.returns:
+        return False
+    return any(e["e"] == "exit" and e.get("x") == "return" and not e.get("err")
+               and e.get("lp") == lp and e["l"] > ev["l"] for e in fi.summary.events)
+
+
 def _stops_on_error(fi, lp: int, family: str = "", polls: list = ()):
     for ev in fi.summary.events:
         if ev["e"] == "exit" and ev.get("lp") == lp and ev.get("err") and not _drained(ev, family, polls):
@@ -503,12 +575,14 @@ def check(model, config):
             lp = ev.get("lp")
             if lp is None:
                 continue
+            polls = [e for f2, _, e in drains.get(slot, ()) if f2 is fi and _polls(e, info["family"])]
+            if _flush(slots, fi, lp, slot, info["family"], polls) or _hands_back(fi, lp, ev):
+                continue  # empties what is left at close, or one item per call: not the consumer
             gets = {i for _, i, e in drains.get(slot, ()) if _ is fi}
             slow = _slow_work(model, fi, lp, gets)
             if slow is not None:
                 drain_why = (fi, ev, f"{function_short(model, fi.id)} {slow[0]} for every item", slow[1])
                 break
-            polls = [e for f2, _, e in drains.get(slot, ()) if f2 is fi and _polls(e, info["family"])]
             stop = _stops_on_error(fi, lp, info["family"], polls)
             if stop is not None:
                 drain_why = (fi, ev, f"{function_short(model, fi.id)} stops draining on an error",
@@ -648,6 +722,33 @@ class Uploader:
             except OSError:
                 logging.exception("upload failed")
                 return
+'''),
+        Example.single('''
+import asyncio
+
+
+class Consumer:
+    def __init__(self, amqp_queue, handler):
+        self._amqp_queue = amqp_queue
+        self._handler = handler
+        self._queue = asyncio.Queue()  # expect
+
+    async def start(self):
+        self._tag = await self._amqp_queue.consume(self.on_message)
+
+    async def on_message(self, message):
+        await self._queue.put(message)
+
+    async def close(self):
+        await self._amqp_queue.cancel(self._tag)
+        while not self._queue.empty():
+            await self._queue.get_nowait().nack()
+
+    async def run(self):
+        while True:
+            msg = await self._queue.get()
+            await self._handler(msg)
+            await msg.ack()
 '''),
     ),
     valid=(
@@ -795,6 +896,41 @@ def total():
     while not results.empty():
         n += results.get()
     return n
+'''),
+        Example.single('''
+import asyncio
+
+
+class QueueIterator:
+    def __init__(self, amqp_queue):
+        self._amqp_queue = amqp_queue
+        self._queue = asyncio.Queue()
+        self._ready = asyncio.Event()
+
+    async def start(self):
+        self._tag = await self._amqp_queue.consume(self.on_message)
+
+    async def on_message(self, message):
+        await self._queue.put(message)
+        self._ready.set()
+
+    async def close(self):
+        await self._amqp_queue.cancel(self._tag)
+        while not self._queue.empty():
+            await self._queue.get_nowait().nack()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        while True:
+            await self._ready.wait()
+            if not self._queue.empty():
+                msg = self._queue.get_nowait()
+                if self._queue.empty():
+                    self._ready.clear()
+                return msg
+            await asyncio.sleep(0.5)
 '''),
     ),
     check=check,
