@@ -15,31 +15,16 @@ resolves everywhere it did. Every case runs through both summarisers."""
 
 from __future__ import annotations
 
-import ast
 import textwrap
 
 import pytest
-
-from lockwatch.config import Config
-from lockwatch.static import summarise_cst
-from lockwatch.static.engine import analyse_summaries
-from lockwatch.static.summarise_ast import summarise_tree
-
-WALKS = ["ast", "cst"]
-
-
-def _summary(src: str, walk: str, mod: str = "m"):
-    path = mod.replace(".", "/") + ".py"
-    if walk == "ast":
-        tree = compile(src, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-        return summarise_tree(tree, src, path, mod, False)
-    return summarise_cst.summarise_module(src, path, mod, False)
+from walks import WALKS, findings, summarise
 
 
 def _findings(files: dict[str, str], walk: str) -> list:
-    sums = {m: _summary(textwrap.dedent(src), walk, m) for m, src in files.items()}
-    rep = analyse_summaries(sums, Config())
-    return sorted((f.code, f.location.path, f.location.line) for f in rep.findings)
+    # keyed by module name here: "pkg.mod" is the file pkg/mod.py
+    by_path = {m.replace(".", "/") + ".py": src for m, src in files.items()}
+    return sorted((f.code, f.location.path, f.location.line) for f in findings(by_path, walk))
 
 
 def _both(files: dict[str, str]) -> list:
@@ -163,7 +148,7 @@ def test_lazy_import_under_lock_still_found():
 
 @pytest.mark.parametrize("walk", WALKS)
 def test_summary_marks_the_shadowed_name_local(walk):
-    s = _summary(textwrap.dedent(SHADOW), walk)
+    s = summarise(textwrap.dedent(SHADOW), "m.py", walk)
     assert s.imports["sleep"] == ["from", "time", "sleep"]
     tick = s.functions["tick"]
     assert "sleep" in tick.locals and not tick.locals["sleep"]

@@ -6,25 +6,12 @@ ASYNC`` / ``else:``); the summarisers skipped the body of ``if False:`` (P17) bu
 
 from __future__ import annotations
 
-import ast
-import textwrap
-
 import pytest
-
-from lockwatch.config import Config
-from lockwatch.static import summarise_cst
-from lockwatch.static.engine import analyse_summaries
-from lockwatch.static.summarise_ast import summarise_tree
+from walks import findings
 
 
 def _findings(src: str, walk: str) -> list:
-    src = textwrap.dedent(src)
-    if walk == "ast":
-        s = summarise_tree(compile(src, "m.py", "exec", ast.PyCF_ONLY_AST, dont_inherit=True),
-                           src, "m.py", "m", False)
-    else:
-        s = summarise_cst.summarise_module(src, "m.py", "m", False)
-    return sorted((f.code, f.location.line) for f in analyse_summaries({"m": s}, Config()).findings)
+    return sorted((f.code, f.location.line) for f in findings({"m.py": src}, walk))
 
 
 def _both(src: str) -> list:

@@ -9,17 +9,10 @@ Every case runs with both summarisers (ast and libcst walks)."""
 
 from __future__ import annotations
 
-import ast
 import textwrap
 
 import pytest
-
-from lockwatch.config import Config
-from lockwatch.static import summarise_cst
-from lockwatch.static.engine import analyse_summaries, module_name
-from lockwatch.static.summarise_ast import summarise_tree
-
-WALKS = ["ast", "cst"]
+from walks import WALKS, findings
 
 STREAM = """
 import threading
@@ -49,22 +42,9 @@ class Stream:
 """
 
 
-def _summaries(files: dict[str, str], walk: str) -> dict:
-    out = {}
-    for path, src in files.items():
-        src = textwrap.dedent(src)
-        mod, is_pkg = module_name(path)
-        if walk == "ast":
-            tree = compile(src, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-            out[mod] = summarise_tree(tree, src, path, mod, is_pkg)
-        else:
-            out[mod] = summarise_cst.summarise_module(src, path, mod, is_pkg)
-    return out
-
-
 def _findings(src: str, walk: str) -> list:
-    rep = analyse_summaries(_summaries({"stream.py": STREAM + textwrap.dedent(src)}, walk), Config())
-    return sorted((f.code, f.location.line) for f in rep.findings if f.code in ("LW201", "LW131"))
+    found = findings({"stream.py": STREAM + textwrap.dedent(src)}, walk)
+    return sorted((f.code, f.location.line) for f in found if f.code in ("LW201", "LW131"))
 
 
 def _line(src: str, text: str) -> int:

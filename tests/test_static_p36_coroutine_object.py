@@ -10,17 +10,10 @@ Every case runs with both summarisers (ast and libcst walks)."""
 
 from __future__ import annotations
 
-import ast
 import textwrap
 
 import pytest
-
-from lockwatch.config import Config
-from lockwatch.static import summarise_cst
-from lockwatch.static.engine import analyse_summaries, module_name
-from lockwatch.static.summarise_ast import summarise_tree
-
-WALKS = ["ast", "cst"]
+from walks import WALKS, findings
 
 CONN = """
 import asyncio
@@ -48,19 +41,9 @@ async def open_plain():
 """
 
 
-def _summaries(src: str, walk: str) -> dict:
-    path = "conn.py"
-    mod, is_pkg = module_name(path)
-    if walk == "ast":
-        tree = compile(src, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-        return {mod: summarise_tree(tree, src, path, mod, is_pkg)}
-    return {mod: summarise_cst.summarise_module(src, path, mod, is_pkg)}
-
-
 def _check(src: str, walk: str, *reported: str) -> None:
     full = CONN + textwrap.dedent(src)
-    rep = analyse_summaries(_summaries(full, walk), Config())
-    got = sorted((f.code, f.location.line) for f in rep.findings)
+    got = sorted((f.code, f.location.line) for f in findings({"conn.py": full}, walk))
     lines = full.splitlines()
     want = sorted(("LW204", next(i for i, ln in enumerate(lines, 1) if mark in ln)) for mark in reported)
     assert got == want

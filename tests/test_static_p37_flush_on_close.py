@@ -13,32 +13,15 @@ summarisers."""
 
 from __future__ import annotations
 
-import ast
-import textwrap
-
 import pytest
-
-from lockwatch.config import Config
-from lockwatch.static import summarise_cst
-from lockwatch.static.engine import analyse_summaries
-from lockwatch.static.summarise_ast import summarise_tree
-
-WALKS = ["ast", "cst"]
-
-
-def _summary(src: str, walk: str, mod: str = "m"):
-    path = mod.replace(".", "/") + ".py"
-    if walk == "ast":
-        tree = compile(src, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-        return summarise_tree(tree, src, path, mod, False)
-    return summarise_cst.summarise_module(src, path, mod, False)
+from walks import WALKS, findings
 
 
 def _lw401(files: dict[str, str], walk: str) -> list:
-    sums = {m: _summary(textwrap.dedent(src), walk, m) for m, src in files.items()}
-    rep = analyse_summaries(sums, Config())
+    # keyed by module name here: "pkg.mod" is the file pkg/mod.py
+    by_path = {m.replace(".", "/") + ".py": src for m, src in files.items()}
     return sorted((f.location.path, f.location.line, tuple(r.note for r in f.related))
-                  for f in rep.findings if f.code == "LW401")
+                  for f in findings(by_path, walk) if f.code == "LW401")
 
 
 def _both(files: dict[str, str]) -> list:
