@@ -15,7 +15,7 @@ import builtins
 
 from lockwatch.findings import Location
 from lockwatch.static import catalog
-from lockwatch.static.graph import ConstantGuards
+from lockwatch.static.graph import final_guards
 from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
 
 # ---------------------------------------------------------------------------- catalog
@@ -420,27 +420,14 @@ def _direct_cached(model, fi, extra) -> list[tuple]:
     return cache[key]
 
 
-_NO_SKIP: frozenset = frozenset()
-
-
-def _guards(model: ProgramModel) -> ConstantGuards:
-    """The model's constant-argument test (P16's, which LW131 applies): one per model, for
-    its cache of the events each function's parameters guard."""
-    g = model.__dict__.get("_loop_guards")
-    if g is None:
-        g = model.__dict__["_loop_guards"] = ConstantGuards(model, final=True)
-    return g
-
-
 def _skipped(model: ProgramModel, f: FunctionInfo, cs, g: FunctionInfo, recv) -> frozenset:
     """Events of ``g`` that this call from ``f`` rules out by a constant argument
-    (``emit(x, asynchronous=True)`` never takes ``emit``'s ``if not asynchronous:`` branch)."""
-    if not g.summary.guard_params or not cs.args and not cs.kws:
-        return _NO_SKIP   # ``ConstantGuards.skipped``'s first test: most calls
-    return _guards(model).skipped(f, cs, g, recv)
+    (``emit(x, asynchronous=True)`` never takes ``emit``'s ``if not asynchronous:`` branch),
+    by the test LW131's walk applies (P16)."""
+    return final_guards(model).skipped(f, cs, g, recv)
 
 
-def reach_blocking(model: ProgramModel, fid: str, extra=frozenset(), skip: frozenset = _NO_SKIP) -> tuple | None:
+def reach_blocking(model: ProgramModel, fid: str, extra=frozenset(), skip=frozenset()) -> tuple | None:
     """The shortest way the *sync* project function ``fid`` blocks (``LIGHT`` calls aside),
     directly or through the sync functions it calls, within ``MAX_CHAIN - 1`` steps: (name, chain of steps
     ``(path, line, col, note)``), or None. Breadth first, so the first hit is a shortest

@@ -422,6 +422,16 @@ def _held(fi: FunctionInfo, held, escaping=None) -> list[Acq]:
     return [a for a in out if a.via or a.mode not in ("acquire", "try") or (a.loc[1], a.loc[2]) not in missing]
 
 
+def final_guards(m: ProgramModel) -> ConstantGuards:
+    """The model's constant-argument test once composition is done, one per model (its
+    memo of what each call rules out is shared by the lock graph's LW131 walk and LW201's,
+    ``asyncflow.reach_blocking``)."""
+    g = m.__dict__.get("_final_guards")
+    if g is None:
+        g = m.__dict__["_final_guards"] = ConstantGuards(m, final=True)
+    return g
+
+
 def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
     g = nx.DiGraph()
     m.self_edges = []
@@ -429,7 +439,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
     locks = m.locks
 
     esc_cache: dict[str, bool] = {}
-    guards = ConstantGuards(m, final=True)
+    guards = final_guards(m)
 
     def escaping(lock_id):
         r = esc_cache.get(lock_id)
