@@ -10,26 +10,9 @@ the name of a ``def``/``class`` read directly after one space."""
 
 from __future__ import annotations
 
-import ast
-import json
 import textwrap
 
-from lockwatch.static import summarise_cst
-from lockwatch.static.summarise_ast import summarise_tree
-
-
-def _ast(source: str) -> dict:
-    tree = compile(source, "m.py", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    return summarise_tree(tree, source, "m.py", "m").to_dict()
-
-
-def _same(source: str) -> dict:
-    """The ast summary, after checking it is the libcst summary, byte for byte."""
-    source = textwrap.dedent(source)
-    a = _ast(source)
-    c = summarise_cst.summarise_module(source, "m.py", "m").to_dict()
-    assert json.dumps(a) == json.dumps(c)
-    return a
+from walks import same_summary, summary_dict
 
 
 def _calls(summary: dict, func: str) -> dict[str, dict]:
@@ -51,27 +34,27 @@ ERRNO = """
 
 def test_errno_handler_marks_the_calls_it_covers():
     for name in ("EAGAIN", "EWOULDBLOCK"):
-        s = _same(ERRNO.format(name=name))
+        s = same_summary(ERRNO.format(name=name))
         assert _calls(s, "read")["sock.recv"]["xc"] == ["errno:EAGAIN"]
 
 
 def test_handler_without_errno_names_marks_nothing():
-    s = _same(ERRNO.format(name="ENOENT"))
+    s = same_summary(ERRNO.format(name="ENOENT"))
     assert "xc" not in _calls(s, "read")["sock.recv"]
 
 
 def test_errno_spelt_in_a_comment_or_string_only_marks_nothing():
     src = textwrap.dedent(ERRNO.format(name="ENOENT")) + "# EAGAIN\nX = 'EWOULDBLOCK'\n"
-    s = _same(src)
+    s = same_summary(src)
     assert "xc" not in _calls(s, "read")["sock.recv"]
 
 
 def test_errno_name_spelt_with_non_ascii_letters_is_still_found():
     # Python reads identifiers NFKC-normalised: a fullwidth "Ｅ" makes the name EAGAIN,
     # although the text never spells "EAGAIN" (libcst keeps the raw spelling: ast only)
-    s = _ast(textwrap.dedent(ERRNO.format(name="\uff25AGAIN")))
+    s = summary_dict(textwrap.dedent(ERRNO.format(name="\uff25AGAIN")))
     assert _calls(s, "read")["sock.recv"]["xc"] == ["errno:EAGAIN"]
-    s = _ast(textwrap.dedent(ERRNO.format(name="\uff25NOENT")))
+    s = summary_dict(textwrap.dedent(ERRNO.format(name="\uff25NOENT")))
     assert "xc" not in _calls(s, "read")["sock.recv"]
 
 
@@ -81,7 +64,7 @@ def _sites(summary: dict, func: str) -> list[tuple[str, str | None]]:
 
 
 def test_release_analysis_sees_the_rest_after_a_statement_line():
-    s = _same("""
+    s = same_summary("""
         import threading
         lock = threading.Lock()
         def early(flag):
@@ -117,7 +100,7 @@ def test_release_analysis_sees_the_rest_after_a_statement_line():
 
 
 def test_statement_line_ends_at_a_compound_statement_or_a_new_line():
-    s = _same("""
+    s = same_summary("""
         import threading
         lock = threading.Lock()
         def f():
@@ -136,7 +119,7 @@ def test_statement_line_ends_at_a_compound_statement_or_a_new_line():
 
 # ---------------------------------------------------------------------- aliases
 def test_alias_of_a_value_ref():
-    s = _same("""
+    s = same_summary("""
         class C:
             def m(self):
                 lk = self._lock
@@ -156,7 +139,7 @@ def test_closure_rebinding_the_methods_self_is_no_alias_of_self():
     # ``self = self.other`` in a closure: the value is read while ``self`` is still the
     # method's, but the alias is made once ``self`` is the closure's own local, so it
     # stands for ``self.other`` (as libcst's walk has it), not ``@self.other``
-    s = _same("""
+    s = same_summary("""
         class C:
             def m(self):
                 def cb():
@@ -178,7 +161,7 @@ def test_closure_rebinding_the_methods_self_is_no_alias_of_self():
 
 # ---------------------------------------------------------------------- def/class names
 def test_definition_names_and_positions():
-    s = _same("""
+    s = same_summary("""
         def plain(): pass
         def  two_spaces(): pass
         def\tafter_tab(): pass
@@ -207,7 +190,7 @@ def test_definition_names_and_positions():
 def test_walrus_in_arguments_rebinds_before_any_value_is_read():
     # all arguments are walked before the callee's ref and the argument values are read:
     # a ``:=`` in an argument changes them (the walk takes a shortcut only without ``:=``)
-    s = _same("""
+    s = same_summary("""
         class C:
             def m(self):
                 lk = self._a
@@ -220,7 +203,7 @@ def test_walrus_in_arguments_rebinds_before_any_value_is_read():
 
 
 def test_arguments_without_walrus():
-    s = _same("""
+    s = same_summary("""
         class C:
             def m(self, x):
                 lk = self._a

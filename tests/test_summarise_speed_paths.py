@@ -11,26 +11,13 @@ literals only with a ``.`` or ``:``."""
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import textwrap
 
-from lockwatch.static import literals, summarise_ast, summarise_cst
-from lockwatch.static.summarise_ast import summarise_tree
+from walks import same_summary, summary_dict
 
-
-def _ast(source: str) -> dict:
-    tree = compile(source, "m.py", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    return summarise_tree(tree, source, "m.py", "m").to_dict()
-
-
-def _same(source: str) -> dict:
-    source = textwrap.dedent(source)
-    a = _ast(source)
-    c = summarise_cst.summarise_module(source, "m.py", "m").to_dict()
-    assert json.dumps(a) == json.dumps(c)
-    return a
+from lockwatch.static import literals, summarise_ast
 
 
 def _site(summary: dict, func: str) -> dict:
@@ -50,25 +37,25 @@ RELEASED_IN_FINALLY = """
 
 
 def test_release_in_finally_is_found():
-    assert _site(_same(RELEASED_IN_FINALLY.format(release="release")), "f")["status"] == "ok"
+    assert _site(same_summary(RELEASED_IN_FINALLY.format(release="release")), "f")["status"] == "ok"
 
 
 def test_file_without_release_has_nothing_released():
     # the look-alike: no ``release`` in the text, so the acquire is never released here
-    s = _same(RELEASED_IN_FINALLY.format(release="unlock"))
+    s = same_summary(RELEASED_IN_FINALLY.format(release="unlock"))
     assert _site(s, "f")["status"] == "missing"
 
 
 def test_non_ascii_spelling_of_release_is_still_searched():
     # NFKC folds the fullwidth letters to ``release``: the text screen must not apply
     src = RELEASED_IN_FINALLY.format(release="\uff52\uff45\uff4c\uff45\uff41\uff53\uff45")
-    s = _ast(textwrap.dedent(src))
+    s = summary_dict(textwrap.dedent(src))
     assert _site(s, "f")["status"] == "ok"
 
 
 # ---------------------------------------------------------------------- statement lines
 def test_semicolon_lines_group_statements():
-    s = _same("""
+    s = same_summary("""
         def f(lock, g):
             lock.acquire(); g(); lock.release()
             return 1
@@ -76,7 +63,7 @@ def test_semicolon_lines_group_statements():
     # one statement line: the release analysis looks only after it, and finds none
     assert _site(s, "f")["status"] == "missing"
     # the same statements on three lines (a file without ';'): released after a call
-    s2 = _same("""
+    s2 = same_summary("""
         def f(lock, g):
             lock.acquire()
             g()
@@ -88,7 +75,7 @@ def test_semicolon_lines_group_statements():
 
 # ---------------------------------------------------------------------- value reuse
 def test_assigned_and_returned_calls_keep_their_values():
-    s = _same("""
+    s = same_summary("""
         import threading
         class C:
             def __init__(self, other):
@@ -107,7 +94,7 @@ def test_assigned_and_returned_calls_keep_their_values():
 
 
 def test_alias_rebound_by_first_target_is_seen_by_the_second():
-    s = _same("""
+    s = same_summary("""
         def f(self):
             a = self.x
             a = b = g(a)
@@ -120,7 +107,7 @@ def test_alias_rebound_by_first_target_is_seen_by_the_second():
 
 
 def test_attribute_target_ref_with_and_without_walrus():
-    plain = _same("""
+    plain = same_summary("""
         class C:
             def m(self, other):
                 self.x = make(other)
@@ -128,7 +115,7 @@ def test_attribute_target_ref_with_and_without_walrus():
     writes = [e for e in plain["functions"]["C.m"]["events"] if e["e"] == "wr"]
     assert [w["r"] for w in writes] == ["@self.x"]
     # with ``:=`` in the file the ref is recomputed after the value's walk
-    walrus = _same("""
+    walrus = same_summary("""
         class C:
             def m(self, other):
                 self.x = make(y := other)
@@ -148,9 +135,9 @@ def test_function_summary_by_name_is_the_same(monkeypatch):
                     return self.m(x)
                 return inner
     """)
-    by_position = _ast(src)
+    by_position = summary_dict(src)
     monkeypatch.setattr(summarise_ast, "_FS_BY_POSITION", False)
-    assert json.dumps(_ast(src)) == json.dumps(by_position)
+    assert json.dumps(summary_dict(src)) == json.dumps(by_position)
     assert summarise_ast._FS_HEAD[-1] == "decorators"
 
 
@@ -180,7 +167,7 @@ def test_bool_constant_screen_matches_the_whole_text_search():
 
 
 def test_bool_constant_still_found():
-    s = _same("""
+    s = same_summary("""
         _IS_SYNC = False
         def f(lock):
             if _IS_SYNC:
