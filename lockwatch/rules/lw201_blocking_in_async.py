@@ -14,25 +14,18 @@ from lockwatch.rules import Example, Rule
 from lockwatch.static import asyncflow
 from lockwatch.static.checks import finding, function_short
 
-# The thread offload to suggest, by the async library the coroutine's module imports.
+# The thread offload to suggest, by the async library that runs the coroutine
+# (asyncflow.async_libraries: its module's imports, else its callers').
 OFFLOAD = {"asyncio": "asyncio.to_thread", "trio": "trio.to_thread.run_sync",
            "anyio": "anyio.to_thread.run_sync"}
 
 
-def offload_for(model, module: str) -> str:
-    """How to run a blocking call off the loop in ``module``: anyio's offload when it imports
-    anyio (which runs on either loop), trio's when it imports trio and not asyncio (hypercorn's
-    trio workers), else ``asyncio.to_thread``."""
-    ms = model.modules.get(module)
-    roots = set()
-    if ms is not None:
-        roots = {imp[1].split(".")[0] for imp in ms.imports.values() if imp and len(imp) > 1}
-        roots.update(s.split(".")[0] for s in ms.star_imports)
-    if "anyio" in roots:
-        return OFFLOAD["anyio"]
-    if "trio" in roots and "asyncio" not in roots:
-        return OFFLOAD["trio"]
-    return OFFLOAD["asyncio"]
+def offload_for(model, fi) -> str:
+    """How to run a blocking call off the loop that runs ``fi``: anyio's offload when anyio
+    runs it (on either loop), trio's under trio only (hypercorn's trio workers), both named
+    when asyncio and trio code both call it (hypercorn's shared protocol classes), else
+    ``asyncio.to_thread``."""
+    return asyncflow.loop_advice(asyncflow.async_libraries(model, fi), OFFLOAD)
 
 
 def check(model, config):
@@ -40,7 +33,7 @@ def check(model, config):
     for fid, fi in model.sorted_functions():
         if not fi.is_async:
             continue
-        offload = offload_for(model, fi.module)
+        offload = None
         counts: dict = {}
         for step, name, chain in asyncflow.blocking_in_async(model, fi, extra):
             # chain notes: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"
@@ -52,9 +45,13 @@ def check(model, config):
             shown = model.public_call_name(last[0], last[1], last[2], name)
             if shown != name and last[3].endswith(f"calls {name}"):
                 chain = chain[:-1] + ((*last[:3], last[3][:-len(name)] + shown),)
+            if offload is None:
+                offload = offload_for(model, fi)
+                # "A under asyncio or B under trio" needs a stronger break before the last "or"
+                alt = "; or" if " under trio" in offload else " or"
             msg = (f"async {function_short(model, fid)} calls {shown}{via}, which blocks the event "
-                   f"loop: every other task stalls until it returns (offload it with {offload} "
-                   f"or use an async API)")
+                   f"loop: every other task stalls until it returns (offload it with {offload}"
+                   f"{alt} use an async API)")
             related = [asyncflow.loc(s) for s in chain]
             n = counts[name] = counts.get(name, 0) + 1
             yield finding(RULE, msg, asyncflow.loc(step), related, [], (fid, name, *callees, n))

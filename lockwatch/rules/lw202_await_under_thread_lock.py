@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
+from lockwatch.static import asyncflow
 from lockwatch.static.checks import finding, function_short, lock_label
 from lockwatch.static.model import short_name
+
+# The lock to use instead, by the async library that runs the coroutine
+# (asyncflow.async_libraries): a trio or anyio program has no use for an asyncio.Lock.
+ASYNC_LOCK = {"asyncio": "an asyncio.Lock", "trio": "a trio.Lock", "anyio": "an anyio.Lock"}
 
 
 def _thread_locks(model, fi, held):
@@ -47,9 +52,10 @@ def check(model, config):
             related += [Location(s[0], s[1], s[2], s[3]) for s in a.via]
             related.append(Location(fi.path, ev["l"], ev["c"], f"... and {what} with it held"))
             names = ", ".join(lock_label(model, lk) for lk in locks)
+            use = asyncflow.loop_advice(asyncflow.async_libraries(model, fi), ASYNC_LOCK)
             msg = (f"async {function_short(model, fid)} {what} while holding {names}: the task "
                    f"suspends with a thread lock held, so any other task or thread taking it "
-                   f"blocks the loop or deadlocks against it (use an asyncio.Lock)")
+                   f"blocks the loop or deadlocks against it (use {use})")
             n = counts[tuple(locks)] = counts.get(tuple(locks), 0) + 1
             yield finding(RULE, msg, Location(fi.path, ev["l"], ev["c"]), related, locks,
                           (fid, *locks, what, n))

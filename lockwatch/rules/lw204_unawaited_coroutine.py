@@ -17,6 +17,13 @@ _TRANSPARENT = {"staticmethod", "classmethod", "abstractmethod", "abc.abstractme
                 "override", "typing.override", "functools.wraps", "wraps"}
 
 
+# How to run a coroutine concurrently, by the async library that runs the caller
+# (asyncflow.async_libraries): trio and anyio start tasks in a nursery / task group.
+SCHEDULE = {"asyncio": "schedule it with asyncio.create_task and keep the task",
+            "trio": "start it in a nursery with nursery.start_soon",
+            "anyio": "start it in a task group with start_soon"}
+
+
 def _plain_coroutine_function(fi) -> bool:
     if not fi.is_async:
         return False
@@ -67,8 +74,9 @@ def check(model, config):
                 continue
             g = targets[0]
             n = counts[g.id] = counts.get(g.id, 0) + 1
+            start = asyncflow.loop_advice(asyncflow.async_libraries(model, fi), SCHEDULE)
             msg = (f"{function_short(model, fid)} calls async {g.short} but {why}: it never runs "
-                   f"(await it, or schedule it with asyncio.create_task and keep the task)")
+                   f"(await it, or {start})")
             related = [Location(fi.path, ev["l"], ev["c"], f"{fi.short} calls {g.short}"),
                        Location(g.path, g.line, g.col, f"{g.short} is a coroutine function")]
             yield finding(RULE, msg, Location(fi.path, ev["l"], ev["c"]), related, [], (fid, g.id, u, n))

@@ -564,3 +564,104 @@ def method_calls_on(model: ProgramModel, fi: FunctionInfo, ref: str) -> set[str]
 
 def loc(step, note: str = "") -> Location:
     return Location(step[0], step[1], step[2], note if note else (step[3] if len(step) > 3 else ""))
+
+
+# ---------------------------------------------------------------------------- async library
+
+ASYNC_LIBRARIES = ("anyio", "trio", "asyncio")
+# Callers followed up from a coroutine whose module names no async library (hypercorn's
+# protocol classes, shared by its asyncio and trio workers), and how many functions at most:
+# the first modules that decide are a few calls up; past that, the answer is a guess.
+_LIBRARY_DEPTH = 8
+_LIBRARY_NODES = 400
+
+
+def module_library(model: ProgramModel, module: str) -> str | None:
+    """The async library a module's code runs on, from what it imports: ``anyio`` when it
+    imports anyio (its code runs on either loop, through anyio), ``trio`` when it imports
+    trio and not asyncio (hypercorn's trio workers), ``asyncio`` when it imports asyncio;
+    None when it imports none of them (the module does not decide)."""
+    ms = model.modules.get(module)
+    if ms is None:
+        return None
+    roots = {imp[1].split(".")[0] for imp in ms.imports.values() if imp and len(imp) > 1}
+    roots.update(s.split(".")[0] for s in ms.star_imports)
+    if "anyio" in roots:
+        return "anyio"
+    if "trio" in roots and "asyncio" not in roots:
+        return "trio"
+    if "asyncio" in roots:
+        return "asyncio"
+    return None
+
+
+def async_libraries(model: ProgramModel, fi: FunctionInfo) -> frozenset[str]:
+    """The async libraries whose loop runs ``fi``: its module's (``module_library``) when
+    the module decides; otherwise those of the nearest callers, up the call graph, whose
+    modules decide (each branch stops at the first that does); when no caller decides,
+    those of its package (``package_libraries``). Empty when nothing decides: the advice
+    then assumes asyncio. Kept per function on the model: LW201, LW202 and LW204 ask it
+    for their advice."""
+    cache = model.__dict__.setdefault("_async_libraries", {})
+    got = cache.get(fi.id)
+    if got is not None:
+        return got
+    own = module_library(model, fi.module)
+    if own is not None:
+        out = frozenset((own,))
+    else:
+        callers = model.callers()
+        found: set[str] = set()
+        seen = {fi.id}
+        frontier = [fi.id]
+        for _depth in range(_LIBRARY_DEPTH):
+            nxt = []
+            for fid in frontier:
+                for g, _cs, _recv in callers.get(fid, ()):
+                    if g.id in seen:
+                        continue
+                    seen.add(g.id)
+                    lib = module_library(model, g.module)
+                    if lib is not None:
+                        found.add(lib)
+                    else:
+                        nxt.append(g.id)
+            if not nxt or len(seen) > _LIBRARY_NODES:
+                break
+            frontier = nxt
+        out = frozenset(found) or package_libraries(model, fi.module)
+    cache[fi.id] = out
+    return out
+
+
+def package_libraries(model: ProgramModel, module: str) -> frozenset[str]:
+    """The async libraries the modules of ``module``'s top-level package decide for: the
+    guess for a coroutine that neither its module nor any caller decides (hypercorn's
+    protocol methods, handed to the app as callables: the package has asyncio and trio
+    workers, so either loop may run them). Empty for a package whose modules import none."""
+    cache = model.__dict__.setdefault("_package_libraries", {})
+    top = module.split(".", 1)[0]
+    got = cache.get(top)
+    if got is None:
+        libs = set()
+        for name in model.modules:
+            if name == top or name.startswith(top + "."):
+                lib = module_library(model, name)
+                if lib is not None:
+                    libs.add(lib)
+        got = cache[top] = frozenset(libs)
+    return got
+
+
+def loop_advice(libs: frozenset[str], per_library: dict[str, str]) -> str:
+    """The advice of ``per_library`` (library -> text) for code run by ``libs``: anyio's
+    when anyio is among them (it runs on asyncio and trio alike), one library's when only
+    one runs it, asyncio's and trio's, each named, when both do (hypercorn's protocol code),
+    asyncio's when nothing decides."""
+    if "anyio" in libs:
+        return per_library["anyio"]
+    if libs == {"trio"}:
+        return per_library["trio"]
+    if libs == {"asyncio", "trio"}:
+        return f"{per_library['asyncio']} under asyncio or {per_library['trio']} under trio"
+    return per_library["asyncio"]

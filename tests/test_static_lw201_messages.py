@@ -1,0 +1,170 @@
+"""Advice that names the async library running the code (docs/real-world.md, B23 and the
+third batch: hypercorn's trio workers were told ``asyncio.to_thread``). The library is the
+coroutine's module's when its imports decide (anyio; trio without asyncio; asyncio); else its
+callers' up the call graph (hypercorn's protocol classes, imported by neither, are run by its
+asyncio and its trio workers); else its package's. LW201's offload, LW202's lock and LW204's
+way to start a task follow it. Each shape has a look-alike where the old advice stays right.
+Both summarisers (tests/walks.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lockwatch.static import asyncflow
+from tests.walks import WALKS, findings
+
+# hypercorn/protocol/http_stream.py's shape: a protocol class that imports no async library,
+# whose coroutine reaches a file open (its logger) and is awaited by the workers
+PROTO = """
+class Stream:
+    def log(self):
+        with open("/tmp/access.log", "a") as f:
+            f.write("x")
+
+    async def handle(self, event):
+        self.log()
+"""
+ASYNCIO_WORKER = """
+import asyncio
+
+from srv.proto import Stream
+
+
+async def serve():
+    await Stream().handle(1)
+    await asyncio.sleep(0)
+"""
+TRIO_WORKER = ASYNCIO_WORKER.replace("import asyncio", "import trio").replace("asyncio.sleep", "trio.sleep")
+ANYIO_WORKER = ASYNCIO_WORKER.replace("import asyncio", "import anyio").replace("asyncio.sleep", "anyio.sleep")
+
+BOTH = "(offload it with asyncio.to_thread under asyncio or trio.to_thread.run_sync under trio; or use an async API)"
+ASYNCIO = "(offload it with asyncio.to_thread or use an async API)"
+TRIO = "(offload it with trio.to_thread.run_sync or use an async API)"
+ANYIO = "(offload it with anyio.to_thread.run_sync or use an async API)"
+
+
+def messages(files: dict[str, str], walk: str, code: str = "LW201", path: str | None = None) -> list[str]:
+    return [f.message for f in findings(files, walk) if f.code == code and (path is None or f.path == path)]
+
+
+def program(**workers: str) -> dict[str, str]:
+    files = {"srv/__init__.py": "", "srv/proto.py": PROTO}
+    files.update({f"srv/{name}.py": src for name, src in workers.items()})
+    return files
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_shared_coroutine_run_by_asyncio_and_trio_names_both_offloads(walk):
+    msgs = messages(program(aio=ASYNCIO_WORKER, tri=TRIO_WORKER), walk, path="srv/proto.py")
+    assert msgs and all(m.endswith(BOTH) for m in msgs), msgs
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize(("workers", "advice"), [
+    ({"tri": TRIO_WORKER}, TRIO),
+    ({"aio": ASYNCIO_WORKER}, ASYNCIO),
+    ({"any": ANYIO_WORKER}, ANYIO),
+    ({"any": ANYIO_WORKER, "tri": TRIO_WORKER}, ANYIO),   # anyio runs on trio too
+])
+def test_shared_coroutine_takes_its_callers_library(walk, workers, advice):
+    msgs = messages(program(**workers), walk, path="srv/proto.py")
+    assert msgs and all(m.endswith(advice) for m in msgs), msgs
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_uncalled_coroutine_takes_its_packages_libraries(walk):
+    # hypercorn's WSStream.app_send is handed to the app as a callable: no linked caller;
+    # the package has asyncio and trio workers, so either loop may run it
+    worker = """
+    import asyncio
+    import trio
+
+    from srv.proto import Stream
+    """
+    files = program(aio=ASYNCIO_WORKER.replace("await Stream().handle(1)", "pass"),
+                    tri=TRIO_WORKER.replace("await Stream().handle(1)", "pass"))
+    msgs = messages(files, walk, path="srv/proto.py")
+    assert msgs and all(m.endswith(BOTH) for m in msgs), msgs
+    # look-alikes: a package of trio code only; a package that imports no async library;
+    # one module importing both trio and asyncio decides asyncio (as before)
+    msgs = messages(program(tri=TRIO_WORKER.replace("await Stream().handle(1)", "pass")), walk,
+                    path="srv/proto.py")
+    assert msgs and all(m.endswith(TRIO) for m in msgs), msgs
+    msgs = messages(program(), walk, path="srv/proto.py")
+    assert msgs and all(m.endswith(ASYNCIO) for m in msgs), msgs
+    msgs = messages(program(both=worker), walk, path="srv/proto.py")
+    assert msgs and all(m.endswith(ASYNCIO) for m in msgs), msgs
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_a_module_that_decides_is_not_overridden_by_its_callers(walk):
+    # an asyncio module's coroutine awaited from trio code keeps asyncio's advice: the
+    # module's own imports say which loop it was written for
+    proto = "import asyncio\n" + PROTO
+    files = {"srv/__init__.py": "", "srv/proto.py": proto, "srv/tri.py": TRIO_WORKER}
+    msgs = messages(files, walk, path="srv/proto.py")
+    assert msgs and all(m.endswith(ASYNCIO) for m in msgs), msgs
+
+
+# LW202: the lock to use instead
+LW202_SRC = """
+import threading
+
+import {lib}
+
+lock = threading.Lock()
+
+
+async def update(state):
+    with lock:
+        await {lib}.sleep(0)
+"""
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize(("lib", "use"), [("trio", "(use a trio.Lock)"), ("anyio", "(use an anyio.Lock)"),
+                                          ("asyncio", "(use an asyncio.Lock)")])
+def test_lw202_names_the_lock_of_the_library(walk, lib, use):
+    msgs = messages({"m.py": LW202_SRC.format(lib=lib)}, walk, "LW202")
+    assert len(msgs) == 1 and msgs[0].endswith(use), msgs
+
+
+# LW204: how to start the coroutine instead
+LW204_SRC = """
+import {lib}
+
+
+async def notify(x):
+    await {lib}.sleep(0)
+
+
+def on_event(x):
+    notify(x)
+"""
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize(("lib", "start"), [
+    ("trio", "(await it, or start it in a nursery with nursery.start_soon)"),
+    ("anyio", "(await it, or start it in a task group with start_soon)"),
+    ("asyncio", "(await it, or schedule it with asyncio.create_task and keep the task)"),
+])
+def test_lw204_names_the_way_to_start_a_task_of_the_library(walk, lib, start):
+    msgs = messages({"m.py": LW204_SRC.format(lib=lib)}, walk, "LW204")
+    assert len(msgs) == 1 and msgs[0].endswith(start), msgs
+
+
+def test_async_libraries_stops_at_the_first_deciding_caller():
+    # a neutral helper called by a neutral coroutine called from trio: trio (two hops up);
+    # the deciding module's own callers (asyncio code awaiting the trio worker) are not asked
+    from lockwatch.static.engine import build_model
+    from tests.walks import summaries
+
+    files = {"srv/__init__.py": "", "srv/proto.py": PROTO,
+             "srv/mid.py": "from srv.proto import Stream\n\n\nasync def relay():\n    await Stream().handle(1)\n",
+             "srv/tri.py": "import trio\n\nfrom srv.mid import relay\n\n\nasync def serve():\n    await relay()\n",
+             "srv/top.py": "import asyncio\n\nfrom srv.tri import serve\n\n\nasync def main():\n    await serve()\n"}
+    m = build_model(summaries(files, "ast"))
+    assert asyncflow.async_libraries(m, m.functions["srv.proto.Stream.handle"]) == {"trio"}
+    assert asyncflow.async_libraries(m, m.functions["srv.mid.relay"]) == {"trio"}
+    assert asyncflow.async_libraries(m, m.functions["srv.top.main"]) == {"asyncio"}
