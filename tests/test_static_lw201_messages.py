@@ -168,3 +168,74 @@ def test_async_libraries_stops_at_the_first_deciding_caller():
     assert asyncflow.async_libraries(m, m.functions["srv.proto.Stream.handle"]) == {"trio"}
     assert asyncflow.async_libraries(m, m.functions["srv.mid.relay"]) == {"trio"}
     assert asyncflow.async_libraries(m, m.functions["srv.top.main"]) == {"asyncio"}
+
+
+# --------------------------------------------------------------------------- file mode down the chain
+
+# asyncssh/misc.py's shape (2.24.1): read_file's mode is its own parameter, defaulting to 'rb',
+# handed to a helper that opens the file; add_keys reaches it through load_keypairs, which
+# passes no mode, so the file read is binary (an io.BufferedReader), not text
+ASYNCSSH_MISC = """
+def open_file(filename, mode, buffering=-1):
+    return open(filename, mode, buffering=buffering)
+
+
+def read_file(filename, mode="rb"):
+    with open_file(filename, mode) as f:
+        return f.read()
+"""
+ASYNCSSH_AGENT = """
+from ssh.misc import read_file
+
+
+def load_keypairs(keylist):
+    return read_file({call})
+
+
+async def add_keys(keylist):
+    return load_keypairs(keylist)
+"""
+
+
+def chain_read(call: str, walk: str) -> list[str]:
+    files = {"ssh/__init__.py": "", "ssh/misc.py": ASYNCSSH_MISC,
+             "ssh/agent.py": ASYNCSSH_AGENT.format(call=call)}
+    return [f for f in findings(files, walk) if f.code == "LW201"]
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize(("call", "shown"), [
+    ("keylist", "io.BufferedReader.read"),             # the parameter's default, 'rb'
+    ("keylist, 'rb'", "io.BufferedReader.read"),
+    ("keylist, mode='r+b'", "io.BufferedRandom.read"),
+    ("keylist, 'r'", "io.TextIOWrapper.read"),          # look-alike: a text read stays text
+    ("keylist, keylist", "io.TextIOWrapper.read"),      # a mode not known: the generic name
+    ("*keylist", "io.TextIOWrapper.read"),              # which argument is the mode: not known
+])
+def test_file_mode_passed_down_the_chain_names_the_class(walk, call, shown):
+    fs = chain_read(call, walk)
+    assert len(fs) == 1, [f.message for f in fs]
+    assert fs[0].message.startswith(f"async add_keys calls {shown} (through load_keypairs -> read_file),"), fs[0].message
+    assert fs[0].related[-1].note == f"... which calls {shown}"
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_file_mode_of_a_method_parameter_keeps_the_generic_name(walk):
+    # only module-level functions are bound (as the linker's helpers): a method's parameters
+    # are not matched to a call's arguments here (self, overrides)
+    misc = """
+    def open_file(filename, mode):
+        return open(filename, mode)
+
+
+    class Keys:
+        def read_file(self, filename, mode="rb"):
+            with open_file(filename, mode) as f:
+                return f.read()
+
+
+    async def add_keys(keys, path):
+        return keys.read_file(path)
+    """
+    fs = [f for f in findings({"m.py": misc.replace("keys.read_file", "Keys().read_file")}, walk) if f.code == "LW201"]
+    assert len(fs) == 1 and "calls io.TextIOWrapper.read (through Keys.read_file)" in fs[0].message, fs

@@ -39,10 +39,10 @@ def check(model, config):
             # chain notes: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"
             callees = [s[3].rsplit("calls ", 1)[-1] for s in chain[:-1]]
             via = f" (through {' -> '.join(callees)})" if callees else ""
-            # the class a user can look up (multiprocessing.Queue.get, io.BufferedReader.read);
-            # the catalog name stays the finding's key
+            # the class a user can look up (multiprocessing.Queue.get, io.BufferedReader.read,
+            # for a file mode passed down the chain too); the catalog name stays the key
             last = chain[-1]
-            shown = model.public_call_name(last[0], last[1], last[2], name)
+            shown = asyncflow.public_call_name(model, chain, name)
             if shown != name and last[3].endswith(f"calls {name}"):
                 chain = chain[:-1] + ((*last[:3], last[3][:-len(name)] + shown),)
             if offload is None:

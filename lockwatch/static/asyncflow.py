@@ -12,10 +12,12 @@ programs, and it lets the analyser read snippets that elide their imports.
 from __future__ import annotations
 
 import builtins
+import json
 
 from lockwatch.findings import Location
 from lockwatch.static import catalog
 from lockwatch.static.graph import final_guards
+from lockwatch.static.link import public_class as link_public_class
 from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
 
 # ---------------------------------------------------------------------------- catalog
@@ -665,3 +667,47 @@ def loop_advice(libs: frozenset[str], per_library: dict[str, str]) -> str:
     if libs == {"asyncio", "trio"}:
         return f"{per_library['asyncio']} under asyncio or {per_library['trio']} under trio"
     return per_library["asyncio"]
+
+
+# ---------------------------------------------------------------------------- public names
+
+
+def public_call_name(model: ProgramModel, chain, name: str) -> str:
+    """The name a message gives the blocking call ``name`` that ends the witness ``chain``:
+    ``ProgramModel.public_call_name`` (the class the receiver was built as), and, for a file
+    whose mode is a parameter of the function making the call (asyncssh's ``read_file(
+    filename, mode='rb')``, which reads what ``open_file(filename, mode)`` opened), the class
+    that mode gives at the chain's call of that function: its argument there, or the
+    parameter's literal default. A module-level function only (as the linker's helpers);
+    anything not known keeps the generic name."""
+    last = chain[-1]
+    shown = model.public_call_name(last[0], last[1], last[2], name)
+    tmpl = (model.__dict__.get("recv_params") or {}).get(tuple(last[:3]))
+    if tmpl is None or len(chain) < 2:
+        return shown
+    _param, gid, t, ctor, packed = tmpl
+    g = model.functions.get(gid)
+    if g is None or g.cls is not None or g.summary.parent:
+        return shown
+    prev = tuple(chain[-2][:3])
+    site = next(((h, cs) for h, cs, _r in model.callers().get(gid, ()) if tuple(cs.loc[:3]) == prev), None)
+    if site is None or site[1].idx < 0 or site[0].summary.events[site[1].idx].get("sa"):
+        return shown   # an implicit call, or ``f(*a)``: which argument is which is not known
+    site = site[1]
+    params = g.summary.params
+    defaults = g.summary.defaults or {}
+
+    def bound(a):
+        if not (isinstance(a, dict) and set(a) == {"r"} and a["r"] in params):
+            return a
+        p = a["r"]
+        if p in site.kws:
+            return site.kws[p]
+        i = params.index(p)
+        if i < len(site.args):
+            return site.args[i]
+        return defaults.get(p, a)
+
+    args, kws = json.loads(packed)
+    cls = link_public_class(t, ctor, None, [bound(a) for a in args], {k: bound(a) for k, a in kws.items()})
+    return f"{cls}.{name.rpartition('.')[2]}" if cls else shown

@@ -272,9 +272,9 @@ FILE_CLASSES = frozenset({"io.FileIO", "io.BufferedReader", "io.BufferedWriter",
 
 def literal_text(v) -> str | None:
     """The text of a string literal argument, when the summary kept it: ``{"const": "str",
-    "s": text}``. The summarisers record ``{"const": "str"}`` only (docs/real-world.md,
-    third batch): until they keep the text of short literals, a literal file mode is not
-    known here and the file keeps its generic name."""
+    "s": text}`` (the summarisers keep the text of short literals, file modes among them;
+    a long one is ``{"const": "str"}`` alone, and a file opened with it keeps its generic
+    name)."""
     if isinstance(v, dict) and v.get("const") == "str" and isinstance(v.get("s"), str):
         return v["s"]
     return None

@@ -15,7 +15,9 @@ Values are evaluated abstractly; an abstract value is a tuple:
   on its methods, ``("extm", "socket.socket", m, path, "dgram")``; so does an object of a
   type the catalog names by behaviour (``catalog.RENAMED_TYPES``) whose constructor call the
   linker evaluated: the public class it was built as, ``("exti", "queue.BoundedQueue", path,
-  "multiprocessing.Queue")`` (see :func:`public_class`);
+  "multiprocessing.Queue")`` (see :func:`public_class`), or, for a file whose mode is a
+  parameter of the function being linked, ``("param", fid, ...)`` (``Linker._param_public``:
+  the message binds it at the witness chain's call; never kept as a call's ``recv_class``);
 - ``("lock", lock_id, path, cond)``; ``("lockc", lock_id, path)`` a container of locks;
   ``("lockm", lock_id, path, cond, method)``;
 - ``("create", sort, value, cond, field)`` a freshly created lock (not yet named by a
@@ -31,6 +33,7 @@ Everything the linker cannot follow evaluates to ``None``: precision first.
 from __future__ import annotations
 
 import builtins
+import json
 
 from lockwatch.findings import display_path
 from lockwatch.static import catalog
@@ -636,7 +639,7 @@ class Linker:
                     t = "queue.BoundedQueue"
             if d == "socket.socket" and catalog.socket_is_datagram(args, kws):
                 return ("exti", t, "?", "dgram")
-            pub = public_class(t, d, None, args, kws) if args_known else None
+            pub = (public_class(t, d, None, args, kws) or self._param_public(t, d, args, kws)) if args_known else None
             return ("exti", t, "?", pub) if pub else ("exti", t, "?")
         return None
 
@@ -1164,8 +1167,16 @@ class Linker:
                     ext.append(f"{v[1]}.{v[2]}")
                 if v[1] in catalog.RENAMED_TYPES:
                     recv_class = v[4] if len(v) > 4 else None
+                    if isinstance(recv_class, tuple) and recv_class[1] != fi.id:
+                        recv_class = None   # another function's parameter (a helper's return)
                     if recv_class is None and f.endswith(f".().{v[2]}"):
                         recv_class = self._chained_public(fi, ctx, idx, f[:-len(v[2]) - 4])
+                    if isinstance(recv_class, tuple):
+                        # decided by a parameter (``_param_public``): kept by place if this
+                        # function's, for the message that knows the caller
+                        if recv_class[1] == fi.id:
+                            self.m.__dict__.setdefault("recv_params", {})[(fi.path, ev["l"], ev["c"])] = recv_class
+                        recv_class = None
             elif k == "lockm":
                 lockm = (v[1], v[2], v[3], v[4])
         loc = (fi.path, ev["l"], ev["c"], "")
@@ -1288,7 +1299,8 @@ class Linker:
             return None
         args, kws = e.get("a") or [], e.get("k") or {}
         if cv[0] == "ext":
-            return public_class(catalog.KNOWN_TYPES.get(cv[1]), cv[1], None, args, kws)
+            t = catalog.KNOWN_TYPES.get(cv[1])
+            return public_class(t, cv[1], None, args, kws) or self._param_public(t, cv[1], args, kws, ctx)
         if cv[0] == "extm":
             return public_class(catalog.KNOWN_RETURNS.get((cv[1], cv[2])), None, cv[2], args, kws)
         if cv[0] == "func":
@@ -1327,8 +1339,26 @@ class Linker:
                 return args[i]
             return defaults.get(name, a)
 
-        return public_class(t, cv[1], None, [bound(a) for a in rv.get("a") or []],
-                            {k: bound(a) for k, a in (rv.get("k") or {}).items()})
+        rargs = [bound(a) for a in rv.get("a") or []]
+        rkws = {k: bound(a) for k, a in (rv.get("k") or {}).items()}
+        return public_class(t, cv[1], None, rargs, rkws) or self._param_public(t, cv[1], rargs, rkws)
+
+    def _param_public(self, t: str | None, ctor: str, args, kws, ctx=None) -> tuple | None:
+        """A file opened with a mode that is a parameter of the function being linked
+        (asyncssh's ``read_file(filename, mode='rb')`` calls ``open_file(filename, mode)``):
+        its class depends on the caller, so it is kept as ``("param", fid, type, ctor,
+        args and kws as JSON)`` for a message that knows the caller (the witness chain:
+        ``asyncflow.public_call_name``); the call site's ``recv_class`` stays None. None when
+        no argument is such a parameter."""
+        ctx = ctx if ctx is not None else self._cur_ctx
+        fi = ctx[1] if ctx is not None else None
+        if fi is None or t in catalog.QUEUE_TYPES or t not in catalog.RENAMED_TYPES:
+            return None
+        params = fi.summary.params
+        if not any(isinstance(a, dict) and set(a) == {"r"} and a["r"] in params
+                   for a in (*args, *kws.values())):
+            return None
+        return ("param", fi.id, t, ctor, json.dumps([args, kws], sort_keys=True))
 
     def _wraps_open_fd(self, d: str, args, kws, ctx) -> bool:
         """``open(fd)``/``io.open(fd)`` whose file argument is certainly a descriptor: an
