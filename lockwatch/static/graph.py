@@ -333,7 +333,7 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
                 bound = [b for b in bound if b[0] not in g_skip]
             if not g_acq and not g_blk and not bound:
                 continue
-            step = (*cs.loc[:3], f"... calls {g.short}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
+            step = (*cs.loc[:3], f"... calls {step_name(m, g)}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
             for (lock, p), ch in list(g_acq.items()):
                 key = _renamed(cs, lock, p, recv)
                 old = acq.get(key)
@@ -346,11 +346,28 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
             for pidx, h, hrecv in bound:
                 hf = m.functions[h]
                 pev = g.summary.events[pidx]
-                pstep = (g.path, pev["l"], pev["c"], f"... which calls {hf.short}")
+                pstep = (g.path, pev["l"], pev["c"], f"... which calls {step_name(m, hf)}")
                 for (lock, p), ch in list(hf.acq_eff.items()):
                     put(acq, (lock, "?" if p.startswith("%") else reroot(reroot(p, hrecv), recv)), (step, pstep) + ch)
                 for name, ch in list(hf.block_eff.items()):
                     put(blk, name, (step, pstep) + ch)
+
+
+def step_name(m: ProgramModel, fi: FunctionInfo) -> str:
+    """How a witness step names a function: ``fi.short``, except a module function that
+    has the name of a method somewhere in the program, which is qualified by its module
+    (``_socket.recv``, not a bare ``recv`` one line after ``WebSocket._recv`` and next to
+    ``WebSocket.recv``). Names are made once per model."""
+    names = m.__dict__.get("_step_names")
+    if names is None or names[0] != len(m.functions):
+        methods = {f.qualname.rpartition(".")[2] for f in m.functions.values() if f.cls is not None}
+        qualified = {}
+        for f in m.functions.values():
+            q = f.qualname
+            if f.cls is None and "." not in q and q in methods:
+                qualified[f.id] = f"{f.module.rpartition('.')[2]}.{q}"
+        names = m.__dict__["_step_names"] = (len(m.functions), qualified)
+    return names[1].get(fi.id) or fi.short
 
 
 def _probe_note(fi: FunctionInfo, cs) -> str:
@@ -397,8 +414,10 @@ def _loc(step) -> Location:
     return Location(step[0], step[1], step[2], step[3] if len(step) > 3 else "")
 
 
-def _head(fi: FunctionInfo, a: Acq) -> list[Location]:
-    note = f"{fi.short} holds {short_name(a.lock)}"
+def head_steps(m: ProgramModel, fi: FunctionInfo, a: Acq) -> list[Location]:
+    """The witness lines of a held lock: where ``fi`` takes it (and, for a wrapper, the
+    steps to the real acquisition)."""
+    note = f"{step_name(m, fi)} holds {short_name(a.lock)}"
     if a.mode == "decorator":
         note += " (decorator)"
     return [Location(a.loc[0], a.loc[1], a.loc[2], note)] + [_loc(s) for s in a.via]
@@ -454,7 +473,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
     def edge(fi, a: Acq, b_lock, b_path, tail_chain, primary):
         if not usable(a.lock) or not usable(b_lock):
             return
-        witness = _head(fi, a) + [_loc(s) for s in tail_chain]
+        witness = head_steps(m, fi, a) + [_loc(s) for s in tail_chain]
         if a.lock == b_lock:
             m.self_edges.append(SelfEdge(fi.id, a.lock, a.path, b_path, True, witness, primary, a))
             return
@@ -500,7 +519,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 gf = m.functions.get(g_id)
                 if gf is None or not _runs_in_call(cs, gf):
                     continue
-                step = (*cs.loc[:3], f"... calls {gf.short}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
+                step = (*cs.loc[:3], f"... calls {step_name(m, gf)}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
                 g_acq, g_blk, g_skip = guards.effects(fi, cs, gf, recv)
                 if H:
                     for (lock, p), ch in g_acq.items():
@@ -514,7 +533,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                         continue
                     hf = m.functions[h]
                     pev = gf.summary.events[pidx]
-                    pstep = (gf.path, pev["l"], pev["c"], f"... which calls {hf.short}")
+                    pstep = (gf.path, pev["l"], pev["c"], f"... which calls {step_name(m, hf)}")
                     inner_held = [Acq(a.lock, reroot(a.path, recv), a.blocking, a.loc, a.via, a.cond, a.mode)
                                   for a in gf.held_acqs(pev["h"])]
                     for (lock, p), ch in hf.acq_eff.items():
@@ -535,7 +554,7 @@ def _blocking(m, fi, cs, H, name, chain, primary) -> None:
         return
     witness = []
     for a in held:
-        witness.extend(_head(fi, a))
+        witness.extend(head_steps(m, fi, a))
     witness.extend(_loc(s) for s in chain)
     m.blocking_sites.append(BlockingSite(fi.id, name, held, witness, primary))
 
