@@ -6,18 +6,24 @@ configuration) lists sleeps, joins, waits, blocking queue operations without tim
 HTTP calls, ``input()``. Methods count only when the receiver's type is known (constructor,
 annotation, known return type): ``s.join()`` on an unknown ``s`` is ``str.join``. Waiting on
 a ``Condition`` while holding a *different* lock is reported too. The primary location is
-the call, in the function holding the lock, that blocks or leads to the blocking call.
+the call, in the function holding the lock, that blocks or leads to the blocking call: the
+first of the calls of one hold that lead to the same blocking call (one finding for them;
+see the rule's text for suppressions and baselines).
 """
 
 from __future__ import annotations
 
-from lockwatch.findings import Location
+from lockwatch import suppress
+from lockwatch.findings import Location, display_path
 from lockwatch.rules import Example, Rule
-from lockwatch.static.checks import finding, function_short
+from lockwatch.static.checks import finding
+from lockwatch.static.graph import head_steps, step_name
+from lockwatch.static.link import reroot
 from lockwatch.static.model import short_name
 
 
 def check(model, config):
+    sites = []
     seen = set()
     ordinal: dict = {}
     for bs in sorted(model.blocking_sites, key=lambda b: (b.fid, b.primary.line, b.primary.column)):
@@ -26,29 +32,158 @@ def check(model, config):
             continue
         seen.add(key)
         held = sorted({a.lock for a in bs.held})
-        names = ", ".join(short_name(h) for h in held)
-        witness = list(bs.witness)
-        if bs.name.startswith("Condition.wait@"):
-            what = f"waits on {short_name(bs.name.split('@', 1)[1])}"
-        else:
-            # the class a user can look up (multiprocessing.Queue.put, not the catalog's
-            # queue.BoundedQueue.put), as the linker saw the receiver built; the catalog name
-            # stays the finding's key
-            last = witness[-1]
-            shown = model.public_call_name(last.path, last.line, last.column, bs.name)
-            if shown != bs.name and last.note.endswith(f"calls {bs.name}"):
-                witness[-1] = Location(last.path, last.line, last.column, last.note[:-len(bs.name)] + shown)
-            what = f"calls {shown}"
-        # the callees between the call under the lock and the blocking call, named as LW201
-        # names them (the witness steps: "... calls Queue.put", "... which calls _send")
-        callees = [w.note.rsplit("calls ", 1)[-1] for w in witness[:-1]
-                   if w.note.startswith("...") and "calls " in w.note]
-        via = f" (through {' -> '.join(callees)})" if callees else ""
-        msg = f"{function_short(model, bs.fid)} {what}{via} while holding {names}: every other thread needing the lock waits too"
         base = (bs.fid, bs.name, *held, len(bs.witness))
-        # the n-th such call in the function: two identical calls stay two findings
+        # the n-th such call in the function: two identical calls stay two findings (a
+        # hold's finding keeps the key its first call had when every call was reported)
         nth = ordinal[base] = ordinal.get(base, 0) + 1
-        yield finding(RULE, msg, bs.primary, witness, held, (*base, nth))
+        sites.append((bs, (*base, nth)))
+    sup = _suppressions(model)
+    covered = _CalleeHolds(model)
+    # one finding per lock hold and blocking call: the calls made under the same
+    # acquisitions of the same function that end at the same blocking call (websocket-
+    # client's four recv_* helpers, all reading the socket in recv_strict), in source
+    # order. A call whose line carries a suppression is left out (the others are still
+    # reported); a lock the callee re-takes (reentrant, same instance) is left to the
+    # callee's own finding.
+    holds: dict = {}
+    for bs, fp in sites:
+        file_sup = sup.get(bs.primary.path)
+        if file_sup and suppress.is_suppressed(file_sup, bs.primary.line, RULE.code):
+            continue
+        kept = [a for a in bs.held if not covered.retaken(bs, a)]
+        if not kept:
+            continue
+        hold = (bs.fid, tuple(sorted({(a.lock, tuple(a.loc[:3])) for a in kept})), *_blocking_call(bs))
+        holds.setdefault(hold, []).append((bs, kept, fp))
+    for calls in holds.values():
+        yield _hold_finding(model, calls)
+
+
+def _hold_finding(model, calls):
+    bs, kept, fp = calls[0]
+    fi = model.functions[bs.fid]
+    fname = step_name(model, fi)
+    witness = []
+    for a in kept:
+        witness.extend(head_steps(model, fi, a))
+    what, via, chain = _described(model, bs)
+    witness.extend(chain)
+    for other, _kept, _fp in calls[1:]:
+        o_what, o_via, _chain = _described(model, other)
+        p = other.primary
+        witness.append(Location(p.path, p.line, p.column, f"{fname} also {o_what}{o_via}"))
+    held = sorted({a.lock for a in kept})
+    names = ", ".join(short_name(h) for h in held)
+    more = ""
+    if len(calls) > 1:
+        n = len(calls) - 1
+        more = f", and {n} more call{'s' if n > 1 else ''} that block{'' if n > 1 else 's'} the same way in the same hold"
+    msg = f"{fname} {what}{via} while holding {names}{more}: every other thread needing the lock waits too"
+    return finding(RULE, msg, bs.primary, witness, held, fp)
+
+
+def _described(model, bs):
+    """(what the call does, the chain of callees as text, the chain's witness lines) of one
+    blocking site: ``calls time.sleep``, `` (through flush -> _send)``."""
+    chain = list(bs.witness[_heads_len(bs):])
+    if bs.name.startswith("Condition.wait@"):
+        what = f"waits on {short_name(bs.name.split('@', 1)[1])}"
+    else:
+        # the class a user can look up (multiprocessing.Queue.put, not the catalog's
+        # queue.BoundedQueue.put), as the linker saw the receiver built; the catalog name
+        # stays the finding's key
+        last = chain[-1]
+        shown = model.public_call_name(last.path, last.line, last.column, bs.name)
+        if shown != bs.name and last.note.endswith(f"calls {bs.name}"):
+            chain[-1] = Location(last.path, last.line, last.column, last.note[:-len(bs.name)] + shown)
+        what = f"calls {shown}"
+    # the callees between the call under the lock and the blocking call, named as LW201
+    # names them (the witness steps: "... calls Queue.put", "... which calls _send")
+    callees = [w.note.rsplit("calls ", 1)[-1] for w in chain[:-1]
+               if w.note.startswith("...") and "calls " in w.note]
+    via = f" (through {' -> '.join(callees)})" if callees else ""
+    return what, via, chain
+
+
+def _blocking_call(bs) -> tuple:
+    """Where the blocking call of a site is made, and what it is: two calls under one hold
+    that end there are one hazard reached two ways. (Two different blocking calls under one
+    hold stay two findings: each is a place to fix.)"""
+    last = bs.witness[-1]
+    return (bs.name, last.path, last.line, last.column)
+
+
+def _heads_len(bs) -> int:
+    """How many witness lines of a blocking site show the held locks (``head_steps``)."""
+    return sum(1 + len(a.via) for a in bs.held)
+
+
+def _suppressions(model) -> dict:
+    """Display path -> suppression comments, as the engine applies them to findings."""
+    out = {}
+    for ms in model.modules.values():
+        if ms.suppressions:
+            out[display_path(ms.path)] = ms.suppression_map()
+    return out
+
+
+class _CalleeHolds:
+    """Does a function on a blocking site's chain take the held lock again (a reentrant
+    lock, the same instance) around the rest of the chain, and report the blocking call
+    under that hold itself? Then the caller's hold adds nothing but a second copy of the
+    callee's finding: google-api-core's ``_reopen`` sleeps under its own hold of the RLock
+    its callers hold around the call. The chain is followed through the linked call sites
+    at its steps; a step that cannot be followed (a callable handed on, two targets of one
+    name) ends the search (the caller's finding stays)."""
+
+    def __init__(self, model):
+        self.m = model
+        self._at: dict = {}
+        self._sites: dict = {}
+        for bs in model.blocking_sites:
+            p = bs.primary
+            self._sites.setdefault((bs.fid, p.path, p.line, p.column, bs.name), []).extend(bs.held)
+
+    def _calls_at(self, fi, step) -> list:
+        idx = self._at.get(fi.id)
+        if idx is None:
+            idx = self._at[fi.id] = {}
+            for cs in fi.calls:
+                idx.setdefault(tuple(cs.loc[:3]), []).append(cs)
+        return idx.get((step.path, step.line, step.column), [])
+
+    def retaken(self, bs, a) -> bool:
+        lc = self.m.locks.get(a.lock)
+        if lc is None or not lc.reentrant or a.path.startswith("?"):
+            return False
+        chain = bs.witness[_heads_len(bs):]
+        cur = self.m.functions.get(bs.fid)
+        recvs: list = []
+        for i, step in enumerate(chain[:-1]):
+            if not step.note.startswith("... calls "):
+                return False
+            nxt = None
+            for cs in self._calls_at(cur, step):
+                for g_id, recv in cs.targets:
+                    g = self.m.functions.get(g_id)
+                    if g is not None and step.note.startswith(f"... calls {step_name(self.m, g)}"):
+                        if nxt is not None and nxt[0] is not g:
+                            return False   # two targets of one name: not sure which
+                        nxt = (g, recv)
+            if nxt is None:
+                return False
+            cur = nxt[0]
+            recvs.append(nxt[1])
+            here = chain[i + 1]
+            for b in self._sites.get((cur.id, here.path, here.line, here.column, bs.name), ()):
+                if b.lock != a.lock:
+                    continue
+                p = b.path
+                for r in reversed(recvs):
+                    p = reroot(p, r)
+                if p == a.path:
+                    return True
+        return False
 
 
 RULE = Rule(
@@ -65,6 +200,20 @@ without a timeout, `Future.result()` (a timeout only bounds the stall; `timeout=
 `subprocess` calls, `select.select` (unless its timeout is 0), socket `connect/recv/accept/sendall`, `requests`/`httpx` calls,
 `urllib.request.urlopen`, `http.client` requests, `input()`. Method calls count only when
 the receiver's type is known. Add project functions with `blocking_calls` in the config.
+
+One finding per lock hold and blocking call: the calls made under the same acquisitions in
+one function that lead to the same blocking call (several helpers that all end reading one
+socket) are one finding, at the first of them in the source, with the others among its
+related locations ("and 2 more calls that block the same way in the same hold"). Two
+different blocking calls under one hold are two findings. A call whose function re-takes the
+same reentrant lock (the same instance) around the blocking call is reported there, once,
+not again in each caller that holds the lock around the call.
+
+Suppressions and baselines: a `# lockwatch: ignore[LW131]` on the line of one call leaves
+that call out of its finding (the finding stays for the other calls, at the first one left);
+suppressing every call silences it. A merged finding's fingerprint is the one its first call
+has on its own, so a baseline written when that call was the only one still matches it; a
+new call before it makes the finding new.
 """,
     why="""
 Every other thread that needs the lock stalls for as long as the call blocks (a network
@@ -94,6 +243,26 @@ _lock = L()
 def tick():
     with _lock:
         t.sleep(0.5)  # expect
+'''),
+        Example.single('''
+import subprocess
+import threading
+import time
+
+lock = threading.Lock()
+
+
+def rsync(path):
+    subprocess.run(["rsync", path, "mirror:"])
+
+
+def sync_mirror(paths):
+    with lock:
+        rsync(paths[0])  # expect
+        rsync(paths[1])     # the same hold, the same blocking call: related to the above
+        time.sleep(1)  # expect
+    with lock:
+        rsync(paths[2])  # expect
 '''),
         Example.single('''
 import threading
@@ -130,10 +299,18 @@ bounded = queue.Queue(maxsize=10)
 pool = ThreadPoolExecutor(2)
 
 
-def drain():
+def take():
     with lock:
-        item = q.get()  # expect
+        return q.get()  # expect
+
+
+def hand_on(item):
+    with lock:
         bounded.put(item)  # expect
+
+
+def wait_for(item):
+    with lock:
         fut = pool.submit(print, item)
         return fut.result()  # expect
 
