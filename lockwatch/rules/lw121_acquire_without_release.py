@@ -65,7 +65,8 @@ def check(model, config):
             primary = Location(fi.path, site["l"], site["c"])
             related = [Location(fi.path, site["l"], site["c"], f"{function_short(model, fid)} acquires {lc.short}")]
             if site.get("at"):
-                related.append(Location(fi.path, site["at"], 1, "... may leave here with it held"))
+                # the statement's column when the summary has it ("ac"); column 1 otherwise
+                related.append(Location(fi.path, site["at"], site.get("ac") or 1, "... may leave here with it held"))
             yield finding(RULE, msg, primary, related, [lock], (lock, fid, status))
 
 
