@@ -118,6 +118,12 @@ def _heads_len(bs) -> int:
     return sum(1 + len(a.via) for a in bs.held)
 
 
+def _names(note: str, step: str) -> bool:
+    """Is ``note`` the step ``step``, with or without the notes graph adds after the name
+    (``(if overridden)``, ``(only if ... was free)``)? Not a longer name that starts alike."""
+    return note == step or note.startswith(step + " (")
+
+
 def _suppressions(model) -> dict:
     """Display path -> suppression comments, as the engine applies them to findings."""
     out = {}
@@ -166,7 +172,7 @@ class _CalleeHolds:
             for cs in self._calls_at(cur, step):
                 for g_id, recv in cs.targets:
                     g = self.m.functions.get(g_id)
-                    if g is not None and step.note.startswith(f"... calls {step_name(self.m, g)}"):
+                    if g is not None and _names(step.note, f"... calls {step_name(self.m, g)}"):
                         if nxt is not None and nxt[0] is not g:
                             return False   # two targets of one name: not sure which
                         nxt = (g, recv)
