@@ -239,3 +239,34 @@ def test_file_mode_of_a_method_parameter_keeps_the_generic_name(walk):
     """
     fs = [f for f in findings({"m.py": misc.replace("keys.read_file", "Keys().read_file")}, walk) if f.code == "LW201"]
     assert len(fs) == 1 and "calls io.TextIOWrapper.read (through Keys.read_file)" in fs[0].message, fs
+
+
+# --------------------------------------------------------------------------- classes a user can look up
+
+# the linker types a process event as a threading.Event and a urllib3 connection pool as a
+# urllib3.PoolManager (they behave alike); the message names the class the code built
+NAMES = [
+    ("import multiprocessing\nev = multiprocessing.Event()\n\n\nasync def f():\n    ev.wait()\n",
+     "multiprocessing.Event.wait"),
+    (("import multiprocessing\n\n\nasync def f():\n    ctx = multiprocessing.get_context('spawn')\n"
+     "    e = ctx.Event()\n    e.wait()\n"), "multiprocessing.Event.wait"),
+    (("import multiprocessing\n\n\nclass W:\n    def __init__(self):\n        self.stop = multiprocessing.Event()\n\n"
+     "    async def run(self):\n        self.stop.wait()\n"), "multiprocessing.Event.wait"),
+    (("import urllib3\n\n\nasync def f(u):\n    p = urllib3.HTTPConnectionPool('example.com')\n"
+     "    p.request('GET', u)\n"), "urllib3.HTTPConnectionPool.request"),
+    ("import urllib3\n\n\nasync def f(u):\n    p = urllib3.connection_from_url(u)\n    p.urlopen('GET', u)\n",
+     "urllib3.HTTPConnectionPool.urlopen"),
+    # look-alikes: the type's own name is the class built
+    ("import threading\nev = threading.Event()\n\n\nasync def f():\n    ev.wait()\n", "threading.Event.wait"),
+    ("import urllib3\n\n\nasync def f(u):\n    p = urllib3.PoolManager()\n    p.request('GET', u)\n",
+     "urllib3.PoolManager.request"),
+]
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize(("src", "shown"), NAMES)
+def test_event_and_pool_calls_name_the_class_built(walk, src, shown):
+    fs = [f for f in findings({"m.py": src}, walk) if f.code == "LW201"]
+    assert len(fs) == 1, [f.message for f in fs]
+    assert f" calls {shown}, which blocks" in fs[0].message, fs[0].message
+    assert fs[0].related[-1].note.endswith(f"calls {shown}")

@@ -254,14 +254,30 @@ def _const(v):
 
 # The linker types some objects by how they behave, not by their class: every thread or
 # process queue is a ``queue.Queue`` (its ``put`` never blocks), a bounded one a
-# ``queue.BoundedQueue`` (an internal name), every file object an ``io.TextIOWrapper``. A
-# message names the class a user can look up instead (``multiprocessing.Queue.put``,
-# ``io.BufferedReader.read``), found from the receiver's constructor call by the linker
-# (``link.public_class``, kept as ``CallSite.recv_class``; ``ProgramModel.public_call_name``);
-# the internal name is the default's source.
+# ``queue.BoundedQueue`` (an internal name), every file object an ``io.TextIOWrapper``, a
+# process event a ``threading.Event``, a urllib3 connection pool a ``urllib3.PoolManager``.
+# A message names the class a user can look up instead (``multiprocessing.Queue.put``,
+# ``io.BufferedReader.read``, ``multiprocessing.Event.wait``,
+# ``urllib3.HTTPConnectionPool.request``), found from the receiver's constructor call by
+# the linker (``link.public_class``, kept as ``CallSite.recv_class``;
+# ``ProgramModel.public_call_name``); the value here is the name when that is not known.
 RENAMED_TYPES = {"queue.Queue": "queue.Queue", "queue.BoundedQueue": "queue.Queue",
-                 "io.TextIOWrapper": "io.TextIOWrapper"}
+                 "io.TextIOWrapper": "io.TextIOWrapper", "threading.Event": "threading.Event",
+                 "urllib3.PoolManager": "urllib3.PoolManager"}
 QUEUE_TYPES = frozenset({"queue.Queue", "queue.BoundedQueue"})
+FILE_TYPES = frozenset({"io.TextIOWrapper"})
+# Constructors of objects the linker types as another class (KNOWN_TYPES), and the methods of
+# multiprocessing contexts/managers that make them (KNOWN_RETURNS): the class to name. Others
+# (``threading.Event()``, ``urllib3.PoolManager()``) are what the type says.
+PUBLIC_CONSTRUCTORS = {
+    "multiprocessing.Event": "multiprocessing.Event",
+    "urllib3.HTTPConnectionPool": "urllib3.HTTPConnectionPool",
+    "urllib3.HTTPSConnectionPool": "urllib3.HTTPSConnectionPool",
+    "urllib3.connectionpool.HTTPConnectionPool": "urllib3.HTTPConnectionPool",
+    "urllib3.connectionpool.HTTPSConnectionPool": "urllib3.HTTPSConnectionPool",
+    "urllib3.connection_from_url": "urllib3.HTTPConnectionPool",
+}
+PUBLIC_BY_METHOD = {("threading.Event", "Event"): "multiprocessing.Event"}
 # methods of multiprocessing contexts/managers whose result the linker types as a queue
 # (KNOWN_RETURNS): ``ctx.Queue()``
 QUEUE_METHODS = frozenset(m for (_t, m), r in KNOWN_RETURNS.items() if r == "queue.Queue")
@@ -289,6 +305,18 @@ def queue_class(ctor: str | None, by_method: str | None) -> str | None:
     if ctor is None and by_method in QUEUE_METHODS:
         return "multiprocessing.Queue"
     return None
+
+
+def made_class(t: str, ctor: str | None, by_method: str | None) -> str | None:
+    """The public class of an object of catalog type ``t`` (not a file) built by ``ctor``
+    (a dotted constructor) or by a method named ``by_method`` of a multiprocessing context or
+    manager: queues by ``queue_class``, the rest by ``PUBLIC_CONSTRUCTORS`` /
+    ``PUBLIC_BY_METHOD``. None when the type's own name is right or not known."""
+    if t in QUEUE_TYPES:
+        return queue_class(ctor, by_method)
+    if ctor is not None:
+        return PUBLIC_CONSTRUCTORS.get(ctor) if KNOWN_TYPES.get(ctor) == t else None
+    return PUBLIC_BY_METHOD.get((t, by_method))
 
 
 def file_class(opener: str | None, args: list, kws: dict) -> str | None:

@@ -1352,7 +1352,7 @@ class Linker:
         no argument is such a parameter."""
         ctx = ctx if ctx is not None else self._cur_ctx
         fi = ctx[1] if ctx is not None else None
-        if fi is None or t in catalog.QUEUE_TYPES or t not in catalog.RENAMED_TYPES:
+        if fi is None or t not in catalog.FILE_TYPES:
             return None
         params = fi.summary.params
         if not any(isinstance(a, dict) and set(a) == {"r"} and a["r"] in params
@@ -1624,8 +1624,8 @@ def public_class(t: str, ctor: str | None, by_method: str | None, args, kws) -> 
     ``io.BufferedReader``); None for other types or when not known (a non-literal mode)."""
     if t not in catalog.RENAMED_TYPES:
         return None
-    if t in catalog.QUEUE_TYPES:
-        return catalog.queue_class(ctor, by_method)
+    if t not in catalog.FILE_TYPES:
+        return catalog.made_class(t, ctor, by_method)
     return catalog.file_class(ctor, args, kws)
 
 
