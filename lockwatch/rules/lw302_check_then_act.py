@@ -49,6 +49,13 @@ threads are examined: they take a lock, are declared thread-safe, or pass their 
 `threading.Thread`/`Timer` or an executor. Module-level lazy initialisation
 (`global _x; if _x is None: _x = make()`) is reported in modules that take a module-level
 lock elsewhere. Double-checked locking (the test repeated under the lock) is clean.
+
+A lock taken by a hand-off API counts as held: a method that acquires it and returns holding
+it (`self._do_lock()`), then, in the same caller, a later call of a method that releases a
+lock it did not take (`self._do_unlock()`): everything run between the two, in that caller
+and in the methods called only there, holds it. Attributes holding thread-safe objects
+(events, queues, locks), known from the constructor call, a local bound to one, or the
+attribute's annotation (`Optional[asyncio.Event]`), are not state whose change needs a lock.
 """,
     why="""
 Between the test and the act another thread can pass the same test: the object is built
@@ -128,6 +135,37 @@ def client():
         _client = object()
     return _client
 '''),
+        Example.single('''
+import threading
+
+
+class FileHandler:
+    def __init__(self, path):
+        self.path = path
+        self._thread_lock = threading.RLock()
+        self.stream = None
+
+    def _do_lock(self):
+        self._thread_lock.acquire()
+
+    def _do_unlock(self):
+        self._thread_lock.release()
+
+    def emit(self, msg):
+        self._do_lock()
+        try:
+            self.do_write(msg)
+        finally:
+            self._do_unlock()
+
+    def write_unlocked(self, msg):
+        self.do_write(msg)           # no _do_lock() on this path
+
+    def do_write(self, msg):
+        if self.stream is None:  # expect
+            self.stream = open(self.path, "a")
+        self.stream.write(msg)
+'''),
     ),
     valid=(
         Example.single('''
@@ -199,6 +237,64 @@ class Local:
         if self._x is None:
             self._x = object()
         return self._x
+'''),
+        Example.single('''
+import threading
+
+
+class FileHandler:
+    """_do_lock() returns holding the lock, _do_unlock() releases it: do_write only runs
+    between the two."""
+
+    def __init__(self, path):
+        self.path = path
+        self._thread_lock = threading.RLock()
+        self.stream = None
+
+    def _do_lock(self):
+        self._thread_lock.acquire()
+
+    def _do_unlock(self):
+        self._thread_lock.release()
+
+    def emit(self, msg):
+        self._do_lock()
+        try:
+            self.do_write(msg)
+        finally:
+            self._do_unlock()
+
+    def do_write(self, msg):
+        if self.stream is None:
+            self.stream = open(self.path, "a")
+        self.stream.write(msg)
+'''),
+        Example.single('''
+import threading
+from typing import Optional
+
+try:
+    import asyncio
+except ImportError:   # optional dependency
+    asyncio = None
+
+
+class Session:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._started: Optional[asyncio.Event] = None
+
+    def run(self):
+        started = asyncio.Event()
+        with self._lock:
+            self._started = started
+
+    def fail(self, loop):
+        return asyncio.run_coroutine_threadsafe(self._on_error(), loop).result()
+
+    async def _on_error(self):
+        if self._started is not None:
+            self._started.clear()    # resets the event; the attribute is unchanged
 '''),
     ),
     check=check,

@@ -160,6 +160,204 @@ class _Index:
                         self.lock_modules.add(fi.module)
 
 
+class _LockHandOffs:
+    """Locks held across calls by a hand-off API (P39; P9's shape): a method that acquires a
+    lock with ``acquire()`` and returns holding it (concurrent-log-handler's ``_do_lock``),
+    paired in its caller with a later call of a method that releases that lock without
+    taking it (``_do_unlock``). (urllib3's P9 is not this: its per-key lock is a local of both
+    methods, and ``set_and_release`` also takes it with ``with``.) Between the two calls,
+    on the same receiver, the caller holds the lock: the calls made there (the releasing one
+    included: it runs before its own ``release()``) and the caller's own accesses there are
+    locked; and a function called only where such a lock is held runs holding it, as do the
+    functions it alone calls (``entry``).
+
+    Why the pairing and not the acquirer alone: the summary's release analysis cannot say
+    whether an acquirer returns holding the lock (``_do_lock`` releases it in a ``finally``,
+    under ``if not ok:``, so its site reads as released); a method releasing a lock it never
+    takes is the evidence that some caller hands it one held, and the caller that calls the
+    acquirer and then that method is the one. Narrow on purpose: a call whose result is used
+    (a try-lock ``if self._lock_it():``), one in a branch of a test on a parameter or on an
+    attribute of ``self``, or one reached by virtual dispatch only, opens nothing.
+
+    A held lock is kept with the receiver path, relative to the function's ``self``, of the
+    object whose lock it is (``@self``, ``@self.clh``): a callee on that path holds its own
+    object's lock; a callee on ``self`` keeps the path; any other callee does not see it."""
+
+    def __init__(self, model: ProgramModel, callers: dict):
+        self.model = model
+        # fid -> thread locks it acquires with ``acquire()`` (blocking)
+        self.acquirers: dict[str, frozenset] = {}
+        # fid -> thread locks it releases and never acquires itself
+        self.releasers: dict[str, frozenset] = {}
+        for fid, fi in model.functions.items():
+            if fi.released:
+                taken = {a.lock for acqs in fi.acqs.values() for a in acqs}
+                rel = frozenset(x for x in fi.released if x not in taken and _thread_lock(model, x))
+                if rel:
+                    self.releasers[fid] = rel
+        released = set().union(*self.releasers.values()) if self.releasers else set()
+        for fid, fi in model.functions.items():
+            if not fi.acqs or fi.is_async:
+                continue
+            got = frozenset(a.lock for acqs in fi.acqs.values() for a in acqs
+                            if a.mode == "acquire" and a.blocking and not a.via and a.lock in released
+                            and _thread_lock(model, a.lock))
+            if got:
+                self.acquirers[fid] = got
+        # calling function id -> [(acquirer call index, releaser call index, lock, receiver)]
+        self.spans: dict[str, list[tuple[int, int, str, str]]] = {}
+        # fid -> {(lock, receiver path)} held at every call of it (see _propagate)
+        self.entries: dict[str, frozenset] = {}
+        if not self.acquirers:
+            return
+        seen: set[str] = set()
+        for a in self.acquirers:
+            for fi, _cs, _recv in callers.get(a, ()):
+                if fi.id not in seen:
+                    seen.add(fi.id)
+                    self._pair(fi)
+        if self.spans:
+            self._propagate(callers)
+
+    def _conditional(self, fi: FunctionInfo, idx: int) -> bool:
+        ev = fi.summary.events[idx]
+        if ev.get("pg") or ev.get("u") != "discard":
+            return True
+        line = ev["l"]
+        return any(t.get("t") is not None and t["l"] < line <= t["t"]
+                   for t in fi.summary.events[:idx] if t["e"] == "rd")
+
+    def _pair(self, fi: FunctionInfo) -> None:
+        sites = fi.sites()
+        open_: dict[tuple[str, str], int] = {}
+        spans: list[tuple[int, int, str, str]] = []
+        for idx in sorted(sites):
+            cs = sites[idx]
+            for g, recv in cs.targets:
+                if not isinstance(recv, str) or g in cs.virtual:
+                    continue
+                for lk in self.releasers.get(g, ()):
+                    start = open_.pop((lk, recv), None)
+                    if start is not None:
+                        spans.append((start, idx, lk, recv))
+                if g in self.acquirers and not self._conditional(fi, idx):
+                    for lk in self.acquirers[g]:
+                        open_.setdefault((lk, recv), idx)
+        if spans:
+            self.spans[fi.id] = spans
+
+    def _pairs_at(self, fi: FunctionInfo, cs) -> frozenset:
+        """(lock, receiver path) pairs ``fi`` holds at its call site ``cs``."""
+        out = {(lk, r) for a, b, lk, r in self.spans.get(fi.id, ()) if a < cs.idx <= b}
+        ent = self.entries.get(fi.id)
+        if ent:
+            # a releaser entered holding the lock does not pass it on (it gives it up)
+            mine = self.releasers.get(fi.id, frozenset())
+            out |= {p for p in ent if p[0] not in mine}
+        return frozenset(out)
+
+    @staticmethod
+    def _translate(pairs, recv) -> frozenset:
+        """The caller's pairs as seen by a callee called on receiver ``recv``."""
+        out = set()
+        for lk, p in pairs:
+            if p == recv:
+                out.add((lk, "@self"))
+            elif recv == "@self":
+                out.add((lk, p))
+        return frozenset(out)
+
+    def _propagate(self, callers: dict) -> None:
+        """``entries``: the least fixpoint of "held at every call site" over the functions
+        reachable from a hand-off caller (a cycle not entered from a holder holds nothing)."""
+        funcs = self.model.functions
+        below: list[str] = []
+        seen: set[str] = set()
+        stack = sorted(self.spans)
+        while stack:
+            fid = stack.pop()
+            fi = funcs.get(fid)
+            if fi is None:
+                continue
+            for cs in fi.calls:
+                for g, _r in cs.targets:
+                    if g not in seen and g in funcs:
+                        seen.add(g)
+                        below.append(g)
+                        stack.append(g)
+        # a function also handed on as a value (a thread target, a callback) runs from
+        # wherever that value is called: no entry lock for it
+        passed = {g for fi in funcs.values() for cs in fi.calls for _i, g, _r in cs.fnargs}
+        below = sorted(g for g in below if g not in passed)
+        for _round in range(12):
+            changed = False
+            for fid in below:
+                got = None
+                for fi, cs, recv in callers.get(fid, ()):
+                    if fi.id not in self.spans and fi.id not in self.entries:
+                        got = frozenset()
+                        break
+                    here = self._translate(self._pairs_at(fi, cs), recv) if isinstance(recv, str) else frozenset()
+                    got = here if got is None else got & here
+                    if not got:
+                        break
+                got = got or frozenset()
+                if got != self.entries.get(fid, frozenset()):
+                    changed = True
+                    if got:
+                        self.entries[fid] = got
+                    else:
+                        self.entries.pop(fid, None)
+            if not changed:
+                break
+
+    def at_call(self, fi: FunctionInfo, cs) -> frozenset:
+        """Hand-off locks ``fi`` holds at call site ``cs``."""
+        if fi.id not in self.spans and fi.id not in self.entries:
+            return frozenset()
+        return frozenset(lk for lk, _p in self._pairs_at(fi, cs))
+
+    def at_event(self, fi: FunctionInfo, idx: int) -> frozenset:
+        """Hand-off locks ``fi`` holds at its event ``idx`` (an access) by its own calls."""
+        spans = self.spans.get(fi.id)
+        if not spans:
+            return frozenset()
+        return frozenset(lk for a, b, lk, _r in spans if a < idx < b)
+
+    def on_receiver(self, fi: FunctionInfo, cs, recv) -> bool:
+        """Does ``fi`` hold, at ``cs``, the hand-off lock of the object the call is on?"""
+        if fi.id not in self.spans and fi.id not in self.entries or not isinstance(recv, str):
+            return False
+        return any(p == "@self" for _lk, p in self._translate(self._pairs_at(fi, cs), recv))
+
+    def entry(self, fid: str) -> frozenset:
+        """Hand-off locks held at every call site of ``fid`` in the program (none when it has
+        no caller): the function runs holding them."""
+        return frozenset(lk for lk, _p in self.entries.get(fid, ()))
+
+    def released_from(self, fi: FunctionInfo, locks: frozenset) -> dict[str, int]:
+        """For a releaser entered holding ``locks``: lock -> index of its first ``release()``
+        event (events after it run without that lock)."""
+        mine = self.releasers.get(fi.id)
+        if not mine or not (mine & locks):
+            return {}
+        rels = [(i, ev) for i, ev in enumerate(fi.summary.events) if ev["e"] == "rel"]
+        out = {}
+        for lk in mine & locks:
+            name = lk.rpartition(".")[2]
+            own = [i for i, ev in rels if str(ev.get("r", "")).rpartition(".")[2] == name]
+            out[lk] = min(own or [i for i, _ev in rels])
+        return out
+
+
+def _handoffs(model: ProgramModel) -> _LockHandOffs:
+    idx = _index(model)
+    h = idx.__dict__.get("handoffs")
+    if h is None:
+        h = idx.handoffs = _LockHandOffs(model, idx.callers)
+    return h
+
+
 def _index(model: ProgramModel) -> _Index:
     idx = getattr(model, "_races_index", None)
     if idx is None:
@@ -203,11 +401,17 @@ def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenc
     outside: set[str] = set()
     cid = methods[0].cls if methods else None
     callers = _index(model).callers
+    ho = _handoffs(model)
     base_ids = set(model.classes[cid].mro[1:]) if cid in model.classes else set()
     for g, ins in calls_in.items():
         for fi, cs, recv in callers.get(g, ()):
             if recv == "@self" and fi.id in by_id:
-                ins.append(bool(_held_locks(model, fi, cs.held)))
+                ins.append(bool(_held_locks(model, fi, cs.held) or ho.at_call(fi, cs)))
+            elif recv != "@self" and ho.on_receiver(fi, cs, recv):
+                # another object's method calling it between that object's hand-off acquire
+                # and release (``self.clh._do_lock()`` ... ``self.clh.do_write()``): it runs
+                # holding this object's lock; not a caller that makes it an unknown entry
+                continue
             elif recv == "@self" and fi.cls in base_ids and fi.summary.name in CTOR_NAMES:
                 # a base class's constructor calling the (overridden) helper on itself: the
                 # object is not shared yet, a construction context, not an outside caller
@@ -228,6 +432,78 @@ def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenc
         if _is_private(name) or (not name.startswith("__") and all(calls_in[fid])):
             out.add(fid)
     return out
+
+
+def _imported_name(model: ProgramModel, fi_or_module, ref: str) -> str | None:
+    """The dotted name ``ref`` (``asyncio.Event``, ``Event``) means through its module's
+    imports, read from the import statements alone. The linker prefers a module-level
+    assignment of the same name, which loses apprise's ``try: import asyncio`` / ``except
+    ImportError: asyncio = None`` (the fallback is the "not installed" case, where the code
+    using the module does not run): for a type annotation, and for a constructor call the
+    linker left unresolved, the import is what the name means. None when the head is not an
+    import of the module, or (in a function) is one of its locals."""
+    if isinstance(fi_or_module, FunctionInfo):
+        if ref.partition(".")[0] in fi_or_module.summary.assigned:
+            return None
+        module = fi_or_module.module
+    else:
+        module = fi_or_module
+    ms = model.modules.get(module)
+    head, _, rest = ref.partition(".")
+    imp = (ms.imports if ms is not None else {}).get(head)
+    if not imp:
+        return None
+    base = imp[1] if imp[0] == "module" else f"{imp[1]}.{imp[2]}" if len(imp) > 2 else None
+    if not base:
+        return None
+    return f"{base}.{rest}" if rest else base
+
+
+def _local_constructors(model: ProgramModel, fi: FunctionInfo, sites: dict) -> dict[str, list]:
+    """Local name -> [(event index, constructor name)] for every call whose result ``fi``
+    binds to that local (``started = asyncio.Event()``): the name the linker gave the call,
+    else what its module's imports say (see ``_imported_name``); "" when neither knows."""
+    out: dict[str, list] = {}
+    for idx, ev in enumerate(fi.summary.events):
+        if ev["e"] != "call" or ev.get("u") != "local" or not isinstance(ev.get("t"), str):
+            continue
+        cs = sites.get(idx)
+        names = [n for n in (cs.ext if cs is not None else ()) if n]
+        if not names and not (cs is not None and cs.targets) and ev["f"][:1] != "@":
+            n = _imported_name(model, fi, ev["f"])
+            names = [n] if n else []
+        out.setdefault(ev["t"], []).append((idx, names[0] if len(names) == 1 else ""))
+    return out
+
+
+def _annotated_safe(model: ProgramModel, ci, attr: str) -> bool:
+    """``self.x: Optional[asyncio.Event] = None`` (the summary keeps ``asyncio.Event``):
+    an attribute declared to hold a thread-safe object, whose every assignment stores
+    ``None``, a value of unknown type (a local, a parameter: the declaration speaks for it)
+    or a call of a thread-safe type; never an item write. Any other declaration, or a value
+    of another known kind (a literal, a call of anything else), and it is not."""
+    anns = []
+    entries = []
+    for c in ci.mro or [ci.id]:
+        k = model.classes.get(c)
+        if k is None:
+            continue
+        entries.extend((k, e) for e in k.inst_attrs.get(attr, ()))
+        cls_attr = k.summary.attrs.get(attr)
+        if cls_attr is not None:
+            entries.append((k, (cls_attr.get("v"), cls_attr.get("ann"), 0, 0, None, False)))
+    for k, (v, ann, _l, _c, _fid, cont) in entries:
+        if cont:
+            return False
+        if ann:
+            anns.append(_imported_name(model, k.module, ann))
+        if v is None or v == {"const": None} or (isinstance(v, dict) and set(v) == {"r"}):
+            continue
+        call = v.get("call") if isinstance(v, dict) else None
+        name = _imported_name(model, k.module, call) if isinstance(call, str) else None
+        if not (name and name.startswith(THREAD_SAFE_TYPES)):
+            return False
+    return bool(anns) and all(a and a.startswith(THREAD_SAFE_TYPES) for a in anns)
 
 
 def _resolve_lock_attr(model: ProgramModel, ci, lock_attr: str, declared: bool = False) -> str | None:
@@ -305,6 +581,9 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     for attr in ci.summary.attrs:
         if f"{cid}.{attr}" in model.locks:
             safe_attrs.add(attr)
+    for attr in set(ci.inst_attrs) | set(ci.summary.attrs):
+        if attr not in safe_attrs and _annotated_safe(model, ci, attr):
+            safe_attrs.add(attr)
     lock_owners = _index(model).lock_owners
     for fi in methods:
         sites = fi.sites()
@@ -316,19 +595,37 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                 if (tf is not None and tf.cls in lock_owners and tf.cls != cid and isinstance(recv, str)
                         and recv.startswith("@self.") and recv.count(".") == 1):
                     safe_attrs.add(recv.split(".")[1])
+        made_locals: dict[str, list] | None = None
         for idx, ev in enumerate(fi.summary.events):
             e = ev["e"]
             if e == "rd":
                 r = ev["r"]
                 if r.startswith("@self.") and r.count(".") == 1 and r[6:] in method_names:
                     referenced.add(r[6:])
+            elif e == "wr":
+                v = ev.get("v")
+                r = ev["r"]
+                if (isinstance(v, dict) and set(v) == {"r"} and r.startswith("@self.") and r.count(".") == 1
+                        and v["r"] in fi.summary.assigned and v["r"] not in fi.summary.params):
+                    # ``started = asyncio.Event()`` then ``self._ev = started``
+                    if made_locals is None:
+                        made_locals = _local_constructors(model, fi, sites)
+                    made = made_locals.get(v["r"])
+                    if made and len(made) == 1 and made[0][0] < idx and made[0][1].startswith(THREAD_SAFE_TYPES):
+                        safe_attrs.add(r[6:])
             elif e == "call":
                 cs = sites.get(idx)
                 names = cs.ext if cs is not None else ()
                 t = ev.get("t")
-                if (ev.get("u") == "attr" and isinstance(t, str) and t.startswith("@self.")
-                        and t.count(".") == 1 and any(n.startswith(THREAD_SAFE_TYPES) for n in names)):
-                    safe_attrs.add(t.split(".")[1])
+                if ev.get("u") == "attr" and isinstance(t, str) and t.startswith("@self.") and t.count(".") == 1:
+                    made = names
+                    if not made and not (cs is not None and cs.targets) and ev["f"][:1] != "@":
+                        # a constructor call the linker could not name (its module's name is
+                        # also assigned at module level: a try-import's fallback)
+                        n = _imported_name(model, fi, ev["f"])
+                        made = (n,) if n else ()
+                    if any(n.startswith(THREAD_SAFE_TYPES) for n in made):
+                        safe_attrs.add(t.split(".")[1])
                 hands_off = ("threading.Thread" in names or "threading.Timer" in names) or \
                     ev["f"].rpartition(".")[2] in HAND_OFF_METHODS
                 if hands_off:
@@ -357,28 +654,39 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     by_id = {fi.id: fi for fi in methods}
     ctx_counter = [0]
 
+    ho = _handoffs(model)
+
     def walk(fi: FunctionInfo, outer: frozenset, chain: tuple, in_ctor: bool, stack: tuple) -> None:
         ctx_counter[0] += 1
         ctx = ctx_counter[0]
-        _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, stack[0])
+        # a method that releases a hand-off lock it was entered holding: not held after that
+        drop = ho.released_from(fi, outer) if outer else {}
+        _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, stack[0], drop, ho)
         if len(stack) > 6:
             return
         for cs in fi.calls:
             for g, recv in cs.targets:
                 if g in internal and recv == "@self" and g not in stack:
                     step = Location(cs.loc[0], cs.loc[1], cs.loc[2], f"... calls {by_id[g].short}")
-                    walk(by_id[g], outer | _held_locks(model, fi, cs.held), chain + (step,), in_ctor,
-                         stack + (g,))
+                    o = outer - {lk for lk, ri in drop.items() if cs.idx > ri} if drop else outer
+                    walk(by_id[g], o | _held_locks(model, fi, cs.held) | ho.at_call(fi, cs),
+                         chain + (step,), in_ctor, stack + (g,))
 
     for fi in methods:
         if fi.id in internal or fi.summary.kind in ("staticmethod", "classmethod") or fi.is_async:
             continue
-        walk(fi, frozenset(), (), fi.summary.name in CTOR_NAMES, (fi.id,))
+        # run only where its every caller holds a hand-off lock (a public helper called only
+        # between ``_do_lock()`` and ``_do_unlock()``, here or by the object owning this
+        # one): entered holding it; never for a method also used as a value
+        entry = ho.entry(fi.id) if ho.entries and fi.summary.name not in referenced else frozenset()
+        walk(fi, entry, (), fi.summary.name in CTOR_NAMES, (fi.id,))
     return cr
 
 
-def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, root) -> None:
+def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, root,
+             drop=None, ho=None) -> None:
     events = fi.summary.events
+    spans = ho is not None and fi.id in ho.spans
     # positions of writes and mutating calls: the receiver read at the same place is
     # part of the write, not a separate read
     write_pos = set()
@@ -421,9 +729,17 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
             # called with arguments, a custom context manager): maybe a lock, so not a
             # verdict of "unprotected"
             direct = frozenset({"?"})
+        o = outer - {lk for lk, ri in drop.items() if idx > ri} if drop else outer
+        marks = tuple(ev["h"])
+        if spans:
+            # between this function's own hand-off acquire and release calls
+            handed = ho.at_event(fi, idx)
+            if handed:
+                direct = direct | handed
+                marks += tuple(f"handoff:{lk}" for lk in sorted(handed))
         acc = Access(attr, write, container, fi.id, Location(fi.path, ev["l"], ev["c"]),
-                     direct | outer, tuple(ev["h"]), in_ctor,
-                     ev.get("t") if e == "rd" else None, idx, outer, chain, ctx, root)
+                     direct | o, marks, in_ctor,
+                     ev.get("t") if e == "rd" else None, idx, o, chain, ctx, root)
         cr.accesses.setdefault(attr, []).append(acc)
 
 
