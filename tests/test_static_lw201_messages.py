@@ -270,3 +270,56 @@ def test_event_and_pool_calls_name_the_class_built(walk, src, shown):
     assert len(fs) == 1, [f.message for f in fs]
     assert f" calls {shown}, which blocks" in fs[0].message, fs[0].message
     assert fs[0].related[-1].note.endswith(f"calls {shown}")
+
+
+# --------------------------------------------------------------------------- LW211 / LW203 names and advice
+
+LW211_SHAPES = [
+    # (source of f's body, what the message names, how it says to end it)
+    ("    ctx = multiprocessing.get_context('spawn')\n    p = ctx.Process(target=print)\n    p.start()\n",
+     "a process (multiprocessing.Process)", "(join it)"),
+    ("    p = multiprocessing.Process(target=print)\n    p.start()\n",
+     "a process (multiprocessing.Process)", "(join it)"),
+    ("    t = threading.Thread(target=print)\n    t.start()\n", "a thread (threading.Thread)", "(join it)"),
+    ("    ex = ThreadPoolExecutor(2)\n    ex.submit(print)\n",
+     "an executor (concurrent.futures.ThreadPoolExecutor)", "(shut it down, or use a with block)"),
+    ("    ctx = multiprocessing.get_context('spawn')\n    pool = ctx.Pool(2)\n    pool.apply_async(print)\n",
+     "a pool (multiprocessing.Pool)", "(close and join it, or use a with block)"),
+]
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize(("body", "what", "advice"), LW211_SHAPES)
+def test_lw211_names_the_public_class_and_a_way_to_end_it(walk, body, what, advice):
+    # a Thread or a Process has no with block (no __enter__); a context's Process is a
+    # multiprocessing.Process (BaseContext is not a documented class)
+    src = ("import multiprocessing\nimport threading\nfrom concurrent.futures import ThreadPoolExecutor\n\n\n"
+           "def f():\n" + body)
+    msgs = messages({"m.py": src}, walk, "LW211")
+    assert len(msgs) == 1, msgs
+    assert f"f starts {what} that is never" in msgs[0] and msgs[0].endswith(advice), msgs[0]
+    assert "BaseContext" not in msgs[0]
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize(("imp", "call", "shown"), [
+    ("from asyncio.tasks import ensure_future", "ensure_future", "asyncio.ensure_future"),
+    ("from asyncio.tasks import create_task", "create_task", "asyncio.create_task"),
+    ("import asyncio", "asyncio.ensure_future", "asyncio.ensure_future"),   # look-alike
+])
+def test_lw203_names_the_documented_spawner(walk, imp, call, shown):
+    src = f"{imp}\n\n\nasync def g():\n    pass\n\n\nasync def f():\n    {call}(g())\n"
+    msgs = messages({"m.py": src}, walk, "LW203")
+    assert len(msgs) == 1 and msgs[0].startswith(f"f starts a task with {shown} but"), msgs
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize(("make", "use", "says"), [
+    ("ThreadPoolExecutor(2)", "self.w.submit(print)", "no code shuts down self.w; "),
+    ("threading.Thread(target=print)", "self.w.start()", "no code joins self.w; "),
+])
+def test_lw211_attribute_verdict_names_the_finish_of_its_kind(walk, make, use, says):
+    src = ("import threading\nfrom concurrent.futures import ThreadPoolExecutor\n\n\nclass A:\n"
+           f"    def __init__(self):\n        self.w = {make}\n\n    def go(self):\n        {use}\n")
+    msgs = messages({"m.py": src}, walk, "LW211")
+    assert len(msgs) == 1 and says in msgs[0], msgs

@@ -85,7 +85,9 @@ def check(model, config):
                 continue
             n = counts[name] = counts.get(name, 0) + 1
             where = Location(fi.path, ev["l"], ev["c"])
-            msg = (f"{function_short(model, fid)} starts a task with {name} but {why}: the loop "
+            # ``from asyncio.tasks import ensure_future``: the documented name is asyncio's
+            shown = "asyncio." + name[len("asyncio.tasks."):] if name.startswith("asyncio.tasks.") else name
+            msg = (f"{function_short(model, fid)} starts a task with {shown} but {why}: the loop "
                    f"holds tasks only weakly, so it can be garbage-collected before it finishes and "
                    f"its exception is never seen (keep a reference, e.g. in a set with "
                    f"add_done_callback(set.discard), or use a TaskGroup)")

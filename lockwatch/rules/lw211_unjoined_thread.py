@@ -39,6 +39,14 @@ CREATORS = {
     "multiprocessing.context.BaseContext.Pool": "pool",
 }
 _CREATOR_LAST = frozenset(n.rpartition(".")[2] for n in CREATORS)
+# What a message calls a creator known by an internal class (a context's method): the
+# public name of what it makes. The creator's catalog name stays the finding's key.
+_SHOWN = {"multiprocessing.context.BaseContext.Process": "multiprocessing.Process",
+          "multiprocessing.context.BaseContext.Pool": "multiprocessing.Pool"}
+# How to end one: a Thread or Process is no context manager (no with block), an executor
+# or a pool is.
+_ADVICE = {"thread": "join it", "process": "join it",
+           "executor": "shut it down, or use a with block", "pool": "close and join it, or use a with block"}
 _BASES = {"threading.Thread": "thread", "multiprocessing.Process": "process",
           "multiprocessing.context.Process": "process"}
 FINISH = {"join", "shutdown", "terminate", "kill", "cancel", "close", "__exit__", "__enter__"}
@@ -162,7 +170,7 @@ def _verdict(model, fi, ev, kind, idx):
         started = bool(meths & starts) if starts else bool(meths)
         if not started:
             return None
-        return f"no code joins or shuts down self.{attr}"
+        return f"no code {'joins' if kind in ('thread', 'process') else 'shuts down'} self.{attr}"
     if u == "expr":
         pre = ev["f"] + ".()."
         for later in fi.summary.events[idx + 1:idx + 4]:
@@ -222,9 +230,9 @@ def check(model, config):
             noun = _NOUN[kind]
             end = "joined" if kind in ("thread", "process") else "shut down"
             article = "an" if noun[0] in "aeiou" else "a"
-            msg = (f"{function_short(model, fid)} starts {article} {noun} ({what}) that is never {end}: "
-                   f"{why}; it outlives its owner, keeps the program from exiting or is killed "
-                   f"mid-work, and its errors are lost (join it, or use a with block)")
+            msg = (f"{function_short(model, fid)} starts {article} {noun} ({_SHOWN.get(what, what)}) that "
+                   f"is never {end}: {why}; it outlives its owner, keeps the program from exiting or is "
+                   f"killed mid-work, and its errors are lost ({_ADVICE[kind]})")
             where = Location(fi.path, ev["l"], ev["c"])
             related = [Location(fi.path, ev["l"], ev["c"], f"{fi.short} creates the {noun}")]
             yield finding(RULE, msg, where, related, [], (fid, what, ev.get("u"), ev.get("t", ""), n))
