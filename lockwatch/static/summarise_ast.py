@@ -55,6 +55,8 @@ from lockwatch.static.literals import const_truth
 from lockwatch.static.literals import str_value as _str_value
 from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import IDENT as _IDENT
+from lockwatch.static.summarise_common import NE_USES as _NE_USES
+from lockwatch.static.summarise_common import NO_RAISE_METHODS as _NO_RAISE
 from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import (
     ParseError,
@@ -66,7 +68,10 @@ from lockwatch.static.summarise_common import element_use as _element_use
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
-from lockwatch.static.summarise_common import lazy_import_shares_binding as _lazy_import_shares_binding
+from lockwatch.static.summarise_common import (
+    lazy_import_shares_binding as _lazy_import_shares_binding,
+)
+from lockwatch.static.summarise_common import only_reads as _only_reads
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
@@ -231,7 +236,9 @@ class _Func:
         "hx",
         "is_module",
         "local_names",
+        "loop_after",
         "loops",
+        "ne",
         "outer_self",
         "pg_seen",
         "probe",
@@ -260,6 +267,13 @@ class _Func:
         # enclosing loops of this function: (loop line, except-handler depth at the loop),
         # and the current except-handler depth (events carry "lp"; see summary.py)
         self.loops: list[tuple[int, int]] = []
+        # the loops being walked, innermost last: (its body, the block holding the loop,
+        # the index where what follows the loop starts): where a ``break`` goes on (LW121)
+        self.loop_after: list[tuple] = []
+        # (queue ref, number of events, loop depth) right after an async def's ``while
+        # q.empty():`` loop: the next call carries "ne" if only reads come between, in the
+        # same loop depth, and it is a statement's own call (P27); None otherwise
+        self.ne: tuple | None = None
         self.handlers = 0
         # would-block exceptions caught around the current point (call events carry "xc")
         self.xc: tuple[str, ...] = ()
@@ -812,6 +826,7 @@ class _Builder:
         finally:
             if f is not None:
                 f.done = d0
+                f.ne = None
 
     _suite = _block
 
@@ -846,7 +861,7 @@ class _Builder:
         if t is _If:
             return self._if(st, stmts, i)
         if t is ast.For or t is ast.AsyncFor or t is ast.While:
-            return self._loop(st)
+            return self._loop(st, stmts, i)
         if t is ast.With or t is ast.AsyncWith:
             return self._with(st)
         if t in _TRY:
@@ -1145,7 +1160,7 @@ class _Builder:
                 if neg:
                     h_else = h0 + (idx,)
                     rest = _lines(stmts[i:]) if stmts is not None else []
-                    self._release_site(idx, call, rest)
+                    self._release_site(idx, call, rest, block=stmts)
                 else:
                     h_body = h0 + (idx,)
                     self._release_site(idx, call, _lines(st.body))
@@ -1232,7 +1247,8 @@ class _Builder:
             return (out, ()) if type(test.op) is ast.And else ((), out)
         return (), ()
 
-    def _loop(self, st) -> bool:
+    def _loop(self, st, stmts=None, i=0) -> bool:
+        """``stmts[i:]``: what follows the loop in its block."""
         f = self.f
         f.loops.append((st.lineno, f.handlers))
         t = type(st)
@@ -1252,7 +1268,11 @@ class _Builder:
             else:
                 self._expr(st.test, "test")
             h0 = f.held
-            tb = self._suite(st.body)
+            f.loop_after.append((st.body, stmts, i))
+            try:
+                tb = self._suite(st.body)
+            finally:
+                f.loop_after.pop()
         finally:
             f.loops.pop()
         hb = f.held
@@ -1261,7 +1281,28 @@ class _Builder:
             h1 = f.held
             if self._suite(st.orelse):
                 f.held = h1
+        elif t is ast.While and f.s.is_async and not f.is_module:
+            q = self._empty_test(st.test)
+            if q is not None and not _has_break(st.body):
+                f.ne = (q, len(f.s.events), len(f.loops))
         return False
+
+    def _empty_test(self, test) -> str | None:
+        """The queue ref of a loop test true while it is empty: ``q.empty()``, ``not
+        q.qsize()`` (a ref without calls or elements: the same object at the ``get()``)."""
+        if type(test) is _UnaryOp and type(test.op) is _Not:
+            test, meth = test.operand, "qsize"
+        else:
+            meth = "empty"
+        if type(test) is not _Call or test.args or test.keywords:
+            return None
+        fn = test.func
+        if type(fn) is not _Attribute or fn.attr != meth:
+            return None
+        r = self.chain(fn.value)
+        if r is None or "()" in r or "[]" in r:
+            return None
+        return r
 
     def _loop_exit(self, node, how: str) -> None:
         # Leaving a loop: "err" when it is a raise or happens in an except handler inside
@@ -1572,6 +1613,9 @@ class _Builder:
         """The walk of a call; ``want``: also return ``value(node)`` when the walk made it
         (None when it did not: an acquire, release, ``enter_context``, an unknown callee)."""
         f = self.f
+        ne = f.ne
+        if ne is not None:
+            f.ne = None   # the first call after the loop takes it, whatever it is
         fn = node.func
         ft = type(fn)
         if ft is _Attribute:
@@ -1580,7 +1624,7 @@ class _Builder:
                 self._recv(fn.value)
                 idx = self._acquire(node, awaited=use == "await")
                 if idx is not None and stmts is not None and use in ("discard", "local"):
-                    self._release_site(idx, node, _lines(stmts[i:]), target if use == "local" else None)
+                    self._release_site(idx, node, _lines(stmts[i:]), target if use == "local" else None, stmts)
                 return
             if meth == "release" and not node.args and not node.keywords:
                 self._recv(fn.value)
@@ -1707,6 +1751,8 @@ class _Builder:
                 ev["dn"] = 1
         if f.probe:
             ev["pb"] = list(f.probe)
+        if ne is not None and use in _NE_USES and len(f.loops) == ne[2] and _only_reads(f.s.events, ne[1], len(f.s.events)):
+            ev["ne"] = [ne[0]]
         f.s.events.append(ev)
         if want and fr != "@super":
             return {"call": fr, "a": [*args], "k": {**kws} if kws else {}}
@@ -1901,15 +1947,22 @@ class _Builder:
                 stack.extend(ast.iter_child_nodes(n))
 
     # ------------------------------------------------------------------ release analysis (LW121)
-    def _release_site(self, idx: int, call, rest: list, result: str | None = None) -> None:
-        """``result``: the local the acquire's result went to (``ok = lock.acquire(...)``)."""
+    def _release_site(self, idx: int, call, rest: list, result: str | None = None, block=None) -> None:
+        """``result``: the local the acquire's result went to (``ok = lock.acquire(...)``);
+        ``block``: the statement list holding the acquire (``rest`` is the end of it)."""
         f = self.f
         ev = f.s.events[idx]
         r = ev["r"]
         if any(r in fr for fr in f.fin):
             status, at = "ok", None
         else:
-            status, at = _release_status(self, rest, r, result)
+            after = None
+            la = f.loop_after
+            if block is not None and la and la[-1][0] is block:
+                # the acquire sits directly in a loop's body: a ``break`` goes on after it
+                _, outer, j = la[-1]
+                after = _lines(outer[j:]) if outer is not None else []
+            status, at = _release_status(self, rest, r, result, after)
         f.s.acquire_sites.append({"i": idx, "r": r, "l": ev["l"], "c": ev["c"], "status": status, "at": at})
 
 
@@ -2211,13 +2264,78 @@ def _top_release(b: _Builder, st, r: str) -> bool:
 
 
 def _has_call(st) -> bool:
-    """Can the statement raise mid-way? Calls, and ``yield``: a generator is resumed with
-    ``throw()`` (a ``@contextmanager`` re-raises the with-body's exception at its yield)."""
+    """Can the statement raise mid-way? Calls (not ``ev.is_set()``: ``NO_RAISE_METHODS``),
+    and ``yield``: a generator is resumed with ``throw()`` (a ``@contextmanager`` re-raises
+    the with-body's exception at its yield)."""
     for n in _walk(st):
         t = type(n)
-        if t is _Call or t is ast.Yield or t is ast.YieldFrom:
+        if t is _Call:
+            fn = n.func
+            if not (type(fn) is _Attribute and fn.attr in _NO_RAISE and not n.args and not n.keywords):
+                return True
+        elif t is ast.Yield or t is ast.YieldFrom:
             return True
     return False
+
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+
+
+def _has_break(body: list) -> bool:
+    """Is there a ``break`` of the loop whose body this is (not of a nested loop)?"""
+    stack = list(body)
+    while stack:
+        n = stack.pop()
+        t = type(n)
+        if t is ast.Break:
+            return True
+        if t in _DEFS:
+            continue
+        if t in _LOOPS:
+            stack.extend(n.orelse)   # a break in a nested loop's ``else`` is this loop's
+            continue
+        stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
+def _held_breaks(b: _Builder, st, r: str, called: bool) -> list:
+    """The ``break`` statements of the loop being walked inside ``st`` (an ``if``/``try``
+    of its body; nested loops keep theirs) that no release of ``r`` precedes in their own
+    block: for each, can a call raise on the way to it (``called``: before ``st``)? A
+    ``with``/``match`` is not entered: its breaks are left out, as before P28."""
+    out: list = []
+
+    def walk_block(stmts, called) -> None:
+        for s in stmts:
+            t = type(s)
+            if t is _FunctionDef or t is _AsyncFunctionDef or t is _ClassDef:
+                continue
+            if _top_release(b, s, r):
+                return
+            if t is _Line:
+                for small in s.body:
+                    if type(small) is ast.Break:
+                        out.append(called)
+                        return
+                    if _has_call(small):
+                        called = True
+                continue
+            if t is _If:
+                c = called or _has_call(s.test)
+                walk_block(_lines(s.body), c)
+                walk_block(_lines(s.orelse), c)
+            elif t in _TRY:
+                if s.finalbody and r in _released_refs(b, _lines(s.finalbody)):
+                    return   # released on every way out of it, breaks included
+                walk_block(_lines(s.body), called)
+                for h in s.handlers:
+                    walk_block(_lines(h.body), True)   # some call in the body raised
+                walk_block(_lines(s.orelse), called or _has_call(_Line(s.body)))
+            if _has_call(s):
+                called = True
+
+    walk_block([st], called)
+    return out
 
 
 def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
@@ -2249,12 +2367,21 @@ def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
     return bad
 
 
-def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
+def _release_status(b: _Builder, rest: list, r: str, result: str | None = None,
+                    after: list | None = None, called: bool | None = None):
     """Can the release of ``r`` be skipped after an acquire followed by ``rest``?
-    ``result``: the local holding the acquire's result, if any."""
-    if r not in _released_refs(b, rest):
+    ``result``: the local holding the acquire's result, if any. ``after``: when the acquire
+    sits directly in a loop's body, the statements after that loop, where a ``break``
+    holding the lock goes on (P28: ``if ready: break`` into ``try: ... finally:
+    lock.release()``); that path is judged only when ``after`` releases ``r`` (else it
+    hands the lock on, or leaks it: left alone, as before). ``called`` is set when judging
+    such a path (``rest`` is then ``after``): whether a call that can raise ran since the
+    acquire; a ``try`` whose ``finally`` releases is "no-finally" after one."""
+    if after is not None and r not in _released_refs(b, after):
+        after = None
+    if r not in _released_refs(b, rest) and after is None:
         return "missing", None   # not released here at all: an acquirer, or a leak
-    saw_call = False
+    saw_call = bool(called)
     for k, st in enumerate(rest):
         t = type(st)
         if t is _FunctionDef or t is _AsyncFunctionDef or t is _ClassDef:
@@ -2262,7 +2389,14 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
         if t is _If and result and not st.orelse and _tests_false(st.test, result):
             continue   # ``if not ok: raise``: that path never took the lock
         if t in _TRY and st.finalbody and r in _released_refs(b, _lines(st.finalbody)):
+            if called is not None and saw_call:
+                return "no-finally", None
             return "ok", None
+        if after is not None and (t is _If or t in _TRY):
+            for c in _held_breaks(b, st, r, saw_call):
+                status, at = _release_status(b, after, r, None, None, c)
+                if status != "ok":
+                    return status, at
         if _released_only_on_reraise(b, st, r):
             # ``try: ... except: lock.release(); raise``: the exception path is covered;
             # whether normal paths release is the question for the statements after it
@@ -2274,10 +2408,13 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
             return ("no-finally", None) if saw_call else ("ok", None)
         if t is _Line:
             for small in st.body:
-                if type(small) is _Return or type(small) is _Raise:
+                ts = type(small)
+                if ts is _Return or ts is _Raise:
                     return "early-exit", small.lineno
-            if _has_call(st):
-                saw_call = True
+                if ts is ast.Break and after is not None:
+                    return _release_status(b, after, r, None, None, saw_call)
+                if _has_call(small):
+                    saw_call = True
             continue
         # compound statement
         if t in _WITH and r in _released_refs(b, [st]):
@@ -2294,7 +2431,8 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
             if t is _If and _releasing_branches_leave(b, st, r):
                 # ``if closed: lock.release(); return``: that path is closed; every other
                 # path goes on holding the lock, and the rest decides for them
-                status, at = _release_status(b, rest[k + 1:], r, result)
+                status, at = _release_status(b, rest[k + 1:], r, result, after,
+                                             saw_call if called is not None else None)
                 if status == "missing":
                     return "partial", st.lineno
                 if status == "ok" and (saw_call or _calls_before_release(b, st, r)):

@@ -20,6 +20,13 @@ ORDERING_CALLS = {"sorted", "min", "max", "id"}
 # Methods of a future that wait only while it is not done: a call of one on a ref whose
 # ``done()`` was tested true on the way there is marked (call events' ``dn``).
 DONE_POLLS = frozenset({"result", "exception"})
+# Methods that cannot raise when called with no argument (a predicate reading a flag): the
+# release analysis (LW121) does not count such a call as one that can skip a release
+# (paramiko's ``lock.acquire()`` then ``if self.clear_to_send.is_set(): break``, P28).
+NO_RAISE_METHODS = frozenset({"is_set"})
+# P27: the uses of a call that runs once where it stands (not an argument, a comprehension's
+# element, a lambda's body): the calls that can take events' ``ne`` mark
+NE_USES = frozenset({"return", "local", "discard"})
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")
 
 
@@ -158,3 +165,14 @@ def lazy_import_shares_binding(ms: ModuleSummary, local: str, target: list, in_h
         a, b = prev[1], target[1]
         return a.startswith(b + ".") or b.startswith(a + ".")
     return False
+
+
+def only_reads(events: list, start: int, end: int) -> bool:
+    """Are ``events[start:end]`` attribute/global reads only (no call, await, write, lock
+    operation, loop exit)? (P27: nothing between a ``while q.empty():`` loop and the call
+    marked ``ne``.)"""
+    for k in range(start, end):
+        e = events[k]["e"]
+        if e != "rd" and e != "grd":
+            return False
+    return True

@@ -24,6 +24,8 @@ from lockwatch.static.literals import const_truth
 from lockwatch.static.literals import str_value as _str_value
 from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import IDENT as _IDENT
+from lockwatch.static.summarise_common import NE_USES as _NE_USES
+from lockwatch.static.summarise_common import NO_RAISE_METHODS as _NO_RAISE
 from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import (
     ParseError,
@@ -35,7 +37,10 @@ from lockwatch.static.summarise_common import element_use as _element_use
 from lockwatch.static.summarise_common import flags_value as _flags_value
 from lockwatch.static.summarise_common import intersect as _intersect
 from lockwatch.static.summarise_common import intersect_all as _intersect_all
-from lockwatch.static.summarise_common import lazy_import_shares_binding as _lazy_import_shares_binding
+from lockwatch.static.summarise_common import (
+    lazy_import_shares_binding as _lazy_import_shares_binding,
+)
+from lockwatch.static.summarise_common import only_reads as _only_reads
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
@@ -113,7 +118,9 @@ class _Func:
         "hx",
         "is_module",
         "local_names",
+        "loop_after",
         "loops",
+        "ne",
         "outer_self",
         "pg_seen",
         "probe",
@@ -140,6 +147,13 @@ class _Func:
         # enclosing loops of this function: (loop line, except-handler depth at the loop),
         # and the current except-handler depth (events carry "lp"; see summary.py)
         self.loops: list[tuple[int, int]] = []
+        # the loops being walked, innermost last: (its body's statements, the block holding
+        # the loop, the loop's index there): where a ``break`` goes on (LW121)
+        self.loop_after: list[tuple] = []
+        # (queue ref, number of events, loop depth) right after an async def's ``while
+        # q.empty():`` loop: the next call carries "ne" if only reads come between, in the
+        # same loop depth, and it is a statement's own call (P27); None otherwise
+        self.ne: tuple | None = None
         self.handlers = 0
         # would-block exceptions caught around the current point (call events carry "xc")
         self.xc: tuple[str, ...] = ()
@@ -380,6 +394,7 @@ class _Builder:
         finally:
             if f is not None:
                 f.done = d0
+                f.ne = None
 
     def _stmt(self, st, stmts, i) -> bool:
         if isinstance(st, cst.SimpleStatementLine):
@@ -408,7 +423,7 @@ class _Builder:
         if isinstance(st, cst.If):
             return self._if(st, stmts, i)
         if isinstance(st, (cst.For, cst.While)):
-            return self._loop(st)
+            return self._loop(st, stmts, i)
         if isinstance(st, cst.With):
             return self._with(st)
         if isinstance(st, (cst.Try, cst.TryStar)):
@@ -673,7 +688,7 @@ class _Builder:
                 if neg:
                     h_else = h0 + (idx,)
                     rest = list(stmts[i + 1:]) if stmts else []
-                    self._release_site(idx, call, rest)
+                    self._release_site(idx, call, rest, block=stmts)
                 else:
                     h_body = h0 + (idx,)
                     self._release_site(idx, call, _stmts_of(st.body))
@@ -746,7 +761,8 @@ class _Builder:
             return (a1 + a2, ()) if isinstance(test.operator, cst.And) else ((), b1 + b2)
         return (), ()
 
-    def _loop(self, st) -> bool:
+    def _loop(self, st, stmts=None, i=0) -> bool:
+        """``stmts[i + 1:]``: what follows the loop in its block."""
         f = self.f
         f.loops.append((self.loc(st)[0], f.handlers))
         try:
@@ -765,7 +781,12 @@ class _Builder:
             else:
                 self._expr(st.test, "test")
             h0 = f.held
-            tb = self._suite(st.body)
+            body = st.body.body if isinstance(st.body, cst.IndentedBlock) else None
+            f.loop_after.append((body, stmts, i))
+            try:
+                tb = self._suite(st.body)
+            finally:
+                f.loop_after.pop()
         finally:
             f.loops.pop()
         hb = f.held
@@ -774,7 +795,28 @@ class _Builder:
             h1 = f.held
             if self._suite(st.orelse.body):
                 f.held = h1
+        elif isinstance(st, cst.While) and f.s.is_async and not f.is_module:
+            q = self._empty_test(st.test)
+            if q is not None and not _has_break(st.body):
+                f.ne = (q, len(f.s.events), len(f.loops))
         return False
+
+    def _empty_test(self, test) -> str | None:
+        """The queue ref of a loop test true while it is empty: ``q.empty()``, ``not
+        q.qsize()`` (a ref without calls or elements: the same object at the ``get()``)."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, meth = test.expression, "qsize"
+        else:
+            meth = "empty"
+        if not isinstance(test, cst.Call) or test.args:
+            return None
+        fn = test.func
+        if not isinstance(fn, cst.Attribute) or fn.attr.value != meth:
+            return None
+        r = self.chain(fn.value)
+        if r is None or "()" in r or "[]" in r:
+            return None
+        return r
 
     def _loop_exit(self, node, how: str) -> None:
         # Leaving a loop: "err" when it is a raise or happens in an except handler inside
@@ -1066,6 +1108,9 @@ class _Builder:
 
     def _call(self, node: cst.Call, use: str, target=None, stmts=None, i=0) -> None:
         f = self.f
+        ne = f.ne
+        if ne is not None:
+            f.ne = None   # the first call after the loop takes it, whatever it is
         fn = node.func
         if isinstance(fn, cst.Attribute):
             meth = fn.attr.value
@@ -1073,7 +1118,7 @@ class _Builder:
                 self._recv(fn.value)
                 idx = self._acquire(node, awaited=use == "await")
                 if idx is not None and stmts is not None and use in ("discard", "local"):
-                    self._release_site(idx, node, list(stmts[i + 1:]), target if use == "local" else None)
+                    self._release_site(idx, node, list(stmts[i + 1:]), target if use == "local" else None, stmts)
                 return
             if meth == "release" and not node.args:
                 self._recv(fn.value)
@@ -1121,6 +1166,8 @@ class _Builder:
                 f.s.events[idx]["dn"] = 1
         if f.probe:
             f.s.events[idx]["pb"] = list(f.probe)
+        if ne is not None and use in _NE_USES and len(f.loops) == ne[2] and _only_reads(f.s.events, ne[1], idx):
+            f.s.events[idx]["ne"] = [ne[0]]
 
     def _expr(self, node, use: str = "expr", target=None, stmts=None, i=0) -> None:
         if node is None:
@@ -1249,15 +1296,22 @@ class _Builder:
                 self._expr(ch, "expr")
 
     # ------------------------------------------------------------------ release analysis (LW121)
-    def _release_site(self, idx: int, call, rest: list, result: str | None = None) -> None:
-        """``result``: the local the acquire's result went to (``ok = lock.acquire(...)``)."""
+    def _release_site(self, idx: int, call, rest: list, result: str | None = None, block=None) -> None:
+        """``result``: the local the acquire's result went to (``ok = lock.acquire(...)``);
+        ``block``: the statements holding the acquire (``rest`` is the end of them)."""
         f = self.f
         ev = f.s.events[idx]
         r = ev["r"]
         if any(r in fr for fr in f.fin):
             status, at = "ok", None
         else:
-            status, at = _release_status(self, rest, r, result)
+            after = None
+            la = f.loop_after
+            if block is not None and la and la[-1][0] is block:
+                # the acquire sits directly in a loop's body: a ``break`` goes on after it
+                _, outer, j = la[-1]
+                after = list(outer[j + 1:]) if outer is not None else []
+            status, at = _release_status(self, rest, r, result, after)
         f.s.acquire_sites.append({"i": idx, "r": r, "l": ev["l"], "c": ev["c"], "status": status, "at": at})
 
 
@@ -1476,17 +1530,83 @@ def _escapes(st) -> list:
 
 
 def _has_call(st) -> bool:
-    """Can the statement raise mid-way? Calls, and ``yield``: a generator is resumed with
-    ``throw()`` (a ``@contextmanager`` re-raises the with-body's exception at its yield)."""
+    """Can the statement raise mid-way? Calls (not ``ev.is_set()``: ``NO_RAISE_METHODS``),
+    and ``yield``: a generator is resumed with ``throw()`` (a ``@contextmanager`` re-raises
+    the with-body's exception at its yield)."""
     stack = [st]
     while stack:
         n = stack.pop()
         if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
             continue
-        if isinstance(n, (cst.Call, cst.Yield)):
+        if isinstance(n, cst.Call):
+            fn = n.func
+            if not (isinstance(fn, cst.Attribute) and fn.attr.value in _NO_RAISE and not n.args):
+                return True
+        elif isinstance(n, cst.Yield):
             return True
         stack.extend(n.children)
     return False
+
+
+def _has_break(body) -> bool:
+    """Is there a ``break`` of the loop whose body this is (not of a nested loop)?"""
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Break):
+            return True
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(n, (cst.For, cst.While)):
+            if n.orelse is not None:
+                stack.append(n.orelse)   # a break in a nested loop's ``else`` is this loop's
+            continue
+        stack.extend(n.children)
+    return False
+
+
+def _held_breaks(b: _Builder, st, r: str, called: bool) -> list:
+    """The ``break`` statements of the loop being walked inside ``st`` (an ``if``/``try``
+    of its body; nested loops keep theirs) that no release of ``r`` precedes in their own
+    block: for each, can a call raise on the way to it (``called``: before ``st``)? A
+    ``with``/``match`` is not entered: its breaks are left out, as before P28."""
+    out: list = []
+
+    def walk_block(stmts, called) -> None:
+        for s in stmts:
+            if isinstance(s, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if _top_release(b, s, r):
+                return
+            if isinstance(s, cst.SimpleStatementLine):
+                for small in s.body:
+                    if isinstance(small, cst.Break):
+                        out.append(called)
+                        return
+                    if _has_call(small):
+                        called = True
+                continue
+            if isinstance(s, cst.If):
+                c = called or _has_call(s.test)
+                walk_block(_stmts_of(s.body), c)
+                o = s.orelse
+                if isinstance(o, cst.If):
+                    walk_block([o], c)
+                elif o is not None:
+                    walk_block(_stmts_of(o.body), c)
+            elif isinstance(s, (cst.Try, cst.TryStar)):
+                if s.finalbody is not None and r in _released_refs(b, _stmts_of(s.finalbody.body)):
+                    return   # released on every way out of it, breaks included
+                walk_block(_stmts_of(s.body), called)
+                for h in s.handlers:
+                    walk_block(_stmts_of(h.body), True)   # some call in the body raised
+                if s.orelse is not None:
+                    walk_block(_stmts_of(s.orelse.body), called or _has_call(s.body))
+            if _has_call(s):
+                called = True
+
+    walk_block([st], called)
+    return out
 
 
 def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
@@ -1518,12 +1638,21 @@ def _branch_escapes_unreleased(b: _Builder, st, r: str) -> list:
     return bad
 
 
-def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
+def _release_status(b: _Builder, rest: list, r: str, result: str | None = None,
+                    after: list | None = None, called: bool | None = None):
     """Can the release of ``r`` be skipped after an acquire followed by ``rest``?
-    ``result``: the local holding the acquire's result, if any."""
-    if r not in _released_refs(b, rest):
+    ``result``: the local holding the acquire's result, if any. ``after``: when the acquire
+    sits directly in a loop's body, the statements after that loop, where a ``break``
+    holding the lock goes on (P28: ``if ready: break`` into ``try: ... finally:
+    lock.release()``); that path is judged only when ``after`` releases ``r`` (else it
+    hands the lock on, or leaks it: left alone, as before). ``called`` is set when judging
+    such a path (``rest`` is then ``after``): whether a call that can raise ran since the
+    acquire; a ``try`` whose ``finally`` releases is "no-finally" after one."""
+    if after is not None and r not in _released_refs(b, after):
+        after = None
+    if r not in _released_refs(b, rest) and after is None:
         return "missing", None   # not released here at all: an acquirer, or a leak
-    saw_call = False
+    saw_call = bool(called)
     for k, st in enumerate(rest):
         if isinstance(st, (cst.FunctionDef, cst.ClassDef)):
             continue
@@ -1531,7 +1660,14 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
             continue   # ``if not ok: raise``: that path never took the lock
         if (isinstance(st, (cst.Try, cst.TryStar)) and st.finalbody is not None
                 and r in _released_refs(b, _stmts_of(st.finalbody.body))):
+            if called is not None and saw_call:
+                return "no-finally", None
             return "ok", None
+        if after is not None and isinstance(st, (cst.If, cst.Try, cst.TryStar)):
+            for c in _held_breaks(b, st, r, saw_call):
+                status, at = _release_status(b, after, r, None, None, c)
+                if status != "ok":
+                    return status, at
         if _released_only_on_reraise(b, st, r):
             # ``try: ... except: lock.release(); raise``: the exception path is covered;
             # whether normal paths release is the question for the statements after it
@@ -1546,8 +1682,10 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
                 if isinstance(small, (cst.Return, cst.Raise)):
                     line, _ = b.loc(small)
                     return "early-exit", line
-            if _has_call(st):
-                saw_call = True
+                if isinstance(small, cst.Break) and after is not None:
+                    return _release_status(b, after, r, None, None, saw_call)
+                if _has_call(small):
+                    saw_call = True
             continue
         # compound statement
         if isinstance(st, cst.With) and r in _released_refs(b, [st]):
@@ -1565,7 +1703,8 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None):
             if isinstance(st, cst.If) and _releasing_branches_leave(b, st, r):
                 # ``if closed: lock.release(); return``: that path is closed; every other
                 # path goes on holding the lock, and the rest decides for them
-                status, at = _release_status(b, rest[k + 1:], r, result)
+                status, at = _release_status(b, rest[k + 1:], r, result, after,
+                                             saw_call if called is not None else None)
                 if status == "missing":
                     line, _ = b.loc(st)
                     return "partial", line

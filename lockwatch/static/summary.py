@@ -53,7 +53,13 @@ effects at such a call). Defaults are not recorded: an omitted argument rules no
   ``if not fut.done(): return`` in the same block), the ref not assigned since: it does not
   wait; ``pb`` (only when set): the indices of the ``try`` acquisitions whose success leads
   to the call (it sits in the body of ``if lock.acquire(False):``; LW111: a thread holding
-  that non-reentrant lock never makes it);
+  that non-reentrant lock never makes it); ``ne`` (only when set, in an ``async def``): [ref]
+  of a queue that a ``while q.empty():`` / ``while not q.qsize():`` loop just left
+  non-empty, on the first call after that loop in its block (nothing but reads in between:
+  no await, write, lock operation; same loop depth; a call whose use is ``return``/
+  ``local``/``discard``; a loop without ``break`` or ``else``); the ref need not be the
+  call's receiver (``return self._get_and_raise()``): on the loop's thread nothing else has
+  run since the test, so a ``get()`` of that queue made by this call finds the item (P27);
 - ``await``: an ``await``, or an ``async for`` step;
 - ``exit``: a ``break``/``return``/``raise`` (``x``) inside a loop body; ``err`` when it is a
   ``raise`` or sits in an ``except`` handler inside that loop (a loop that stops on error);
@@ -82,7 +88,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 25
+SUMMARY_VERSION = 26
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
@@ -124,7 +130,10 @@ class FunctionSummary:
     return_ann: str | None = None
     events: list[dict] = field(default_factory=list)
     exit_held: list[int] = field(default_factory=list)     # acq indices still held at return
-    acquire_sites: list[dict] = field(default_factory=list)  # release analysis (LW121)
+    # release analysis (LW121): {"i" acq index, "r", "l", "c", "status" (ok, early-exit,
+    # partial, no-finally, missing), "at" line or None}; a ``break`` holding the lock is
+    # followed to the statements after its loop when they release it (P28)
+    acquire_sites: list[dict] = field(default_factory=list)
     orders: bool = False          # sorted()/min()/max()/id()/ordering comparison seen
     # names read (loaded) as values in the body, aliases also under their target's base name,
     # lambda bodies included: "is this local used or handed on?" (dangling tasks, threads)
