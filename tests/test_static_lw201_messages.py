@@ -323,3 +323,11 @@ def test_lw211_attribute_verdict_names_the_finish_of_its_kind(walk, make, use, s
            f"    def __init__(self):\n        self.w = {make}\n\n    def go(self):\n        {use}\n")
     msgs = messages({"m.py": src}, walk, "LW211")
     assert len(msgs) == 1 and says in msgs[0], msgs
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_lw211_thrown_away_handle_is_told_to_keep_a_reference(walk):
+    src = "import threading\n\n\ndef f():\n    threading.Thread(target=print).start()\n"
+    msgs = messages({"m.py": src}, walk, "LW211")
+    assert len(msgs) == 1 and "the handle is thrown away, so it can never be joined" in msgs[0], msgs
+    assert msgs[0].endswith("(keep a reference and join it)"), msgs

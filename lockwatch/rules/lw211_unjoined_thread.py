@@ -45,6 +45,7 @@ _SHOWN = {"multiprocessing.context.BaseContext.Process": "multiprocessing.Proces
           "multiprocessing.context.BaseContext.Pool": "multiprocessing.Pool"}
 # How to end one: a Thread or Process is no context manager (no with block), an executor
 # or a pool is.
+_THROWN_AWAY = "the handle is thrown away"
 _ADVICE = {"thread": "join it", "process": "join it",
            "executor": "shut it down, or use a with block", "pool": "close and join it, or use a with block"}
 _BASES = {"threading.Thread": "thread", "multiprocessing.Process": "process",
@@ -179,7 +180,7 @@ def _verdict(model, fi, ev, kind, idx):
                 if m in FINISH:
                     return None
                 if starts is None or m in starts:
-                    return "the handle is thrown away, so it can never be joined"
+                    return _THROWN_AWAY + ", so it can never be joined"
         return None
     return None
 
@@ -230,9 +231,12 @@ def check(model, config):
             noun = _NOUN[kind]
             end = "joined" if kind in ("thread", "process") else "shut down"
             article = "an" if noun[0] in "aeiou" else "a"
+            advice = _ADVICE[kind]
+            if why.startswith(_THROWN_AWAY):
+                advice = "keep a reference and " + advice
             msg = (f"{function_short(model, fid)} starts {article} {noun} ({_SHOWN.get(what, what)}) that "
                    f"is never {end}: {why}; it outlives its owner, keeps the program from exiting or is "
-                   f"killed mid-work, and its errors are lost ({_ADVICE[kind]})")
+                   f"killed mid-work, and its errors are lost ({advice})")
             where = Location(fi.path, ev["l"], ev["c"])
             related = [Location(fi.path, ev["l"], ev["c"], f"{fi.short} creates the {noun}")]
             yield finding(RULE, msg, where, related, [], (fid, what, ev.get("u"), ev.get("t", ""), n))
