@@ -14,7 +14,7 @@ see the rule's text for suppressions and baselines).
 from __future__ import annotations
 
 from lockwatch import suppress
-from lockwatch.findings import Location, display_path
+from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
 from lockwatch.static.checks import finding
 from lockwatch.static.graph import head_steps, step_name
@@ -37,7 +37,7 @@ def check(model, config):
         # hold's finding keeps the key its first call had when every call was reported)
         nth = ordinal[base] = ordinal.get(base, 0) + 1
         sites.append((bs, (*base, nth)))
-    sup = _suppressions(model)
+    sup = model.suppression_maps()
     covered = _CalleeHolds(model)
     # one finding per lock hold and blocking call: the calls made under the same
     # acquisitions of the same function that end at the same blocking call (websocket-
@@ -122,15 +122,6 @@ def _names(note: str, step: str) -> bool:
     """Is ``note`` the step ``step``, with or without the notes graph adds after the name
     (``(if overridden)``, ``(only if ... was free)``)? Not a longer name that starts alike."""
     return note == step or note.startswith(step + " (")
-
-
-def _suppressions(model) -> dict:
-    """Display path -> suppression comments, as the engine applies them to findings."""
-    out = {}
-    for ms in model.modules.values():
-        if ms.suppressions:
-            out[display_path(ms.path)] = ms.suppression_map()
-    return out
 
 
 class _CalleeHolds:

@@ -196,11 +196,7 @@ def analyse_summaries_with_model(summaries: dict[str, ModuleSummary], config: Co
     per_rule: dict = {}
     findings = dedupe(run_checks(model, config, per_rule))
     t3 = time.perf_counter()
-    sup = {}
-    for ms in summaries.values():
-        if ms.suppressions:
-            sup[display_path(ms.path)] = ms.suppression_map()
-    findings = suppress.apply(findings, sup.get)
+    findings = suppress.apply(findings, model.suppression_maps().get)
     findings = selection.apply(findings, config)
     if timings is not None:
         timings.update(link=t1 - t0, graph=t2 - t1, checks=t3 - t2, per_rule=per_rule)

@@ -1175,7 +1175,7 @@ class Linker:
                         # decided by a parameter (``_param_public``): kept by place if this
                         # function's, for the message that knows the caller
                         if recv_class[1] == fi.id:
-                            self.m.__dict__.setdefault("recv_params", {})[(fi.path, ev["l"], ev["c"])] = recv_class
+                            self.m.recv_params[(fi.path, ev["l"], ev["c"])] = recv_class
                         recv_class = None
             elif k == "lockm":
                 lockm = (v[1], v[2], v[3], v[4])

@@ -16,6 +16,7 @@ from typing import Any
 
 import networkx as nx
 
+from lockwatch.findings import display_path
 from lockwatch.static.catalog import (
     ASYNC_SORTS,
     REENTRANT_SORTS,
@@ -202,9 +203,22 @@ class ProgramModel:
     self_edges: list = field(default_factory=list)       # graph.SelfEdge
     blocking_sites: list = field(default_factory=list)   # graph.BlockingSite
     config: Any = None
+    # filled by link: (path, line, column) of a call on a file whose mode is a parameter of
+    # the function making it -> the undecided public class ("param", fid, ...), which
+    # ``asyncflow.public_call_name`` decides at the call of that function in a witness chain
+    recv_params: dict[tuple, tuple] = field(default_factory=dict)
 
     def lock(self, lock_id: str) -> LockClass | None:
         return self.locks.get(lock_id)
+
+    def suppression_maps(self) -> dict[str, dict]:
+        """Display path -> line -> suppressed codes, for every module with a suppression
+        comment: what the engine applies to the findings (and LW131 to the calls it merges)."""
+        out = self.__dict__.get("_suppression_maps")
+        if out is None:
+            out = self.__dict__["_suppression_maps"] = {
+                display_path(ms.path): ms.suppression_map() for ms in self.modules.values() if ms.suppressions}
+        return out
 
     def _calls_index(self) -> tuple:
         """One pass over every event and every linked call site of the program, shared by
