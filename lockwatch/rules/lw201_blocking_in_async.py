@@ -86,6 +86,13 @@ attribute or on the value stored there); or the function hands it to `loop.add_r
 to an override in a subclass (which may never be the receiver); an override is followed when
 the receiver is known to be the subclass (the coroutine is defined there, or the object is
 built as or annotated with the subclass).
+
+A thread queue's `get()` right after a coroutine's `while q.empty(): ... await ...` (or
+`while not q.qsize():`) loop is not reported when nothing but reads comes in between: no
+other task runs between the last test and the `get()`, so the item is still there. Also
+when that `get()` is the first call of a sync method called on the same `self` (`return
+self._take()`). A loop with a `break` or an `else`, an `await` or another call in between,
+another queue, or a `multiprocessing` queue stay reported.
 """,
     why="""
 An event loop runs every task on one thread. While a coroutine sits in a blocking call,
@@ -287,6 +294,26 @@ class Bar:
 class Tele(Bar):
     def close(self):
         time.sleep(0.5)
+'''),
+        Example.single('''
+import asyncio
+import queue
+
+
+class AsCompleted:
+    def __init__(self):
+        self.done = queue.Queue()      # fed by tasks on this loop
+        self.condition = asyncio.Condition()
+
+    def _take(self):
+        future = self.done.get()
+        return future.result()
+
+    async def __anext__(self):
+        while self.done.empty():
+            async with self.condition:
+                await self.condition.wait()
+        return self._take()           # no await since the test: the item is there
 '''),
     ),
     check=check,

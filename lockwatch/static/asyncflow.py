@@ -376,7 +376,7 @@ def _direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -
         cs = sites.get(idx)
         step = (fi.path, ev["l"], ev["c"])
         if cs is not None and cs.blocking:
-            if not nonblocking_socket_call(model, fi, ev, cs.blocking):
+            if not (nonblocking_socket_call(model, fi, ev, cs.blocking) or ready_get(ev, cs, cs.blocking)):
                 out.append((idx, step, cs.blocking))
             continue
         if cs is not None and cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
@@ -392,11 +392,54 @@ def _direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -
                 if name in ("open", "io.open") and _wrapped_in_file_wrapper(model, fi, events, idx, sites):
                     continue
                 if (nonblocking_socket_call(model, fi, ev, name) or numeric_only_lookup(model, fi, ev, name)
-                        or (ev.get("dn") and name in catalog.DONE_POLLED)):
+                        or (ev.get("dn") and name in catalog.DONE_POLLED) or ready_get(ev, cs, name)):
                     break
                 out.append((idx, step, name))
                 break
     return out
+
+
+# ---------------------------------------------------------------------------- ready queues
+
+# Gets that return at once from a thread queue holding an item. A coroutine that leaves
+# ``while q.empty(): ... await ...`` and calls ``q.get()`` with no await in between finds
+# the item: no other task has run since the test (P27, Dask's ``as_completed._anext``). The
+# summary marks the call after such a loop (events' ``ne``); not a multiprocessing queue,
+# whose other consumers are processes.
+READY_GETS = frozenset({"queue.Queue.get", "queue.BoundedQueue.get"})
+
+
+def ready_get(ev: dict, cs, name: str, ne=None) -> bool:
+    """Is the blocking call ``name`` (event ``ev``, call site ``cs``) a ``get()`` of a thread
+    queue in ``ne`` (default: the event's own ``ne`` mark), a queue a ``while q.empty():``
+    loop has just left holding an item?"""
+    ne = ev.get("ne") if ne is None else ne
+    if not ne or name not in READY_GETS:
+        return False
+    recv, _, meth = ev["f"].rpartition(".")
+    if meth != "get" or recv not in ne:
+        return False
+    rc = cs.recv_class if cs is not None else None
+    return rc is None or rc.startswith("queue.")
+
+
+def _ready_in_callee(g: FunctionInfo, ev: dict) -> frozenset:
+    """For a call marked ``ne`` (event ``ev`` of a coroutine) of the sync method ``g`` on the
+    same ``self`` (``return self._get_and_raise()``): the event of ``g`` that takes the item,
+    when ``g``'s first call is the ``get()`` of such a queue, outside any loop (a second
+    ``get()``, or one after another call, may find the queue empty)."""
+    ne = ev.get("ne")
+    if not ne or ev["f"].rpartition(".")[0] != "@self" or g.summary.kind != "method":
+        return frozenset()
+    sites = call_sites(g)
+    for idx, gev in enumerate(g.summary.events):
+        if gev["e"] != "call":
+            continue
+        cs = sites.get(idx)
+        if "lp" not in gev and cs is not None and cs.blocking and ready_get(gev, cs, cs.blocking, ne):
+            return frozenset((idx,))
+        return frozenset()
+    return frozenset()
 
 
 def thread_lock_acquires(model: ProgramModel, fi: FunctionInfo) -> list[tuple]:
@@ -489,11 +532,13 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
             continue
         seen.add(step)
         out.append((step, name, ((*step, f"{fi.short} calls {name}"),)))
+    events = fi.summary.events
     for cs in fi.calls:
         step = tuple(cs.loc[:3])
         if step in seen:
             continue
         best = None
+        ev = events[cs.idx] if cs.idx >= 0 else None
         for g_id, recv in cs.targets:
             g = model.functions.get(g_id)
             # an override reached only by virtual dispatch may never run here (tqdm's
@@ -501,7 +546,10 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
             # ``self.m()`` is known to call (as for blocking-under-lock, graph.VIRTUAL)
             if g is None or g.is_async or g_id in cs.virtual:
                 continue
-            r = reach_blocking(model, g_id, extra, _skipped(model, fi, cs, g, recv))
+            skip = _skipped(model, fi, cs, g, recv)
+            if ev is not None and "ne" in ev:
+                skip = skip | _ready_in_callee(g, ev)   # (P27: the get that finds the item)
+            r = reach_blocking(model, g_id, extra, skip)
             if r is None:
                 continue
             cand = (r[0], ((*step, f"{fi.short} calls {g.short}"),) + r[1])
