@@ -730,7 +730,7 @@ def public_call_name(model: ProgramModel, chain, name: str) -> str:
     anything not known keeps the generic name."""
     last = chain[-1]
     shown = model.public_call_name(last[0], last[1], last[2], name)
-    tmpl = (model.__dict__.get("recv_params") or {}).get(tuple(last[:3]))
+    tmpl = model.recv_params.get(tuple(last[:3]))
     if tmpl is None or len(chain) < 2:
         return shown
     _param, gid, t, ctor, packed = tmpl
