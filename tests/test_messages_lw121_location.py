@@ -1,9 +1,8 @@
 """LW121's "may leave here" location (docs/real-world.md, second batch, "Message defects seen":
 B3, B14) had column 1, not the column of the statement that leaves with the lock held.
 
-LW121 reads the column from the acquire site's ``ac`` when the summary records it. The
-summarisers (S6E's files) record only the line (``at``) so far: the end-to-end test is a
-strict xfail until they record ``ac`` too (it turns red then: remove the mark).
+LW121 reads the column from the acquire site's ``ac``, which both summarisers record beside
+the line (``at``) since SUMMARY_VERSION 27.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from lockwatch.config import Config
 from lockwatch.rules.lw121_acquire_without_release import RULE
 from lockwatch.static.engine import scan_sources
 from tests.test_static_link import model_of
+from tests.walks import same_summary
 
 SRC = """
 import threading
@@ -53,7 +53,51 @@ def test_without_a_recorded_column_the_leave_location_keeps_column_one():
     assert leave_location(RULE.check(m, Config())) == (10, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="the summarisers record no column for 'at' yet (acquire_sites 'ac')")
 def test_a_scan_puts_the_leave_location_at_the_return_statement():
     rep = scan_sources({"m.py": textwrap.dedent(SRC)}, Config())
     assert leave_location(rep.findings) == (10, 9)
+
+
+SHAPES = {
+    # an early return inside an if: the return statement
+    "early-exit": (SRC, (10, 9)),
+    # a branch that may leave holding it: the if statement itself (partial)
+    "partial": ("""
+import threading
+
+lock = threading.Lock()
+
+
+def get(closed):
+    lock.acquire()
+    if closed:
+        lock.release()
+    work()
+
+
+def work():
+    pass
+""", (9, 5)),
+    # a raise inside a with body
+    "nested": ("""
+import threading
+
+lock = threading.Lock()
+
+
+def get(ctx, closed):
+    lock.acquire()
+    with ctx:
+        if closed:
+            raise ValueError(1)
+        lock.release()
+""", (11, 13)),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_both_walks_record_the_leaving_statement_column(shape):
+    src, where = SHAPES[shape]
+    summary = same_summary(src)   # the ast and the libcst walks agree, "ac" included
+    (site,) = summary["functions"]["get"]["acquire_sites"]
+    assert (site["at"], site["ac"]) == where

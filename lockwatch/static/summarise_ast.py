@@ -1963,7 +1963,11 @@ class _Builder:
                 _, outer, j = la[-1]
                 after = _lines(outer[j:]) if outer is not None else []
             status, at = _release_status(self, rest, r, result, after)
-        f.s.acquire_sites.append({"i": idx, "r": r, "l": ev["l"], "c": ev["c"], "status": status, "at": at})
+        site = {"i": idx, "r": r, "l": ev["l"], "c": ev["c"], "status": status, "at": None}
+        if at is not None:
+            # the statement that may leave with the lock held: its line and column
+            site["at"], site["ac"] = self.loc(at)
+        f.s.acquire_sites.append(site)
 
 
 # ---------------------------------------------------------------------- module helpers
@@ -2376,7 +2380,9 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None,
     lock.release()``); that path is judged only when ``after`` releases ``r`` (else it
     hands the lock on, or leaks it: left alone, as before). ``called`` is set when judging
     such a path (``rest`` is then ``after``): whether a call that can raise ran since the
-    acquire; a ``try`` whose ``finally`` releases is "no-finally" after one."""
+    acquire; a ``try`` whose ``finally`` releases is "no-finally" after one. Returns the
+    status and the statement that may leave with ``r`` held (or None): the caller records
+    its line and column."""
     if after is not None and r not in _released_refs(b, after):
         after = None
     if r not in _released_refs(b, rest) and after is None:
@@ -2410,7 +2416,7 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None,
             for small in st.body:
                 ts = type(small)
                 if ts is _Return or ts is _Raise:
-                    return "early-exit", small.lineno
+                    return "early-exit", small
                 if ts is ast.Break and after is not None:
                     return _release_status(b, after, r, None, None, saw_call)
                 if _has_call(small):
@@ -2423,7 +2429,7 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None,
             return status if status != "ok" or not saw_call else "no-finally", at
         bad = _branch_escapes_unreleased(b, st, r)
         if bad:
-            return "early-exit", bad[0].lineno
+            return "early-exit", bad[0]
         rel_inside = r in _released_refs(b, [st])
         if rel_inside:
             if t is _If and _all_branches_release(b, st, r):
@@ -2434,11 +2440,11 @@ def _release_status(b: _Builder, rest: list, r: str, result: str | None = None,
                 status, at = _release_status(b, rest[k + 1:], r, result, after,
                                              saw_call if called is not None else None)
                 if status == "missing":
-                    return "partial", st.lineno
+                    return "partial", st
                 if status == "ok" and (saw_call or _calls_before_release(b, st, r)):
                     return "no-finally", None
                 return status, at
-            return "partial", st.lineno
+            return "partial", st
         if _has_call(st):
             saw_call = True
     return "missing", None

@@ -88,7 +88,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 26
+SUMMARY_VERSION = 27
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
@@ -131,7 +131,8 @@ class FunctionSummary:
     events: list[dict] = field(default_factory=list)
     exit_held: list[int] = field(default_factory=list)     # acq indices still held at return
     # release analysis (LW121): {"i" acq index, "r", "l", "c", "status" (ok, early-exit,
-    # partial, no-finally, missing), "at" line or None}; a ``break`` holding the lock is
+    # partial, no-finally, missing), "at" line or None, "ac" its column (since version 27;
+    # only with "at") of the statement that may leave holding it}; a ``break`` holding the lock is
     # followed to the statements after its loop when they release it (P28)
     acquire_sites: list[dict] = field(default_factory=list)
     orders: bool = False          # sorted()/min()/max()/id()/ordering comparison seen
