@@ -432,3 +432,28 @@ def is_blocking(name: str, args: list, kws: dict, extra: frozenset[str] | set[st
         w = _arg(args, kws, 0, "wait")
         return w == "absent" or _const(w) is True
     return False
+
+
+# P38: the stdlib io classes a call can construct, each with the io base classes it is an
+# instance of (``isinstance(io.BytesIO(b), io.IOBase)``): a callee that tests
+# ``isinstance(fp, io.IOBase)`` and opens ``fp`` otherwise never opens it when given one.
+# Only classes whose constructor returns an instance of the class (no factory such as
+# ``io.open``); the bases themselves cannot be made usefully, so they are not listed.
+_IO_BUFFERED = ("io.BufferedIOBase", "io.IOBase")
+IO_CLASS_BASES: dict[str, tuple] = {
+    "io.BytesIO": _IO_BUFFERED,
+    "io.BufferedReader": _IO_BUFFERED,
+    "io.BufferedWriter": _IO_BUFFERED,
+    "io.BufferedRandom": _IO_BUFFERED,
+    "io.BufferedRWPair": _IO_BUFFERED,
+    "io.StringIO": ("io.TextIOBase", "io.IOBase"),
+    "io.TextIOWrapper": ("io.TextIOBase", "io.IOBase"),
+    "io.FileIO": ("io.RawIOBase", "io.IOBase"),
+}
+
+
+def io_subclass(cls: str, base: str) -> bool:
+    """Is an instance of the io class ``cls`` (a key of ``IO_CLASS_BASES``) an instance of
+    ``base``?"""
+    bases = IO_CLASS_BASES.get(cls)
+    return bases is not None and (base == cls or base in bases)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from lockwatch.findings import Location
+from lockwatch.static import catalog
 from lockwatch.static.checks import local_lock_escapes
 from lockwatch.static.link import reroot
 from lockwatch.static.model import Acq, FunctionInfo, ProgramModel, short_name
@@ -183,7 +184,10 @@ class ConstantGuards:
     ``summary.py``). Only ``True``/``False``/``None`` passed by keyword, or by position when
     the position is sure (no ``*args`` at the call or in the callee, the receiver known to be
     bound or absent); an omitted argument rules nothing out (``FunctionSummary.defaults``
-    has the literal defaults since SUMMARY_VERSION 23; not read here yet).
+    has the literal defaults since SUMMARY_VERSION 23; not read here yet). P38: the
+    ``else`` of ``isinstance(p, C)`` is ruled out by an argument that is a constructor call
+    of a class known to be a subclass of ``C`` (``_passed_instances``, ``_instance_of``;
+    the arguments of a constructor call, ``File(io.BytesIO(data))``, count by position too).
 
     Effects restricted this way are remembered once final: in ``compose``, when the
     callee's component of the call graph is composed (``done``); afterwards, always."""
@@ -193,6 +197,7 @@ class ConstantGuards:
         self.final = final
         self.done: set = set()
         self._pg: dict[str, dict] = {}     # fid -> {event idx: pg}
+        self._isa: dict[str, bool] = {}    # fid -> has an ``isinstance`` guard (P38)
         self._memo: dict = {}
         # restrictions being computed, outermost first, and those that met a recursive
         # call of one below them (their result leaves out what that one adds: not kept)
@@ -205,15 +210,22 @@ class ConstantGuards:
         if not gp or not cs.args and not cs.kws:
             return _NO_SKIP
         consts = _passed_constants(fi, cs, g, recv)
-        if not consts or not any(p in consts for p in gp):
+        isa = self._isa.get(g.id)
+        if isa is None:
+            isa = self._isa[g.id] = any(type(c) is dict for ev in g.summary.events for _p, c in ev.get("pg", ()))
+        made = _passed_instances(self.m, fi, cs, g, recv) if isa else None
+        if not any(p in consts or made and p in made for p in gp):
             return _NO_SKIP
         guarded = self._pg.get(g.id)
         if guarded is None:
             guarded = self._pg[g.id] = {i: ev["pg"] for i, ev in enumerate(g.summary.events) if "pg" in ev}
         if not guarded:
             return _NO_SKIP
+        m = self.m
         out = [i for i, pg in guarded.items()
-               if any(p in consts and any(x is consts[p] for x in cs_) for p, cs_ in pg)]
+               if any((made is not None and p in made and _instance_of(m, made[p], c["isa"], g))
+                      if type(c) is dict else (p in consts and any(x is consts[p] for x in c))
+                      for p, c in pg)]
         return frozenset(out) if out else _NO_SKIP
 
     def effects(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> tuple[dict, dict, frozenset]:
@@ -273,6 +285,127 @@ def _passed_constants(fi: FunctionInfo, cs, g: FunctionInfo, recv) -> dict:
             if c is True or c is False or c is None:
                 out.setdefault(params[i + offset], c)
     return out
+
+
+def _passed_instances(m: ProgramModel, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> dict:
+    """Parameter name -> the class (``_class_named``) of the object this call passes for it,
+    for the arguments that are a constructor call of a class: a stdlib io class
+    (``catalog.IO_CLASS_BASES``) or a project class without ``__new__`` in its MRO."""
+    out = {}
+    for k, a in cs.kws.items():
+        c = _constructed(m, fi, a)
+        if c is not None:
+            out[k] = c
+    args = cs.args
+    if not args or g.summary.vararg is not None or cs.idx < 0 or fi.summary.events[cs.idx].get("sa"):
+        return out
+    s = g.summary
+    if s.self_name is None:
+        offset = 0
+    elif recv == "?":
+        # ``File(fp)`` (the linker's target of a constructor call is ``__init__`` on an
+        # unknown receiver): the object made is the first parameter; ``File.__init__(obj,
+        # fp)`` names the method, and is left to keywords
+        if s.name != "__init__" or fi.summary.events[cs.idx]["f"].rpartition(".")[2] == "__init__":
+            return out
+        offset = 1
+    elif recv == "@self" and args[0] == {"r": "@self"}:
+        return out
+    else:
+        offset = 1
+    params = s.params
+    for i, a in enumerate(args):
+        if i + offset < len(params):
+            c = _constructed(m, fi, a)
+            if c is not None:
+                out.setdefault(params[i + offset], c)
+    return out
+
+
+def _constructed(m: ProgramModel, fi: FunctionInfo, a) -> tuple | None:
+    """The class a value makes when it is a constructor call (``{"call": "io.BytesIO"}``)."""
+    ref = a.get("call") if a else None
+    if not ref:
+        return None
+    c = _class_named(m, fi, ref)
+    if c is None:
+        return None
+    if c[0] == "ext":
+        return c if c[1] in catalog.IO_CLASS_BASES else None
+    mro = m.classes[c[1]].mro or [c[1]]
+    if any(f"{k}.__new__" in m.functions for k in mro):
+        return None   # ``__new__`` may return anything
+    return c
+
+
+def _class_named(m: ProgramModel, fi: FunctionInfo, ref: str) -> tuple | None:
+    """What the dotted name ``ref`` in ``fi`` names when it is sure to be a class or an
+    external name: ("cls", class id) or ("ext", dotted name); None otherwise (a local, an
+    attribute of something computed, a module global that is not a class definition, a
+    project module's name that is not one of its classes)."""
+    parts = ref.split(".")
+    if not all(p.isidentifier() for p in parts):
+        return None
+    head = parts[0]
+    f = fi
+    while f is not None and f.qualname != "<module>":
+        fs = f.summary
+        if head in fs.globals_decl:
+            return None
+        if head in fs.locals or head in fs.assigned or head in fs.params or head == fs.vararg:
+            return None
+        f = m.functions.get(f"{f.module}.{fs.parent}") if fs.parent else None
+    ms = m.modules.get(fi.module)
+    if ms is None:
+        return None
+    if head in ms.imports:
+        if head in ms.globals or head in ms.classes or head in ms.functions:
+            return None   # bound twice at module level: which one is not known here
+        imp = ms.imports[head]
+        dotted = [*imp[1].split("."), *([imp[2]] if imp[0] != "module" and len(imp) > 2 else []), *parts[1:]]
+    elif len(parts) == 1 and head in ms.classes:
+        gl = ms.globals.get(head)
+        if gl is None or (gl.get("v") or {}).get("r") == f"<class>{head}":
+            cid = f"{fi.module}.{head}"
+            return ("cls", cid) if cid in m.classes else None
+        return None
+    else:
+        return None
+    for i in range(len(dotted) - 1, 0, -1):
+        mod = ".".join(dotted[:i])
+        if mod in m.modules:
+            rest = dotted[i:]
+            if len(rest) != 1:
+                return None
+            pms = m.modules[mod]
+            gl = pms.globals.get(rest[0])
+            if rest[0] in pms.classes and (gl is None or (gl.get("v") or {}).get("r") == f"<class>{rest[0]}"):
+                cid = f"{mod}.{rest[0]}"
+                return ("cls", cid) if cid in m.classes else None
+            return None   # a re-export, a function, a global: not followed
+    return ("ext", ".".join(dotted))
+
+
+def _instance_of(m: ProgramModel, made: tuple, refs: list, g: FunctionInfo) -> bool:
+    """Is an object of the class ``made`` an instance of one of the classes ``g`` names
+    by ``refs`` (an ``isinstance`` test's)?"""
+    for ref in refs:
+        t = _class_named(m, g, ref)
+        if t is None:
+            continue
+        if made[0] == "ext":
+            if t[0] == "ext" and catalog.io_subclass(made[1], t[1]):
+                return True
+            continue
+        mro = m.classes[made[1]].mro or [made[1]]
+        if t[0] == "cls" and t[1] in mro:
+            return True
+        if t[0] == "ext":
+            for k in mro:
+                ci = m.classes.get(k)
+                if ci is not None and any(e == t[1] or catalog.io_subclass(e, t[1]) for e in ci.ext_bases):
+                    return True
+    return False
 
 
 def _compose_one(m: ProgramModel, fi: FunctionInfo, guards: ConstantGuards) -> bool:

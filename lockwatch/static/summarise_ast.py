@@ -61,6 +61,7 @@ from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import (
     ParseError,
     drop_rebound_guards,
+    isinstance_classes,
     new_summary,
     tag_guarded,
 )
@@ -1191,7 +1192,7 @@ class _Builder:
             elif tt is _Name:
                 if test.id in params:
                     rules = _param_rules(test, params, f.self_name)
-            elif tt is _UnaryOp or tt is _BoolOp:
+            elif tt is _UnaryOp or tt is _BoolOp or tt is _Call:
                 rules = _param_rules(test, params, f.self_name)
         events = f.s.events
         f.held = h_body
@@ -2509,6 +2510,17 @@ def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
         # ``p is c`` is false for every other constant, true only for c
         body, other = ((n, [x for x in _PG_CONSTS if x is not c]),), ((n, [c]),)
         return (body, other) if op is ast.Is or op is ast.Eq else (other, body)
+    if t is _Call:
+        # ``isinstance(p, C)`` / ``isinstance(p, (C, D))``: an argument made by a subclass
+        # of one of them never reaches the else (P38); the body is not ruled out by it
+        func, args = test.func, test.args
+        if (type(func) is not _Name or func.id != "isinstance" or len(args) != 2 or test.keywords
+                or type(args[0]) is not _Name or args[0].id not in params or args[0].id == self_name):
+            return (), ()
+        cls = args[1]
+        refs = [_dotted_or_none(e) for e in (cls.elts if type(cls) is _Tuple else (cls,))]
+        refs = isinstance_classes(refs)
+        return ((), ((args[0].id, {"isa": refs}),)) if refs else ((), ())
     if t is _BoolOp:
         body, other = (), ()
         for v in test.values:

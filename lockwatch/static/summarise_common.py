@@ -105,9 +105,18 @@ def tag_guarded(f, start: int, rules: tuple) -> None:
     them in "pg" ahead of those of inner ``if``s (tagged first, when their walk ended)."""
     f.pg_seen = True
     for ev in f.s.events[start:]:
-        pg = [[p, list(c)] for p, c in rules]
+        pg = [[p, dict(c) if type(c) is dict else list(c)] for p, c in rules]
         inner = ev.get("pg")
         ev["pg"] = pg + inner if inner else pg
+
+
+def isinstance_classes(refs: list) -> list | None:
+    """The class refs of an ``isinstance`` test's second argument (a dotted name or a tuple
+    of them), sorted; None when one of them is something else (a call, a subscript, a
+    starred tuple: what it holds is not known here)."""
+    if not refs or any(r is None or not all(p.isidentifier() for p in r.split(".")) for r in refs):
+        return None
+    return sorted(set(refs))
 
 
 def drop_rebound_guards(f, nonlocal_names: set) -> None:

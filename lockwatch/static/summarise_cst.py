@@ -30,6 +30,7 @@ from lockwatch.static.summarise_common import ORDERING_CALLS as _ORDERING_CALLS
 from lockwatch.static.summarise_common import (
     ParseError,
     drop_rebound_guards,
+    isinstance_classes,
     new_summary,
     tag_guarded,
 )
@@ -1789,6 +1790,21 @@ def _param_rules(test, params: list, self_name) -> tuple[tuple, tuple]:
         # ``p is c`` is false for every other constant, true only for c
         body, other = ((n, [x for x in _PG_CONSTS.values() if x is not c]),), ((n, [c]),)
         return (body, other) if isinstance(op, (cst.Is, cst.Equal)) else (other, body)
+    if isinstance(test, cst.Call):
+        # ``isinstance(p, C)`` / ``isinstance(p, (C, D))``: an argument made by a subclass
+        # of one of them never reaches the else (P38); the body is not ruled out by it
+        func, args = test.func, test.args
+        if (not isinstance(func, cst.Name) or func.value != "isinstance" or len(args) != 2
+                or any(a.keyword is not None or a.star for a in args)
+                or not isinstance(args[0].value, cst.Name) or args[0].value.value not in params
+                or args[0].value.value == self_name):
+            return (), ()
+        cls = args[1].value
+        elts = list(cls.elements) if isinstance(cls, cst.Tuple) else [cls]
+        refs = isinstance_classes([
+            None if isinstance(e, cst.StarredElement) else
+            _dotted_or_none(e.value if isinstance(e, cst.Element) else e) for e in elts])
+        return ((), ((args[0].value.value, {"isa": refs}),)) if refs else ((), ())
     if isinstance(test, cst.BooleanOperation):
         b1, o1 = _param_rules(test.left, params, self_name)
         b2, o2 = _param_rules(test.right, params, self_name)

@@ -33,6 +33,11 @@ outer ``if`` first: a call passing one of those constants (``True``/``False``/``
 that parameter never reaches the event (``put(item, block=False)`` never reaches the
 ``not_full.wait()`` in the ``else`` of ``if not block:``; ``graph.compose`` drops such
 effects at such a call). Defaults are not recorded: an omitted argument rules nothing out.
+Since version 27 an entry may also be ``[param, {"isa": [class refs]}]``: the event is in the
+``else`` of ``if isinstance(param, C):`` (or ``isinstance(param, (C, D))``, the refs sorted;
+``or`` of such tests), or in the body of ``if not isinstance(...)``: a call passing an object
+of a subclass of one of those classes never reaches it (P38: ``File(io.BytesIO(data))``
+never opens its argument; ``graph.ConstantGuards``).
 
 - ``acq``: ``r`` ref of the lock-like object, ``m`` mode (``with``, ``awith``, ``acquire``,
   ``try`` (non-blocking or timed: held afterwards, adds no order edge), ``ctx``
