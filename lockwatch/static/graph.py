@@ -358,11 +358,11 @@ def _class_named(m: ProgramModel, fi: FunctionInfo, ref: str) -> tuple | None:
     ms = m.modules.get(fi.module)
     if ms is None:
         return None
-    if head in ms.imports:
+    target = ms.import_target(head)
+    if target is not None:
         if head in ms.globals or head in ms.classes or head in ms.functions:
             return None   # bound twice at module level: which one is not known here
-        imp = ms.imports[head]
-        dotted = [*imp[1].split("."), *([imp[2]] if imp[0] != "module" and len(imp) > 2 else []), *parts[1:]]
+        dotted = [*target.split("."), *parts[1:]]
     elif len(parts) == 1 and head in ms.classes:
         gl = ms.globals.get(head)
         if gl is None or (gl.get("v") or {}).get("r") == f"<class>{head}":

@@ -450,10 +450,7 @@ def _imported_name(model: ProgramModel, fi_or_module, ref: str) -> str | None:
         module = fi_or_module
     ms = model.modules.get(module)
     head, _, rest = ref.partition(".")
-    imp = (ms.imports if ms is not None else {}).get(head)
-    if not imp:
-        return None
-    base = imp[1] if imp[0] == "module" else f"{imp[1]}.{imp[2]}" if len(imp) > 2 else None
+    base = ms.import_target(head) if ms is not None else None
     if not base:
         return None
     return f"{base}.{rest}" if rest else base

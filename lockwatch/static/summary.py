@@ -278,6 +278,18 @@ class ModuleSummary:
         """The form :mod:`lockwatch.suppress` works with."""
         return {int(k): (None if v is None else frozenset(v)) for k, v in self.suppressions.items()}
 
+    def import_target(self, name: str) -> str | None:
+        """The dotted name a module-level import binds ``name`` to, from the import statement
+        alone: ``m`` for ``import m`` (or ``import m as name``), ``m.a`` for ``from m import a``;
+        None when no import binds it. (Whether another binding of the same name wins is the
+        caller's question.)"""
+        imp = self.imports.get(name)
+        if not imp:
+            return None
+        if imp[0] == "module":
+            return imp[1]
+        return f"{imp[1]}.{imp[2]}" if len(imp) > 2 else None
+
 
 # The entry layout's headers: the dataclasses' fields, in order (a row is ``to_dict()``'s values).
 FUNCTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FunctionSummary))
