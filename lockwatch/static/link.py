@@ -51,6 +51,10 @@ _BUILTINS = set(dir(builtins))
 _MAX_PATH_PARTS = 5
 _MAX_DEPTH = 40
 _IN_PROGRESS = object()
+# ``try: import m`` / ``except ImportError: m = None``: the module name is bound to the module
+# or to None, and the code that uses it runs only when the import succeeded (the ``None`` is
+# the "not installed" case). Such a global is resolved through its import.
+_NONE = {"const": None}
 _MISSING = object()
 # (take, give back) method pairs through which a class wraps a lock held in its attribute
 _WRAPPER_PAIRS = (("__enter__", "__exit__"), ("__aenter__", "__aexit__"), ("acquire", "release"))
@@ -290,7 +294,7 @@ class Linker:
             g = ms.globals.get(name)
             if g is None or (g.get("v") or {}).get("r") == f"<class>{name}":
                 return ("cls", f"{mod}.{name}")
-        if name in ms.globals:
+        if name in ms.globals and not (name in ms.imports and ms.globals[name].get("v") == _NONE):
             g = ms.globals[name]
             v = g.get("v")
             if v is None:

@@ -436,12 +436,11 @@ def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenc
 
 def _imported_name(model: ProgramModel, fi_or_module, ref: str) -> str | None:
     """The dotted name ``ref`` (``asyncio.Event``, ``Event``) means through its module's
-    imports, read from the import statements alone. The linker prefers a module-level
-    assignment of the same name, which loses apprise's ``try: import asyncio`` / ``except
-    ImportError: asyncio = None`` (the fallback is the "not installed" case, where the code
-    using the module does not run): for a type annotation, and for a constructor call the
-    linker left unresolved, the import is what the name means. None when the head is not an
-    import of the module, or (in a function) is one of its locals."""
+    imports, read from the import statements alone: for a type annotation, and for a
+    constructor call the linker left unresolved (a module-level binding of the same name
+    other than the ``None`` of a ``try: import m`` / ``except ImportError: m = None``, which
+    the linker itself now reads through the import). None when the head is not an import of
+    the module, or (in a function) is one of its locals."""
     if isinstance(fi_or_module, FunctionInfo):
         if ref.partition(".")[0] in fi_or_module.summary.assigned:
             return None
