@@ -260,30 +260,43 @@ class ConstantGuards:
         return out
 
 
-def _passed_constants(fi: FunctionInfo, cs, g: FunctionInfo, recv) -> dict:
-    """Parameter name -> ``True``/``False``/``None`` for the constants this call passes."""
-    out = {}
-    for k, a in cs.kws.items():
-        if a and "const" in a:
-            c = a["const"]
-            if c is True or c is False or c is None:
-                out[k] = c
+def _arguments(fi: FunctionInfo, cs, g: FunctionInfo, recv, constructor: bool = False) -> list[tuple]:
+    """(parameter of ``g``, argument value) for what this call passes: every keyword, and
+    the positional arguments when their parameters are sure (no ``*args`` at the call or in
+    the callee, the receiver known to be bound or absent). With ``constructor``, a call of a
+    class (``File(fp)``: the linker's target is ``__init__`` on an unknown receiver) counts
+    its positions from the parameter after ``self``."""
+    out = list(cs.kws.items())
     args = cs.args
     if not args or g.summary.vararg is not None or cs.idx < 0 or fi.summary.events[cs.idx].get("sa"):
         return out
     s = g.summary
     if s.self_name is None:
         offset = 0                # a function or staticmethod: no receiver
-    elif recv == "?" or recv == "@self" and args[0] == {"r": "@self"}:
-        return out                # ``Class.method(obj, ...)`` or bound? unsure: keywords only
+    elif recv == "?":
+        # ``Class.method(obj, ...)`` or bound? unsure: keywords only; except a constructor
+        # call, whose object made is the first parameter (``File.__init__(obj, fp)`` names
+        # the method, and is left to keywords)
+        if not constructor or s.name != "__init__" or fi.summary.events[cs.idx]["f"].rpartition(".")[2] == "__init__":
+            return out
+        offset = 1
+    elif recv == "@self" and args[0] == {"r": "@self"}:
+        return out                # ``self.method(self, ...)``: unsure, keywords only
     else:
         offset = 1                # a method bound to a known receiver
     params = s.params
-    for i, a in enumerate(args):
-        if a and "const" in a and i + offset < len(params):
+    out.extend((params[i + offset], a) for i, a in enumerate(args) if i + offset < len(params))
+    return out
+
+
+def _passed_constants(fi: FunctionInfo, cs, g: FunctionInfo, recv) -> dict:
+    """Parameter name -> ``True``/``False``/``None`` for the constants this call passes."""
+    out = {}
+    for p, a in _arguments(fi, cs, g, recv):
+        if a and "const" in a:
             c = a["const"]
             if c is True or c is False or c is None:
-                out.setdefault(params[i + offset], c)
+                out.setdefault(p, c)
     return out
 
 
@@ -292,33 +305,10 @@ def _passed_instances(m: ProgramModel, fi: FunctionInfo, cs, g: FunctionInfo, re
     for the arguments that are a constructor call of a class: a stdlib io class
     (``catalog.IO_CLASS_BASES``) or a project class without ``__new__`` in its MRO."""
     out = {}
-    for k, a in cs.kws.items():
+    for p, a in _arguments(fi, cs, g, recv, constructor=True):
         c = _constructed(m, fi, a)
         if c is not None:
-            out[k] = c
-    args = cs.args
-    if not args or g.summary.vararg is not None or cs.idx < 0 or fi.summary.events[cs.idx].get("sa"):
-        return out
-    s = g.summary
-    if s.self_name is None:
-        offset = 0
-    elif recv == "?":
-        # ``File(fp)`` (the linker's target of a constructor call is ``__init__`` on an
-        # unknown receiver): the object made is the first parameter; ``File.__init__(obj,
-        # fp)`` names the method, and is left to keywords
-        if s.name != "__init__" or fi.summary.events[cs.idx]["f"].rpartition(".")[2] == "__init__":
-            return out
-        offset = 1
-    elif recv == "@self" and args[0] == {"r": "@self"}:
-        return out
-    else:
-        offset = 1
-    params = s.params
-    for i, a in enumerate(args):
-        if i + offset < len(params):
-            c = _constructed(m, fi, a)
-            if c is not None:
-                out.setdefault(params[i + offset], c)
+            out.setdefault(p, c)
     return out
 
 
