@@ -17,6 +17,7 @@ import json
 from lockwatch.findings import Location
 from lockwatch.static import catalog
 from lockwatch.static.graph import final_guards
+from lockwatch.static.link import bind_argument
 from lockwatch.static.link import public_class as link_public_class
 from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
 
@@ -742,20 +743,7 @@ def public_call_name(model: ProgramModel, chain, name: str) -> str:
     if site is None or site[1].idx < 0 or site[0].summary.events[site[1].idx].get("sa"):
         return shown   # an implicit call, or ``f(*a)``: which argument is which is not known
     site = site[1]
-    params = g.summary.params
-    defaults = g.summary.defaults or {}
-
-    def bound(a):
-        if not (isinstance(a, dict) and set(a) == {"r"} and a["r"] in params):
-            return a
-        p = a["r"]
-        if p in site.kws:
-            return site.kws[p]
-        i = params.index(p)
-        if i < len(site.args):
-            return site.args[i]
-        return defaults.get(p, a)
-
     args, kws = json.loads(packed)
-    cls = link_public_class(t, ctor, None, [bound(a) for a in args], {k: bound(a) for k, a in kws.items()})
+    cls = link_public_class(t, ctor, None, [bind_argument(a, g, site.args, site.kws) for a in args],
+                            {k: bind_argument(a, g, site.args, site.kws) for k, a in kws.items()})
     return f"{cls}.{name.rpartition('.')[2]}" if cls else shown

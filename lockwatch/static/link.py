@@ -1329,22 +1329,8 @@ class Linker:
         cv = self.eval_ref(rv["call"], self._ctx(g))
         if cv is None or cv[0] != "ext":
             return None
-        params = g.summary.params
-        defaults = g.summary.defaults or {}
-
-        def bound(a):
-            if not (isinstance(a, dict) and set(a) == {"r"} and a["r"] in params):
-                return a
-            name = a["r"]
-            if name in kws:
-                return kws[name]
-            i = params.index(name)
-            if i < len(args):
-                return args[i]
-            return defaults.get(name, a)
-
-        rargs = [bound(a) for a in rv.get("a") or []]
-        rkws = {k: bound(a) for k, a in (rv.get("k") or {}).items()}
+        rargs = [bind_argument(a, g, args, kws) for a in rv.get("a") or []]
+        rkws = {k: bind_argument(a, g, args, kws) for k, a in (rv.get("k") or {}).items()}
         return public_class(t, cv[1], None, rargs, rkws) or self._param_public(t, cv[1], rargs, rkws)
 
     def _param_public(self, t: str | None, ctor: str, args, kws, ctx=None) -> tuple | None:
@@ -1618,6 +1604,23 @@ def _reroot_value(tmpl, recv):
         p = tmpl[2]
         return (k, tmpl[1], reroot(p, recv) if p.startswith("@self") else p) + tmpl[3:]
     return tmpl
+
+
+def bind_argument(a, g: FunctionInfo, args, kws):
+    """A value ``a`` of function ``g``'s body with ``g``'s parameter (``{"r": p}``) replaced
+    by what a call passing ``args``/``kws`` binds it to: the keyword, else the argument at
+    its position, else the parameter's literal default; ``a`` itself when it is not a bare
+    parameter or nothing is known."""
+    params = g.summary.params
+    if not (isinstance(a, dict) and set(a) == {"r"} and a["r"] in params):
+        return a
+    p = a["r"]
+    if p in kws:
+        return kws[p]
+    i = params.index(p)
+    if i < len(args):
+        return args[i]
+    return (g.summary.defaults or {}).get(p, a)
 
 
 def public_class(t: str, ctor: str | None, by_method: str | None, args, kws) -> str | None:
