@@ -63,6 +63,7 @@ from lockwatch.static.summarise_common import (
     drop_rebound_guards,
     isinstance_classes,
     new_summary,
+    tag_after_exits,
     tag_guarded,
 )
 from lockwatch.static.summarise_common import element_use as _element_use
@@ -109,6 +110,8 @@ _Not = ast.Not
 _GeneratorExp = ast.GeneratorExp
 _TryStar = getattr(ast, "TryStar", ast.Try)
 _TRY = (ast.Try, _TryStar)
+# the last statements of an ``if`` body that leave the function on every path (tag_after_exits)
+_LEAVES = (ast.Return, ast.Raise)
 _WITH = (ast.With, ast.AsyncWith)
 _NO_DONE = ((), ())
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -241,12 +244,14 @@ class _Func:
         "loops",
         "ne",
         "outer_self",
+        "pg_after",
         "pg_seen",
         "probe",
         "reads",
         "s",
         "self_name",
         "self_ref",
+        "top",
         "xc",
     )
 
@@ -289,6 +294,10 @@ class _Func:
         self.probe: tuple = ()
         # an ``if`` on a parameter was seen (its branches' events carry "pg"; summary.py)
         self.pg_seen = False
+        # the function's top-level statements (None for the module), and the early exits
+        # on a parameter seen in them: (events so far, else rules) (tag_after_exits)
+        self.top: list | None = None
+        self.pg_after: list[tuple] = []
         # how a read of the method's first parameter is spelt (set before the walk, fixed)
         self.self_name = s.self_name
         self.self_ref = "@cls" if s.kind == "classmethod" else "@self"
@@ -1217,6 +1226,8 @@ class _Builder:
                 te = self._suite(orelse)
             if rules and rules[1]:
                 tag_guarded(f, n0, rules[1])
+        elif tb and rules and rules[1] and stmts is not None and stmts is f.top and type(st.body[-1]) in _LEAVES:
+            f.pg_after.append((len(events), rules[1]))
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
@@ -1469,6 +1480,7 @@ class _Builder:
             if inner.outer_self in s.params or inner.outer_self == s.vararg:
                 inner.outer_self = None
         self.f, self.cls = inner, None
+        inner.top = node.body
         try:
             ended = self._block(node.body)
             exits = inner.exits + ([] if ended else [inner.held])
@@ -1476,6 +1488,8 @@ class _Builder:
             s.assigned = sorted(inner.local_names)
             s.reads = sorted(inner.reads)
             s.attr_reads = sorted(inner.attr_reads)
+            if inner.pg_after:
+                tag_after_exits(inner)
             if inner.pg_seen:
                 drop_rebound_guards(inner, self.nonlocal_names)
         finally:

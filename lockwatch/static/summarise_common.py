@@ -110,6 +110,19 @@ def tag_guarded(f, start: int, rules: tuple) -> None:
         ev["pg"] = pg + inner if inner else pg
 
 
+def tag_after_exits(f) -> None:
+    """(``f``: either walk's function state, with ``pg_after``.) An ``if`` on a parameter
+    in the function's top-level block, with no ``else``, whose body ends in ``return`` or
+    ``raise`` (so every path through it leaves the function: no enclosing ``try`` or loop at
+    the top level can catch or continue it): the statements after it in that block run only
+    where its ``else`` would, and their events carry the ``else`` rules (P38's second shape,
+    ``if isinstance(fp, io.IOBase): ...; return`` then ``open(fp)``; ``if not block: return
+    ...`` then ``wait()``). Called once the body is walked; the later ``if`` first, so an
+    earlier one's rules come ahead, outer first as for nested ones."""
+    for start, rules in reversed(f.pg_after):
+        tag_guarded(f, start, rules)
+
+
 def isinstance_classes(refs: list) -> list | None:
     """The class refs of an ``isinstance`` test's second argument (a dotted name or a tuple
     of them), sorted; None when one of them is something else (a call, a subscript, a

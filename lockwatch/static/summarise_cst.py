@@ -32,6 +32,7 @@ from lockwatch.static.summarise_common import (
     drop_rebound_guards,
     isinstance_classes,
     new_summary,
+    tag_after_exits,
     tag_guarded,
 )
 from lockwatch.static.summarise_common import element_use as _element_use
@@ -123,10 +124,12 @@ class _Func:
         "loops",
         "ne",
         "outer_self",
+        "pg_after",
         "pg_seen",
         "probe",
         "reads",
         "s",
+        "top",
         "xc",
     )
 
@@ -169,6 +172,10 @@ class _Func:
         self.probe: tuple = ()
         # an ``if`` on a parameter was seen (its branches' events carry "pg"; summary.py)
         self.pg_seen = False
+        # the function's top-level statements (None for the module), and the early exits
+        # on a parameter seen in them: (events so far, else rules) (tag_after_exits)
+        self.top: list | None = None
+        self.pg_after: list[tuple] = []
 
 
 class _Builder:
@@ -734,6 +741,8 @@ class _Builder:
                 te = self._suite(st.orelse.body)
             if rules and rules[1]:
                 tag_guarded(f, n0, rules[1])
+        elif tb and rules and rules[1] and stmts is not None and stmts is f.top and _ends_leaving(st.body):
+            f.pg_after.append((len(events), rules[1]))
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
         he = f.held
@@ -986,13 +995,16 @@ class _Builder:
             if inner.outer_self in s.params or inner.outer_self == s.vararg:
                 inner.outer_self = None
         self.f, self.cls = inner, None
+        inner.top = top = _stmts_of(node.body)
         try:
-            ended = self._block(_stmts_of(node.body))
+            ended = self._block(top)
             exits = inner.exits + ([] if ended else [inner.held])
             s.exit_held = list(_intersect_all(exits, ()))
             s.assigned = sorted(inner.local_names)
             s.reads = sorted(inner.reads)
             s.attr_reads = sorted(inner.attr_reads)
+            if inner.pg_after:
+                tag_after_exits(inner)
             if inner.pg_seen:
                 drop_rebound_guards(inner, self.nonlocal_names)
         finally:
@@ -1344,6 +1356,21 @@ def _unpack_pairs(target, value) -> list | None:
             return None
         stack.extend(n.children)
     return [(t, v.value) for t, v in zip(target.elements, value.elements)]
+
+
+def _ends_leaving(suite) -> bool:
+    """Does an ``if`` body's last statement leave the function (``return``/``raise``)?
+    (tag_after_exits; the ast walk's ``_LEAVES``.)"""
+    if isinstance(suite, cst.IndentedBlock):
+        last = suite.body[-1] if suite.body else None
+        if not isinstance(last, cst.SimpleStatementLine):
+            return False
+        smalls = last.body
+    elif isinstance(suite, cst.SimpleStatementSuite):
+        smalls = suite.body
+    else:
+        return False
+    return bool(smalls) and isinstance(smalls[-1], (cst.Return, cst.Raise))
 
 
 def _stmts_of(suite) -> list:

@@ -37,7 +37,11 @@ Since version 27 an entry may also be ``[param, {"isa": [class refs]}]``: the ev
 ``else`` of ``if isinstance(param, C):`` (or ``isinstance(param, (C, D))``, the refs sorted;
 ``or`` of such tests), or in the body of ``if not isinstance(...)``: a call passing an object
 of a subclass of one of those classes never reaches it (P38: ``File(io.BytesIO(data))``
-never opens its argument; ``graph.ConstantGuards``).
+never opens its argument; ``graph.ConstantGuards``). Since version 28 the statements after an ``if`` on
+a parameter in the function's top-level block, with no ``else``/``elif``, whose body ends in
+``return`` or ``raise``, carry its ``else`` entries as if they were its ``else`` (``if
+isinstance(fp, io.IOBase): ...; return`` then ``open(fp)``; ``if not block: return ...``
+then ``not_full.wait()``; ``summarise_common.tag_after_exits``).
 
 - ``acq``: ``r`` ref of the lock-like object, ``m`` mode (``with``, ``awith``, ``acquire``,
   ``try`` (non-blocking or timed: held afterwards, adds no order edge), ``ctx``
@@ -93,7 +97,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 27
+SUMMARY_VERSION = 28
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
