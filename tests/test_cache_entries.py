@@ -7,6 +7,7 @@ import json
 import os
 
 import pool_standins
+import pytest
 
 from lockwatch.config import Config
 from lockwatch.static.cache import Cache
@@ -100,15 +101,18 @@ def test_corrupt_truncated_wrong_key_wrong_version_entries_are_ignored_and_rewri
         assert run(files, cfg, spec="pool_standins:does_not_exist") == cold
 
 
-def test_key_depends_on_content_path_module_and_version(tmp_path):
+def test_key_depends_on_content_module_package_and_version_not_on_the_path(tmp_path):
     c = Cache(str(tmp_path))
-    k = c.key(b"x = 1\n", "a.py", "a", False)
-    assert k == c.key(b"x = 1\n", "a.py", "a", False)
-    assert len({k, c.key(b"x = 2\n", "a.py", "a", False), c.key(b"x = 1\n", "b.py", "a", False),
-                c.key(b"x = 1\n", "a.py", "b", False), c.key(b"x = 1\n", "a.py", "a", True)}) == 5
+    k = c.key(b"x = 1\n", "a", False)
+    assert k == c.key(b"x = 1\n", "a", False)
+    assert len({k, c.key(b"x = 2\n", "a", False), c.key(b"x = 1\n", "b", False),
+                c.key(b"x = 1\n", "a", True)}) == 4
+    # the path is no part of it (display paths depend on the current directory: issue #4)
+    with pytest.raises(TypeError):
+        c.key(b"x = 1\n", "a.py", "a", False)
     c2 = Cache(str(tmp_path))
     c2._salt = b"another version\0"
-    assert c2.key(b"x = 1\n", "a.py", "a", False) != k
+    assert c2.key(b"x = 1\n", "a", False) != k
 
 
 def test_entries_are_plain_json(tmp_path):
@@ -153,7 +157,7 @@ def test_misses_parse_while_cached_entries_are_decoded_and_bad_entries_join_the_
     damaged = [f"m{i:02d}.py" for i in (0, 7, 16, 17, 33)]
     for name in damaged:
         sf = next(sf for sf in files if sf.path.endswith(name))
-        key = c.key((src / name).read_bytes(), sf.path, sf.module, sf.is_package)
+        key = c.key((src / name).read_bytes(), sf.module, sf.is_package)
         with open(c.entry_path(key), "wb") as fh:
             fh.write(b"\x00 damaged")
     calls = []

@@ -4,9 +4,19 @@ Why this shape:
 
 * The key is sha256 over the file's bytes plus everything else the summary depends on: the
   summary layout (``SUMMARY_VERSION``) and the entry's (``ENTRY_FORMAT``), the lockwatch version, the Python minor version (the
-  guard's verdicts differ between interpreters), and the file's display path, module name and
-  package flag (they are stored inside the summary). Content, not mtime: a checkout or a
-  ``touch`` does not invalidate, and an edit that keeps the mtime cannot fool it.
+  guard's verdicts differ between interpreters), and the file's module name and package flag
+  (they are stored inside the summary, and change what its names mean). Content, not mtime: a
+  checkout or a ``touch`` does not invalidate, and an edit that keeps the mtime cannot fool it.
+* Not the file's path: display paths are relative to the current directory, so a key with
+  one missed every entry when the same project was scanned from another directory
+  (pre-commit from the repository root, a developer from a subdirectory, the pytest plugin
+  from pytest's rootdir; issue #4). An entry holds no path either: the worker summarises
+  under ``ENTRY_PATH`` (so no message or record it makes can mention where the file is),
+  the entry stores that, and the pool sets each loaded summary's ``path`` to the display path
+  of the file it is loaded for (``pool.summarise_files``). Two files with the same bytes and
+  the same module name (one module under two roots) share an entry, which is right: their
+  summaries differ only by that path. The absolute path is left out too, so a project that
+  moves (a CI workspace, a copy) keeps its entries.
 * Entries are JSON, never pickle, so a cache directory planted by someone else can at worst
   make a summary wrong, never run code. Each entry repeats its own key; an entry that does not
   parse, is truncated, carries another key or another summary version or entry format is
@@ -56,6 +66,15 @@ def _entry_format() -> int:
     return ENTRY_FORMAT
 
 
+# The path a summary holds inside an entry, and the one a worker summarises under: none.
+# What a summary's ``path`` is for a scan (its display path) is set when it is loaded.
+ENTRY_PATH = ""
+
+# Part of every key's salt: how a key is derived. Changing what goes into a key changes it,
+# so entries keyed the old way (with the display path, before) are simply never found.
+_KEY_DERIVATION = "k2:module,package,bytes"
+
+
 class Cache:
     """A directory of JSON entries. ``get`` never raises for a bad entry; ``put_*`` never
     raises either (a cache that cannot be written only makes the next run slower)."""
@@ -65,7 +84,7 @@ class Cache:
         self.tag = (f"lw{__version__}-s{_summary_version()}e{_entry_format()}"
                     f"-py{sys.version_info[0]}{sys.version_info[1]}")
         self.dir = os.path.join(self.base, self.tag)
-        self._salt = f"{self.tag}\0".encode()
+        self._salt = f"{self.tag}\0{_KEY_DERIVATION}\0".encode()
         self._ready = False
 
     @classmethod
@@ -77,9 +96,11 @@ class Cache:
 
     # -- keys ---------------------------------------------------------------------------
 
-    def key(self, data: bytes, path: str, module: str, is_package: bool) -> str:
+    def key(self, data: bytes, module: str, is_package: bool) -> str:
+        """The entry of a file with these bytes, module name and package flag, wherever it
+        is and wherever it is displayed from (see the module's docstring)."""
         h = hashlib.sha256(self._salt)
-        h.update(f"{path}\0{module}\0{int(is_package)}\0".encode("utf-8", "surrogatepass"))
+        h.update(f"{module}\0{int(is_package)}\0".encode("utf-8", "surrogatepass"))
         h.update(data)
         return h.hexdigest()
 
@@ -210,6 +231,16 @@ class ResultCache:
     * the analyser itself: lockwatch version, summary layout, Python minor version, and a hash
       of lockwatch's own source files (a development checkout changes its code without
       changing its version; a stale report from old code must never be served).
+
+    Unlike a per-file entry, this one *is* keyed by the display paths, on purpose: what it
+    stores is a finished report, whose findings, related locations and input errors carry
+    display paths (relative to the directory the scan ran from), and whose fingerprints are
+    hashed from them (``findings.make_fingerprint``). Served to a scan from another directory,
+    it would show paths that are wrong there; rewriting them would mean knowing every place a
+    report holds a path, hashes included. So a scan from a new directory misses here once (and stores its own report, one of
+    the ``KEEP``), and still parses nothing: its files' summaries come from the per-file
+    entries, which do not depend on the directory. Equal display paths (with equal module
+    names, contents and configuration, the project root included) mean an equal report.
 
     Entries live next to the per-file ones (same directory, same JSON-only, same atomic
     writes); a corrupt or foreign entry is a miss. Only the newest few are kept."""

@@ -49,6 +49,7 @@ from lockwatch.config import Config
 from lockwatch.findings import InputError
 from lockwatch.static import guard
 from lockwatch.static.cache import (
+    ENTRY_PATH,
     Cache,
     decode_entry,
     encode_summary_entry,
@@ -131,17 +132,21 @@ def summarise_files(
         pool.grow(min(jobs, len(tasks)))
         return task
 
-    def summary_of(entry: dict) -> Any | None:
-        """The summary of a decoded summary entry (a cache hit, or what a worker sent);
-        None for an entry from a layout we no longer read."""
+    def summary_of(entry: dict, sf: SourceFile) -> Any | None:
+        """The summary of a decoded summary entry (a cache hit, or what a worker sent) for
+        the file ``sf``; None for an entry from a layout we no longer read. An entry holds
+        no path (see ``cache``: it is shared by every directory the project is scanned
+        from), so the summary gets this file's display path, for this run's findings."""
         nonlocal from_entry
         if from_entry is None:
             from lockwatch.static.summary import ModuleSummary
             from_entry = ModuleSummary.from_entry
         try:
-            return from_entry(entry["summary"])
+            summary = from_entry(entry["summary"])
         except (KeyError, TypeError, ValueError):
             return None
+        summary.path = sf.path
+        return summary
 
     def load(sf: SourceFile, key: str, data: bytes) -> _Task | None:
         """A cached entry, or the file's task when the entry is unusable."""
@@ -149,7 +154,7 @@ def summarise_files(
         entry = cache.get(key)
         if entry is not None and not _stale_timeout(entry, timeout):
             if "summary" in entry:
-                summary = summary_of(entry)
+                summary = summary_of(entry, sf)
                 if summary is not None:
                     summaries[sf.path] = summary
                     done += 1
@@ -184,7 +189,7 @@ def summarise_files(
                 errors[sf.path] = InputError(sf.path, _read_reason(e))
                 done += 1
                 continue
-            key = cache.key(data, sf.path, sf.module, sf.is_package) if cache else None
+            key = cache.key(data, sf.module, sf.is_package) if cache else None
             if cache is not None and cache.has(key):
                 cached.append((sf, key, data))
             else:
@@ -206,7 +211,7 @@ def summarise_files(
                     # ``value`` is the summary's cache entry, as the worker wrote it to the
                     # cache (keyed "" without one): decoded as a warm hit would decode it.
                     entry = decode_entry(value, task.key or "")
-                    summary = summary_of(entry) if entry is not None and "summary" in entry else None
+                    summary = summary_of(entry, sf) if entry is not None and "summary" in entry else None
                     if summary is not None:
                         summaries[sf.path] = summary
                     else:  # a bug, but one file's: no summary is better than a wrong one
@@ -396,7 +401,9 @@ class _Pool:
                 task = pending.popleft()
                 cache_path = cache.entry_path(task.key) if cache is not None and task.key else None
                 try:
-                    w.send_conn.send((task.sf.path, task.sf.module, task.sf.is_package, task.source, cache_path))
+                    # Not the display path: what a worker makes goes into an entry that every
+                    # directory the project is scanned from shares (``cache.ENTRY_PATH``).
+                    w.send_conn.send((ENTRY_PATH, task.sf.module, task.sf.is_package, task.source, cache_path))
                 except (OSError, ValueError):
                     # Died while idle (killed from outside?): replace it and retry the file.
                     pending.appendleft(task)
@@ -617,7 +624,9 @@ def analyse(fn, parse_error, source: str, path: str, module: str, is_package: bo
     it to ``cache_path`` (none: ``--no-cache``). Returns ``(ok, entry-or-message,
     cache_timeout)`` (cache_timeout False: do not cache); ``entry`` is the JSON bytes of
     ``cache.encode_summary_entry`` (keyed "" without a cache), which is what goes to the
-    main process too."""
+    main process too. ``path`` is what the summariser is told (the pool sends
+    ``cache.ENTRY_PATH``); the entry holds ``ENTRY_PATH`` as the summary's path whatever it
+    is, and the main process sets the display path when it loads the entry."""
     try:
         tree, py_error = guard.parse(source, path)
     except guard.SourceError as e:
@@ -642,7 +651,9 @@ def analyse(fn, parse_error, source: str, path: str, module: str, is_package: bo
         return False, f"internal error while summarising ({type(e).__name__}: {_one_line(e)}); not analysed", False
     key = os.path.basename(cache_path)[:-len(".json")] if cache_path is not None else ""
     try:
-        entry = encode_summary_entry(key, summary.to_entry())
+        d = summary.to_entry()
+        d["path"] = ENTRY_PATH
+        entry = encode_summary_entry(key, d)
     except Exception as e:  # no to_entry, or not JSON-able: a bug, but one file's
         return False, f"internal error: cannot send the summary ({type(e).__name__}: {_one_line(e)}); not analysed", False
     if cache_path is not None:
