@@ -308,9 +308,13 @@ def test_override_reached_only_by_virtual_dispatch_is_not_followed():
     # the receiver is known to be a Tele: the coroutine is Tele's, or the object is built
     # as one; a parameter typed as the base is the base's close
     assert ("bars/tele.py", 15) in found
-    assert ("bars/tele.py", 20) in found
     assert ("bars/tele.py", 24) not in found
-    assert len(found) == 3
+    assert len(found) == 2
+    # report()'s t.close() reaches the same time.sleep as Tele.finish: one finding, that
+    # call among its related locations (tests/test_rule_lw201_merge.py)
+    files = {k: textwrap.dedent(v) for k, v in P10.items()}
+    tele = [f for f in scan_sources(files, Config(select=["LW201"])).findings if f.path == "bars/tele.py"]
+    assert [(r.path, r.line) for r in tele[0].related][-1] == ("bars/tele.py", 20)
 
 
 def test_override_through_a_sync_helper_is_not_followed_either():

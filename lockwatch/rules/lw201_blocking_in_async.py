@@ -6,10 +6,16 @@ configured ``blocking_calls``, plus a blocking ``acquire()`` or ``Condition.wait
 thread lock. Handing the callable to ``asyncio.to_thread``/``run_in_executor``/
 ``anyio.to_thread.run_sync``/``trio.to_thread.run_sync`` is no call, so it is fine; so is
 code in a nested ``def`` or ``lambda`` that is not called in the body.
+
+One finding per blocking call a sync helper makes, however many coroutine calls reach it
+(at the first of them, the others as related locations); a call written in the coroutine
+itself is one finding. See the rule's text for suppressions and baselines.
 """
 
 from __future__ import annotations
 
+from lockwatch import selection, suppress
+from lockwatch.findings import Finding
 from lockwatch.rules import Example, Rule
 from lockwatch.static import asyncflow
 from lockwatch.static.checks import finding, function_short
@@ -20,41 +26,109 @@ OFFLOAD = {"asyncio": "asyncio.to_thread", "trio": "trio.to_thread.run_sync",
            "anyio": "anyio.to_thread.run_sync"}
 
 
-def offload_for(model, fi) -> str:
-    """How to run a blocking call off the loop that runs ``fi``: anyio's offload when anyio
-    runs it (on either loop), trio's under trio only (hypercorn's trio workers), both named
-    when asyncio and trio code both call it (hypercorn's shared protocol classes), else
-    ``asyncio.to_thread``."""
-    return asyncflow.loop_advice(asyncflow.async_libraries(model, fi), OFFLOAD)
-
-
 def check(model, config):
     extra = frozenset(getattr(config, "blocking_calls", None) or ())
+    sup = model.suppression_maps()
+    # blocking calls reached through a sync helper: (catalog name, where the call is made)
+    # -> the coroutine calls that lead there, each one a _Reach
+    through: dict = {}
     for fid, fi in model.sorted_functions():
         if not fi.is_async:
             continue
-        offload = None
         counts: dict = {}
         for step, name, chain in asyncflow.blocking_in_async(model, fi, extra):
             # chain notes: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"
-            callees = [s[3].rsplit("calls ", 1)[-1] for s in chain[:-1]]
-            via = f" (through {' -> '.join(callees)})" if callees else ""
-            # the class a user can look up (multiprocessing.Queue.get, io.BufferedReader.read,
-            # for a file mode passed down the chain too); the catalog name stays the key
-            last = chain[-1]
-            shown = asyncflow.public_call_name(model, chain, name)
-            if shown != name and last[3].endswith(f"calls {name}"):
-                chain = chain[:-1] + ((*last[:3], last[3][:-len(name)] + shown),)
-            if offload is None:
-                offload = offload_for(model, fi)
-                # "A under asyncio or B under trio" needs a stronger break before the last "or"
-                alt = "; or" if " under trio" in offload else " or"
-            msg = (f"async {function_short(model, fid)} calls {shown}{via}, which blocks the event "
-                   f"loop: every other task stalls until it returns (offload it with {offload}"
-                   f"{alt} use an async API)")
-            related = [asyncflow.loc(s) for s in chain]
+            callees = tuple(s[3].rsplit("calls ", 1)[-1] for s in chain[:-1])
+            # the fingerprint each call had when every call was its own finding (a merged
+            # finding keeps its first call's, so baselines written before still match)
             n = counts[name] = counts.get(name, 0) + 1
-            yield finding(RULE, msg, asyncflow.loc(step), related, [], (fid, name, *callees, n))
+            r = _Reach(fi, step, name, chain, callees, (fid, name, *callees, n))
+            if not callees:
+                yield _finding(model, [r])   # written in the coroutine: one finding each
+            elif not _left_out(r, sup, config):
+                through.setdefault((name, tuple(chain[-1][:3])), []).append(r)
+    # one finding per blocking call a helper makes, however many coroutines reach it
+    # (python-telegram-bot's one path.open() in parse_file_input, reached from 20 Bot.send_*
+    # coroutines): a user fixes the helper once. At the first of those calls in the report's
+    # order (path, line), the others as related locations.
+    for reaches in through.values():
+        reaches.sort(key=lambda r: (r.step, r.fp))
+        yield _finding(model, reaches)
+
+
+class _Reach:
+    """One call in a coroutine that blocks the loop: the call (``step``), the catalog name
+    of the blocking call, the witness chain, the helpers in between, the fingerprint parts."""
+
+    __slots__ = ("fi", "step", "name", "chain", "callees", "fp")
+
+    def __init__(self, fi, step, name, chain, callees, fp):
+        self.fi, self.step, self.name, self.chain, self.callees, self.fp = fi, step, name, chain, callees, fp
+
+
+def _left_out(r: _Reach, sup: dict, config) -> bool:
+    """Is this coroutine call silenced on its own: a suppression comment on its line, or a
+    per-file ignore of its file? Then it is left out of the merged finding (the engine would
+    only ever see the first call's line, and silencing it must not hide the others)."""
+    path, line = r.step[0], r.step[1]
+    file_sup = sup.get(path)
+    if file_sup and suppress.is_suppressed(file_sup, line, RULE.code):
+        return True
+    if getattr(config, "per_file_ignores", None):
+        probe = Finding(code=RULE.code, kind=RULE.kind, severity=RULE.severity, message="",
+                        path=path, line=line)
+        return not selection.keep(probe, config)
+    return False
+
+
+def _shown(model, r: _Reach) -> tuple:
+    """(the blocking call's public name, the witness chain naming it so): the class a user
+    can look up (multiprocessing.Queue.get, io.BufferedReader.read, for a file mode passed
+    down the chain too); the catalog name stays the key."""
+    chain, name = r.chain, r.name
+    last = chain[-1]
+    shown = asyncflow.public_call_name(model, chain, name)
+    if shown != name and last[3].endswith(f"calls {name}"):
+        chain = chain[:-1] + ((*last[:3], last[3][:-len(name)] + shown),)
+    return shown, chain
+
+
+def _via(r: _Reach) -> str:
+    return f" (through {' -> '.join(r.callees)})" if r.callees else ""
+
+
+def _finding(model, reaches: list):
+    first = reaches[0]
+    shown, chain = _shown(model, first)
+    # how to run the call off the loop that runs these coroutines (asyncflow.async_libraries:
+    # each one's module's imports, else its callers'): anyio's offload when anyio runs any
+    # (on either loop), trio's under trio only (hypercorn's trio workers), both named when
+    # asyncio and trio code both call them (hypercorn's shared protocol classes), else
+    # asyncio.to_thread
+    libs = frozenset().union(*(asyncflow.async_libraries(model, r.fi) for r in reaches))
+    offload = asyncflow.loop_advice(libs, OFFLOAD)
+    # "A under asyncio or B under trio" needs a stronger break before the last "or"
+    alt = "; or" if " under trio" in offload else " or"
+    related = [asyncflow.loc(s) for s in chain]
+    for r in reaches[1:]:
+        o_shown, _chain = _shown(model, r)
+        related.append(asyncflow.loc(r.step, f"{r.fi.short} also calls {o_shown}{_via(r)}"))
+    msg = (f"async {function_short(model, first.fi.id)} calls {shown}{_via(first)}, which blocks "
+           f"the event loop{_reached(reaches)}: every other task stalls until it returns "
+           f"(offload it with {offload}{alt} use an async API)")
+    return finding(RULE, msg, asyncflow.loc(first.step), related, [], first.fp)
+
+
+def _reached(reaches: list) -> str:
+    """How many coroutines (and calls, when one coroutine makes several) reach the call."""
+    if len(reaches) == 1:
+        return ""
+    coros = len({r.fi.id for r in reaches})
+    if coros == len(reaches):
+        return f" (reached from {coros} coroutines)"
+    if coros == 1:
+        return f" (reached from {len(reaches)} calls in this coroutine)"
+    return f" (reached from {len(reaches)} calls in {coros} coroutines)"
 
 
 RULE = Rule(
@@ -86,6 +160,19 @@ attribute or on the value stored there); or the function hands it to `loop.add_r
 to an override in a subclass (which may never be the receiver); an override is followed when
 the receiver is known to be the subclass (the coroutine is defined there, or the object is
 built as or annotated with the subclass).
+
+One finding per blocking call that a sync helper makes: the coroutine calls that reach the
+same blocking call through project functions (twenty `send_*` coroutines handing their file
+argument to one helper that opens it) are one finding, at the first of those calls in the
+report's order (path, line), with the others among its related locations ("reached from 20
+calls in 13 coroutines"): the helper is the one place to fix. Different blocking calls stay
+different findings, and a blocking call written in the `async def` itself is one finding each.
+
+Suppressions and baselines: a `# lockwatch: ignore[LW201]` on one coroutine's call line (or a
+per-file ignore of its file) leaves that call out of the finding, which stays for the other
+calls, at the first one left; suppressing every call silences it. A merged finding's
+fingerprint is the one its first call has on its own, so a baseline written when each call
+was its own finding still matches it; a new call before it makes the finding new.
 
 A thread queue's `get()` right after a coroutine's `while q.empty(): ... await ...` (or
 `while not q.qsize():`) loop is not reported when nothing but reads comes in between: no
@@ -144,6 +231,27 @@ async def handler(request):
     settings = load_settings("app.json")  # expect
     info = describe()  # expect
     return settings, info
+'''),
+        Example.single('''
+from pathlib import Path
+
+
+def read_input(file_input):
+    if isinstance(file_input, (str, Path)):
+        return Path(file_input).read_bytes()
+    return file_input
+
+
+async def send_photo(photo):
+    return {"photo": read_input(photo)}  # expect
+
+
+async def send_document(document):
+    return {"document": read_input(document)}   # the same blocking call: related to the above
+
+
+async def send_voice(voice):
+    return {"voice": read_input(voice)}  # lockwatch: ignore[LW201] -- a bytes upload only
 '''),
         Example.single('''
 import socket
