@@ -14,6 +14,8 @@ itself is one finding. See the rule's text for suppressions and baselines.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from lockwatch import selection, suppress
 from lockwatch.findings import Finding
 from lockwatch.rules import Example, Rule
@@ -56,14 +58,16 @@ def check(model, config):
         yield _finding(model, reaches)
 
 
-class _Reach:
+class _Reach(NamedTuple):
     """One call in a coroutine that blocks the loop: the call (``step``), the catalog name
     of the blocking call, the witness chain, the helpers in between, the fingerprint parts."""
 
-    __slots__ = ("fi", "step", "name", "chain", "callees", "fp")
-
-    def __init__(self, fi, step, name, chain, callees, fp):
-        self.fi, self.step, self.name, self.chain, self.callees, self.fp = fi, step, name, chain, callees, fp
+    fi: object
+    step: tuple
+    name: str
+    chain: tuple
+    callees: tuple
+    fp: tuple
 
 
 def _left_out(r: _Reach, sup: dict, config) -> bool:
