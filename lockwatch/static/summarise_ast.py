@@ -1691,7 +1691,7 @@ class _Builder:
         pos = node.args
         expr = self._expr
         value = self.value
-        star_pos = False
+        star_pos = star_kw = False
         if node.keywords:
             cargs = _call_args(node)
             for c in cargs:
@@ -1708,6 +1708,8 @@ class _Builder:
                     args.append(value(v, 1))
                 elif type(an) is _Starred:
                     star_pos = True   # ``*a`` (``**k`` is a keyword node)
+                else:
+                    star_kw = True    # ``**k``: which parameters it binds is not known
         elif self.walrus:
             # positional arguments only: source order is list order. All the arguments
             # are walked before any value is read (a ``:=`` may rebind a name).
@@ -1758,6 +1760,8 @@ class _Builder:
             ev["t"] = target
         if star_pos:
             ev["sa"] = 1
+        if star_kw:
+            ev["sk"] = 1
         if f.xc:
             ev["xc"] = list(f.xc)
         if f.done:

@@ -1159,7 +1159,7 @@ class _Builder:
         if fr is None:
             return
         args, kws = [], {}
-        star_pos = False
+        star_pos = star_kw = False
         for a in node.args:
             if a.keyword is not None:
                 kws[a.keyword.value] = self.value(a.value, 1)
@@ -1167,11 +1167,15 @@ class _Builder:
                 args.append(self.value(a.value, 1))
             elif a.star == "*":
                 star_pos = True
+            else:
+                star_kw = True   # ``**k``: which parameters it binds is not known
         kw = {"f": fr, "a": args, "k": kws, "u": use}
         if target is not None:
             kw["t"] = target
         if star_pos:
             kw["sa"] = 1
+        if star_kw:
+            kw["sk"] = 1
         idx = self._ev("call", node, **kw)
         if f.done:
             recv, _, meth = fr.rpartition(".")

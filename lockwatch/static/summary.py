@@ -52,7 +52,10 @@ then ``not_full.wait()``; ``summarise_common.tag_after_exits``).
   condition of an ``if``/``while``/conditional expression/comprehension), ``expr``; an element
   of a list/tuple/set/dict display inherits discard/return/arg from the display),
   ``t`` the target ref when assigned; ``sa`` (only when set): the call has a ``*args``
-  argument (left out of ``a``: positions after it are unknown); ``xc`` (only when not empty): what the handlers of the
+  argument (left out of ``a``: positions after it are unknown); ``sk`` (only when set, since
+  version 29): the call has a ``**kwargs`` argument (left out of ``k``: which parameters it
+  binds is unknown, so no parameter is surely omitted; ``graph.ConstantGuards`` reads a
+  parameter's literal default only at a call that surely omits it, P23); ``xc`` (only when not empty): what the handlers of the
   ``try`` statements whose body holds the call catch that says "this call may not block":
   sorted names from ``WOULD_BLOCK`` (last dotted part of the handler's type), and
   ``ERRNO_WOULD_BLOCK`` when a handler's body mentions ``EAGAIN``/``EWOULDBLOCK`` (an
@@ -97,7 +100,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 28
+SUMMARY_VERSION = 29
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
