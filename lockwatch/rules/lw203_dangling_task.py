@@ -9,6 +9,20 @@ passed on, stored in an attribute or collection, or spawned by a TaskGroup/nurse
 ``asyncio.get_event_loop()``/``get_running_loop()``/``new_event_loop()``, annotated so) or is
 named like one (``loop``, ``self._loop``): a TaskGroup's ``create_task`` keeps its tasks.
 
+A task whose coroutine cannot suspend is not at risk: ``ensure_future(self._refresh())``
+where the linker resolves the call to project ``async def``s (every override included), each
+a function or a private method (``_name``: a public method may be a hook that a subclass
+outside the project overrides, discord.py's ``View.on_timeout``), undecorated, and without
+``await``, ``async for``, ``async with`` or ``yield`` in its body
+(the summary's ``await``/``yield`` events and ``awith`` acquisitions). Such a coroutine runs
+to completion in the task's first step, and until then the loop's ready queue holds the
+step callback, a strong reference to the task (limits' ``MemoryStorage.__setstate__``). An
+unresolved callee, a coroutine first kept in a local, or one that awaits anything (even
+``asyncio.sleep(0)``) stays reported. Known blind spots of the summary, where such a body
+would be taken as unable to suspend: an ``async for`` inside a comprehension, an ``async
+with`` on an expression that is not a name/attribute/call/subscript chain, an ``await`` in
+an f-string concatenated with a plain string.
+
 At run time (``lockwatch run``, ``lockwatch.watch()`` and the pytest plugin alike: one
 decision, ``lockwatch.runtime.lifecycle.dangling``) a task still pending when its loop's run
 ends (``asyncio.run()`` returns, the loop is closed) or, in the plugin, when its test ends is
@@ -64,6 +78,78 @@ def dropped(model, fi, ev) -> str | None:
     return None
 
 
+# Decorators that leave an ``async def`` the coroutine function it is: any other one may
+# wrap it in code that suspends (a retry, a rate limiter), so it proves nothing.
+_PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod"})
+
+# The coroutine arguments of the spawners: the first positional one, or by keyword.
+_CORO_KEYWORDS = ("coro", "coro_or_future")
+
+
+def _suspends(ev) -> bool:
+    """Can this event of a coroutine's body suspend it (or make it no coroutine at all)?
+    An ``await`` or ``async for`` step (both ``await`` events), an ``async with`` (an
+    ``acq`` of mode ``awith``: its ``__aenter__``/``__aexit__`` are awaited, lock or not),
+    a ``yield`` (an async generator, which no task runs)."""
+    e = ev["e"]
+    return e == "await" or e == "yield" or (e == "acq" and ev.get("m") == "awith")
+
+
+def _private(name: str) -> bool:
+    """``_helper`` or a mangled ``__helper``; not a dunder, which is there to be overridden."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _cannot_suspend(model, fid: str) -> bool:
+    """Is project function ``fid`` an undecorated ``async def`` whose body has no point
+    where it can suspend? A task running it finishes in its first step. A method must be
+    private: a public one is a hook a subclass outside the project may override with code
+    that awaits (discord.py's ``View.on_timeout``, an empty ``pass`` in the library), which
+    the linker cannot see."""
+    g = model.functions.get(fid)
+    if g is None or not g.is_async:
+        return False
+    s = g.summary
+    if s.cls is not None and not _private(s.name):
+        return False
+    if any(not isinstance(d, dict) or d.get("r") not in _PLAIN_DECORATORS for d in s.decorators):
+        return False
+    return not any(_suspends(ev) for ev in s.events)
+
+
+def runs_to_completion(model, fi, idx: int, ev, sites) -> bool:
+    """Does the task that spawner call ``ev`` (event ``idx`` of ``fi``) starts finish in its
+    first step? True when its coroutine is written as a call of project ``async def``s,
+    every one the linker resolves that call to (methods, aliases, imports, overrides), none
+    of which can suspend (``_cannot_suspend``). Until that step runs, the loop's ready queue
+    holds the step callback, a strong reference to the task: it cannot be collected
+    mid-flight. Anything else (an unresolved or external callee, a coroutine kept in a local
+    first, one that awaits anything, even ``asyncio.sleep(0)``) is not proven."""
+    args, kws = ev.get("a") or [], ev.get("k") or {}
+    if args:
+        v = args[0]
+    else:
+        v = next((kws[k] for k in _CORO_KEYWORDS if k in kws), None)
+    if not isinstance(v, dict) or not v.get("call"):
+        return False
+    ref, at = v["call"], (ev["l"], ev["c"])
+    events = fi.summary.events
+    # an argument's call event comes just before the call it is passed to (its own
+    # arguments' events before it): the nearest earlier one that is this call, inside it
+    for j in range(idx - 1, -1, -1):
+        inner = events[j]
+        if (inner["e"] != "call" or inner.get("u") != "arg" or inner.get("f") != ref
+                or (inner["l"], inner["c"]) <= at):
+            continue
+        if (inner.get("a") or []) != (v.get("a") or []) or (inner.get("k") or {}) != (v.get("k") or {}):
+            continue
+        cs = sites.get(j)
+        if cs is None or cs.ext or not cs.targets or cs.lockm:
+            return False
+        return all(_cannot_suspend(model, g) for g, _recv in cs.targets)
+    return False
+
+
 def check(model, config):
     # the only calls _is_spawner can name: a linked spawner, or (without the linker's names,
     # ext_names finds only names ending with the called ref's own last part) a call of a
@@ -83,7 +169,10 @@ def check(model, config):
             why = dropped(model, fi, ev)
             if why is None:
                 continue
+            # counted before the exemption: the other findings' fingerprints stay as they were
             n = counts[name] = counts.get(name, 0) + 1
+            if runs_to_completion(model, fi, idx, ev, sites):
+                continue
             where = Location(fi.path, ev["l"], ev["c"])
             # ``from asyncio.tasks import ensure_future``: the documented name is asyncio's
             shown = "asyncio." + name[len("asyncio.tasks."):] if name.startswith("asyncio.tasks.") else name
@@ -107,6 +196,18 @@ Finds `asyncio.create_task(...)`, `asyncio.ensure_future(...)` and `loop.create_
 whose task is dropped: the result is discarded, or stored in a local variable that is
 never read. A task that is awaited, returned, passed to a call,
 stored in an attribute or a collection, or spawned through a `TaskGroup`/nursery is fine.
+
+A task whose coroutine cannot suspend is fine too: the call of a project `async def`
+(resolved through methods, aliases and imports, every override included), a function or a
+private method (`_name`: a public method may be overridden outside the project), undecorated,
+whose body has no `await`, `async for`, `async with` or `yield`. It finishes in the task's first
+step, and until that step runs the loop's ready queue holds the task. A coroutine that
+awaits anything, even `asyncio.sleep(0)`, or one that cannot be resolved, is reported.
+
+At run time a dropped task is reported when it is still pending as its loop ends or is
+destroyed pending, or when it failed and asyncio logs "exception was never retrieved": the
+last also for a coroutine that cannot suspend, which the static check leaves out (the task
+cannot be lost, and its error is logged).
 """,
     why="""
 The event loop keeps only weak references to tasks. A task nobody else references may be
@@ -140,6 +241,21 @@ async def on_message(msg):
     loop = asyncio.get_running_loop()
     loop.create_task(store(msg))  # expect
 '''),
+        Example.single('''
+import asyncio
+
+
+class Cache:
+    async def _fill(self):
+        self.data = await self._load()
+
+    async def _load(self):
+        return {}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        asyncio.ensure_future(self._fill())  # expect
+'''),
     ),
     valid=(
         Example.single('''
@@ -161,6 +277,26 @@ async def on_message(msg):
     async with asyncio.TaskGroup() as tg:
         tg.create_task(store(msg))
     return asyncio.create_task(store(msg))
+'''),
+        Example.single('''
+import asyncio
+
+
+class Storage:
+    def __init__(self):
+        self.timer = None
+
+    async def _expire(self):
+        await asyncio.sleep(1)
+
+    async def _schedule(self):
+        # no await: runs to completion in the task's first step
+        if not self.timer or self.timer.done():
+            self.timer = asyncio.create_task(self._expire())
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        asyncio.ensure_future(self._schedule())
 '''),
     ),
     check=check,
