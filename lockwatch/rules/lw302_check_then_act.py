@@ -18,11 +18,22 @@ from lockwatch.static.checks import finding, where
 def check(model, config):
     for c in races.check_then_act(model, config):
         m = races.method_short(model, c.check.fid)
-        verb = "changes" if c.act.container else "assigns"
-        msg = (f"{m} tests self.{c.attr} and then {verb} it ({where(c.act.loc)}) with no lock held "
-               f"across both: two threads can both pass the test")
+        reset = races.reset_value(model, c.act)
+        if reset is not None:
+            # test a flag, act, reset it: what is lost is a value another thread stores
+            # between the test and the reset (circuits' _cache_needs_refresh)
+            verb = f"resets it to {reset}"
+            msg = (f"{m} tests self.{c.attr} and then {verb} ({where(c.act.loc)}) with no lock held "
+                   f"across both: a value another thread stores in self.{c.attr} after the test is "
+                   f"lost, overwritten by the reset (and two threads can both pass the test)")
+            said = f"... then resets self.{c.attr} to {reset}"
+        else:
+            verb = "changes" if c.act.container else "assigns"
+            msg = (f"{m} tests self.{c.attr} and then {verb} it ({where(c.act.loc)}) with no lock held "
+                   f"across both: two threads can both pass the test")
+            said = f"... then {verb} self.{c.attr}"
         act = Location(c.act.loc.path, c.act.loc.line, c.act.loc.column,
-                       f"... then {verb} self.{c.attr}" + (f" holding {races.lock_names(c.act.locks)} (taken after the test)" if c.act.locks else " without a lock"))
+                       said + (f" holding {races.lock_names(c.act.locks)} (taken after the test)" if c.act.locks else " without a lock"))
         yield finding(RULE, msg, c.check.loc, [act], races.real_locks(c.act.locks), (c.cid, c.attr, c.check.fid))
     for g in races.global_check_then_act(model, config):
         m = races.method_short(model, g.fid)
@@ -61,6 +72,14 @@ attribute's annotation (`Optional[asyncio.Event]`), are not state whose change n
 Between the test and the act another thread can pass the same test: the object is built
 twice (two connections, two caches, one lost), an entry is overwritten, a counter is
 incremented from a stale value.
+
+When the branch rebinds what it tested to `None`, `False` or `0` (a flag cleared, a slot
+emptied, a counter restarted: `if self._dirty: self._flush(); self._dirty = False`), the
+message names the reset: a value another thread stores after the test (`self._dirty = True`
+from a writer that takes no lock) is overwritten by the reset and lost, e.g. a cache that
+stays stale. The summary records what the branch stores, not what the test compares with;
+a branch storing the very value its test asked for would change nothing, so working code
+that stores the "off" value is taken to be a reset.
 """,
     example="""
 def get(self, key):
@@ -166,6 +185,31 @@ class FileHandler:
             self.stream = open(self.path, "a")
         self.stream.write(msg)
 '''),
+        Example.single('''
+import threading
+
+
+class Dispatcher:
+    """register() marks the handler cache stale from any thread; dispatch() clears the
+    cache and resets the flag: a register() between the test and the reset is lost."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._handlers = []
+        self._cache = {}
+        self._needs_refresh = False
+
+    def register(self, handler):
+        with self._lock:
+            self._handlers.append(handler)
+        self._needs_refresh = True
+
+    def dispatch(self, name):
+        if self._needs_refresh:  # expect
+            self._cache.clear()
+            self._needs_refresh = False
+        return self._cache.get(name)
+'''),
     ),
     valid=(
         Example.single('''
@@ -190,6 +234,31 @@ class Pool:
             if key not in self._cache:
                 self._cache[key] = key * 2
             return self._cache[key]
+'''),
+        Example.single('''
+import threading
+
+
+class Dispatcher:
+    """The flag is set and tested-and-reset under one lock: no set is lost."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._handlers = []
+        self._cache = {}
+        self._needs_refresh = False
+
+    def register(self, handler):
+        with self._lock:
+            self._handlers.append(handler)
+            self._needs_refresh = True
+
+    def dispatch(self, name):
+        with self._lock:
+            if self._needs_refresh:
+                self._cache.clear()
+                self._needs_refresh = False
+            return self._cache.get(name)
 '''),
         Example.single('''
 import threading

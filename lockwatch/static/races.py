@@ -972,6 +972,39 @@ def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
     return out
 
 
+# Constants an act may write back to the attribute its ``if`` tested that make it a reset:
+# a flag cleared (``if self._dirty: ...; self._dirty = False``), a slot emptied (``if
+# self._pending is not None: ...; self._pending = None``), a counter restarted.
+_RESET_CONSTANTS = (None, False, 0)
+
+
+def reset_value(model: ProgramModel, act: Access) -> str | None:
+    """The constant (``"None"``, ``"False"``, ``"0"``) that ``act``, the write of a
+    check-then-act, rebinds the tested attribute to when it is one of those, else None.
+
+    The summary records what the write stores (the event's ``v``), not what the test
+    compares with, so this is the reset shape as far as the write tells it: a branch that
+    stores the "off" value is, in working code, the branch taken when the value was on
+    (storing the value the test asked for would do nothing). Then a value another thread
+    stores after the test is overwritten by the reset: a lost update, whoever passes the
+    test."""
+    if act.container or not act.write:
+        return None
+    fi = model.functions.get(act.fid)
+    if fi is None or not 0 <= act.idx < len(fi.summary.events):
+        return None
+    ev = fi.summary.events[act.idx]
+    v = ev.get("v") if ev["e"] == "wr" else None
+    if not isinstance(v, dict) or "const" not in v or len(v) != 1:
+        return None
+    c = v["const"]
+    for want in _RESET_CONSTANTS:
+        # type-exact: 0 is not False, and a float 0.0 or a string is not a reset here
+        if c is want or (type(c) is int and type(want) is int and c == want):
+            return repr(want)
+    return None
+
+
 # ---------------------------------------------------------------------- LW303 candidates
 
 
