@@ -6,8 +6,8 @@ that do not wait.
   and ``catalog.datagram_connect_waits`` clears its ``connect()`` when the address is a
   literal tuple whose host the summary marks as a numeric address (``"ip"``, made by both
   walks for a numeric IPv4/IPv6 literal). A host that reaches ``connect()`` through a
-  parameter's default (Dask's ``get_ip(host="8.8.8.8")``) is not followed yet: the summary
-  records the default, the linker does not read it (strict xfail below).
+  parameter (Dask's ``get_ip(host="8.8.8.8")``) is decided per call by
+  ``graph.ConstantGuards`` (the repro below; the cases in tests/test_static_p23_default.py).
 - P26: ``os.fdopen(fd)`` wraps an open descriptor: it is in no blocking set; ``open(fd)``
   does the same when ``fd`` is certainly one, and the linker keeps such a call out of its
   external names (``catalog.FD_OPENERS``); ``open(path)`` and reads on the wrapped file stay
@@ -123,11 +123,12 @@ def test_stream_socket_connect_stays_blocking(sock):
     '"scheduler.internal"',        # a host name: connect() resolves it (DNS), C45's shape
     '"localhost"',
     '"999.1.1.1"',                 # address-shaped, but not an address: a name to the resolver
-    "host",                        # not a literal (a parameter, a global)
+    "host",                        # a parameter whose default is a host name
     'f"{host}"',
 ])
 def test_udp_connect_to_a_name_or_unknown_host_stays_blocking(host):
-    src = _get_ip(UDP, host).replace("def get_ip():", "def get_ip(host='8.8.8.8'):")
+    # (a parameter with a numeric default: tests/test_static_p23_default.py)
+    src = _get_ip(UDP, host).replace("def get_ip():", "def get_ip(host='scheduler.internal'):")
     assert _both(src) == REPORTED
 
 
@@ -207,8 +208,6 @@ class Manager:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="the linker does not read parameter defaults yet "
-                   "(P23's address comes from get_ip's default host='8.8.8.8')")
 def test_repro_udp_get_ip_with_numeric_default_is_not_reported():
     assert _both(REPRO) == []
 

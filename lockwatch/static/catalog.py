@@ -396,6 +396,18 @@ def datagram_connect_waits(args: list, kws: dict) -> bool:
     return not (isinstance(a, dict) and numeric_host(a.get("cont")))
 
 
+def datagram_connect_host(args: list, kws: dict) -> str | None:
+    """``sock.connect((host, port))`` on a datagram socket: the name ``host`` when the
+    address is a literal tuple whose host is a bare name (a parameter, for
+    ``graph.ConstantGuards``: its argument decides whether the connect waits, P23), else
+    None."""
+    a = _arg(args, kws, 0, "address")
+    h = a.get("cont") if isinstance(a, dict) else None
+    if isinstance(h, dict) and len(h) == 1 and isinstance(h.get("r"), str) and h["r"].isidentifier():
+        return h["r"]
+    return None
+
+
 def is_blocking(name: str, args: list, kws: dict, extra: frozenset[str] | set[str] = frozenset()) -> bool:
     """Is a call of catalog entry ``name`` with these argument values a thread-blocking call?"""
     if name in extra:

@@ -183,11 +183,21 @@ class ConstantGuards:
     ``not_full.wait()`` in the ``else`` of ``put``'s ``if not block:``; events' ``pg``, see
     ``summary.py``). Only ``True``/``False``/``None`` passed by keyword, or by position when
     the position is sure (no ``*args`` at the call or in the callee, the receiver known to be
-    bound or absent); an omitted argument rules nothing out (``FunctionSummary.defaults``
-    has the literal defaults since SUMMARY_VERSION 23; not read here yet). P38: the
+    bound or absent); an omitted argument rules nothing out. P38: the
     ``else`` of ``isinstance(p, C)`` is ruled out by an argument that is a constructor call
     of a class known to be a subclass of ``C`` (``_passed_instances``, ``_instance_of``;
     the arguments of a constructor call, ``File(io.BytesIO(data))``, count by position too).
+
+    P23: the ``connect((host, port))`` of a datagram socket whose host is a parameter
+    (``host_params``) is ruled out by a call that binds that parameter to a numeric address:
+    a literal, the parameter's literal default when the call surely leaves it out
+    (``get_ip()`` with ``def get_ip(host="8.8.8.8")``), or the caller's own parameter when
+    the caller's context says it is one (``ctx``: the caller's skip set, which names such
+    parameters as ``("ip", param)``; a helper that hands its ``host`` on to another,
+    Dask's ``get_ip`` -> ``_get_ip``). Anything else, a name, an expression, a caller's
+    parameter with no context (the walk starts there), leaves the connect in: it may
+    resolve a host name. The ``("ip", param)`` entries of a skip set are no event index;
+    they make the callee's effects restricted (and memoised) per context.
 
     Effects restricted this way are remembered once final: in ``compose``, when the
     callee's component of the call graph is composed (``done``); afterwards, always."""
@@ -198,14 +208,30 @@ class ConstantGuards:
         self.done: set = set()
         self._pg: dict[str, dict] = {}     # fid -> {event idx: pg}
         self._isa: dict[str, bool] = {}    # fid -> has an ``isinstance`` guard (P38)
+        self._hosts = host_params(m)       # fid -> (connect idx -> param, params) (P23)
         self._memo: dict = {}
         # restrictions being computed, outermost first, and those that met a recursive
         # call of one below them (their result leaves out what that one adds: not kept)
         self._stack: list = []
         self._partial: set = set()
 
-    def skipped(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> frozenset:
-        """Indices of ``g``'s events that this call of ``g`` (from ``fi``) never reaches."""
+    def skipped(self, fi: FunctionInfo, cs, g: FunctionInfo, recv, ctx: frozenset = _NO_SKIP) -> frozenset:
+        """Indices of ``g``'s events that this call of ``g`` (from ``fi``, in the context
+        ``ctx``: ``fi``'s own skip set) never reaches, and ``("ip", p)`` for the parameters
+        ``p`` of ``g`` it binds to a numeric address (P23)."""
+        hosts = self._hosts.get(g.id)
+        if hosts is not None:
+            out = set(self._skipped_pg(fi, cs, g, recv))
+            direct, params = hosts
+            numeric = [p for p in params if numeric_host_argument(fi, cs, g, recv, p, ctx)]
+            if numeric:
+                out.update(("ip", p) for p in numeric)
+                out.update(i for i, p in direct.items() if p in numeric)
+            return frozenset(out) if out else _NO_SKIP
+        return self._skipped_pg(fi, cs, g, recv)
+
+    def _skipped_pg(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> frozenset:
+        """``skipped`` by the events' ``pg`` guards (constant arguments, P38 instances)."""
         gp = g.summary.guard_params
         if not gp or not cs.args and not cs.kws:
             return _NO_SKIP
@@ -228,11 +254,13 @@ class ConstantGuards:
                       for p, c in pg)]
         return frozenset(out) if out else _NO_SKIP
 
-    def effects(self, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> tuple[dict, dict, frozenset]:
-        """(lock effects, blocking effects, skipped event indices) of ``g`` seen from ``cs``."""
-        if not g.summary.guard_params or not cs.args and not cs.kws:
+    def effects(self, fi: FunctionInfo, cs, g: FunctionInfo, recv,
+                ctx: frozenset = _NO_SKIP) -> tuple[dict, dict, frozenset]:
+        """(lock effects, blocking effects, skipped event indices) of ``g`` seen from ``cs``
+        (in ``fi``'s context ``ctx``, see ``skipped``)."""
+        if (not g.summary.guard_params or not cs.args and not cs.kws) and g.id not in self._hosts:
             return g.acq_eff, g.block_eff, _NO_SKIP   # ``skipped``'s first test: most calls
-        skip = self.skipped(fi, cs, g, recv)
+        skip = self.skipped(fi, cs, g, recv, ctx)
         if not skip:
             return g.acq_eff, g.block_eff, skip
         key = (g.id, skip)
@@ -310,6 +338,122 @@ def _passed_instances(m: ProgramModel, fi: FunctionInfo, cs, g: FunctionInfo, re
         if c is not None:
             out.setdefault(p, c)
     return out
+
+
+# ---------------------------------------------------------------- P23: hosts by parameter
+
+def host_params(m: ProgramModel) -> dict:
+    """P23: function id -> ({event index: parameter}, parameters) for the functions whose
+    thread-blocking calls include a datagram socket's ``connect((p, port))`` whose host is
+    their parameter ``p`` (event index -> ``p``), or hand such a parameter on: a call that
+    passes their own parameter for one of the callee's (Dask's ``get_ip(host="8.8.8.8")``
+    calls ``_get_ip(host, port, family=...)``, which connects). Only parameters the function
+    never rebinds (``_unrebound``). The socket is a local the function builds with
+    ``socket.socket(..., SOCK_DGRAM)`` (the summary's value of the receiver, read as the
+    linker reads it: ``catalog.socket_is_datagram``) and the linker took the call for
+    ``socket.socket.connect``. Made once per model."""
+    got = m.__dict__.get("_host_params")
+    if got is not None and got[0] == len(m.functions):
+        return got[1]
+    table: dict = {}
+    for mod, ms in m.modules.items():
+        # the socket is built by a call named ``socket``: its module imports something of
+        # that name (most modules do not: the scan of their calls is skipped)
+        if not any("socket" in t[1] or "socket" in t[-1] for t in ms.imports.values() if t):
+            continue
+        for fi in m.module_functions(mod):
+            for cs in fi.calls:
+                if cs.blocking != "socket.socket.connect" or cs.idx < 0 or cs.targets:
+                    continue
+                p = _dgram_host_param(m, fi, fi.summary.events[cs.idx])
+                if p is not None:
+                    entry = table.setdefault(fi.id, ({}, set()))
+                    entry[0][cs.idx] = p
+                    entry[1].add(p)
+    if table:
+        # hand-ons, callees first: a caller passing its own parameter for a host parameter
+        callers = m.callers()
+        work = list(table)
+        while work:
+            gid = work.pop()
+            g = m.functions[gid]
+            params = table[gid][1]
+            for fi, cs, recv in callers.get(gid, ()):
+                if cs.idx < 0 or not _runs_in_call(cs, g):
+                    continue
+                for q, a in _arguments(fi, cs, g, recv):
+                    if q not in params or not isinstance(a, dict) or len(a) != 1:
+                        continue
+                    p = a.get("r")
+                    if isinstance(p, str) and _unrebound(m, fi, p):
+                        entry = table.setdefault(fi.id, ({}, set()))
+                        if p not in entry[1]:
+                            entry[1].add(p)
+                            work.append(fi.id)
+    m.__dict__["_host_params"] = (len(m.functions), table)
+    return table
+
+
+def _dgram_host_param(m: ProgramModel, fi: FunctionInfo, ev: dict) -> str | None:
+    """For a ``socket.socket.connect`` call event of ``fi``: the parameter that is the
+    address's host, when the receiver is a local datagram socket and ``fi`` never rebinds
+    the parameter; else None."""
+    recv, _, meth = ev["f"].rpartition(".")
+    if meth != "connect" or not recv.isidentifier():
+        return None
+    s = fi.summary
+    v = s.locals.get(recv)
+    ctor = v.get("call") if v else None
+    if (not isinstance(ctor, str) or ctor.rpartition(".")[2] != "socket"
+            or not catalog.socket_is_datagram(v.get("a") or [], v.get("k") or {})):
+        return None
+    p = catalog.datagram_connect_host(ev.get("a") or [], ev.get("k") or {})
+    return p if p is not None and _unrebound(m, fi, p) else None
+
+
+def _unrebound(m: ProgramModel, fi: FunctionInfo, p: str) -> bool:
+    """Is ``p`` a parameter of ``fi`` (not its receiver) that nothing rebinds: no local
+    value in the summary but an annotation (an assignment, ``+=``, a loop, ``with`` or
+    ``except`` target leaves one), still a local (an ``import`` makes it none), no
+    ``global``, and no function nested in ``fi`` assigning the name (a ``nonlocal``)?"""
+    s = fi.summary
+    if p not in s.params or p == s.self_name or p not in s.assigned or p in s.globals_decl:
+        return False
+    v = s.locals.get(p)
+    if v is not None and list(v) != ["ann"]:
+        return False
+    prefix = fi.qualname + ".<locals>."
+    for h in m.module_functions(fi.module):
+        if h.qualname.startswith(prefix) and p in h.summary.assigned and p not in h.summary.params:
+            return False
+    return True
+
+
+def numeric_host_argument(fi: FunctionInfo, cs, g: FunctionInfo, recv, p: str,
+                          ctx: frozenset = _NO_SKIP) -> bool:
+    """Does this call of ``g`` bind its parameter ``p`` to a numeric address? The argument
+    (by keyword, or by a sure position) is a numeric address literal, or ``fi``'s own
+    parameter that ``ctx`` names as one (``("ip", name)``); or the call surely leaves ``p``
+    out (no ``*args``/``**kwargs``, fewer positions than reach it even with a receiver
+    counted) and ``p``'s literal default is one. Anything else: False."""
+    for q, a in _arguments(fi, cs, g, recv):
+        if q == p:
+            if catalog.numeric_host(a):
+                return True
+            r = a.get("r") if isinstance(a, dict) and len(a) == 1 else None
+            return bool(ctx) and isinstance(r, str) and ("ip", r) in ctx and r in fi.summary.params
+    if cs.idx < 0:
+        return False   # an implicit call: its arguments are not recorded
+    ev = fi.summary.events[cs.idx]
+    if ev.get("sa") or ev.get("sk") or p in cs.kws:
+        return False
+    s = g.summary
+    if p not in s.params:
+        return False
+    # positional arguments bind from the first parameter, or the one after the receiver
+    if s.params.index(p) < len(cs.args) + (1 if s.self_name is not None else 0):
+        return False
+    return catalog.numeric_host(s.defaults.get(p))
 
 
 def _constructed(m: ProgramModel, fi: FunctionInfo, a) -> tuple | None:
@@ -427,6 +571,7 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
             if a.blocking:
                 put(acq, (a.lock, a.path), ((*a.loc[:3], f"... which takes {short_name(a.lock)}"),) + a.via)
     functions = m.functions
+    hosts = guards._hosts
     for cs in fi.calls:
         if skip and cs.idx in skip:
             continue
@@ -440,8 +585,8 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
                 continue   # (a recursive call adds nothing while the function has no effect)
             if g.summary.is_async and cs.use != "await":
                 continue   # ``_runs_in_call``, inlined: this loop visits every call edge
-            if g.summary.guard_params and (cs.args or cs.kws):
-                g_acq, g_blk, g_skip = guards.effects(fi, cs, g, recv)
+            if g.summary.guard_params and (cs.args or cs.kws) or g_id in hosts:
+                g_acq, g_blk, g_skip = guards.effects(fi, cs, g, recv, skip)
             else:   # ``guards.effects``'s first test, inlined: nothing to rule out (most calls)
                 g_acq, g_blk, g_skip = g.acq_eff, g.block_eff, _NO_SKIP
             if not g_acq and not g_blk and not (cs.fnargs and g.param_calls):
