@@ -210,6 +210,60 @@ def _display(path: str) -> str:
     return rel
 
 
+def _exclude_origins(args: argparse.Namespace, config: Config) -> dict[str, str]:
+    """Exclude pattern -> where it was given, for the warning (the command line first:
+    the user just typed it)."""
+    origins: dict[str, str] = {}
+    for opt, given in (("--exclude", args.exclude), ("--extend-exclude", args.extend_exclude)):
+        for p in _comma_list(given) or []:
+            origins.setdefault(p, opt)
+    if config.config_file is not None:
+        where = _display(config.config_file)
+        for p in config._extend_exclude:
+            origins.setdefault(p, f"'extend-exclude' in {where}")
+        for p in config.exclude:
+            origins.setdefault(p, f"'exclude' in {where}")
+    return origins
+
+
+def exclude_warnings(checks: list, config: Config, origins: dict[str, str]) -> list[str]:
+    """One line per exclude pattern that excluded nothing (see ``ExcludeCheck.unused`` for
+    which ones stay silent). A pattern from the configuration file without '/' is not
+    reported when only part of the project was scanned: ``exclude = ["migrations"]`` is
+    for the whole project, and a scan of one subpackage need not meet it."""
+    lines: list[str] = []
+    root = os.path.abspath(config.root or ".")
+    for check in checks[-1:]:  # the scan's discovery (an engine runs it once)
+        for u in check.unused():
+            origin = origins.get(u.pattern, "exclude")
+            if u.partial and not u.anchored and not origin.startswith("--"):
+                continue
+            head = f"lockwatch: warning: exclude pattern '{u.pattern}' ({origin}) matched no path"
+            if u.anchored:
+                where = " and ".join(_base_description(b, root, config) for b in u.bases)
+                line = f"{head}: a pattern with '/' is matched relative to {where}"
+                if u.suggestion:
+                    line += f"; did you mean '{u.suggestion}'?"
+            else:
+                line = (f"{head}: a pattern without '/' matches a file or directory name at any "
+                        "depth, and no scanned path has such a name")
+            lines.append(line)
+    return lines
+
+
+def _base_description(base: str, root: str, config: Config) -> str:
+    if base != root:
+        return f"{base} (named on the command line, outside the project)"
+    if config.config_file is not None:
+        return f"{base} (the project root, where {os.path.basename(config.config_file)} is)"
+    return f"{base} (the current directory: no lockwatch configuration was found)"
+
+
+def _print_warnings(lines: list[str]) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from lockwatch import baseline as bl
     from lockwatch import report as rep
@@ -233,6 +287,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.statistics and args.format not in ("text", "json"):
         raise UsageError(f"--statistics prints text or json, not {args.format}")
     config = load(start=start, config_file=args.config)
+    origins = _exclude_origins(args, config)
     apply_overrides(
         config,
         select=_comma_list(args.select),
@@ -247,14 +302,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
     # Read the baseline before the (possibly long) scan so a bad file fails fast.
     accepted = bl.load_baseline(args.baseline) if args.baseline else None
 
+    from lockwatch.static.discover import watching_excludes
+
     progress = _progress_for(args)
     try:
-        # (two arguments when there is no display: stand-in engines in tests take two)
-        report = (_engine_scan(scan_paths, config, progress) if progress is not None
-                  else _engine_scan(scan_paths, config))
+        with watching_excludes() as checks:
+            # (two arguments when there is no display: stand-in engines in tests take two)
+            report = (_engine_scan(scan_paths, config, progress) if progress is not None
+                      else _engine_scan(scan_paths, config))
     finally:
         if progress is not None:
             progress.close()
+    # Hook mode never warns: it runs on every commit, about the changed files; a scan of
+    # the project is where a configuration problem is worth a line.
+    warnings = [] if args.hook or args.quiet else exclude_warnings(checks, config, origins)
     if not isinstance(report, Report):
         raise TypeError(f"engine.scan returned {type(report).__name__}, expected Report")
     if args.hook:
@@ -271,6 +332,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if report.errors and not args.quiet:
             for e in report.errors:
                 print(f"{e.path}: error: {e.message}", file=sys.stderr)
+        _print_warnings(warnings)
         return EXIT_OK
 
     if accepted is not None:
@@ -288,6 +350,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if args.output and not isinstance(e, BrokenPipeError):
             raise UsageError(f"cannot write report to {args.output}: {e.strerror or e}") from e
         raise
+    _print_warnings(warnings)
     if report.findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK

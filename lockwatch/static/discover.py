@@ -16,6 +16,11 @@ Rules (why, in short):
   ``lockwatch scan /elsewhere --extend-exclude 'test/**'`` means ``/elsewhere/test``) apply
   everywhere, explicit files included: pre-commit passes changed files explicitly, and a user who
   excluded ``vendor/`` does not want it scanned because a hook named one of its files.
+* An exclude pattern that excluded nothing is recorded for the command line to warn about
+  (:func:`watching_excludes`): a pattern anchored at the wrong directory otherwise fails
+  silently and the user gets the code they excluded scanned. What counts as worth a warning
+  is decided here, with the walk's facts at hand (see :meth:`ExcludeCheck.unused`); the
+  matching itself does not change.
 * Nothing here ever opens a file: ``stat`` decides. FIFOs, sockets and devices are never
   opened (opening a FIFO blocks), dangling symlinks and symlink loops are reported, symlinked
   directories are followed at most once (a link back to an ancestor is reported as a loop).
@@ -29,10 +34,14 @@ a top-level module named by its stem.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import fnmatch
 import os
+import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lockwatch.config import Config
@@ -60,13 +69,48 @@ class SourceFile:
 def discover(paths: list[str], config: Config) -> tuple[list[SourceFile], list[InputError]]:
     """Files under ``paths`` (files or directories, default ``.``) in deterministic order,
     plus a reason for every input the user would want to know was not scanned."""
-    return _Walker(config).run(list(paths) or ["."])
+    walker = _Walker(config)
+    result = walker.run(list(paths) or ["."])
+    watch = _WATCH.get()
+    if watch is not None:
+        watch.append(ExcludeCheck(walker))
+    return result
+
+
+# The discovery runs inside ``watching_excludes()`` blocks (the engine calls ``discover``; the
+# command line, which warns, does not call it itself, so the record travels beside the call).
+_WATCH: contextvars.ContextVar[list[ExcludeCheck] | None] = contextvars.ContextVar(
+    "lockwatch_exclude_watch", default=None)
+
+
+@contextlib.contextmanager
+def watching_excludes() -> Iterator[list[ExcludeCheck]]:
+    """Collects an :class:`ExcludeCheck` for every ``discover`` run inside the block."""
+    checks: list[ExcludeCheck] = []
+    token = _WATCH.set(checks)
+    try:
+        yield checks
+    finally:
+        _WATCH.reset(token)
+
+
+@dataclass(frozen=True)
+class UnusedExclude:
+    pattern: str                 # as the user wrote it
+    anchored: bool               # holds a '/': matched relative to ``bases``
+    bases: tuple[str, ...]       # absolute directories the pattern was matched against
+    suggestion: str | None       # a rewrite that does match a scanned file, when one is found
+    partial: bool                # no walked directory covers a whole base (a partial scan)
 
 
 class _Walker:
     def __init__(self, config: Config) -> None:
         self.root = os.path.abspath(config.root or ".")
-        self.patterns = [_norm_pattern(p) for p in (config.exclude or []) if p.strip()]
+        self.raw_patterns = [p for p in (config.exclude or []) if p.strip()]
+        self.patterns = [_norm_pattern(p) for p in self.raw_patterns]
+        self.used: set[int] = set()        # indices of patterns that excluded something
+        self.walked: list[str] = []        # directories named on the command line and walked
+        self.default_skipped: list[str] = []  # directories skipped by the defaults while walking
         self.files: list[SourceFile] = []
         self.errors: list[InputError] = []
         self.seen_files: set[tuple[int, int]] = set()   # (st_dev, st_ino) of files taken
@@ -102,6 +146,8 @@ class _Walker:
             self.error(ap, _stat_reason(ap, e, explicit=True))
             return
         if stat.S_ISDIR(st.st_mode):
+            if ap not in self.walked:
+                self.walked.append(ap)
             self.walk(ap, st, ancestors=())
         elif stat.S_ISREG(st.st_mode):
             # A named file is scanned whatever its suffix: the user asked for it.
@@ -186,12 +232,12 @@ class _Walker:
                 self.error(full, f"not a regular file ({_kind(st.st_mode)}); skipped")
 
     def skip_dir(self, full: str, name: str) -> bool:
-        if name in _SKIP_DIRS or name.endswith(".egg-info"):
+        if ((name in _SKIP_DIRS or name.endswith(".egg-info"))
+                or (name in _SKIP_UNLESS_PACKAGE and not self.has_init(full))
+                or os.path.exists(os.path.join(full, "pyvenv.cfg"))):  # a venv under any name
+            if self.patterns:
+                self.default_skipped.append(full)
             return True
-        if name in _SKIP_UNLESS_PACKAGE and not self.has_init(full):
-            return True
-        if os.path.exists(os.path.join(full, "pyvenv.cfg")):
-            return True  # a virtual environment under any name
         return self.excluded(full)
 
     # -- results ------------------------------------------------------------------------
@@ -236,22 +282,180 @@ class _Walker:
     def excluded(self, ap: str) -> bool:
         if not self.patterns:
             return False
+        parts = self.rel_parts(ap)
+        for i, (pat, anchored) in enumerate(self.patterns):
+            if _matches(parts, pat, anchored):
+                self.used.add(i)
+                # Credit every other pattern that matches too, so that none of them is
+                # reported as unused only because an earlier one came first. Excluded
+                # paths are few (an excluded directory is not entered), so this is cheap.
+                for j in range(i + 1, len(self.patterns)):
+                    if j not in self.used and _matches(parts, *self.patterns[j]):
+                        self.used.add(j)
+                return True
+        return False
+
+    def rel_parts(self, ap: str) -> list[str]:
+        """``ap`` as the '/'-separated parts that anchored patterns are matched against."""
         rel = os.path.relpath(ap, self.root)
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
             base = next((b for b in self.outside if not _outside(ap, b)), None)
             rel = os.path.relpath(ap, base) if base is not None and ap != base else ap
         rel = rel.replace(os.sep, "/").lstrip("/")
-        parts = rel.split("/")
-        for pat, anchored in self.patterns:
+        return rel.split("/")
+
+    def base_of(self, ap: str) -> str | None:
+        """The directory ``ap``'s anchored matching is relative to (None: an absolute path
+        outside the project and outside every directory named on the command line)."""
+        if not _outside(ap, self.root):
+            return self.root
+        return next((b for b in self.outside if not _outside(ap, b)), None)
+
+
+class ExcludeCheck:
+    """What one discovery did with its exclude patterns, for the command line's warning."""
+
+    def __init__(self, walker: _Walker) -> None:
+        self._w = walker
+        self._prefixes: dict[str, list[str]] | None = None
+
+    @property
+    def walked(self) -> list[str]:
+        """Directories named on the command line that were walked."""
+        return list(self._w.walked)
+
+    def unused(self) -> list[UnusedExclude]:
+        """Patterns that excluded no path, once per pattern text, leaving out those whose
+        silence is expected:
+
+        * nothing was walked (only files were named, as the pre-commit hook does): a pattern
+          for ``vendor/**`` matching none of three changed files says nothing;
+        * the pattern names a directory the defaults skip anyway (``build/*``, ``.venv``,
+          ``node_modules``), present or not: configurations copied from other tools list them;
+        * an anchored pattern whose fixed leading part (``tests/data`` of ``tests/data/*.py``)
+          exists but lies outside the walked directories (the configured ``vendor/**`` while
+          ``src`` alone is scanned), inside a directory the defaults skipped, or below a path
+          another pattern excluded (a redundant pattern: what it means is excluded).
+
+        A fixed part that does not exist at all is the case this is for: the pattern is
+        relative to another directory than the user thought, or misspelt."""
+        w = self._w
+        if not w.walked or not w.patterns:
+            return []
+        used_text = {w.raw_patterns[i] for i in w.used}
+        bases = _dedupe([b for b in (w.base_of(d) for d in w.walked) if b is not None])
+        partial = not any(w.base_of(d) == d for d in w.walked)
+        out: list[UnusedExclude] = []
+        seen: set[str] = set()
+        for i, raw in enumerate(w.raw_patterns):
+            if i in w.used or raw in used_text or raw in seen:
+                continue
+            seen.add(raw)
+            pat, anchored = w.patterns[i]
+            if _names_a_default(pat):
+                continue
             if anchored:
-                # Match the path itself or any directory above it ("tests/data" excludes
-                # everything below tests/data).
-                for i in range(len(parts), 0, -1):
-                    if fnmatch.fnmatchcase("/".join(parts[:i]), pat):
-                        return True
-            elif any(fnmatch.fnmatchcase(part, pat) for part in parts):
+                if self._expected_silence(i):
+                    continue
+                out.append(UnusedExclude(raw, True, tuple(bases), self._suggest(pat), partial))
+            else:
+                if any(fnmatch.fnmatchcase(os.path.basename(d), pat) for d in w.default_skipped):
+                    continue
+                out.append(UnusedExclude(raw, False, tuple(bases), None, partial))
+        return out
+
+    def _expected_silence(self, i: int) -> bool:
+        w = self._w
+        pat, _ = w.patterns[i]
+        fixed = _fixed_part(pat)
+        for d in w.walked:
+            base = w.base_of(d)
+            if base is None:
+                continue
+            where = os.path.normpath(os.path.join(base, *fixed)) if fixed else base
+            if any(_within(where, s) or _matches(w.rel_parts(s), pat, True) for s in w.default_skipped):
+                return True
+            if where != base:
+                parts = w.rel_parts(where)
+                if any(_matches(parts, *w.patterns[j]) for j in w.used):
+                    return True
+            if os.path.lexists(where) and not any(_within(where, e) for e in w.walked):
                 return True
         return False
+
+    def _suggest(self, pat: str) -> str | None:
+        """The pattern rewritten as if the user had meant it relative to the current
+        directory, a walked directory or one of its parents, when that rewrite matches a
+        file this scan took (nearest directory first)."""
+        w = self._w
+        starts = [os.getcwd()]
+        for d in w.walked:
+            while True:
+                starts.append(d)
+                parent = os.path.dirname(d)
+                if parent == d:
+                    break
+                d = parent
+        fixed = _fixed_part(pat)
+        for start in _dedupe(starts):
+            target = os.path.normpath(os.path.join(start, pat))
+            base = w.base_of(target)
+            if base is None or (fixed and not os.path.lexists(os.path.join(start, *fixed))):
+                continue
+            rel = os.path.relpath(target, base).replace(os.sep, "/")
+            if rel == pat or rel == "." or rel.startswith("../"):
+                continue
+            match = re.compile(fnmatch.translate(rel)).match
+            if any(match(p) for p in self._prefixes_under(base)):
+                return rel
+        return None
+
+    def _prefixes_under(self, base: str) -> list[str]:
+        """Every taken file's matched path and the directories above it, per base."""
+        if self._prefixes is None:
+            w = self._w
+            by_base: dict[str, set[str]] = {}
+            for f in w.files:
+                b = w.base_of(f.abspath)
+                if b is None:
+                    continue
+                parts = w.rel_parts(f.abspath)
+                acc = by_base.setdefault(b, set())
+                for n in range(len(parts), 0, -1):
+                    acc.add("/".join(parts[:n]))
+            self._prefixes = {b: sorted(v) for b, v in by_base.items()}
+        return self._prefixes.get(base, [])
+
+
+def _fixed_part(pat: str) -> list[str]:
+    """The leading components of a pattern that hold no wildcard."""
+    out = []
+    for comp in pat.split("/"):
+        if any(c in comp for c in "*?["):
+            break
+        out.append(comp)
+    return out
+
+
+def _names_a_default(pat: str) -> bool:
+    return any(c in _SKIP_DIRS or c in _SKIP_UNLESS_PACKAGE or c.endswith(".egg-info")
+               for c in pat.split("/"))
+
+
+def _within(path: str, d: str) -> bool:
+    return path == d or not _outside(path, d)
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _matches(parts: list[str], pat: str, anchored: bool) -> bool:
+    if anchored:
+        # The path itself or any directory above it ("tests/data" excludes everything
+        # below tests/data).
+        return any(fnmatch.fnmatchcase("/".join(parts[:i]), pat) for i in range(len(parts), 0, -1))
+    return any(fnmatch.fnmatchcase(part, pat) for part in parts)
 
 
 def _outside(ap: str, base: str) -> bool:
