@@ -6,8 +6,8 @@ the parameter to a numeric address (a literal, or the literal default when the c
 leaves it out) never makes the connect wait; any other argument (a name, an expression, a
 host name, ``**kwargs``), a rebound parameter, a TCP socket, and the helper walked on its own
 keep it blocking. A helper handing its own parameter on to the one that connects is followed
-by LW131's walk (the caller's context, ``("ip", param)`` in its skip set); LW201's walk
-(``asyncflow.reach_blocking``) does not pass that context yet (strict xfail below).
+by both walks: LW131's (``graph._collect``) and LW201's (``asyncflow.reach_blocking``) pass
+the caller's context, ``("ip", param)`` in its skip set, to the next call.
 
 Every case runs through both summarisers, for LW201 (a coroutine calling the helper) and
 LW131 (the helper called while holding a lock)."""
@@ -276,9 +276,6 @@ def test_a_host_handed_on_and_rebound_on_the_way_stays_blocking():
     assert _both(src) == [("LW131", _line(src, "addr.startswith("))]
 
 
-@pytest.mark.xfail(strict=True, reason="asyncflow.reach_blocking (not this change's file) "
-                   "asks ConstantGuards.skipped without the caller's context, so LW201 does "
-                   "not follow a host handed on from get_ip to _get_ip")
 def test_a_host_handed_on_is_followed_in_a_coroutine():
     src = HAND_ON.replace("CALL", "get_ip()") + "\n\nasync def reach(port):\n    return f'{get_ip()}:{port}'\n"
     assert _both(src) == []
@@ -292,3 +289,10 @@ def test_host_params_names_the_connecting_and_the_handing_on_functions():
     assert sorted(hp) == ["m._get_ip", "m.get_ip"]
     assert hp["m._get_ip"][1] == {"host"} and len(hp["m._get_ip"][0]) == 1
     assert hp["m.get_ip"] == ({}, {"host"})
+
+
+def test_a_host_name_handed_on_in_a_coroutine_stays_blocking():
+    # the twin of the above: the coroutine passes a name, which get_ip hands on to the connect
+    src = (HAND_ON.replace("CALL", "get_ip()")
+           + "\n\nasync def reach(name, port):\n    return f'{get_ip(name)}:{port}'\n")
+    assert _both(src) == [("LW201", _line(src, "get_ip(name)"))]

@@ -466,11 +466,14 @@ def _direct_cached(model, fi, extra) -> list[tuple]:
     return cache[key]
 
 
-def _skipped(model: ProgramModel, f: FunctionInfo, cs, g: FunctionInfo, recv) -> frozenset:
+def _skipped(model: ProgramModel, f: FunctionInfo, cs, g: FunctionInfo, recv,
+             ctx: frozenset = frozenset()) -> frozenset:
     """Events of ``g`` that this call from ``f`` rules out by a constant argument
     (``emit(x, asynchronous=True)`` never takes ``emit``'s ``if not asynchronous:`` branch),
-    by the test LW131's walk applies (P16)."""
-    return final_guards(model).skipped(f, cs, g, recv)
+    by the test LW131's walk applies (P16). ``ctx`` is ``f``'s own skip set, as its caller's
+    call left it: a parameter of ``f`` bound to a numeric address there (P23, ``("ip", p)``)
+    stays one when ``f`` passes it on (Dask's ``get_ip(host)`` -> ``_get_ip(host)``)."""
+    return final_guards(model).skipped(f, cs, g, recv, ctx)
 
 
 def reach_blocking(model: ProgramModel, fid: str, extra=frozenset(), skip=frozenset()) -> tuple | None:
@@ -505,7 +508,7 @@ def reach_blocking(model: ProgramModel, fid: str, extra=frozenset(), skip=frozen
                     g = model.functions.get(g_id)
                     if g is None or g.is_async or g_id in cs.virtual:
                         continue
-                    g_skip = _skipped(model, f, cs, g, recv)
+                    g_skip = _skipped(model, f, cs, g, recv, f_skip)
                     if (g_id, g_skip) in seen:
                         continue
                     seen.add((g_id, g_skip))
