@@ -100,7 +100,7 @@ def stages(tree: str, cache_dir: str) -> dict[str, float]:
     # the engine imports the analysis lazily (a CLI run does it while the workers parse):
     # import it before the clock, so that "analysis" is the analysis
     _import_analysis()
-    os.chdir(tree)  # display paths (part of the cache key) as in the CLI runs
+    os.chdir(tree)  # display paths (and the whole-scan cache's key) as in the CLI runs
     cfg = Config(root=tree, cache_dir=cache_dir)
     with gc_paused():  # as engine.scan runs them
         return _stages(tree, cfg, discover, summarise_files, analyse_summaries)
