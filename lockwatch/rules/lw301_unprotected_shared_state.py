@@ -28,15 +28,24 @@ def check(model, config):
         wm = races.method_short(model, r.witness.fid)
         wl = races.lock_names(r.witness.locks)
         if r.witness.locks:
-            how = f"{wm} {'writes' if r.witness.write else 'reads'} it holding {wl} ({where(r.witness.loc)})"
-            note = f"{wm} {'writes' if r.witness.write else 'reads'} self.{r.attr} holding {wl}"
+            if r.witness.call:
+                # the object's own method, not a write of the attribute (werkzeug's
+                # ``self._matcher.update()``)
+                did = f"calls {races.call_text(model, r.witness)}"
+                how = f"{wm} {did} holding {wl} ({where(r.witness.loc)})"
+                note = f"{wm} {did} holding {wl}"
+            else:
+                how = f"{wm} {'writes' if r.witness.write else 'reads'} it holding {wl} ({where(r.witness.loc)})"
+                note = f"{wm} {'writes' if r.witness.write else 'reads'} self.{r.attr} holding {wl}"
         elif r.witness is r.access:
             how = f"{cls} is declared thread-safe: two threads can run {m} at once"
             note = f"{m} writes self.{r.attr} in every thread that runs it"
         else:
             how = f"{wm} writes it too ({where(r.witness.loc)}) and {cls} is declared thread-safe"
             note = f"{wm} writes self.{r.attr}"
-        if r.why == "write":
+        if r.why == "write" and r.access.call:
+            msg = f"{m} calls {races.call_text(model, r.access)} without a lock, but {how}"
+        elif r.why == "write":
             verb = "mutates" if r.access.container else "writes"
             msg = f"{m} {verb} self.{r.attr} without a lock, but {how}"
         else:
@@ -61,7 +70,13 @@ mutates it in place under the lock (a plain read of an attribute that is only ev
 is atomic and not reported; nor are reads in `__repr__`/`__str__`). A private helper
 called only while the lock is held counts as locked. Classes that are locks themselves
 (they define `acquire` and `release`) are skipped. Constructors, state only set in `__init__`, and attributes holding queues, events,
-deques or locks are never reported. At runtime (opt-in), an Eraser-style lockset per
+deques or locks are never reported. A call named like a container mutator (`update`, `add`,
+`clear`, ...) on an attribute that holds an instance of one project class (every assignment
+`None` or a constructor call of it, also `param or Cls(...)`) is that object's own method:
+not reported when the class reaches a thread-safe type (a `threading.Semaphore` subclass) or
+takes its own lock; on a plain class it is reported as a call (`Map.add calls
+self._matcher.add(...) without a lock, but Map.update calls self._matcher.update() holding
+Map._remap_lock`), and a read of the attribute does not race it. At runtime (opt-in), an Eraser-style lockset per
 attribute of the watched classes reports an attribute written by one thread and accessed by
 another with no lock in common, with both stacks.
 """,
@@ -133,6 +148,36 @@ class Registry:
     def drop_all(self):
         self._items.clear()  # expect
 '''),
+        Example.single('''
+import threading
+
+
+class Matcher:
+    def __init__(self):
+        self._rules = []
+
+    def add(self, rule):
+        self._rules.append(rule)
+
+    def update(self):
+        self._rules.sort()
+
+
+class Map:
+    """werkzeug's Map: add() changes the matcher through its method, update() does under
+    the lock (reported as calls, not as writes of self._matcher)."""
+
+    def __init__(self):
+        self._matcher = Matcher()
+        self._remap_lock = threading.Lock()
+
+    def add(self, rule):
+        self._matcher.add(rule)  # expect
+
+    def update(self):
+        with self._remap_lock:
+            self._matcher.update()
+'''),
     ),
     valid=(
         Example.single('''
@@ -177,6 +222,35 @@ class Pipe:
         with self._lock:
             if not self._closed:
                 self._closed = True
+'''),
+        Example.single('''
+import threading
+
+
+class LaxBoundedSemaphore(threading.Semaphore):
+    def __init__(self, value=1):
+        threading.Semaphore.__init__(self, value)
+        self._initial_value = value
+
+    def clear(self):
+        while self._value > 0:
+            self.acquire(False)
+
+
+class Pool:
+    """clear() is the semaphore's own (thread-safe) method, called with or without the
+    pool's lock."""
+
+    def __init__(self, processes, semaphore=None):
+        self._lock = threading.Lock()
+        self._putlock = semaphore or LaxBoundedSemaphore(processes)
+
+    def reset(self):
+        with self._lock:
+            self._putlock.clear()
+
+    def close(self):
+        self._putlock.clear()
 '''),
     ),
     check=check,

@@ -66,7 +66,24 @@ it (`self._do_lock()`), then, in the same caller, a later call of a method that 
 lock it did not take (`self._do_unlock()`): everything run between the two, in that caller
 and in the methods called only there, holds it. Attributes holding thread-safe objects
 (events, queues, locks), known from the constructor call, a local bound to one, or the
-attribute's annotation (`Optional[asyncio.Event]`), are not state whose change needs a lock.
+attribute's annotation (`Optional[asyncio.Event]`), are not state whose change needs a lock;
+so is one built as the default of `param or threading.Semaphore(n)`.
+
+A call named like a container mutator (`clear`, `update`, `add`, ...) on an attribute whose
+every assignment stores `None` or an instance of one project class (a constructor call, also
+`param or Cls(...)`) is a call of that object's own method, not a change of the attribute:
+no act, when the class reaches a thread-safe type (billiard's `LaxBoundedSemaphore`, a
+`threading.Semaphore` subclass) or is a plain class (no external base, no `__len__`/
+`__contains__`/`__getitem__`/`__iter__`/`__bool__`). A `list`/`dict` subclass, an attribute
+of unknown or mixed type, and rebinding the attribute itself stay acts.
+
+Code that runs in one thread per object cannot race itself: the target of the one `Thread`
+made in `__init__`, or made in another method (`start()`, `__enter__`) and bound at once to
+an attribute of `self` that otherwise only ever holds `None` (one handle: a second start
+while the first thread runs would orphan it), with the target handed to no other thread,
+the Thread not made in a loop, the making method not itself run by threads. Such a target,
+and the private helpers only it calls, are not examined when they are the only code that
+touches the attribute.
 """,
     why="""
 Between the test and the act another thread can pass the same test: the object is built
@@ -210,6 +227,28 @@ class Dispatcher:
             self._needs_refresh = False
         return self._cache.get(name)
 '''),
+        Example.single('''
+import threading
+
+
+def find_available_port():
+    return 5432
+
+
+class Proxy:
+    """A new thread on every start(), no handle kept: two starts, two threads that can
+    both pass the test."""
+
+    def __init__(self, listening_port=None):
+        self.listening_port = listening_port
+
+    def start(self):
+        threading.Thread(target=self._start_thread).start()
+
+    def _start_thread(self):
+        if self.listening_port is None:  # expect
+            self.listening_port = find_available_port()
+'''),
     ),
     valid=(
         Example.single('''
@@ -337,6 +376,67 @@ class FileHandler:
         if self.stream is None:
             self.stream = open(self.path, "a")
         self.stream.write(msg)
+'''),
+        Example.single('''
+import threading
+
+
+class LaxBoundedSemaphore(threading.Semaphore):
+    def __init__(self, value=1):
+        threading.Semaphore.__init__(self, value)
+        self._initial_value = value
+
+    def clear(self):
+        while self._value < self._initial_value:
+            threading.Semaphore.release(self)
+
+
+class Pool:
+    """billiard's Pool.close: clear() is the semaphore's own method, not a change of the
+    attribute, and the semaphore is thread-safe."""
+
+    def __init__(self, processes=4, semaphore=None):
+        self._lock = threading.Lock()
+        self._cache = {}
+        self._putlock = semaphore or LaxBoundedSemaphore(processes)
+
+    def apply_async(self, job, fn):
+        with self._lock:
+            self._cache[job] = fn
+
+    def close(self):
+        if self._putlock:
+            self._putlock.clear()
+'''),
+        Example.single('''
+import threading
+
+
+def find_available_port():
+    return 5432
+
+
+class FuzzingProxy:
+    """asyncpg's proxy: start() keeps its one worker thread in self.thread; only that
+    thread tests and sets listening_port."""
+
+    def __init__(self, listening_port=None):
+        self.listening_port = listening_port
+        self.thread = None
+
+    def start(self):
+        started = threading.Event()
+        self.thread = threading.Thread(target=self._start_thread, args=(started,))
+        self.thread.start()
+        started.wait()
+
+    def stop(self):
+        self.thread.join()
+
+    def _start_thread(self, started):
+        if self.listening_port is None:
+            self.listening_port = find_available_port()
+        started.set()
 '''),
         Example.single('''
 import threading

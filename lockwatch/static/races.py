@@ -71,6 +71,11 @@ class Access:
     chain: tuple = ()          # calls from the public method down to ``fid`` (Locations)
     ctx: int = 0               # one id per calling context of ``fid``
     root: str = ""             # the method (not a private helper) the context starts from
+    # a mutator-named call (``self.x.update()``) of a method of a plain project class (see
+    # ``_mutator_calls``): the method's name. The object changes through its own method,
+    # the attribute does not: an in-place change for LW301 (said as a call), no act of a
+    # check-then-act, no locked write that makes a read of the reference racy
+    call: str | None = None
 
 
 @dataclass
@@ -126,6 +131,13 @@ def _configured_classes(config) -> set[str]:
     if isinstance(names, str):
         names = [names]
     return {str(n) for n in names}
+
+
+def _constructor_name(name: str) -> bool:
+    """A thread-safe type's name that is a constructor (``threading.Semaphore``,
+    ``collections.deque``), not one of its methods (``queue.Queue.get``)."""
+    last = name.rpartition(".")[2]
+    return last[:1].isupper() or name in THREAD_SAFE_TYPES
 
 
 class _Index:
@@ -502,6 +514,157 @@ def _annotated_safe(model: ProgramModel, ci, attr: str) -> bool:
     return bool(anns) and all(a and a.startswith(THREAD_SAFE_TYPES) for a in anns)
 
 
+# External bases a plain project class may have (nothing a container's methods come from).
+PLAIN_BASES = frozenset({"object", "abc.ABC", "typing.Generic", "typing.Protocol"})
+
+# Methods that make a class's instances a container of their own (a test of ``if x:`` or
+# ``k in x`` reads the state its methods change): such a class is not "plain".
+CONTAINER_DUNDERS = frozenset({"__len__", "__bool__", "__contains__", "__getitem__", "__setitem__",
+                               "__delitem__", "__iter__"})
+
+
+def _made_class(model: ProgramModel, fi: FunctionInfo, call_idx: int, hint=()) -> str | None:
+    """The project class a constructor call (event ``call_idx`` of ``fi``) builds, as the
+    linker resolved it: its one target is a project class's ``__init__`` (an instance of
+    that class or of a subclass of it). A class with no ``__init__`` in its project MRO
+    gives the call no linked site: then ``hint``, the classes the linker resolved the
+    attribute's method calls to, decides when it is one class named as the call is.
+    None when the linker did not say so."""
+    cs = fi.sites().get(call_idx)
+    if cs is None:
+        name = fi.summary.events[call_idx]["f"].rpartition(".")[2]
+        if len(hint) == 1:
+            k = model.classes.get(next(iter(hint)))
+            if (k is not None and k.name == name
+                    and not any("__init__" in model.classes[c].summary.methods
+                                for c in (k.mro or [k.id]) if c in model.classes)):
+                return k.id
+        return None
+    if cs.ext or len(cs.targets) != 1:
+        return None
+    g, _recv = cs.targets[0]
+    tf = model.functions.get(g)
+    if tf is None or tf.summary.name != "__init__" or tf.cls not in model.classes:
+        return None
+    return tf.cls
+
+
+def _attr_class(model: ProgramModel, ci, attr: str, hint=()) -> str | None:
+    """The one project class every assignment of ``self.<attr>`` stores an instance of, as
+    far as the linked model says: each instance assignment (in the class or its project
+    bases) stores ``None`` or a constructor call the linker resolved to that class's
+    ``__init__``: ``self.x = Cls(...)`` (the call bound to the attribute), or ``self.x =
+    param or Cls(...)`` (billiard's ``semaphore or LaxBoundedSemaphore(n)``: the summary
+    keeps no value for the ``or``, but the call is the one just before the write, on its
+    line, its result used in an expression and bound to nothing: the caller's object, or
+    the default built here, of the kind the default shows). A class-level default must be
+    ``None``. Anything else (an item write, a literal, another call, a value of unknown
+    kind, two classes) and None: the type is not known."""
+    found: set[str] = set()
+    for c in ci.mro or [ci.id]:
+        k = model.classes.get(c)
+        if k is None:
+            return None
+        cls_attr = k.summary.attrs.get(attr)
+        if cls_attr is not None and cls_attr.get("v") != {"const": None}:
+            return None
+        for v, _ann, line, col, fid, cont in k.inst_attrs.get(attr, ()):
+            if cont:
+                return None
+            if v == {"const": None}:
+                continue
+            fi = model.functions.get(fid)
+            if fi is None or not (v is None or (isinstance(v, dict) and "call" in v)):
+                return None
+            events = fi.summary.events
+            w = next((i for i, ev in enumerate(events) if ev["e"] == "wr" and ev["l"] == line
+                      and ev["c"] == col and ev["r"] == f"@self.{attr}"), None)
+            if not w:
+                return None
+            prev = events[w - 1]
+            if prev["e"] != "call" or prev["l"] != line:
+                return None
+            if v is None:
+                shape = prev.get("u") == "expr" and "t" not in prev
+            else:
+                shape = prev.get("u") == "attr" and prev.get("t") == f"@self.{attr}"
+            made = _made_class(model, fi, w - 1, hint) if shape else None
+            if made is None:
+                return None
+            found.add(made)
+    return found.pop() if len(found) == 1 else None
+
+
+def _class_kind(model: ProgramModel, cid: str, lock_owners: set) -> str | None:
+    """What a call of a mutator-named method of project class ``cid`` is: ``"safe"`` when
+    the class reaches a thread-safe type (a subclass of ``threading.Semaphore``: its
+    methods are the primitive's) or takes a thread lock itself; ``"call"`` when it is a
+    plain class (no external base but ``object``/ABC/Generic, no container protocol): a
+    method of an object, not a container's mutation; None otherwise (a ``list``/``dict``
+    subclass, an unknown base: a container's mutation, as the name says)."""
+    ci = model.classes.get(cid)
+    if ci is None:
+        return None
+    mro = [model.classes[c] for c in (ci.mro or [cid]) if c in model.classes]
+    ext = [b for k in mro for b in k.ext_bases]
+    if any(b.startswith(THREAD_SAFE_TYPES) for b in ext) or any(k.id in lock_owners for k in mro):
+        return "safe"
+    if all(b in PLAIN_BASES for b in ext) and not any(CONTAINER_DUNDERS & set(k.summary.methods) for k in mro):
+        return "call"
+    return None
+
+
+def _mutator_calls(model: ProgramModel, ci, methods: list[FunctionInfo], lock_owners: set) -> dict:
+    """(fid, event index) -> (kind, method name) for the mutator-named calls on an attribute
+    of ``self`` (``self.x.clear()``) that are calls of a project object's own method (P41):
+    the attribute holds one project class (``_attr_class``), the method is that class's
+    (found in its project MRO), and the linker's targets for the call, if any, are methods
+    of classes of that MRO on that receiver. ``kind`` is ``_class_kind``'s: "safe" (not an
+    access) or "call" (an in-place change made by a call). Calls not listed here are
+    container mutations, as before."""
+    out: dict = {}
+    kinds: dict[str, tuple] = {}
+    # attribute -> the classes whose methods the linker resolved its mutator calls to
+    hints: dict[str, set] = {}
+    for fi in methods:
+        for cs in fi.calls:
+            for g, recv in cs.targets:
+                tf = model.functions.get(g)
+                if (isinstance(recv, str) and recv.startswith("@self.") and recv.count(".") == 1
+                        and tf is not None and tf.cls is not None and tf.summary.name in MUTATORS):
+                    hints.setdefault(recv[6:], set()).add(tf.cls)
+    for fi in methods:
+        sites = None
+        for idx, ev in enumerate(fi.summary.events):
+            if ev["e"] != "call":
+                continue
+            f = ev["f"]
+            parts = f.split(".")
+            if len(parts) != 3 or parts[0] != "@self" or parts[2] not in MUTATORS:
+                continue
+            attr, meth = parts[1], parts[2]
+            if attr not in kinds:
+                k = _attr_class(model, ci, attr, hints.get(attr, ()))
+                kinds[attr] = (k, _class_kind(model, k, lock_owners) if k else None)
+            k, kind = kinds[attr]
+            if kind is None:
+                continue
+            mro = model.classes[k].mro or [k]
+            if kind != "safe" and not any(meth in model.classes[c].summary.methods
+                                          for c in mro if c in model.classes):
+                continue   # a plain class without that method: not what it seems
+            if sites is None:
+                sites = fi.sites()
+            cs = sites.get(idx)
+            ext_ok = kind == "safe" and all(n.startswith(THREAD_SAFE_TYPES) for n in cs.ext) if cs is not None else True
+            if cs is not None and ((cs.ext and not ext_ok) or any(recv != f"@self.{attr}" or
+                                                 (model.functions.get(g) is None or model.functions[g].cls not in mro)
+                                                 for g, recv in cs.targets)):
+                continue   # the linker saw something else there
+            out[(fi.id, idx)] = (kind, meth)
+    return out
+
+
 def _resolve_lock_attr(model: ProgramModel, ci, lock_attr: str, declared: bool = False) -> str | None:
     mro = ci.mro or [ci.id]
     for c in mro:
@@ -515,6 +678,46 @@ def _resolve_lock_attr(model: ProgramModel, ci, lock_attr: str, declared: bool =
             if k is not None and (lock_attr in k.inst_attrs or lock_attr in k.summary.attrs):
                 return f"{c}.{lock_attr}"
     return None
+
+
+def _one_kept_thread(model: ProgramModel, ci, made: tuple, hand_offs: dict) -> bool:
+    """Does the one ``Thread`` handed this target (``made``: (in a constructor, attribute
+    it is kept in, making function, event index)) run it in one thread per object (P42)?
+    The constructor case is decided by the caller. Here: the Thread is made in a method
+    and bound at once to one attribute of ``self`` (``self.thread = Thread(target=...)``
+    in ``start()``/``__enter__``), and that attribute is otherwise only ever ``None``
+    (never another object, never an item). Keeping the one handle in one attribute is the
+    class saying it runs one such thread at a time: a second concurrent ``start()`` would
+    overwrite the handle and orphan the first thread (nothing could join it); like the
+    constructor rule, a second start is what this assumes away. Not when the making
+    method is itself handed to threads (it may run in several), is a static/class method
+    or async, or when the Thread is made in a loop, or when the target is handed anywhere
+    else (the caller counts hand-offs)."""
+    _one, kept, fi, idx = made
+    if kept is None or fi.is_async or fi.summary.kind in ("staticmethod", "classmethod"):
+        return False
+    if fi.summary.name in hand_offs:
+        return False
+    ev = fi.summary.events[idx]
+    if "lp" in ev:
+        return False   # made in a loop: one handle, several threads
+    stores = 0
+    for c in ci.mro or [ci.id]:
+        k = model.classes.get(c)
+        if k is None:
+            return False
+        cls_attr = k.summary.attrs.get(kept)
+        if cls_attr is not None and cls_attr.get("v") != {"const": None}:
+            return False
+        for v, _ann, _line, _col, wfid, cont in k.inst_attrs.get(kept, ()):
+            if cont:
+                return False
+            if v == {"const": None}:
+                continue
+            if wfid != fi.id or not (isinstance(v, dict) and v.get("call") == ev["f"]):
+                return False
+            stores += 1
+    return stores == 1
 
 
 def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassRaces | None:
@@ -609,6 +812,18 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                     made = made_locals.get(v["r"])
                     if made and len(made) == 1 and made[0][0] < idx and made[0][1].startswith(THREAD_SAFE_TYPES):
                         safe_attrs.add(r[6:])
+                elif v is None and idx and r.startswith("@self.") and r.count(".") == 1:
+                    # ``self._putlock = semaphore or threading.Semaphore(n)``: the summary
+                    # keeps no value for the ``or``; the call just before the write, on its
+                    # line, used in an expression and bound to nothing, is the default built
+                    # here (P41; as ``_attr_class`` reads a project class's)
+                    prev = fi.summary.events[idx - 1]
+                    pcs = sites.get(idx - 1)
+                    if (prev["e"] == "call" and prev["l"] == ev["l"] and prev.get("u") == "expr"
+                            and "t" not in prev and pcs is not None and pcs.ext and not pcs.targets
+                            and "()." not in prev["f"]
+                            and all(n.startswith(THREAD_SAFE_TYPES) and _constructor_name(n) for n in pcs.ext)):
+                        safe_attrs.add(r[6:])
             elif e == "call":
                 cs = sites.get(idx)
                 names = cs.ext if cs is not None else ()
@@ -633,9 +848,13 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                             target = r.split(".")[1]
                             # one Thread per instance, made in the constructor: its target
                             # runs in exactly one thread
-                            one = fi.summary.name in CTOR_NAMES and any(
-                                n in ("threading.Thread", "threading.Timer") for n in names)
-                            hand_offs.setdefault(target, []).append(one)
+                            thread = any(n in ("threading.Thread", "threading.Timer") for n in names)
+                            one = fi.summary.name in CTOR_NAMES and thread
+                            # a Thread made elsewhere and kept in one attribute of self
+                            # (``self.thread = Thread(target=self._run)`` in ``start()``)
+                            kept = (t[6:] if thread and ev.get("u") == "attr" and isinstance(t, str)
+                                    and t.startswith("@self.") and t.count(".") == 1 else None)
+                            hand_offs.setdefault(target, []).append((one, kept, fi, idx))
     if owns:
         reasons.append("takes a lock")
     if guards:
@@ -643,9 +862,11 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     if not (owns or declared or guards or threaded):
         return None
     internal = _internal_helpers(model, methods, referenced)
+    mut_calls = _mutator_calls(model, ci, methods, lock_owners)
     cr = ClassRaces(cid, reasons, owns, declared, threaded, guards=guards, safe_attrs=safe_attrs)
     cr.single_thread_roots = {f"{ci.module}.{ci.summary.methods[m]}" for m, ones in hand_offs.items()
-                              if len(ones) == 1 and ones[0] and m in ci.summary.methods}
+                              if len(ones) == 1 and m in ci.summary.methods
+                              and (ones[0][0] or _one_kept_thread(model, ci, ones[0], hand_offs))}
     cr.thread_roots = {f"{ci.module}.{ci.summary.methods[m]}" for m in hand_offs if m in ci.summary.methods}
     by_id = {fi.id: fi for fi in methods}
     ctx_counter = [0]
@@ -657,7 +878,8 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         ctx = ctx_counter[0]
         # a method that releases a hand-off lock it was entered holding: not held after that
         drop = ho.released_from(fi, outer) if outer else {}
-        _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, stack[0], drop, ho)
+        _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, stack[0], drop, ho,
+                 mut_calls)
         if len(stack) > 6:
             return
         for cs in fi.calls:
@@ -680,7 +902,7 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
 
 
 def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, root,
-             drop=None, ho=None) -> None:
+             drop=None, ho=None, mut_calls=None) -> None:
     events = fi.summary.events
     spans = ho is not None and fi.id in ho.spans
     # positions of writes and mutating calls: the receiver read at the same place is
@@ -692,6 +914,7 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
             write_pos.add((ev["l"], ev["c"]))
     for idx, ev in enumerate(events):
         e = ev["e"]
+        call = None
         r = ev.get("r") if e in ("rd", "wr") else ev.get("f") if e == "call" else None
         if not isinstance(r, str) or not r.startswith("@self."):
             continue
@@ -716,6 +939,11 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
             if len(parts) != 3 or parts[2] not in MUTATORS:
                 continue
             write, container = True, True
+            kind = mut_calls.get((fi.id, idx)) if mut_calls else None
+            if kind is not None:
+                if kind[0] == "safe":
+                    continue   # the method of a thread-safe object (P41): not this state's change
+                call = kind[1]
         if attr in safe_attrs and (container or not write):
             continue
         direct = _held_locks(model, fi, ev["h"])
@@ -735,7 +963,7 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
                 marks += tuple(f"handoff:{lk}" for lk in sorted(handed))
         acc = Access(attr, write, container, fi.id, Location(fi.path, ev["l"], ev["c"]),
                      direct | o, marks, in_ctor,
-                     ev.get("t") if e == "rd" else None, idx, o, chain, ctx, root)
+                     ev.get("t") if e == "rd" else None, idx, o, chain, ctx, root, call)
         cr.accesses.setdefault(attr, []).append(acc)
 
 
@@ -772,6 +1000,15 @@ def lock_names(locks) -> str:
 def real_locks(locks) -> list[str]:
     """Lock ids for a finding's ``locks`` (the unresolved marker left out)."""
     return sorted(x for x in locks if x != "?")
+
+
+def call_text(model: ProgramModel, acc: Access) -> str:
+    """``self.x.update()`` / ``self.x.add(...)`` for an access that is a call of the
+    object's own method (``Access.call``): how a message names it."""
+    fi = model.functions.get(acc.fid)
+    ev = fi.summary.events[acc.idx] if fi is not None and 0 <= acc.idx < len(fi.summary.events) else {}
+    args = "..." if ev.get("a") or ev.get("k") or ev.get("sa") or ev.get("sk") else ""
+    return f"self.{acc.attr}.{acc.call}({args})"
 
 
 # ---------------------------------------------------------------------- LW301 candidates
@@ -848,7 +1085,9 @@ def unprotected(model: ProgramModel, config=None, skip: set | None = None) -> li
                     # a plain load of an attribute that is only ever rebound is atomic (the
                     # old or the new value, by design stale at once): only report reads of
                     # state mutated in place under the lock (a half-updated container)
-                    if not any(w.container for w in locked_w) or _dcl_recheck(a, accs):
+                    # (a locked call of the object's own method, ``self._matcher.update()``,
+                    # changes the object, not the attribute: reading the reference is atomic)
+                    if not any(w.container and not w.call for w in locked_w) or _dcl_recheck(a, accs):
                         continue
                     if model.functions[a.fid].summary.name in REPR_NAMES:
                         continue
@@ -951,8 +1190,8 @@ def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
                 if not tests:
                     continue
                 for w in fa:
-                    if not w.write:
-                        continue
+                    if not w.write or w.call:
+                        continue      # (a method call of a plain project object is no act: P41)
                     covering = [t for t in tests if t.idx < w.idx and t.test_end >= w.loc.line]
                     if not covering:
                         continue
