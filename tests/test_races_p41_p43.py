@@ -343,3 +343,106 @@ def test_p42_twin_starter_itself_run_by_threads(walk):
     # the method making the thread is itself handed to threads: it may run in several
     src = PROXY.replace("STOP", "threading.Thread(target=self.start).start()")
     assert ("LW302", line_of(src, "# test")) in run(src, walk)
+
+
+# ---------------------------------------------------------------------------- P43
+
+CACHE = """
+import collections
+import threading
+
+
+class ChannelCache:
+    _singleton = None
+    _lock = threading.RLock()
+
+    def __init__(self):
+        self._mapping = collections.OrderedDict()
+
+    @staticmethod
+    def get():
+        with ChannelCache._lock:
+            if ChannelCache._singleton is None:
+                ChannelCache._singleton = MAKE
+        return ChannelCache._singleton
+
+    def _evict_locked(self, key):
+        channel = self._mapping.pop(key)  # pop
+        channel.close()
+
+    @staticmethod
+    def _perform_evictions():
+        while True:
+            with ChannelCache._lock:
+                key = next(iter(ChannelCache._singleton._mapping))
+                ChannelCache._singleton._evict_locked(key)
+
+    def get_channel(self, key, make):
+        with self._lock:
+            channel = self._mapping[key] = make()
+            return channel
+    EXTRA
+"""
+
+
+def cache(make: str = "ChannelCache()", extra: str = "") -> str:
+    return CACHE.replace("MAKE", make).replace("EXTRA", extra)
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_p43_helper_called_through_the_singleton_under_the_class_lock(walk):
+    assert run(cache(), walk) == []
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_p43_classmethod_caller_through_cls(walk):
+    src = cache().replace("""    @staticmethod
+    def _perform_evictions():
+        while True:
+            with ChannelCache._lock:
+                key = next(iter(ChannelCache._singleton._mapping))
+                ChannelCache._singleton._evict_locked(key)""", """    @classmethod
+    def _perform_evictions(cls):
+        while True:
+            with cls._lock:
+                key = next(iter(cls._singleton._mapping))
+                cls._singleton._evict_locked(key)""")
+    assert "cls._singleton._evict_locked(key)" in src
+    assert run(src, walk) == []
+
+
+UNLOCKED = """@staticmethod
+    def clear():
+        for key in list(ChannelCache._singleton._mapping):
+            ChannelCache._singleton._evict_locked(key)
+"""
+
+SHADOWED = """@staticmethod
+    def clear(ChannelCache):
+        with _other_lock:
+            ChannelCache._singleton._evict_locked(1)
+
+
+_other_lock = threading.Lock()
+"""
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_p43_twin_a_second_caller_through_the_singleton_without_the_lock(walk):
+    src = cache(extra=UNLOCKED)
+    assert run(src, walk) == [("LW301", line_of(src, "# pop"))]
+
+
+@pytest.mark.parametrize("walk", WALKS)
+@pytest.mark.parametrize("make", ["make_cache()", "object()"])
+def test_p43_twin_singleton_not_known_to_be_the_class(make, walk):
+    src = cache(make=make)
+    assert run(src, walk) == [("LW301", line_of(src, "# pop"))]
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_p43_twin_class_name_rebound_in_the_caller(walk):
+    # ``ChannelCache`` is the caller's parameter there: another object, not the singleton
+    src = cache(extra=SHADOWED).replace(
+        "                ChannelCache._singleton._evict_locked(key)", "                pass")
+    assert ("LW301", line_of(src, "# pop")) in run(src, walk)

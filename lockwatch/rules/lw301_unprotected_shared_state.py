@@ -68,7 +68,10 @@ In a class that takes a lock (or is declared thread-safe with `@lockwatch.thread
 in one method and written without it in another, or read without it while another method
 mutates it in place under the lock (a plain read of an attribute that is only ever rebound
 is atomic and not reported; nor are reads in `__repr__`/`__str__`). A private helper
-called only while the lock is held counts as locked. Classes that are locks themselves
+called only while the lock is held counts as locked, also when called on the class's
+singleton read through the class (`with Cache._lock: Cache._singleton._evict(key)`, where
+the class attribute `_singleton` is `None` in the class body and only ever assigned
+`Cache()`). Classes that are locks themselves
 (they define `acquire` and `release`) are skipped. Constructors, state only set in `__init__`, and attributes holding queues, events,
 deques or locks are never reported. A call named like a container mutator (`update`, `add`,
 `clear`, ...) on an attribute that holds an instance of one project class (every assignment
@@ -251,6 +254,42 @@ class Pool:
 
     def close(self):
         self._putlock.clear()
+'''),
+        Example.single('''
+import collections
+import threading
+
+
+class ChannelCache:
+    """grpc's cache: the eviction thread calls the helper on the singleton under the
+    class's lock, the same RLock get_channel takes as self._lock."""
+
+    _singleton = None
+    _lock = threading.RLock()
+
+    def __init__(self):
+        self._mapping = collections.OrderedDict()
+
+    @staticmethod
+    def get():
+        with ChannelCache._lock:
+            if ChannelCache._singleton is None:
+                ChannelCache._singleton = ChannelCache()
+        return ChannelCache._singleton
+
+    def _evict_locked(self, key):
+        self._mapping.pop(key).close()
+
+    @staticmethod
+    def _perform_evictions():
+        with ChannelCache._lock:
+            key = next(iter(ChannelCache._singleton._mapping))
+            ChannelCache._singleton._evict_locked(key)
+
+    def get_channel(self, key, make):
+        with self._lock:
+            channel = self._mapping[key] = make()
+            return channel
 '''),
     ),
     check=check,

@@ -404,12 +404,74 @@ def _held_locks(model: ProgramModel, fi: FunctionInfo, h) -> frozenset:
     return frozenset(a.lock for a in fi.held_acqs(h) if _thread_lock(model, a.lock))
 
 
-def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenced: set[str]):
+def _singleton_calls(model: ProgramModel, ci) -> list[tuple]:
+    """[(calling function, event index, method fid, thread locks held there)] for the calls
+    of a method of class ``ci`` on its singleton read through the class, in ``ci``'s module
+    (P43, grpc's ``ChannelCache._singleton._evict_locked(key)`` inside ``with
+    ChannelCache._lock:``), which the linker leaves unresolved. The singleton is a class
+    attribute of ``ci`` whose class-level value is ``None`` and whose every assignment the
+    summaries record (``ChannelCache._singleton = ChannelCache()``, or ``cls._singleton =
+    cls()`` in a classmethod) is a constructor call the linker resolved to ``ci``'s own
+    ``__init__``, at least one. The class must be a module-level class whose name the
+    calling function does not rebind. (Assignments of non-call values to ``Cls.attr`` leave
+    no event: a ``Cls._singleton = other`` would go unseen; the class-level ``None`` and
+    constructor-only assignments are the evidence.)"""
+    name = ci.name
+    if ci.summary.qualname != name or not ci.summary.methods:
+        return []
+    cands = []
+    funcs = model.module_functions(ci.module)
+    for fi in funcs:
+        if name in fi.summary.assigned:
+            continue
+        own_cls = fi.cls == ci.id and fi.summary.kind == "classmethod"
+        for idx, ev in enumerate(fi.summary.events):
+            if ev["e"] != "call":
+                continue
+            parts = ev["f"].split(".")
+            if (len(parts) == 3 and (parts[0] == name or (own_cls and parts[0] == "@cls"))
+                    and parts[2] in ci.summary.methods and parts[1] not in ci.summary.methods):
+                cands.append((fi, idx, parts[1], parts[2]))
+    if not cands:
+        return []
+    ok: dict[str, bool] = {}
+    init = f"{ci.id}.__init__"
+    for attr in {c[2] for c in cands}:
+        cls_attr = ci.summary.attrs.get(attr)
+        good = cls_attr is not None and cls_attr.get("v") == {"const": None}
+        made = 0
+        for fi in funcs if good else ():
+            own_cls = fi.cls == ci.id and fi.summary.kind == "classmethod"
+            sites = None
+            for idx, ev in enumerate(fi.summary.events):
+                t = ev.get("t") if ev["e"] == "call" and ev.get("u") == "attr" else None
+                if t != f"{name}.{attr}" and not (own_cls and t == f"@cls.{attr}"):
+                    continue
+                if sites is None:
+                    sites = fi.sites()
+                cs = sites.get(idx)
+                if cs is None or cs.ext or [g for g, _r in cs.targets] != [init]:
+                    good = False
+                    break
+                made += 1
+            if not good:
+                break
+        ok[attr] = good and made > 0
+    return [(fi, idx, f"{ci.module}.{ci.summary.methods[meth]}", _held_locks(model, fi, fi.summary.events[idx]["h"]))
+            for fi, idx, attr, meth in cands if ok[attr]]
+
+
+def _internal_helpers(model: ProgramModel, methods: list[FunctionInfo], referenced: set[str],
+                      singleton: list | None = None):
     """Private helpers (``_name``) called only through ``self`` from this class's methods
-    and never used as a value (a thread target, a callback): they run only in the context
-    of their callers, so their accesses are analysed once per calling context."""
+    (or through the class's singleton, ``singleton``: see ``_singleton_calls``) and never
+    used as a value (a thread target, a callback): they run only in the context of their
+    callers, so their accesses are analysed once per calling context."""
     by_id = {fi.id: fi for fi in methods}
     calls_in: dict[str, list] = {fid: [] for fid in by_id}
+    for _fi, _idx, g, locks in singleton or ():
+        if g in calls_in:
+            calls_in[g].append(bool(locks))
     outside: set[str] = set()
     cid = methods[0].cls if methods else None
     callers = _index(model).callers
@@ -861,7 +923,8 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         reasons.append("declares guards")
     if not (owns or declared or guards or threaded):
         return None
-    internal = _internal_helpers(model, methods, referenced)
+    singleton = _singleton_calls(model, ci)
+    internal = _internal_helpers(model, methods, referenced, singleton)
     mut_calls = _mutator_calls(model, ci, methods, lock_owners)
     cr = ClassRaces(cid, reasons, owns, declared, threaded, guards=guards, safe_attrs=safe_attrs)
     cr.single_thread_roots = {f"{ci.module}.{ci.summary.methods[m]}" for m, ones in hand_offs.items()
@@ -898,6 +961,13 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         # one): entered holding it; never for a method also used as a value
         entry = ho.entry(fi.id) if ho.entries and fi.summary.name not in referenced else frozenset()
         walk(fi, entry, (), fi.summary.name in CTOR_NAMES, (fi.id,))
+    for fi, idx, g, locks in singleton:
+        # ``ChannelCache._singleton._evict_locked(key)``: a calling context of the helper,
+        # holding what the caller holds there (P43)
+        if g in internal:
+            ev = fi.summary.events[idx]
+            step = Location(fi.path, ev["l"], ev["c"], f"... calls {by_id[g].short}")
+            walk(by_id[g], locks, (step,), fi.summary.name in CTOR_NAMES, (fi.id, g))
     return cr
 
 
