@@ -446,3 +446,31 @@ def test_p43_twin_class_name_rebound_in_the_caller(walk):
     src = cache(extra=SHADOWED).replace(
         "                ChannelCache._singleton._evict_locked(key)", "                pass")
     assert ("LW301", line_of(src, "# pop")) in run(src, walk)
+
+
+CTOR_THREADS = """
+import threading
+
+
+class Crawler:
+    def __init__(self):
+        self.slot = None
+        MAKE
+
+    def _run(self):
+        if self.slot is None:  # test
+            self.slot = object()
+"""
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_constructor_made_thread_confines_its_target(walk):
+    src = CTOR_THREADS.replace("MAKE", "threading.Thread(target=self._run).start()")
+    assert run(src, walk) == []
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_constructor_threads_made_in_a_loop_do_not_confine(walk):
+    # one hand-off event, several threads running _run: the constructor rule's own twin
+    src = CTOR_THREADS.replace("MAKE", "for _ in range(2):\n            threading.Thread(target=self._run).start()")
+    assert run(src, walk) == [("LW302", line_of(src, "# test"))]

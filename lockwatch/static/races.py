@@ -911,7 +911,8 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
                             # one Thread per instance, made in the constructor: its target
                             # runs in exactly one thread
                             thread = any(n in ("threading.Thread", "threading.Timer") for n in names)
-                            one = fi.summary.name in CTOR_NAMES and thread
+                            # (not in a loop: one hand-off event, several threads)
+                            one = fi.summary.name in CTOR_NAMES and thread and "lp" not in ev
                             # a Thread made elsewhere and kept in one attribute of self
                             # (``self.thread = Thread(target=self._run)`` in ``start()``)
                             kept = (t[6:] if thread and ev.get("u") == "attr" and isinstance(t, str)
