@@ -18,10 +18,10 @@ outside the project overrides, discord.py's ``View.on_timeout``), undecorated, a
 to completion in the task's first step, and until then the loop's ready queue holds the
 step callback, a strong reference to the task (limits' ``MemoryStorage.__setstate__``). An
 unresolved callee, a coroutine first kept in a local, or one that awaits anything (even
-``asyncio.sleep(0)``) stays reported. Known blind spots of the summary, where such a body
-would be taken as unable to suspend: an ``async for`` inside a comprehension, an ``async
-with`` on an expression that is not a name/attribute/call/subscript chain, an ``await`` in
-an f-string concatenated with a plain string.
+``asyncio.sleep(0)``) stays reported. The summary records an ``await`` event too for an
+``async for`` of a list/set/dict comprehension, an ``async with`` on a manager that is no
+name/attribute/call/subscript chain (``async with (a if c else b):``) and an ``await`` in an
+f-string concatenated with plain strings (SUMMARY_VERSION 30), so such a body stays reported.
 
 At run time (``lockwatch run``, ``lockwatch.watch()`` and the pytest plugin alike: one
 decision, ``lockwatch.runtime.lifecycle.dangling``) a task still pending when its loop's run

@@ -20,8 +20,8 @@ Where the two trees differ, this walk rebuilds libcst's view:
 - call arguments keep source order in libcst (``f(k=1, *a)``); ast splits positional and
   keyword arguments: ``_call_args`` merges them back;
 - an implicitly concatenated string is a different node in libcst (``"a" "b"`` is not a
-  plain string, and libcst does not look inside ``"a" f"{x}"``): ``_simple_string`` and
-  ``_fstring_single`` read the source to tell;
+  plain string): ``_simple_string`` reads the source to tell; both walks look inside
+  ``"a" f"{x}"`` (a ``JoinedStr`` in ast, a ``ConcatenatedString`` in libcst);
 - positions: ast columns are UTF-8 byte offsets (converted to characters on non-ASCII
   lines); a parenthesised tuple or generator expression starts after its ``(`` in libcst;
   function and class positions are those of the name, found in the source; an ``except ...
@@ -393,16 +393,6 @@ class _Builder:
         if type(node) is not _Constant or not isinstance(node.value, (str, bytes)):
             return False
         return _string_token_count(self._segment(node)) == 1
-
-    def _fstring_single(self, node) -> bool:
-        """An f-string written as one literal (libcst ``FormattedString``)."""
-        text = self._segment(node)
-        m = re.match(r"[A-Za-z]*", text)
-        rest = text[m.end():]
-        q = rest[:3] if rest[:3] in ('"""', "'''") else rest[:1]
-        if q and text.endswith(q) and text.count(q) == 2:
-            return True
-        return _string_token_count(text) == 1
 
     def name_loc(self, node, keyword: str) -> tuple[int, int, str]:
         """Position (1-based, characters) and spelling of the name of a def/class."""
@@ -1347,6 +1337,10 @@ class _Builder:
                 idx = self._ev("acq", node, r=r, m=mode)
                 f.held = f.held + (idx,)
                 pushed.append(idx)
+            elif mode == "awith" and t is not ast.Await:
+                # ``async with (a if c else b):``: no lock to name, but entering awaits
+                # ``__aenter__`` (an awaited manager already made its await event)
+                self._ev("await", node)
             if item.optional_vars is not None:
                 self._assign(item.optional_vars, node)
         t = self._suite(st.body)
@@ -1877,11 +1871,11 @@ class _Builder:
                 self._expr(v, eu)
             return
         if t is ast.JoinedStr:
-            # libcst does not look inside an implicit concatenation with an f-string
-            if self._fstring_single(node):
-                for part in node.values:
-                    if type(part) is ast.FormattedValue:
-                        self._expr(part.value, "expr")
+            # an implicit concatenation ("a" f"{x}") is one JoinedStr too: its parts run
+            # here like a lone f-string's (awaits, calls, reads)
+            for part in node.values:
+                if type(part) is ast.FormattedValue:
+                    self._expr(part.value, "expr")
             return
         if t is ast.IfExp:
             self._expr(node.test, "test")
@@ -1913,8 +1907,14 @@ class _Builder:
             self._lambda_reads(node.body)
             return
         if t in _COMPS or t is ast.DictComp:
+            # an ``async for`` of a list/set/dict comprehension steps by awaiting in this
+            # function's frame (at its target); a generator expression's runs in its own
+            # frame, when something iterates it, so it records nothing here
+            steps = t is not _GeneratorExp
             for comp in node.generators:
                 self._expr(comp.iter, "expr")
+                if comp.is_async and steps:
+                    self._ev("await", comp.target)
                 for c in comp.ifs:
                     self._expr(c, "test")
             if t is ast.DictComp:

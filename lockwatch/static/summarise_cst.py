@@ -858,6 +858,10 @@ class _Builder:
                 idx = self._ev("acq", node, r=r, m=mode)
                 f.held = f.held + (idx,)
                 pushed.append(idx)
+            elif mode == "awith" and not isinstance(node, cst.Await):
+                # ``async with (a if c else b):``: no lock to name, but entering awaits
+                # ``__aenter__`` (an awaited manager already made its await event)
+                self._ev("await", node)
             if item.asname is not None:
                 self._assign(item.asname.name, node)
         t = self._suite(st.body)
@@ -1281,9 +1285,15 @@ class _Builder:
                 self._expr(el.value, _element_use(use))
             return
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            # an ``async for`` of a list/set/dict comprehension steps by awaiting in this
+            # function's frame (at its target); a generator expression's runs in its own
+            # frame, when something iterates it, so it records nothing here
+            steps = not isinstance(node, cst.GeneratorExp)
             comp = node.for_in
             while comp is not None:
                 self._expr(comp.iter, "expr")
+                if comp.asynchronous is not None and steps:
+                    self._ev("await", comp.target)
                 for c in comp.ifs:
                     self._expr(c.test, "test")
                 comp = comp.inner_for_in
@@ -1305,8 +1315,12 @@ class _Builder:
                 if isinstance(part, cst.FormattedStringExpression):
                     self._expr(part.expression, "expr")
             return
-        if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis,
-                             cst.ConcatenatedString)):
+        if isinstance(node, cst.ConcatenatedString):
+            # "a" f"{await x}": the f-string parts are walked as on their own
+            self._expr(node.left, "expr")
+            self._expr(node.right, "expr")
+            return
+        if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)):
             return
         for ch in node.children:
             if isinstance(ch, cst.BaseExpression):

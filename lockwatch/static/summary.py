@@ -72,7 +72,13 @@ then ``not_full.wait()``; ``summarise_common.tag_after_exits``).
   ``local``/``discard``; a loop without ``break`` or ``else``); the ref need not be the
   call's receiver (``return self._get_and_raise()``): on the loop's thread nothing else has
   run since the test, so a ``get()`` of that queue made by this call finds the item (P27);
-- ``await``: an ``await``, or an ``async for`` step;
+- ``await``: an ``await``, or an ``async for`` step (of a loop; since version 30 also of a
+  list/set/dict comprehension, at the comprehension's target: a generator expression's
+  steps run in its own frame, when it is iterated, and record nothing), or, since version
+  30, entering an ``async with`` whose manager has no ref (``async with (a if c else b):``;
+  one that has a ref is an ``acq`` of mode ``awith``). Since version 30 the expressions of
+  an f-string implicitly concatenated with other strings (``"a" f"{await x}"``) give their
+  events (``await``, ``call``, ``rd``, ...) and reads as those of a lone f-string do;
 - ``exit``: a ``break``/``return``/``raise`` (``x``) inside a loop body; ``err`` when it is a
   ``raise`` or sits in an ``except`` handler inside that loop (a loop that stops on error);
   a ``break``/``return`` in a handler also carries ``hx``, the last dotted names of the
@@ -100,7 +106,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 29
+SUMMARY_VERSION = 30
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
