@@ -329,9 +329,10 @@ def _passed_constants(fi: FunctionInfo, cs, g: FunctionInfo, recv) -> dict:
 
 
 def _passed_instances(m: ProgramModel, fi: FunctionInfo, cs, g: FunctionInfo, recv) -> dict:
-    """Parameter name -> the class (``_class_named``) of the object this call passes for it,
-    for the arguments that are a constructor call of a class: a stdlib io class
-    (``catalog.IO_CLASS_BASES``) or a project class without ``__new__`` in its MRO."""
+    """Parameter name -> the class of the object this call passes for it (as the linker
+    resolved it: ``FunctionInfo.named_classes``), for the arguments that are a constructor
+    call of a class: a stdlib io class (``catalog.IO_CLASS_BASES``) or a project class
+    without ``__new__`` in its MRO."""
     out = {}
     for p, a in _arguments(fi, cs, g, recv, constructor=True):
         c = _constructed(m, fi, a)
@@ -461,7 +462,7 @@ def _constructed(m: ProgramModel, fi: FunctionInfo, a) -> tuple | None:
     ref = a.get("call") if a else None
     if not ref:
         return None
-    c = _class_named(m, fi, ref)
+    c = fi.named_classes.get(ref)
     if c is None:
         return None
     if c[0] == "ext":
@@ -472,59 +473,11 @@ def _constructed(m: ProgramModel, fi: FunctionInfo, a) -> tuple | None:
     return c
 
 
-def _class_named(m: ProgramModel, fi: FunctionInfo, ref: str) -> tuple | None:
-    """What the dotted name ``ref`` in ``fi`` names when it is sure to be a class or an
-    external name: ("cls", class id) or ("ext", dotted name); None otherwise (a local, an
-    attribute of something computed, a module global that is not a class definition, a
-    project module's name that is not one of its classes)."""
-    parts = ref.split(".")
-    if not all(p.isidentifier() for p in parts):
-        return None
-    head = parts[0]
-    f = fi
-    while f is not None and f.qualname != "<module>":
-        fs = f.summary
-        if head in fs.globals_decl:
-            return None
-        if head in fs.locals or head in fs.assigned or head in fs.params or head == fs.vararg:
-            return None
-        f = m.functions.get(f"{f.module}.{fs.parent}") if fs.parent else None
-    ms = m.modules.get(fi.module)
-    if ms is None:
-        return None
-    target = ms.import_target(head)
-    if target is not None:
-        if head in ms.globals or head in ms.classes or head in ms.functions:
-            return None   # bound twice at module level: which one is not known here
-        dotted = [*target.split("."), *parts[1:]]
-    elif len(parts) == 1 and head in ms.classes:
-        gl = ms.globals.get(head)
-        if gl is None or (gl.get("v") or {}).get("r") == f"<class>{head}":
-            cid = f"{fi.module}.{head}"
-            return ("cls", cid) if cid in m.classes else None
-        return None
-    else:
-        return None
-    for i in range(len(dotted) - 1, 0, -1):
-        mod = ".".join(dotted[:i])
-        if mod in m.modules:
-            rest = dotted[i:]
-            if len(rest) != 1:
-                return None
-            pms = m.modules[mod]
-            gl = pms.globals.get(rest[0])
-            if rest[0] in pms.classes and (gl is None or (gl.get("v") or {}).get("r") == f"<class>{rest[0]}"):
-                cid = f"{mod}.{rest[0]}"
-                return ("cls", cid) if cid in m.classes else None
-            return None   # a re-export, a function, a global: not followed
-    return ("ext", ".".join(dotted))
-
-
 def _instance_of(m: ProgramModel, made: tuple, refs: list, g: FunctionInfo) -> bool:
     """Is an object of the class ``made`` an instance of one of the classes ``g`` names
     by ``refs`` (an ``isinstance`` test's)?"""
     for ref in refs:
-        t = _class_named(m, g, ref)
+        t = g.named_classes.get(ref)
         if t is None:
             continue
         if made[0] == "ext":

@@ -133,6 +133,7 @@ class Linker:
         for fid in fids:
             self.link_function(fid)
         self._link_stored_callbacks()
+        self._name_guard_classes()
         self._define_all_locks()
         # the call graph in two bulk calls (one networkx call per node and edge was a
         # noticeable cost); nodes in the order add_node/add_edge would have made them
@@ -1418,6 +1419,65 @@ class Linker:
                     cs.targets.append((h, "?"))
             if hids and cs not in fi.calls:
                 fi.calls.append(cs)
+
+    def _name_guard_classes(self) -> None:
+        """P38: the classes ``graph.ConstantGuards`` compares, resolved here, where names
+        are resolved (``FunctionInfo.named_classes``): the refs of a function's own
+        ``isinstance`` guards (``pg`` ``{"isa": refs}``), and the constructor calls passed
+        as arguments to a call of such a function (``File(io.BytesIO(data))``). Run once
+        every call site has its targets (stored callbacks included)."""
+        functions = self.m.functions
+        guarded = set()
+        for fid, fi in functions.items():
+            if not fi.summary.guard_params:
+                continue   # no guard on a parameter at all (most functions)
+            refs = {r for ev in fi.summary.events for _p, c in ev.get("pg", ()) if type(c) is dict
+                    for r in c["isa"]}
+            if refs:
+                guarded.add(fid)
+                self._name_classes(fi, refs)
+        if not guarded:
+            return
+        for fi in functions.values():
+            refs = set()
+            for cs in fi.calls:
+                if any(g in guarded for g, _recv in cs.targets):
+                    for a in (*cs.args, *cs.kws.values()):
+                        if isinstance(a, dict) and isinstance(a.get("call"), str):
+                            refs.add(a["call"])
+            if refs:
+                self._name_classes(fi, refs)
+
+    def _name_classes(self, fi: FunctionInfo, refs: set) -> None:
+        ctx = self._ctx(fi)
+        named = fi.named_classes
+        for ref in sorted(refs):
+            if ref not in named:
+                named[ref] = self._class_named(fi, ref, ctx)
+
+    def _class_named(self, fi: FunctionInfo, ref: str, ctx) -> tuple | None:
+        """What the dotted name ``ref`` in ``fi`` names when it is surely a class: ("cls",
+        class id) or ("ext", dotted name); None otherwise (a name the function or an
+        enclosing one binds, which may hold anything; a function, a module, an instance,
+        anything computed or unknown)."""
+        parts = ref.split(".")
+        if not all(p.isidentifier() for p in parts):
+            return None
+        head = parts[0]
+        f = fi
+        while f is not None and f.qualname != "<module>":
+            fs = f.summary
+            if (head in fs.globals_decl or head in fs.locals or head in fs.assigned
+                    or head in fs.params or head == fs.vararg):
+                return None
+            f = self.m.functions.get(f"{f.module}.{fs.parent}") if fs.parent else None
+        try:
+            v = self.eval_ref(ref, ctx)
+        except RecursionError:
+            return None
+        if v is None or v[0] not in ("cls", "ext"):
+            return None
+        return (v[0], v[1])
 
     def _is_abstract(self, fid: str) -> bool:
         fi = self.m.functions.get(fid)

@@ -142,6 +142,11 @@ class FunctionInfo:
     deco_acqs: list[Acq] = field(default_factory=list)
     released: set[str] = field(default_factory=set)
     param_calls: list[tuple[str, int]] = field(default_factory=list)
+    # the classes P38's isinstance guards need (``graph.ConstantGuards``), as the linker
+    # resolves them in this function: a class ref written here (an ``isinstance`` test's in
+    # its own guards, a constructor call passed to a guarded function) -> ("cls", class id),
+    # ("ext", dotted name) or None (a name the function binds, anything not surely a class)
+    named_classes: dict[str, tuple | None] = field(default_factory=dict)
     # filled by graph.compose
     acq_eff: dict[tuple[str, str], tuple] = field(default_factory=dict)
     block_eff: dict[str, tuple] = field(default_factory=dict)
