@@ -9,7 +9,9 @@ code in a nested ``def`` or ``lambda`` that is not called in the body.
 
 One finding per blocking call a sync helper makes, however many coroutine calls reach it
 (at the first of them, the others as related locations); a call written in the coroutine
-itself is one finding. See the rule's text for suppressions and baselines.
+itself is one finding. See the rule's text for suppressions and baselines. A call in the
+body of a one-shot lazy initialiser (events' ``oi``, ``asyncflow.once_only``) is neither
+reported nor followed: it runs once per object (P24).
 """
 
 from __future__ import annotations
@@ -184,6 +186,19 @@ other task runs between the last test and the `get()`, so the item is still ther
 when that `get()` is the first call of a sync method called on the same `self` (`return
 self._take()`). A loop with a `break` or an `else`, an `await` or another call in between,
 another queue, or a `multiprocessing` queue stay reported.
+
+A blocking call in the body of a one-shot lazy initialiser is not reported, nor followed
+into a helper that blocks: `if self._log is None: self._log = Logger(self)` (a property that
+builds and caches its value), or `global _DATA` then `if _DATA is None: _DATA = load()`.
+The body runs once per object (per process), on the first use; every later call finds the
+value cached. The shapes: `if self.x is None:`, `if not self.x:`, `if g is None:`, `if not
+g:` (`g` declared `global`), with no `else`/`elif`, whose body assigns that same attribute
+or global at its own top level (not in a loop, `try`, `with` or nested `def`; not `None`,
+`False`, `0`, `""` or an empty display), with no `return`, `break` or `continue` in it. It
+stays reported when the project writes that attribute (any object's attribute of that
+name) or global elsewhere (`self._log = None` in `close()`: it runs again), other than in
+`__init__`; `del self.x` and `setattr` are not seen. A lazy initialiser under a thread lock
+is LW131's question, which this does not change.
 """,
     why="""
 An event loop runs every task on one thread. While a coroutine sits in a blocking call,
@@ -300,6 +315,27 @@ async def compute(x):
         return fut.result()  # expect
     finally:
         lock.release()
+'''),
+        Example.single('''
+import json
+
+
+class Logger:
+    def __init__(self, path):
+        with open(path) as f:
+            self.level = json.load(f)["level"]
+
+
+class Config:
+    logconfig = "log.json"
+
+    @property
+    def log(self):
+        return Logger(self.logconfig)   # a new Logger, and a file read, on every access
+
+
+async def handle(config: Config, request):
+    return config.log.level, request  # expect
 '''),
     ),
     valid=(
@@ -426,6 +462,32 @@ class AsCompleted:
             async with self.condition:
                 await self.condition.wait()
         return self._take()           # no await since the test: the item is there
+'''),
+        Example.single('''
+import json
+
+
+class Logger:
+    def __init__(self, path):
+        with open(path) as f:
+            self.level = json.load(f)["level"]
+
+
+class Config:
+    logconfig = "log.json"
+
+    def __init__(self):
+        self._log = None
+
+    @property
+    def log(self):
+        if self._log is None:           # built on first use, then cached
+            self._log = Logger(self.logconfig)
+        return self._log
+
+
+async def handle(config: Config, request):
+    return config.log.level, request
 '''),
     ),
     check=check,

@@ -372,7 +372,7 @@ def _direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -
     events = fi.summary.events
     sites = call_sites(fi)
     for idx, ev in enumerate(events):
-        if ev["e"] != "call":
+        if ev["e"] != "call" or ("oi" in ev and once_only(model, fi, ev)):
             continue
         cs = sites.get(idx)
         step = (fi.path, ev["l"], ev["c"])
@@ -398,6 +398,61 @@ def _direct_blocking(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -
                 out.append((idx, step, name))
                 break
     return out
+
+
+# ---------------------------------------------------------------------------- once-only initialisers
+
+# P24: a blocking call in the body of a one-shot lazy initialiser (events' ``oi``: ``if
+# self._log is None: self._log = Logger(self)``, hypercorn's ``Config.log``; ``global _S; if
+# _S is None: _S = load()``, pymongo's public-suffix list) runs once per object (per
+# process), on the first access; every later coroutine gets the cached value. LW201 neither
+# reports such a call nor follows it into a helper that blocks. Not once when the summaries
+# show the ref unset or set again anywhere else (``once_only``).
+
+
+def once_only(model: ProgramModel, fi: FunctionInfo, ev: dict) -> bool:
+    """Does event ``ev`` of ``fi`` (marked ``oi``) run at most once per object (``@self.x``)
+    or per process (a global)? Not when something else in the project writes that ref:
+    for ``@self.x``, a write of an attribute named ``x`` on any object anywhere (``self.x =
+    None`` in a ``close()``, ``obj.x = ...``), other than an initialiser's own assignment of
+    ``@self.x`` and ``self.x = ...`` in an ``__init__`` (the state before the first use); for
+    a global ``g``, a ``global g`` write in another function of its module, or a write of an
+    attribute named ``g`` (``mod.g = None``). Seen only as the summaries record writes:
+    ``del self.x``, ``setattr`` and deeper chains (``self.a.x = None``) are not."""
+    ref = ev.get("oi")
+    if ref is None:
+        return False
+    attrs, globs = _once_resets(model)
+    if ref.startswith("@self."):
+        return ref[6:] not in attrs
+    return ref not in attrs and (fi.module, ref) not in globs
+
+
+def _once_resets(model: ProgramModel) -> tuple[set, set]:
+    """(attribute names written outside their own initialiser and ``__init__``, (module,
+    global) pairs written outside their own initialiser and module level): one pass over
+    every write, made once per model, when the first marked event is asked about."""
+    cached = model.__dict__.get("_once_resets")
+    if cached is not None:
+        return cached
+    attrs: set[str] = set()
+    globs: set[tuple] = set()
+    for f in model.functions.values():
+        in_init = f.summary.name == "__init__"
+        for ev in f.summary.events:
+            e = ev["e"]
+            if e == "wr":
+                r = ev["r"]
+                if r.endswith(".[]"):
+                    continue
+                oi = ev.get("oi")
+                if oi == r or (in_init and r.startswith("@self.") and r.count(".") == 1):
+                    continue
+                attrs.add(r.rpartition(".")[2])
+            elif e == "gwr" and f.qualname != "<module>" and ev.get("oi") != ev["r"]:
+                globs.add((f.module, ev["r"]))
+    cached = model.__dict__["_once_resets"] = (attrs, globs)
+    return cached
 
 
 # ---------------------------------------------------------------------------- ready queues
@@ -501,8 +556,10 @@ def reach_blocking(model: ProgramModel, fid: str, extra=frozenset(), skip=frozen
             for idx, step, name in _direct_cached(model, f, extra):
                 if name not in LIGHT and not (f_skip and idx in f_skip):
                     hits.append((name, prefix + ((*step, f"... which calls {name}"),)))
+            f_events = f.summary.events
             for cs in f.calls:
-                if f_skip and cs.idx in f_skip:
+                if (f_skip and cs.idx in f_skip) or (cs.idx >= 0 and "oi" in f_events[cs.idx]
+                                                      and once_only(model, f, f_events[cs.idx])):
                     continue
                 for g_id, recv in cs.targets:
                     g = model.functions.get(g_id)
@@ -543,6 +600,8 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
             continue
         best = None
         ev = events[cs.idx] if cs.idx >= 0 else None
+        if ev is not None and "oi" in ev and once_only(model, fi, ev):
+            continue
         for g_id, recv in cs.targets:
             g = model.functions.get(g_id)
             # an override reached only by virtual dispatch may never run here (tqdm's

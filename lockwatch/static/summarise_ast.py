@@ -65,6 +65,7 @@ from lockwatch.static.summarise_common import (
     new_summary,
     tag_after_exits,
     tag_guarded,
+    tag_once,
 )
 from lockwatch.static.summarise_common import element_use as _element_use
 from lockwatch.static.summarise_common import flags_value as _flags_value
@@ -73,6 +74,7 @@ from lockwatch.static.summarise_common import intersect_all as _intersect_all
 from lockwatch.static.summarise_common import (
     lazy_import_shares_binding as _lazy_import_shares_binding,
 )
+from lockwatch.static.summarise_common import once_ref_ok as _once_ref_ok
 from lockwatch.static.summarise_common import only_reads as _only_reads
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
@@ -1199,9 +1201,13 @@ class _Builder:
             f.done = d0 + d_body
         f.probe = p_body
         n0 = len(events)
+        # (only ``x is None`` / ``not x`` with no else can open a one-shot initialiser)
+        oi = self._once_ref(st) if not st.orelse and (tt is _Compare or tt is _UnaryOp) else None
         tb = self._suite(st.body)
         if rules and rules[0]:
             tag_guarded(f, n0, rules[0])
+        if oi is not None:
+            tag_once(f, n0, oi)
         f.probe = p0
         hb = f.held
         f.held = h_else
@@ -1226,6 +1232,64 @@ class _Builder:
             return True
         f.held = he if tb else hb if te else _intersect(hb, he)
         return False
+
+    def _once_target(self, node) -> str | None:
+        """The ref of ``self.x`` (the method's own object) or of a name the function declares
+        ``global``, as a one-shot initialiser tests and assigns it; None for anything else."""
+        t = type(node)
+        if t is _Attribute:
+            if type(node.value) is not _Name:
+                return None
+        elif t is not _Name:
+            return None
+        r = self.chain(node)
+        if t is _Name and r != node.id:
+            return None
+        return r if _once_ref_ok(r, self.f.s.globals_decl) else None
+
+    def _once_ref(self, st: ast.If) -> str | None:
+        """P24: is ``st`` (an ``if`` with no ``else``/``elif``) a one-shot initialiser, and of
+        what? ``if self.x is None:`` / ``if not self.x:`` / ``if g is None:`` / ``if not g:``
+        (``g`` declared ``global`` here) whose own top-level body assigns that same ref
+        (``=`` or an annotated ``=``, not a falsy literal: ``None``, ``False``, ``0``, ``""``,
+        an empty display), with no ``return``/``break``/``continue`` anywhere in the body
+        (outside nested defs: the assignment is reached unless something raises). Its body
+        then runs once per object (per process), unless the ref is unset again elsewhere:
+        the reader's question (``asyncflow.once_only``). The ref, or None."""
+        test = st.test
+        tt = type(test)
+        if tt is _Compare:
+            ops = test.ops
+            c = test.comparators[0]
+            if len(ops) != 1 or type(ops[0]) is not ast.Is or type(c) is not _Constant or c.value is not None:
+                return None
+            node = test.left
+        elif type(test.op) is _Not:
+            node = test.operand
+        else:
+            return None
+        r = self._once_target(node)
+        if r is None:
+            return None
+        assigned = False
+        for b in st.body:
+            tb = type(b)
+            if tb is ast.Assign:
+                targets = b.targets
+            elif tb is ast.AnnAssign and b.value is not None:
+                targets = (b.target,)
+            else:
+                continue
+            if not _falsy_literal(b.value) and any(self._once_target(t) == r for t in targets):
+                assigned = True
+                break
+        if not assigned:
+            return None
+        for b in st.body:
+            for n in _walk(b):
+                if type(n) in _JUMPS:
+                    return None
+        return r
 
     def _done_tests(self, test) -> tuple[tuple, tuple]:
         """Refs whose ``done()`` is true when ``test`` is true, and when it is false:
@@ -2240,6 +2304,22 @@ def _same_shape_keys(a, b) -> bool:
         return fa is not None and fb is not None and fa == fb and fa in ("id", "hash", "key")
     if ta is _Attribute and tb is _Attribute:
         return a.attr == b.attr and _dotted(a.value) != _dotted(b.value)
+    return False
+
+
+_JUMPS = frozenset({ast.Return, ast.Break, ast.Continue})
+
+
+def _falsy_literal(node) -> bool:
+    """``None``, ``False``, ``0``, ``""``, ``b""`` or an empty list/tuple/set/dict display:
+    a value that leaves ``if not x:`` (or ``if x is None:``) true for the next call."""
+    t = type(node)
+    if t is _Constant:
+        return not node.value
+    if t is _List or t is _Tuple or t is _Set:
+        return not node.elts
+    if t is _Dict:
+        return not node.keys
     return False
 
 

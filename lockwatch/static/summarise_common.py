@@ -123,6 +123,29 @@ def tag_after_exits(f) -> None:
         tag_guarded(f, start, rules)
 
 
+# P24: the body of a once-only lazy initialiser (events' "oi", summary.py)
+
+def tag_once(f, start: int, ref: str) -> None:
+    """(``f``: either walk's function state.) The events from ``start`` on were made in the
+    body of a one-shot initialiser of ``ref`` (``@self.x``, or a global's name): they carry
+    it in "oi". An inner initialiser's body was tagged first (its walk ended first) and
+    keeps its own ref: its events run only while *that* ref is unset."""
+    for ev in f.s.events[start:]:
+        if "oi" not in ev:
+            ev["oi"] = ref
+
+
+def once_ref_ok(ref: str | None, globals_decl: list) -> bool:
+    """Is ``ref`` (a tested or assigned expression's ref, as a walk's ``chain`` makes it)
+    one a one-shot initialiser can test: ``@self.x`` (one attribute of the method's own
+    object), or the bare name of a module global the function declares ``global``?"""
+    if ref is None:
+        return False
+    if ref.startswith("@self."):
+        return ref.count(".") == 1
+    return ref in globals_decl
+
+
 def isinstance_classes(refs: list) -> list | None:
     """The class refs of an ``isinstance`` test's second argument (a dotted name or a tuple
     of them), sorted; None when one of them is something else (a call, a subscript, a

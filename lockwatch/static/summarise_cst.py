@@ -34,6 +34,7 @@ from lockwatch.static.summarise_common import (
     new_summary,
     tag_after_exits,
     tag_guarded,
+    tag_once,
 )
 from lockwatch.static.summarise_common import element_use as _element_use
 from lockwatch.static.summarise_common import flags_value as _flags_value
@@ -42,6 +43,7 @@ from lockwatch.static.summarise_common import intersect_all as _intersect_all
 from lockwatch.static.summarise_common import (
     lazy_import_shares_binding as _lazy_import_shares_binding,
 )
+from lockwatch.static.summarise_common import once_ref_ok as _once_ref_ok
 from lockwatch.static.summarise_common import only_reads as _only_reads
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
@@ -725,9 +727,14 @@ class _Builder:
             f.done = d0 + d_body
         f.probe = p_body
         n0 = len(events)
+        # (only ``x is None`` / ``not x`` with no else can open a one-shot initialiser)
+        oi = (self._once_ref(st) if st.orelse is None
+              and isinstance(st.test, (cst.Comparison, cst.UnaryOperation)) else None)
         tb = self._suite(st.body)
         if rules and rules[0]:
             tag_guarded(f, n0, rules[0])
+        if oi is not None:
+            tag_once(f, n0, oi)
         f.probe = p0
         hb = f.held
         f.held = h_else
@@ -751,6 +758,60 @@ class _Builder:
             return True
         f.held = he if tb else hb if te else _intersect(hb, he)
         return False
+
+    def _once_target(self, node) -> str | None:
+        """The ref of ``self.x`` (the method's own object) or of a name the function declares
+        ``global``, as a one-shot initialiser tests and assigns it; None for anything else
+        (the ast walk's ``_once_target``)."""
+        if isinstance(node, cst.Attribute):
+            if not isinstance(node.value, cst.Name):
+                return None
+        elif not isinstance(node, cst.Name):
+            return None
+        r = self.chain(node)
+        if isinstance(node, cst.Name) and r != node.value:
+            return None
+        return r if _once_ref_ok(r, self.f.s.globals_decl) else None
+
+    def _once_ref(self, st: cst.If) -> str | None:
+        """P24: the ref ``st`` initialises once, or None (the ast walk's ``_once_ref``, which
+        says which shapes)."""
+        test = st.test
+        if isinstance(test, cst.Comparison):
+            cs = test.comparisons
+            if (len(cs) != 1 or not isinstance(cs[0].operator, cst.Is)
+                    or not isinstance(cs[0].comparator, cst.Name) or cs[0].comparator.value != "None"):
+                return None
+            node = test.left
+        elif isinstance(test.operator, cst.Not):
+            node = test.expression
+        else:
+            return None
+        r = self._once_target(node)
+        if r is None:
+            return None
+        body = st.body
+        smalls = []
+        if isinstance(body, cst.SimpleStatementSuite):
+            smalls = list(body.body)
+        else:
+            for b in body.body:
+                if isinstance(b, cst.SimpleStatementLine):
+                    smalls.extend(b.body)
+        assigned = False
+        for b in smalls:
+            if isinstance(b, cst.Assign):
+                targets = [t.target for t in b.targets]
+            elif isinstance(b, cst.AnnAssign) and b.value is not None:
+                targets = [b.target]
+            else:
+                continue
+            if not _falsy_literal(b.value) and any(self._once_target(t) == r for t in targets):
+                assigned = True
+                break
+        if not assigned or _jumps(body):
+            return None
+        return r
 
     def _done_tests(self, test) -> tuple[tuple, tuple]:
         """Refs whose ``done()`` is true when ``test`` is true, and when it is false:
@@ -1595,6 +1656,35 @@ def _has_call(st) -> bool:
         elif isinstance(n, cst.Yield):
             return True
         stack.extend(n.children)
+    return False
+
+
+def _jumps(node) -> bool:
+    """A ``return``/``break``/``continue`` under ``node``, nested defs aside (P24's one-shot
+    initialiser has none: the ast walk's ``_JUMPS``)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (cst.Return, cst.Break, cst.Continue)):
+            return True
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(n.children)
+    return False
+
+
+def _falsy_literal(node) -> bool:
+    """The ast walk's ``_falsy_literal``: ``None``, ``False``, ``0``, ``""``, ``b""``, an
+    empty list/tuple/set/dict display."""
+    if isinstance(node, cst.Name):
+        return node.value in ("None", "False")
+    if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString)):
+        try:
+            return not node.evaluated_value
+        except Exception:  # noqa: BLE001 (a literal libcst cannot evaluate: not known falsy)
+            return False
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+        return not node.elements
     return False
 
 

@@ -72,6 +72,17 @@ then ``not_full.wait()``; ``summarise_common.tag_after_exits``).
   ``local``/``discard``; a loop without ``break`` or ``else``); the ref need not be the
   call's receiver (``return self._get_and_raise()``): on the loop's thread nothing else has
   run since the test, so a ``get()`` of that queue made by this call finds the item (P27);
+- every event (since version 31) may carry ``oi``: it sits in the body of a one-shot lazy
+  initialiser of that ref (``@self.x``, or the name of a global), the innermost if nested:
+  ``if self.x is None:`` / ``if not self.x:`` / ``if g is None:`` / ``if not g:`` (``g``
+  declared ``global`` in the function), with no ``else``/``elif``, whose own top-level body
+  assigns that same ref (``self.x = ...``, ``g = ...``, annotated or not; not a loop, ``try``,
+  ``with`` or nested def of the body; not a falsy literal: ``None``, ``False``, ``0``,
+  ``""``, an empty display), with no ``return``/``break``/``continue`` anywhere in the body:
+  once the body has run, the test is false. The body then runs once per object (process)
+  unless the ref is unset elsewhere, which the reader decides (``asyncflow.once_only``:
+  LW201 neither reports nor follows such a call, P24). The events of the test itself are
+  not marked;
 - ``await``: an ``await``, or an ``async for`` step (of a loop; since version 30 also of a
   list/set/dict comprehension, at the comprehension's target: a generator expression's
   steps run in its own frame, when it is iterated, and record nothing), or, since version
@@ -106,7 +117,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 30
+SUMMARY_VERSION = 31
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
