@@ -17,7 +17,14 @@ from lockwatch import suppress
 from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
 from lockwatch.static.checks import finding
-from lockwatch.static.graph import head_steps, step_name
+from lockwatch.static.graph import (
+    CALLS,
+    blocking_note,
+    head_steps,
+    step_callee,
+    step_label,
+    step_name,
+)
 from lockwatch.static.link import reroot
 from lockwatch.static.model import short_name
 
@@ -85,22 +92,21 @@ def _hold_finding(model, calls):
 def _described(model, bs):
     """(what the call does, the chain of callees as text, the chain's witness lines) of one
     blocking site: ``calls time.sleep``, `` (through flush -> _send)``."""
-    chain = list(bs.witness[_heads_len(bs):])
+    chain = list(bs.witness[len(bs.witness) - len(bs.steps):])
     if bs.name.startswith("Condition.wait@"):
         what = f"waits on {short_name(bs.name.split('@', 1)[1])}"
     else:
         # the class a user can look up (multiprocessing.Queue.put, not the catalog's
         # queue.BoundedQueue.put), as the linker saw the receiver built; the catalog name
-        # stays the finding's key
+        # stays the finding's key. (The chain's last step is the call of ``bs.name``.)
         last = chain[-1]
         shown = model.public_call_name(last.path, last.line, last.column, bs.name)
-        if shown != bs.name and last.note.endswith(f"calls {bs.name}"):
-            chain[-1] = Location(last.path, last.line, last.column, last.note[:-len(bs.name)] + shown)
+        if shown != bs.name:
+            chain[-1] = Location(last.path, last.line, last.column, blocking_note(shown))
         what = f"calls {shown}"
     # the callees between the call under the lock and the blocking call, named as LW201
     # names them (the witness steps: "... calls Queue.put", "... which calls _send")
-    callees = [w.note.rsplit("calls ", 1)[-1] for w in chain[:-1]
-               if w.note.startswith("...") and "calls " in w.note]
+    callees = [label for label in map(step_label, bs.steps[:-1]) if label is not None]
     via = f" (through {' -> '.join(callees)})" if callees else ""
     return what, via, chain
 
@@ -113,66 +119,36 @@ def _blocking_call(bs) -> tuple:
     return (bs.name, last.path, last.line, last.column)
 
 
-def _heads_len(bs) -> int:
-    """How many witness lines of a blocking site show the held locks (``head_steps``)."""
-    return sum(1 + len(a.via) for a in bs.held)
-
-
-def _names(note: str, step: str) -> bool:
-    """Is ``note`` the step ``step``, with or without the notes graph adds after the name
-    (``(if overridden)``, ``(only if ... was free)``)? Not a longer name that starts alike."""
-    return note == step or note.startswith(step + " (")
-
-
 class _CalleeHolds:
     """Does a function on a blocking site's chain take the held lock again (a reentrant
     lock, the same instance) around the rest of the chain, and report the blocking call
     under that hold itself? Then the caller's hold adds nothing but a second copy of the
     callee's finding: google-api-core's ``_reopen`` sleeps under its own hold of the RLock
-    its callers hold around the call. The chain is followed through the linked call sites
-    at its steps; a step that cannot be followed (a callable handed on, two targets of one
-    name) ends the search (the caller's finding stays)."""
+    its callers hold around the call. The chain is followed by the functions its steps
+    enter and the receivers they are entered on (the steps' data, ``graph.step_callee``);
+    a callable handed on ends the search (the caller's finding stays)."""
 
     def __init__(self, model):
         self.m = model
-        self._at: dict = {}
         self._sites: dict = {}
         for bs in model.blocking_sites:
             p = bs.primary
             self._sites.setdefault((bs.fid, p.path, p.line, p.column, bs.name), []).extend(bs.held)
 
-    def _calls_at(self, fi, step) -> list:
-        idx = self._at.get(fi.id)
-        if idx is None:
-            idx = self._at[fi.id] = {}
-            for cs in fi.calls:
-                idx.setdefault(tuple(cs.loc[:3]), []).append(cs)
-        return idx.get((step.path, step.line, step.column), [])
-
     def retaken(self, bs, a) -> bool:
         lc = self.m.locks.get(a.lock)
         if lc is None or not lc.reentrant or a.path.startswith("?"):
             return False
-        chain = bs.witness[_heads_len(bs):]
-        cur = self.m.functions.get(bs.fid)
+        chain = bs.steps
         recvs: list = []
         for i, step in enumerate(chain[:-1]):
-            if not step.note.startswith("... calls "):
+            callee = step_callee(step)
+            if callee is None or callee[0] != CALLS:
                 return False
-            nxt = None
-            for cs in self._calls_at(cur, step):
-                for g_id, recv in cs.targets:
-                    g = self.m.functions.get(g_id)
-                    if g is not None and _names(step.note, f"... calls {step_name(self.m, g)}"):
-                        if nxt is not None and nxt[0] is not g:
-                            return False   # two targets of one name: not sure which
-                        nxt = (g, recv)
-            if nxt is None:
-                return False
-            cur = nxt[0]
-            recvs.append(nxt[1])
+            _how, g_id, recv = callee
+            recvs.append(recv)
             here = chain[i + 1]
-            for b in self._sites.get((cur.id, here.path, here.line, here.column, bs.name), ()):
+            for b in self._sites.get((g_id, here[0], here[1], here[2], bs.name), ()):
                 if b.lock != a.lock:
                     continue
                 p = b.path

@@ -33,6 +33,33 @@ VIRTUAL = " (if overridden)"
 PROBED = " (only if {} was free)"
 _MAX_ROUNDS = 25
 
+# A witness step is a tuple ``(path, line, col, note)``. A step that enters a project
+# function carries what it enters as data after the note, so that a reader follows a chain
+# through the functions it names without reading them back out of the note's text
+# (``lw131``'s reentrant-hold test): ``(path, line, col, note, how, fid, recv, label)``,
+# ``how`` ``CALLS`` for a call (``recv``: the receiver path the linker bound it to, as
+# ``reroot`` takes it) or ``HANDS`` for a callable handed on and called by the callee at
+# that place (``recv``: the callable's own receiver), ``fid`` the function entered,
+# ``label`` how the note names it (``step_name`` and the ``PROBED``/``VIRTUAL`` marks).
+CALLS = "calls"
+HANDS = "hands"
+
+
+def step_callee(step) -> tuple[str, str, str | None] | None:
+    """``(how, fid, recv)`` of a step that enters a project function, else None."""
+    return (step[4], step[5], step[6]) if len(step) > 4 else None
+
+
+def step_label(step) -> str | None:
+    """How a step that enters a project function names it (``"Feed.fetch (if
+    overridden)"``), else None."""
+    return step[7] if len(step) > 4 else None
+
+
+def blocking_note(name: str) -> str:
+    """The note of the step that makes the blocking call ``name`` (a chain's last)."""
+    return f"... which calls {name}"
+
 
 def _better(old, new) -> bool:
     return old is None or len(new) < len(old)
@@ -529,7 +556,7 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
         if skip and cs.idx in skip:
             continue
         if cs.blocking:
-            put(blk, cs.blocking, ((*cs.loc[:3], f"... which calls {cs.blocking}"),))
+            put(blk, cs.blocking, ((*cs.loc[:3], blocking_note(cs.blocking)),))
         if cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
             put(blk, f"Condition.wait@{cs.lockm[0]}", ((*cs.loc[:3], f"... which waits on {short_name(cs.lockm[0])}"),))
         for g_id, recv in cs.targets:
@@ -554,7 +581,8 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
                 bound = [b for b in bound if b[0] not in g_skip]
             if not g_acq and not g_blk and not bound:
                 continue
-            step = (*cs.loc[:3], f"... calls {step_name(m, g)}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
+            label = step_name(m, g) + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else "")
+            step = (*cs.loc[:3], f"... calls {label}", CALLS, g_id, recv, label)
             for (lock, p), ch in list(g_acq.items()):
                 key = _renamed(cs, lock, p, recv)
                 old = acq.get(key)
@@ -567,7 +595,8 @@ def _collect(m: ProgramModel, fi: FunctionInfo, acq: dict, blk: dict, guards: Co
             for pidx, h, hrecv in bound:
                 hf = m.functions[h]
                 pev = g.summary.events[pidx]
-                pstep = (g.path, pev["l"], pev["c"], f"... which calls {step_name(m, hf)}")
+                label = step_name(m, hf)
+                pstep = (g.path, pev["l"], pev["c"], f"... which calls {label}", HANDS, h, hrecv, label)
                 for (lock, p), ch in list(hf.acq_eff.items()):
                     put(acq, (lock, "?" if p.startswith("%") else reroot(reroot(p, hrecv), recv)), (step, pstep) + ch)
                 for name, ch in list(hf.block_eff.items()):
@@ -629,6 +658,7 @@ class BlockingSite:
     held: list             # [Acq]
     witness: list          # [Location]: the lock acquisitions, then the chain
     primary: Location
+    steps: tuple = ()      # the chain's witness steps (the witness's tail), with their data
 
 
 def _loc(step) -> Location:
@@ -728,7 +758,7 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 continue
             primary = Location(cs.loc[0], cs.loc[1], cs.loc[2])
             if H and cs.blocking:
-                _blocking(m, fi, cs, H, cs.blocking, ((*cs.loc[:3], f"... which calls {cs.blocking}"),), primary)
+                _blocking(m, fi, cs, H, cs.blocking, ((*cs.loc[:3], blocking_note(cs.blocking)),), primary)
             if cs.lockm and cs.lockm[3] in ("wait", "wait_for") and cs.lockm[2]:
                 others = [a for a in H if a.lock != cs.lockm[0]]
                 if others:
@@ -740,7 +770,8 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                 gf = m.functions.get(g_id)
                 if gf is None or not _runs_in_call(cs, gf):
                     continue
-                step = (*cs.loc[:3], f"... calls {step_name(m, gf)}" + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else ""))
+                label = step_name(m, gf) + _probe_note(fi, cs) + (VIRTUAL if g_id in cs.virtual else "")
+                step = (*cs.loc[:3], f"... calls {label}", CALLS, g_id, recv, label)
                 g_acq, g_blk, g_skip = guards.effects(fi, cs, gf, recv)
                 if H:
                     for (lock, p), ch in g_acq.items():
@@ -754,7 +785,8 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
                         continue
                     hf = m.functions[h]
                     pev = gf.summary.events[pidx]
-                    pstep = (gf.path, pev["l"], pev["c"], f"... which calls {step_name(m, hf)}")
+                    label = step_name(m, hf)
+                    pstep = (gf.path, pev["l"], pev["c"], f"... which calls {label}", HANDS, h, hrecv, label)
                     inner_held = [Acq(a.lock, reroot(a.path, recv), a.blocking, a.loc, a.via, a.cond, a.mode)
                                   for a in gf.held_acqs(pev["h"])]
                     for (lock, p), ch in hf.acq_eff.items():
@@ -777,7 +809,7 @@ def _blocking(m, fi, cs, H, name, chain, primary) -> None:
     for a in held:
         witness.extend(head_steps(m, fi, a))
     witness.extend(_loc(s) for s in chain)
-    m.blocking_sites.append(BlockingSite(fi.id, name, held, witness, primary))
+    m.blocking_sites.append(BlockingSite(fi.id, name, held, witness, primary, chain))
 
 
 def canonical(cycle: list[str]) -> tuple[str, ...]:
