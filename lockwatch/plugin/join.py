@@ -39,6 +39,10 @@ class StaticSide:
     locks_at: dict[str, list[str]] = field(default_factory=dict)
     graph: nx.DiGraph = field(default_factory=nx.DiGraph)
     seconds: float = 0.0
+    # "abs path:line" of the LW201 findings' locations that are calls written in a coroutine
+    # (the finding's own call and other coroutines' calls to the same blocking call), as
+    # opposed to the sync helpers' steps of its witness chain
+    coroutine_calls: set[str] = field(default_factory=set)
 
     def acquisition_files(self) -> list[str]:
         files = set()
@@ -73,8 +77,29 @@ def static_scan(paths: list[str], config: Config) -> StaticSide:
             side.locks_at.setdefault(_abs_site(f"{inner.path}:{inner.line}"), []).append(lid)
     if model.lock_graph is not None:
         side.graph = model.lock_graph
+    side.coroutine_calls = _coroutine_calls(model, report)
     side.seconds = time.perf_counter() - t0
     return side
+
+
+def _coroutine_calls(model, report: Report) -> set[str]:
+    """Which of the LW201 findings' locations are calls in a coroutine (read from the model's
+    functions, not from the notes): the runtime join needs the stack to pass through one."""
+    wanted = set()
+    for f in report.findings:
+        if f.kind == "blocking-in-async":
+            wanted.update(_abs_site(f"{l.path}:{l.line}") for l in f.locations())
+    out: set[str] = set()
+    if not wanted:
+        return out
+    for fi in model.functions.values():
+        if not fi.is_async:
+            continue
+        for cs in fi.calls:
+            site = _abs_site(f"{cs.loc[0]}:{cs.loc[1]}")
+            if site in wanted:
+                out.add(site)
+    return out
 
 
 def acquisition_lines(f: Finding) -> list[tuple[str, int]]:
@@ -144,6 +169,13 @@ def join(static: StaticSide | None, runtime: list[Finding], graph: OrderGraph,
             for s in static_findings:
                 if s.kind != f.kind and s.kind not in _SAME_HAZARD.get(f.kind, ()):
                     continue
+                if f.kind == "blocking-in-async":
+                    where = _loop_block_at(s, f, static.coroutine_calls)
+                    if where is not None:
+                        ok = True
+                        f.extra["confirmed_at"] = where
+                        break
+                    continue
                 if _primary(s) == _primary(f) or (sites and static_sites(s) == sites):
                     ok = True
                     break
@@ -166,6 +198,14 @@ def join(static: StaticSide | None, runtime: list[Finding], graph: OrderGraph,
             for f in runtime:
                 if f.kind != s.kind and f.kind not in _SAME_HAZARD.get(s.kind, ()):
                     continue
+                if s.kind == "blocking-in-async":
+                    where = _loop_block_at(s, f, static.coroutine_calls if static else set())
+                    if where is None:
+                        continue
+                    s.extra["confirmed_at"] = where
+                    ok = True
+                    s.extra["tests"] = sorted(set(s.extra.get("tests", ())) | set(f.extra.get("tests", ())))
+                    break
                 if _primary(s) == _primary(f) or (sites and runtime_sites(f) == sites):
                     ok = True
                     s.extra["tests"] = sorted(set(s.extra.get("tests", ())) | set(f.extra.get("tests", ())))
@@ -188,7 +228,13 @@ def join(static: StaticSide | None, runtime: list[Finding], graph: OrderGraph,
             pa, pb = sa.rpartition(":")[0], sb.rpartition(":")[0]
             if not (_inside(pa, cwd) and _inside(pb, cwd)):
                 continue
+            # a lock made while a module was imported is sited at "<frozen
+            # importlib._bootstrap>:241": a pseudo-path, which abspath puts under the root
+            if site_of(a).startswith("<") or site_of(b).startswith("<"):
+                continue
             ids_a, ids_b = static.locks_at.get(sa, []), static.locks_at.get(sb, [])
+            if not (_project_lock(a, ids_a) and _project_lock(b, ids_b)):
+                continue
             if ids_a and ids_b and any(static.graph.has_edge(x, y) for x in ids_a for y in ids_b):
                 continue
             reason = "edge not in the static lock graph"
@@ -216,6 +262,48 @@ def _inside(path: str, root: str) -> bool:
         return os.path.commonpath([os.path.abspath(path), root]) == root and "site-packages" not in path
     except ValueError:
         return False
+
+
+def _project_lock(key: str, static_ids: list[str]) -> bool:
+    """Was this runtime lock class created by the project's own code? A key with a
+    "(file:line)" tail was created inside the standard library's wrappers on the project's
+    behalf (a ThreadPoolExecutor's shutdown lock, an Event's condition, keyed by the project
+    line that built the executor or the Event): an order between such locks is the library's,
+    not one the static lock graph could have. A wrapper the static analyser models as a lock
+    (a Condition, an RLock made through threading.py) is known at that site and stays."""
+    return " (" not in key or bool(static_ids)
+
+
+def _frame_site(frame: str) -> str | None:
+    """'pkg/a.py:12 in run' (a runtime stack entry) -> 'abs path:12'."""
+    where = frame.rsplit(" in ", 1)[0]
+    path, _, line = where.rpartition(":")
+    if not path or not line.isdigit():
+        return None
+    return f"{os.path.abspath(path)}:{line}"
+
+
+def _loop_block_at(s: Finding, f: Finding, coroutine_calls: set[str]) -> dict | None:
+    """Does the runtime loop block ``f`` show the static LW201 ``s``? The tracer places a
+    block at the innermost project frame (the helper's blocking line), the static rule at the
+    coroutine's call, the helper chain and other coroutines' calls as related locations.
+    They are one hazard when the runtime place is on that witness (the primary or a related
+    location) and the runtime stack runs through one of the finding's calls in a coroutine
+    (its own, or another coroutine's it lists): the same helper reached from a coroutine the
+    static side does not name is not this finding's block. Returns which location matched
+    (for the joined record), or None."""
+    here = _primary(f)
+    if here == _primary(s):
+        return {"path": s.path, "line": s.line, "witness": "primary"}
+    match = next((l for l in s.related if _abs_site(f"{l.path}:{l.line}") == here), None)
+    if match is None:
+        return None
+    entries = {_primary(s)} | {
+        site for l in s.related if (site := _abs_site(f"{l.path}:{l.line}")) in coroutine_calls}
+    frames = {_frame_site(fr) for st in f.stacks or () for fr in st}
+    if not (entries - {here}) & frames:
+        return None
+    return {"path": match.path, "line": match.line, "witness": "related", "note": match.note}
 
 
 def rank(f: Finding) -> tuple:
