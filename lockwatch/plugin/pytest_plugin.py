@@ -220,6 +220,12 @@ class LockwatchPlugin:
             self.tracker = None
             raise pytest.UsageError(f"lockwatch: [tool.lockwatch.runtime]: {e}") from e
         self._installed = True
+        if self.coverage is not None and self.coverage.own is not None:
+            # Our own line tracer slows the loop thread's Python code: LW201 must not time
+            # that as the program's block (r4). api.uninstall resets it.
+            from lockwatch.runtime import loopwatch
+
+            loopwatch.slowdown = self.coverage.slowdown
         self._n_findings = len(state.findings)
         self._n_orphans = len(state.orphans)
         self._n_cycles = len(getattr(state, "cycle_findings", ()))
@@ -489,6 +495,9 @@ class LockwatchPlugin:
     def _measure(self) -> None:
         self._executed = {}
         if self.coverage is not None:
+            from lockwatch.runtime import loopwatch
+
+            loopwatch.slowdown = 1.0   # the own collector stops here
             ex = self.coverage.executed()
             if ex is not None:
                 self._executed = {p: sorted(v) for p, v in ex.items()}

@@ -33,7 +33,15 @@ _get_ident = _thread.get_ident
 _held_get = state.held.get
 
 threshold = 0.1                # seconds; options.loop_block (None/0 = off)
-_loops: dict[int, list] = {}   # thread ident -> [tick, busy since, tick seen busy, finding, last look]
+# How many times slower a line tracer that the instrumentation itself runs (the pytest
+# plugin's own coverage collector on a line-tracing core) makes the loop thread's Python
+# bytecode; 1.0 = none. LW201 reports how long the *program* blocks the loop: time a sample
+# finds the thread running bytecode is stretched by that tracer and counts 1/slowdown of
+# itself, time it finds the thread inside a call to C (a sleep, I/O, a lock or selector
+# wait: the synchronous calls LW201 is about) is not stretched and counts in full.
+slowdown = 1.0
+_loops: dict[int, list] = {}   # thread ident -> [tick, busy since, tick seen busy, finding, last look,
+#                                                  seconds of that tick seen running bytecode]
 _tick_code = None              # code of the original _run_once: finds its frame on a loop's stack
 _saved: list[tuple[object, str, object]] = []
 _stop = None
@@ -80,7 +88,8 @@ def install(block_threshold: float | None = 0.1) -> None:
 
 
 def uninstall() -> None:
-    global _running
+    global _running, slowdown
+    slowdown = 1.0
     while _saved:
         owner, name, value = _saved.pop()
         try:
@@ -99,7 +108,7 @@ def uninstall() -> None:
 def _register(ident: int) -> list:
     global _stop, _running
     # Registered at the start of the loop's first tick: no busy spell of it began earlier.
-    rec = [0, None, -1, None, state.monotonic()]
+    rec = [0, None, -1, None, state.monotonic(), 0.0]
     _loops[ident] = rec
     if threshold and not _running:
         _stop = state.RAW_ALLOCATE()
@@ -168,6 +177,29 @@ def _idle(f) -> bool:
     return c.co_name == "select" and c.co_filename.endswith("selectors.py")
 
 
+def _calls():
+    # Opcodes a frame sits on while the function it calls runs; a C function has no frame
+    # of its own, so the caller's is the top one for as long as it runs (3.10: CALL_FUNCTION,
+    # CALL_METHOD...; 3.11: PRECALL/CALL; 3.12+: CALL, CALL_KW, CALL_FUNCTION_EX...).
+    import dis
+
+    return frozenset(op for name, op in dis.opmap.items()
+                     if name.startswith("CALL") or name in ("PRECALL", "BEFORE_WITH", "SETUP_WITH"))
+
+
+_CALLS = _calls()
+
+
+def _in_bytecode(f) -> bool:
+    """Is the thread whose top frame is ``f`` running Python bytecode (which a line tracer
+    slows down) rather than waiting in a call to C? Unsure counts as a call: in full."""
+    try:
+        i = f.f_lasti
+        return i >= 0 and f.f_code.co_code[i] not in _CALLS
+    except Exception:  # noqa: BLE001 - lockwatch must never disturb the program
+        return False
+
+
 def sample(now: float | None = None) -> None:
     now = state.monotonic() if now is None else now
     frames = sys._current_frames()
@@ -192,7 +224,14 @@ def sample(now: float | None = None) -> None:
                 # was never reported at threshold 0.1. The loop's own post-select clock
                 # reading is exact; from it, even this one sample can report the block.
                 rec[1], rec[2], rec[3] = _busy_since(f, prev, now), tick, None
+                rec[5] = 0.0
+                prev = rec[1]
             dur = now - rec[1]
+            if slowdown > 1.0:
+                # The span since the last look is put down to what this look sees.
+                if _in_bytecode(f):
+                    rec[5] += now - prev
+                dur -= rec[5] * (1.0 - 1.0 / slowdown)
             if dur < threshold:
                 continue
             if rec[3] is not None:
@@ -243,6 +282,8 @@ def _report_block(ident: int, f, dur: float) -> Finding | None:
         fingerprint=make_fingerprint("LW201", path, line, "runtime"),
         extra={"seconds": round(dur, 3), "threshold": threshold, "origin": "runtime", "occurrences": 1},
     )
+    if slowdown > 1.0:
+        fd.extra["tracer_slowdown"] = slowdown
     _blocked[key] = fd
     _msg_parts[id(fd)] = (site.f_code.co_name, what)
     with state.mutex:
@@ -251,8 +292,10 @@ def _report_block(ident: int, f, dur: float) -> Finding | None:
 
 
 def _block_msg(func: str, what: str, dur: float) -> str:
+    tracer = (f" (time it ran Python code under the plugin's coverage line tracer counted at "
+              f"1/{slowdown:g}: the tracer slows that code, not the program)") if slowdown > 1.0 else ""
     return (f"the event loop was blocked for at least {dur:.2f}s (threshold {threshold:g}s) "
-            f"in {func}{what}: a synchronous call on the loop's thread")
+            f"in {func}{what}: a synchronous call on the loop's thread{tracer}")
 
 
 def _update(fd: Finding, dur: float) -> None:

@@ -1,0 +1,176 @@
+"""The plugin's own coverage collector must not make LW201 report loop blocks the program does
+not cause (repro r4): a line-tracing core stretches the loop thread's Python code ~3x, so a
+70 ms step was reported as a 0.2 s block. The collector now runs on coverage.py's
+``sys.monitoring`` core where there is one (3.12+); on a line-tracing core the watchdog counts
+the time it sees the loop thread running bytecode at 1/slowdown, and time inside a call to C
+(a sleep, a wait: the blocks LW201 is about) in full.
+
+The unit tests keep the watchdog thread out (``loop_block=0``) and call
+``loopwatch.sample(now=...)`` with chosen clock readings on a loop with a clock of its own (timed
+from the first sample), so the durations are exact and nothing depends on machine load."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+try:
+    from tests import runtime_helpers as rh
+except ImportError:  # pragma: no cover
+    import runtime_helpers as rh
+
+pytest_plugins = ["pytester"]
+TIMEOUT = 90
+PY = pytest.mark.parametrize("python", rh.PYTHONS, ids=rh.PYTHON_IDS)
+
+STAGE = """
+    import asyncio, json, threading
+    import lockwatch
+    from lockwatch.runtime import loopwatch, state
+
+    class VirtualClockLoop(asyncio.SelectorEventLoop):
+        def time(self):
+            return 0.0
+
+    def stage(mode, slowdown):
+        started, release, box = threading.Event(), threading.Event(), []
+
+        async def step():
+            started.set()
+            if mode == "spin":
+                while not box:   # running bytecode the whole time
+                    pass
+            else:
+                release.wait(30)  # inside a call to C (a lock wait) the whole time
+
+        def body():
+            loop = VirtualClockLoop()
+            try:
+                loop.run_until_complete(step())
+            finally:
+                loop.close()
+
+        t = threading.Thread(target=body)
+        t.start()
+        assert started.wait(30)
+        loopwatch.threshold = 0.1
+        loopwatch.slowdown = slowdown
+        now = state.monotonic() + 1.0
+        loopwatch.sample(now)          # first sighting: the clock starts here
+        loopwatch.sample(now + 0.3)    # 0.3 s later, still in the same step
+        found = [(f.extra["seconds"], f.message) for f in state.findings if f.code == "LW201"]
+        box.append(1)
+        release.set()
+        t.join(30)
+        loopwatch.threshold, loopwatch.slowdown = 0.0, 1.0
+        loopwatch.reset()
+        del state.findings[:]
+        return found
+
+    with lockwatch.watch(loop_block=0):
+        for mode in ("spin", "wait"):
+            for slowdown in (1.0, 4.0):
+                print(json.dumps([mode, slowdown, stage(mode, slowdown)]))
+"""
+
+
+@PY
+def test_bytecode_time_under_a_line_tracer_counts_at_one_over_slowdown(tmp_path, python):
+    p = rh.run_plain(tmp_path, STAGE, python=python)
+    assert p.returncode == 0, p.stdout + p.stderr
+    res = {(mode, slowdown): found for mode, slowdown, found in map(json.loads, p.stdout.splitlines())}
+    # No tracer: 0.3 s of a busy step is a block either way.
+    (spin,) = res[("spin", 1.0)]
+    (wait,) = res[("wait", 1.0)]
+    assert spin[0] == wait[0] == 0.3
+    assert "coverage" not in spin[1]
+    # Under a 4x line tracer the spinning step counts 0.3 / 4 = 0.075 s: under the threshold.
+    assert res[("spin", 4.0)] == []
+    # A wait inside a call to C is not stretched by the tracer: still 0.3 s, and the message
+    # says how the time was counted.
+    (wait4,) = res[("wait", 4.0)]
+    assert wait4[0] == 0.3
+    assert "coverage line tracer counted at 1/4" in wait4[1]
+
+
+INVERSION = '''
+import threading
+
+A = threading.Lock()
+B = threading.Lock()
+
+
+def a_then_b():
+    with A:
+        with B:
+            pass
+
+
+def b_then_a():
+    with B:
+        with A:
+            pass
+'''
+
+PROBE = INVERSION + '''
+
+def test_probe():
+    import json
+    from lockwatch.runtime import loopwatch
+    with open("probe.json", "w") as fh:
+        json.dump({"slowdown": getattr(loopwatch, "slowdown", None)}, fh)
+'''
+
+
+def _run(pytester: pytest.Pytester, *args: str):
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=TIMEOUT)
+
+
+def test_the_plugin_tells_the_watchdog_what_its_own_collector_costs(pytester):
+    # The test file holds static acquisition lines: the plugin's own collector measures it.
+    pytester.makepyfile(test_probe=PROBE)
+    r = _run(pytester, "--lockwatch")
+    assert r.ret == 0, r.stdout.str()
+    got = json.loads((pytester.path / "probe.json").read_text())["slowdown"]
+    from lockwatch.plugin.coverage_join import LINE_TRACER_SLOWDOWN
+
+    try:
+        import coverage  # noqa: F401
+    except ImportError:  # pragma: no cover - no collector, nothing slowed
+        assert got == 1.0
+        return
+    # 3.12+: the sys.monitoring core, which stops tracing a line once seen: no slowdown.
+    assert got == (1.0 if sys.version_info >= (3, 12) else LINE_TRACER_SLOWDOWN)
+    r = _run(pytester, "--lockwatch", "--lockwatch-no-coverage")
+    assert r.ret == 0, r.stdout.str()
+    assert json.loads((pytester.path / "probe.json").read_text())["slowdown"] == 1.0
+
+
+LOOP_TESTS = INVERSION + '''
+
+import asyncio
+import time
+
+
+async def sleeper():
+    time.sleep(0.3)  # REAL: a real block, as long with or without a tracer
+
+
+def test_sleep():
+    asyncio.run(sleeper())
+'''
+
+
+def test_a_real_block_in_a_measured_file_stays_reported(pytester):
+    # Twin of r4: the collector measures this file; the 0.3 s sleep is a call to C, counted
+    # in full whatever the core.
+    pytester.makepyfile(test_loop=LOOP_TESTS)
+    r = _run(pytester, "--lockwatch", "--lockwatch-report=r.json")
+    rep = json.loads((pytester.path / "r.json").read_text())
+    runtime = [f for f in rep["findings"] if f["code"] == "LW201" and f["origin"] == "runtime"]
+    written = (pytester.path / "test_loop.py").read_text().splitlines()
+    real = next(i for i, ln in enumerate(written, 1) if "# REAL" in ln)
+    assert [f["line"] for f in runtime] == [real], (r.stdout.str(), runtime)
+    assert "blocked for at least" in runtime[0]["message"]
