@@ -41,8 +41,9 @@ def check(model, config):
             continue
         counts: dict = {}
         for step, name, chain in asyncflow.blocking_in_async(model, fi, extra):
-            # chain notes: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"
-            callees = tuple(s[3].rsplit("calls ", 1)[-1] for s in chain[:-1])
+            # chain: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"; each step
+            # into a helper carries the helper's name as data (its fifth part)
+            callees = tuple(s[4] for s in chain[:-1])
             # the fingerprint each call had when every call was its own finding (a merged
             # finding keeps its first call's, so baselines written before still match)
             n = counts[name] = counts.get(name, 0) + 1

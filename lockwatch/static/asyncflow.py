@@ -569,7 +569,7 @@ def reach_blocking(model: ProgramModel, fid: str, extra=frozenset(), skip=frozen
                     if (g_id, g_skip) in seen:
                         continue
                     seen.add((g_id, g_skip))
-                    nxt.append((g_id, prefix + ((*cs.loc[:3], f"... calls {g.short}"),), g_skip))
+                    nxt.append((g_id, prefix + ((*cs.loc[:3], f"... calls {g.short}", g.short),), g_skip))
         if hits:
             # the call that waits on something else first (pymongo's ``_spawn``: the
             # ``subprocess.Popen`` inside ``with open(os.devnull)``, not the open), then
@@ -585,7 +585,9 @@ def reach_blocking(model: ProgramModel, fid: str, extra=frozenset(), skip=frozen
 
 def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) -> list[tuple]:
     """For an ``async def``: [(primary Step, name, chain)] for each call in its body that
-    blocks the loop, directly or through sync project functions; chain = witness steps."""
+    blocks the loop, directly or through sync project functions; chain = witness steps
+    ``(path, line, col, note)``, a step into a project function with that function's short
+    name as a fifth part (so that no reader parses it back out of the note)."""
     out = []
     seen = set()
     for step, name in direct_blocking(model, fi, extra) + thread_lock_acquires(model, fi):
@@ -615,7 +617,7 @@ def blocking_in_async(model: ProgramModel, fi: FunctionInfo, extra=frozenset()) 
             r = reach_blocking(model, g_id, extra, skip)
             if r is None:
                 continue
-            cand = (r[0], ((*step, f"{fi.short} calls {g.short}"),) + r[1])
+            cand = (r[0], ((*step, f"{fi.short} calls {g.short}", g.short),) + r[1])
             if best is None or (len(cand[1]), cand[0]) < (len(best[1]), best[0]):
                 best = cand
         if best is not None:
