@@ -102,6 +102,11 @@ class Linker:
         self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
         self._property_names: set = set()
         self._wrapper_cache: dict = {}
+        # (fid, line, col) of a ``self.x = ...`` write whose value starts on a later line
+        # -> the value's (line, col): a lock is named by its factory call's line (SPEC, Lock
+        # identity), which is where the tracer sees it created; the write keeps its own
+        # position for everything else (races, coroutine stores)
+        self._value_pos: dict[tuple[str, int, int], tuple[int, int]] = {}
         self._overrides_cache: dict = {}
         self._display: dict = {}
         # P36: un-awaited calls of coroutine functions (``_coroutine_object``)
@@ -259,6 +264,9 @@ class Linker:
             if not r.startswith("@self."):
                 continue
             parts = r.split(".")
+            vp = ev.get("vp")
+            if vp is not None:
+                self._value_pos[(fi.id, ev["l"], ev["c"])] = (vp[0], vp[1])
             if len(parts) == 2:
                 ci.inst_attrs.setdefault(parts[1], []).append((ev.get("v"), ev.get("ann"), ev["l"], ev["c"], fi.id, False))
             elif len(parts) == 3 and parts[2] == "[]":
@@ -872,6 +880,7 @@ class Linker:
                 val = None   # ``self._coro = self.__connect()``: a coroutine object (P36)
             if val is not None:
                 k = val[0]
+                line, col = self._value_pos.get((fid, line, col), (line, col))
                 if k == "create":
                     if container:
                         self.m.add_lock(lock_id, val[1], ci.path, line, col, val[2], True)

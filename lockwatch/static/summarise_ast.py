@@ -502,6 +502,14 @@ class _Builder:
         f.s.events.append(ev)
         return ev
 
+    def _value_pos(self, ev: dict, value_node) -> None:
+        """``vp`` on a ``wr`` whose value starts on another line than its target (a wrapped
+        ``self.x = (\n    threading.Lock()\n)``): a lock is named by its factory call's line."""
+        if value_node is not None:
+            line, col = self.loc(value_node)
+            if line != ev["l"]:
+                ev["vp"] = [line, col]
+
     def _ev_r(self, kind: str, node, r: str) -> int:
         """An event whose only field is ``r`` (``rd``, ``grd``, ``gwr``, ``rel``), in one
         display (``_ev_start`` inlined)."""
@@ -1101,12 +1109,13 @@ class _Builder:
                 ev = self._ev_wr(target, r, self.value(value_node) if pre is None or self.walrus else pre)
                 if ann is not None:
                     ev["ann"] = self.ann_ref(ann)
+                self._value_pos(ev, value_node)
             return
         if t is _Subscript:
             r = self.chain(target) if ref is None else ref
             self._expr(target.value, "expr")
             if r and r.endswith(".[]") and self._tracked_attr(r[:-3]):
-                self._ev_wr(target, r, self.value(value_node))
+                self._value_pos(self._ev_wr(target, r, self.value(value_node)), value_node)
             return
         if t is _Tuple or t is _List:
             pairs = _unpack_pairs(target, value_node)

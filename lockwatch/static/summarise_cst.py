@@ -218,6 +218,15 @@ class _Builder:
         self.f.s.events.append(ev)
         return len(self.f.s.events) - 1
 
+    def _value_pos(self, i: int, value_node) -> None:
+        """``vp`` on a ``wr`` whose value starts on another line than its target (see
+        ``summary``): a lock is named by its factory call's line."""
+        if value_node is not None:
+            ev = self.f.s.events[i]
+            line, col = self.loc(value_node)
+            if line != ev["l"]:
+                ev["vp"] = [line, col]
+
     def _read(self, node: cst.Name, attr: bool = False) -> None:
         """A load of a name: as a value (``reads``) or only to reach an attribute or call a
         method on it (``attr_reads``); the difference tells "handed on" from "used here"."""
@@ -639,13 +648,13 @@ class _Builder:
                 kw = {"r": r, "v": self.value(value_node)}
                 if ann is not None:
                     kw["ann"] = self.ann_ref(ann)
-                self._ev("wr", target, **kw)
+                self._value_pos(self._ev("wr", target, **kw), value_node)
             return
         if isinstance(target, cst.Subscript):
             r = self.chain(target)
             self._expr(target.value, "expr")
             if r and r.endswith(".[]") and self._tracked_attr(r[:-3]):
-                self._ev("wr", target, r=r, v=self.value(value_node))
+                self._value_pos(self._ev("wr", target, r=r, v=self.value(value_node)), value_node)
             return
         if isinstance(target, (cst.Tuple, cst.List)):
             pairs = _unpack_pairs(target, value_node)

@@ -97,7 +97,12 @@ then ``not_full.wait()``; ``summarise_common.tag_after_exits``).
   ``try``, line of the handler] (LW401: ``except queue.Empty: break`` around the drain call
   means drained, not stopped on an error);
 - ``rd`` / ``wr``: read or write of ``@self.x`` / ``name.x``; writes carry ``v`` (value)
-  and/or ``ann`` (annotation ref). A read made by the test of an ``if`` carries ``t``: the
+  and/or ``ann`` (annotation ref); since version 32 a write whose value starts on a later
+  line than its target (``self.a = (  # comment`` / ``threading.Lock()`` / ``)``, as
+  formatters wrap a long line) also carries ``vp``: [line, column] of the value, where the
+  linker sites a lock created there (SPEC, lock identity: the factory call's line, the
+  tracer's join key; module globals, class attributes and locals already record the value's
+  position as their ``l``/``c``). The event's own ``l``/``c`` stay the target's. A read made by the test of an ``if`` carries ``t``: the
   last line of that ``if`` statement (else branches included), so that a check-then-act
   (the test reads, the branch writes) is visible without the syntax tree.
 - ``grd`` / ``gwr``: read or write, in a function, of a module global it declares
@@ -117,7 +122,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 31
+SUMMARY_VERSION = 32
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
