@@ -2,12 +2,13 @@
 not cause (repro r4): a line-tracing core stretches the loop thread's Python code ~3x, so a
 70 ms step was reported as a 0.2 s block. The collector now runs on coverage.py's
 ``sys.monitoring`` core where there is one (3.12+); on a line-tracing core the watchdog counts
-the time it sees the loop thread running bytecode at 1/slowdown, and time inside a call to C
-(a sleep, a wait: the blocks LW201 is about) in full.
+the CPU time the loop thread used in a busy spell at 1/slowdown, and time off CPU (a sleep, a
+wait: the blocks LW201 is about) in full.
 
 The unit tests keep the watchdog thread out (``loop_block=0``) and call
-``loopwatch.sample(now=...)`` with chosen clock readings on a loop with a clock of its own (timed
-from the first sample), so the durations are exact and nothing depends on machine load."""
+``loopwatch.sample(now=...)`` with chosen clock readings (and a scripted thread CPU clock) on a
+loop with a clock of its own (timed from the first sample), so the durations are exact and
+nothing depends on machine load."""
 
 from __future__ import annotations
 
@@ -34,7 +35,17 @@ STAGE = """
         def time(self):
             return 0.0
 
-    def stage(mode, slowdown):
+    def scripted_cpu(delta):
+        # The loop thread's CPU clock: 100 s at the first look, 100 + delta at the second;
+        # None = no thread CPU clock (the opcode fallback).
+        looks = []
+
+        def cpu(rec):
+            looks.append(1)
+            return None if delta is None else 100.0 + delta * (len(looks) - 1)
+        return cpu
+
+    def stage(mode, slowdown, delta):
         started, release, box = threading.Event(), threading.Event(), []
 
         async def step():
@@ -57,9 +68,11 @@ STAGE = """
         assert started.wait(30)
         loopwatch.threshold = 0.1
         loopwatch.slowdown = slowdown
+        real_cpu, loopwatch.cpu_seconds = loopwatch.cpu_seconds, scripted_cpu(delta)
         now = state.monotonic() + 1.0
         loopwatch.sample(now)          # first sighting: the clock starts here
         loopwatch.sample(now + 0.3)    # 0.3 s later, still in the same step
+        loopwatch.cpu_seconds = real_cpu
         found = [(f.extra["seconds"], f.message) for f in state.findings if f.code == "LW201"]
         box.append(1)
         release.set()
@@ -69,30 +82,92 @@ STAGE = """
         del state.findings[:]
         return found
 
+    CASES = [("spin", 1.0, 0.3), ("wait", 1.0, 0.0), ("spin", 4.0, 0.3), ("wait", 4.0, 0.0),
+             ("wait", 4.0, 0.1), ("spin", 4.0, None), ("wait", 4.0, None)]
     with lockwatch.watch(loop_block=0):
-        for mode in ("spin", "wait"):
-            for slowdown in (1.0, 4.0):
-                print(json.dumps([mode, slowdown, stage(mode, slowdown)]))
+        for mode, slowdown, delta in CASES:
+            print(json.dumps([mode, slowdown, delta, stage(mode, slowdown, delta)]))
 """
 
 
 @PY
-def test_bytecode_time_under_a_line_tracer_counts_at_one_over_slowdown(tmp_path, python):
+def test_cpu_time_under_a_line_tracer_counts_at_one_over_slowdown(tmp_path, python):
     p = rh.run_plain(tmp_path, STAGE, python=python)
     assert p.returncode == 0, p.stdout + p.stderr
-    res = {(mode, slowdown): found for mode, slowdown, found in map(json.loads, p.stdout.splitlines())}
-    # No tracer: 0.3 s of a busy step is a block either way.
-    (spin,) = res[("spin", 1.0)]
-    (wait,) = res[("wait", 1.0)]
+    res = {(mode, slowdown, delta): found
+           for mode, slowdown, delta, found in map(json.loads, p.stdout.splitlines())}
+    # No tracer: 0.3 s of a busy step is a block, on CPU or not.
+    (spin,) = res[("spin", 1.0, 0.3)]
+    (wait,) = res[("wait", 1.0, 0.0)]
     assert spin[0] == wait[0] == 0.3
     assert "coverage" not in spin[1]
-    # Under a 4x line tracer the spinning step counts 0.3 / 4 = 0.075 s: under the threshold.
-    assert res[("spin", 4.0)] == []
-    # A wait inside a call to C is not stretched by the tracer: still 0.3 s, and the message
-    # says how the time was counted.
-    (wait4,) = res[("wait", 4.0)]
+    # Under a 4x line tracer, 0.3 s all on CPU counts 0.3 / 4 = 0.075 s: under the threshold.
+    assert res[("spin", 4.0, 0.3)] == []
+    # Off CPU (a wait) no tracer stretches it: still 0.3 s, and the message says how the time
+    # was counted.
+    (wait4,) = res[("wait", 4.0, 0.0)]
     assert wait4[0] == 0.3
-    assert "coverage line tracer counted at 1/4" in wait4[1]
+    assert "CPU time on the loop's thread counted at 1/4" in wait4[1]
+    # 0.1 s of CPU in it: 0.2 + 0.1 / 4.
+    (mixed,) = res[("wait", 4.0, 0.1)]
+    assert mixed[0] == 0.225
+    # No thread CPU clock: what the look sees decides: bytecode counts 1/4, a call in full.
+    assert res[("spin", 4.0, None)] == []
+    (wait_nc,) = res[("wait", 4.0, None)]
+    assert wait_nc[0] == 0.3
+
+
+CLOCK = """
+    import asyncio, json, sys, threading, time
+    import lockwatch
+    from lockwatch.runtime import loopwatch
+
+    def cpu_of(mode):
+        started, release, box = threading.Event(), threading.Event(), []
+
+        async def step():
+            started.set()
+            if mode == "spin":
+                while not box:
+                    pass
+            else:
+                release.wait(30)
+
+        t = threading.Thread(target=lambda: asyncio.run(step()))
+        t.start()
+        assert started.wait(30)
+        rec = loopwatch._loops[t.ident]
+        c0 = loopwatch.cpu_seconds(rec)
+        grew = False
+        for _ in range(100 if mode == "spin" else 20):   # up to 10 s for the spinner to get CPU
+            time.sleep(0.1)
+            if loopwatch.cpu_seconds(rec) - c0 > 0.01:
+                grew = True
+                break
+        box.append(1)
+        release.set()
+        t.join(30)
+        # The watchdog's next look would drop the gone thread; the next one may get its ident.
+        loopwatch._loops.pop(t.ident, None)
+        return grew
+
+    if not hasattr(time, "pthread_getcpuclockid"):
+        print(json.dumps("no clock"))
+        sys.exit(0)
+    with lockwatch.watch(loop_block=0):
+        print(json.dumps({m: cpu_of(m) for m in ("spin", "wait")}))
+"""
+
+
+@PY
+def test_the_loop_threads_cpu_clock_runs_while_it_computes_not_while_it_waits(tmp_path, python):
+    p = rh.run_plain(tmp_path, CLOCK, python=python)
+    assert p.returncode == 0, p.stdout + p.stderr
+    got = json.loads(p.stdout)
+    if got == "no clock":  # pragma: no cover - not POSIX
+        return
+    # A spinning loop thread uses CPU; one waiting 2 s on a lock uses (far) less than 0.01 s.
+    assert got == {"spin": True, "wait": False}
 
 
 INVERSION = '''

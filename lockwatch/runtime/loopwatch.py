@@ -34,14 +34,18 @@ _held_get = state.held.get
 
 threshold = 0.1                # seconds; options.loop_block (None/0 = off)
 # How many times slower a line tracer that the instrumentation itself runs (the pytest
-# plugin's own coverage collector on a line-tracing core) makes the loop thread's Python
-# bytecode; 1.0 = none. LW201 reports how long the *program* blocks the loop: time a sample
-# finds the thread running bytecode is stretched by that tracer and counts 1/slowdown of
-# itself, time it finds the thread inside a call to C (a sleep, I/O, a lock or selector
-# wait: the synchronous calls LW201 is about) is not stretched and counts in full.
+# plugin's own coverage collector on a line-tracing core) makes the loop thread's code;
+# 1.0 = none. LW201 reports how long the *program* blocks the loop. The tracer costs CPU on
+# the loop's thread: the CPU time the thread used in a busy spell (its thread CPU clock, read
+# at each look) counts 1/slowdown of itself; the rest of the spell (off CPU: a sleep, I/O, a
+# lock or selector wait, the synchronous calls LW201 is about, which no tracer stretches)
+# counts in full. Without a thread CPU clock (not POSIX), a span counts 1/slowdown when the
+# look finds the thread running bytecode rather than on a call: a cruder guess, as the
+# watchdog tends to get the GIL while the loop thread is in a call that releases it.
 slowdown = 1.0
 _loops: dict[int, list] = {}   # thread ident -> [tick, busy since, tick seen busy, finding, last look,
-#                                                  seconds of that tick seen running bytecode]
+#                                 seconds of that tick put down to the tracer's stretch,
+#                                 the thread's CPU clock id, its reading at the last look]
 _tick_code = None              # code of the original _run_once: finds its frame on a loop's stack
 _saved: list[tuple[object, str, object]] = []
 _stop = None
@@ -108,7 +112,7 @@ def uninstall() -> None:
 def _register(ident: int) -> list:
     global _stop, _running
     # Registered at the start of the loop's first tick: no busy spell of it began earlier.
-    rec = [0, None, -1, None, state.monotonic(), 0.0]
+    rec = [0, None, -1, None, state.monotonic(), 0.0, _cpu_clock(ident), None]
     _loops[ident] = rec
     if threshold and not _running:
         _stop = state.RAW_ALLOCATE()
@@ -200,6 +204,33 @@ def _in_bytecode(f) -> bool:
         return False
 
 
+try:
+    from time import clock_gettime as _clock_gettime
+    from time import pthread_getcpuclockid as _cpu_clock_id
+except ImportError:  # pragma: no cover - not POSIX
+    _clock_gettime = _cpu_clock_id = None
+
+
+def _cpu_clock(ident: int):
+    if _cpu_clock_id is None:
+        return None  # pragma: no cover
+    try:
+        return _cpu_clock_id(ident)
+    except Exception:  # noqa: BLE001 - lockwatch must never disturb the program
+        return None
+
+
+def cpu_seconds(rec: list) -> float | None:
+    """CPU time the loop thread of ``rec`` has used (user + system), None if unknown."""
+    clk = rec[6]
+    if clk is None:
+        return None
+    try:
+        return _clock_gettime(clk)
+    except Exception:  # noqa: BLE001 - the thread is gone, or no such clock
+        return None
+
+
 def sample(now: float | None = None) -> None:
     now = state.monotonic() if now is None else now
     frames = sys._current_frames()
@@ -214,6 +245,9 @@ def sample(now: float | None = None) -> None:
                 continue
             tick = rec[0]
             prev, rec[4] = rec[4], now
+            cpu0 = rec[7]
+            if slowdown > 1.0:
+                rec[7] = cpu_seconds(rec)
             if not tick & 1 or _idle(f):
                 rec[1] = None
                 continue
@@ -228,9 +262,13 @@ def sample(now: float | None = None) -> None:
                 prev = rec[1]
             dur = now - rec[1]
             if slowdown > 1.0:
-                # The span since the last look is put down to what this look sees.
-                if _in_bytecode(f):
-                    rec[5] += now - prev
+                span = now - prev
+                if cpu0 is not None and rec[7] is not None:
+                    # CPU since the last look, which may have been up to a period before the
+                    # spell began: capped at the span (errs towards discounting, by < a period)
+                    rec[5] += max(0.0, min(rec[7] - cpu0, span))
+                elif _in_bytecode(f):
+                    rec[5] += span
                 dur -= rec[5] * (1.0 - 1.0 / slowdown)
             if dur < threshold:
                 continue
@@ -292,8 +330,8 @@ def _report_block(ident: int, f, dur: float) -> Finding | None:
 
 
 def _block_msg(func: str, what: str, dur: float) -> str:
-    tracer = (f" (time it ran Python code under the plugin's coverage line tracer counted at "
-              f"1/{slowdown:g}: the tracer slows that code, not the program)") if slowdown > 1.0 else ""
+    tracer = (f" (CPU time on the loop's thread counted at 1/{slowdown:g}: the plugin's coverage "
+              "line tracer slows running code, not waits)") if slowdown > 1.0 else ""
     return (f"the event loop was blocked for at least {dur:.2f}s (threshold {threshold:g}s) "
             f"in {func}{what}: a synchronous call on the loop's thread{tracer}")
 
