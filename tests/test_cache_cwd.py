@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pool_standins
+import test_cli_e2e
 
 from lockwatch.config import Config
 from lockwatch.static.cache import Cache
@@ -22,51 +23,8 @@ from lockwatch.static.pool import summarise_files
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NO_PARSER = "pool_standins:does_not_exist"  # a worker that cannot even load its summariser
 
-POOL = '''\
-from __future__ import annotations
-
-import threading
-
-from shop import conn
-
-
-class Pool:
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._idle = []
-
-    def checkout(self, c: conn.Conn):
-        with self._lock:
-            c.reset()
-
-    def release(self, c):
-        with self._lock:
-            self._idle.append(c)
-'''
-
-CONN = '''\
-from __future__ import annotations
-
-import threading
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from shop.pool import Pool
-
-
-class Conn:
-    def __init__(self, pool: Pool):
-        self._lock = threading.Lock()
-        self.pool = pool
-
-    def reset(self):
-        with self._lock:
-            pass
-
-    def close(self):
-        with self._lock:
-            self.pool.release(self)
-'''
+# the connection pool of tests/test_cli_e2e.py: a lock-order cycle across two modules
+POOL, CONN = test_cli_e2e.POOL, test_cli_e2e.CONN_BAD
 
 PROJECT = {
     "shop/__init__.py": "",

@@ -14,27 +14,12 @@ import os
 import subprocess
 import sys
 
+import test_cli_e2e
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A lock-order cycle: one LW101 finding per file holding it, so excluding a file shows.
-CYCLE = '''\
-import threading
-
-a = threading.Lock()
-b = threading.Lock()
-
-
-def forward():
-    with a:
-        with b:
-            pass
-
-
-def backward():
-    with b:
-        with a:
-            pass
-'''
+CYCLE = test_cli_e2e.SIMPLE_BAD
 
 
 def run(cwd, *args):
