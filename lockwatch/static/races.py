@@ -622,7 +622,40 @@ def _attr_class(model: ProgramModel, ci, attr: str, hint=()) -> str | None:
     the default built here, of the kind the default shows). A class-level default must be
     ``None``. Anything else (an item write, a literal, another call, a value of unknown
     kind, two classes) and None: the type is not known."""
+    stores = _object_stores(model, ci, attr)
+    if stores is None:
+        return None
     found: set[str] = set()
+    for v, line, col, fid in stores:
+        fi = model.functions.get(fid)
+        if fi is None or not (v is None or (isinstance(v, dict) and "call" in v)):
+            return None
+        events = fi.summary.events
+        w = next((i for i, ev in enumerate(events) if ev["e"] == "wr" and ev["l"] == line
+                  and ev["c"] == col and ev["r"] == f"@self.{attr}"), None)
+        if not w:
+            return None
+        prev = events[w - 1]
+        if prev["e"] != "call" or prev["l"] != line:
+            return None
+        if v is None:
+            shape = prev.get("u") == "expr" and "t" not in prev
+        else:
+            shape = prev.get("u") == "attr" and prev.get("t") == f"@self.{attr}"
+        made = _made_class(model, fi, w - 1, hint) if shape else None
+        if made is None:
+            return None
+        found.add(made)
+    return found.pop() if len(found) == 1 else None
+
+
+def _object_stores(model: ProgramModel, ci, attr: str) -> list | None:
+    """Every instance assignment of ``self.<attr>`` in ``ci`` and its project bases that
+    stores something other than ``None``, as (value, line, col, writing function id); None
+    when the attribute cannot be one object's handle: a class of the MRO is unknown, a
+    class-level default is not ``None``, or an item of it is written (P41's and P42's
+    common test: ``_attr_class``, ``_one_kept_thread``)."""
+    out = []
     for c in ci.mro or [ci.id]:
         k = model.classes.get(c)
         if k is None:
@@ -633,28 +666,9 @@ def _attr_class(model: ProgramModel, ci, attr: str, hint=()) -> str | None:
         for v, _ann, line, col, fid, cont in k.inst_attrs.get(attr, ()):
             if cont:
                 return None
-            if v == {"const": None}:
-                continue
-            fi = model.functions.get(fid)
-            if fi is None or not (v is None or (isinstance(v, dict) and "call" in v)):
-                return None
-            events = fi.summary.events
-            w = next((i for i, ev in enumerate(events) if ev["e"] == "wr" and ev["l"] == line
-                      and ev["c"] == col and ev["r"] == f"@self.{attr}"), None)
-            if not w:
-                return None
-            prev = events[w - 1]
-            if prev["e"] != "call" or prev["l"] != line:
-                return None
-            if v is None:
-                shape = prev.get("u") == "expr" and "t" not in prev
-            else:
-                shape = prev.get("u") == "attr" and prev.get("t") == f"@self.{attr}"
-            made = _made_class(model, fi, w - 1, hint) if shape else None
-            if made is None:
-                return None
-            found.add(made)
-    return found.pop() if len(found) == 1 else None
+            if v != {"const": None}:
+                out.append((v, line, col, fid))
+    return out
 
 
 def _class_kind(model: ProgramModel, cid: str, lock_owners: set) -> str | None:
@@ -763,23 +777,10 @@ def _one_kept_thread(model: ProgramModel, ci, made: tuple, hand_offs: dict) -> b
     ev = fi.summary.events[idx]
     if "lp" in ev:
         return False   # made in a loop: one handle, several threads
-    stores = 0
-    for c in ci.mro or [ci.id]:
-        k = model.classes.get(c)
-        if k is None:
-            return False
-        cls_attr = k.summary.attrs.get(kept)
-        if cls_attr is not None and cls_attr.get("v") != {"const": None}:
-            return False
-        for v, _ann, _line, _col, wfid, cont in k.inst_attrs.get(kept, ()):
-            if cont:
-                return False
-            if v == {"const": None}:
-                continue
-            if wfid != fi.id or not (isinstance(v, dict) and v.get("call") == ev["f"]):
-                return False
-            stores += 1
-    return stores == 1
+    stores = _object_stores(model, ci, kept)
+    return (stores is not None and len(stores) == 1
+            and all(wfid == fi.id and isinstance(v, dict) and v.get("call") == ev["f"]
+                    for v, _line, _col, wfid in stores))
 
 
 def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassRaces | None:
