@@ -223,6 +223,35 @@ def test_the_plugin_tells_the_watchdog_what_its_own_collector_costs(pytester):
     assert json.loads((pytester.path / "probe.json").read_text())["slowdown"] == 1.0
 
 
+PROBE_CORE = PROBE + '''
+
+def test_core():
+    import json
+    import coverage
+    with open("core.json", "w") as fh:
+        json.dump(coverage.Coverage.current()._collector.tracer_name(), fh)
+'''
+
+
+def test_a_collector_of_the_users_own_gets_the_same_discount(pytester, monkeypatch):
+    # ``coverage run -m pytest`` (as pytest-cov does, a collector is active before the
+    # plugin starts): with a line-tracing core the watchdog is told the same slowdown as
+    # under the plugin's own collector; with the sys.monitoring core, none.
+    pytest.importorskip("coverage")
+    from lockwatch.plugin.coverage_join import LINE_TRACER_SLOWDOWN
+
+    pytester.makepyfile(test_probe=PROBE_CORE)
+    for core in ("ctrace", "sysmon") if sys.version_info >= (3, 12) else ("ctrace",):
+        monkeypatch.setenv("COVERAGE_CORE", core)
+        r = pytester.run(sys.executable, "-m", "coverage", "run", "--data-file=.cov", "-m",
+                         "pytest", "-p", "no:cacheprovider", "--lockwatch", timeout=TIMEOUT)
+        assert r.ret == 0, r.stdout.str() + r.stderr.str()
+        tracer = json.loads((pytester.path / "core.json").read_text())
+        got = json.loads((pytester.path / "probe.json").read_text())["slowdown"]
+        assert tracer == {"ctrace": "CTracer", "sysmon": "SysMonitor"}[core]
+        assert got == (LINE_TRACER_SLOWDOWN if core == "ctrace" else 1.0), (core, tracer)
+
+
 LOOP_TESTS = INVERSION + '''
 
 import asyncio

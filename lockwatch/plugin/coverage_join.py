@@ -53,14 +53,19 @@ class LineCoverage:
         self.own = None
         self.source = "none"       # "own" | "active" | "none" (coverage.py missing / nothing to do)
         self.problem = ""
-        self.core = ""             # the own collector's core: "CTracer", "PyTracer", "SysMonitor"
-        self.slowdown = 1.0        # how much the own collector slows Python code in measured files
+        self.core = ""             # the collector's core: "CTracer", "PyTracer", "SysMonitor"
+        self.slowdown = 1.0        # how much the collector slows Python code in measured files
 
     def start(self) -> None:
         if not self.files:
             return
-        if _active() is not None:
+        active = _active()
+        if active is not None:
+            # pytest-cov or ``coverage run``: a line-tracing core slows the loop thread's code
+            # just as the own collector's does (the watchdog must not time that as a block)
             self.source = "active"
+            self.core = _core_name(active)
+            self.slowdown = 1.0 if self.core == "SysMonitor" else LINE_TRACER_SLOWDOWN
             return
         try:
             import coverage

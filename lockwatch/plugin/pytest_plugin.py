@@ -220,9 +220,10 @@ class LockwatchPlugin:
             self.tracker = None
             raise pytest.UsageError(f"lockwatch: [tool.lockwatch.runtime]: {e}") from e
         self._installed = True
-        if self.coverage is not None and self.coverage.own is not None:
-            # Our own line tracer slows the loop thread's Python code: LW201 must not time
-            # that as the program's block (r4). api.uninstall resets it.
+        if self.coverage is not None and self.coverage.slowdown > 1.0:
+            # A line tracer (our own collector's, or pytest-cov's) slows the loop thread's
+            # Python code: LW201 must not time that as the program's block (r4).
+            # api.uninstall resets it.
             from lockwatch.runtime import loopwatch
 
             loopwatch.slowdown = self.coverage.slowdown
@@ -497,7 +498,7 @@ class LockwatchPlugin:
         if self.coverage is not None:
             from lockwatch.runtime import loopwatch
 
-            loopwatch.slowdown = 1.0   # the own collector stops here
+            loopwatch.slowdown = 1.0   # the own collector stops here (the rest is over too)
             ex = self.coverage.executed()
             if ex is not None:
                 self._executed = {p: sorted(v) for p, v in ex.items()}
