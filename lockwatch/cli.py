@@ -4,6 +4,8 @@
     lockwatch run ...               the runtime tracer (lockwatch.runtime.run parses its own options)
     lockwatch rules                 every rule, as a table or JSON
     lockwatch rule CODE|NAME        one rule's documentation
+    lockwatch daemon start|stop|status|restart [PATH]
+                                    the resident analysis process ``scan --daemon`` asks
 
 Exit status (SPEC): 0 no findings, 1 findings, 2 usage or configuration error. A crash is
 a bug: an unexpected exception prints its traceback and a line saying so, and exits 2, so
@@ -96,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(found from pyproject.toml/.git upwards, cached) and report only findings with any "
         "location in a given file",
     )
+    s.add_argument(
+        "--daemon", action="store_true",
+        help="ask the project's resident lockwatch daemon (starting one if none runs); the "
+        "output is the same as without; if the daemon cannot answer, say so and scan here",
+    )
     s.set_defaults(func=cmd_scan)
 
     r = sub.add_parser("rules", help="list every rule")
@@ -105,6 +112,27 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("rule", help="show one rule's documentation")
     d.add_argument("rule", metavar="CODE|NAME")
     d.set_defaults(func=cmd_rule)
+
+    dm = sub.add_parser(
+        "daemon", help="the resident analysis process that 'scan --daemon' asks (docs/daemon.md)",
+        description="A resident process per project that keeps the analysis in memory and up "
+        "to date as files change, so that 'lockwatch scan --daemon' (the lockwatch-daemon "
+        "pre-commit hook) answers without re-reading the project.",
+    )
+    dsub = dm.add_subparsers(dest="daemon_command", metavar="ACTION")
+    dsub.required = True
+    for name, text in (("start", "start the project's daemon (and analyse the project)"),
+                       ("stop", "stop it"), ("status", "show what it holds; exit 1 if none runs"),
+                       ("restart", "stop it and start a new one")):
+        a = dsub.add_parser(name, help=text, description=text)
+        a.add_argument("path", nargs="?", default=".", metavar="PATH",
+                       help="a directory of the project (default: .); its root is found as for --hook")
+        if name in ("start", "restart"):
+            a.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                           help="exit after this long without a request (default: 3600)")
+        if name == "status":
+            a.add_argument("--json", action="store_true", help="print the status as JSON")
+    dm.set_defaults(func=cmd_daemon)
 
     # Listed for --help only: main() hands everything after "run" to the tracer unparsed.
     sub.add_parser("run", help="run a program under the runtime tracer (see: lockwatch run --help)", add_help=False)
@@ -356,6 +384,104 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---- daemon -------------------------------------------------------------------------
+
+# Set in the daemon process itself: there, ``scan --daemon`` is a plain scan (never a request
+# to itself).
+_IN_DAEMON = False
+
+
+def _daemon_scan(argv: list[str]) -> int:
+    from lockwatch.daemon import client
+
+    return client.scan(argv, run_plain)
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def format_status(st: dict) -> str:
+    lines = [f"lockwatch daemon for {st['root']} (lockwatch {st['version']})",
+             f"  pid: {st['pid']}",
+             f"  socket: {st['socket']}",
+             f"  uptime: {_ago(st['uptime'])}; idle {_ago(st['idle'])} "
+             f"(exits after {st['idle_timeout']:g} s idle)"]
+    scan = st.get("scan")
+    where = f" (scan of {' '.join(scan['paths'])} from {scan['cwd']})" if scan else " (no scan yet)"
+    lines.append(f"  files: {st['files']}{where}")
+    lines.append(f"  requests: {st['requests']}; analyses: {st['analyses']}; "
+                 f"files summarised: {st['summarised']}")
+    last = st.get("last")
+    if last:
+        import time
+
+        lines.append(f"  last analysis: {last['seconds']:.2f} s, {_ago(time.time() - last['at'])} ago "
+                     f"({last['trigger']}, {last['mode']}, {last['files_summarised']} file(s) re-summarised)")
+    else:
+        lines.append("  last analysis: none yet")
+    busy = f" ({st['busy']} running)" if st.get("busy") else ""
+    lines.append(f"  up to date: {'yes' if st['up_to_date'] else 'no'}{busy}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from lockwatch.daemon import Paths, Unavailable, client, unix_sockets
+
+    if not unix_sockets():
+        raise UsageError("the daemon needs Unix domain sockets, which this platform does not have")
+    if not os.path.isdir(args.path):
+        raise UsageError(f"not a directory: {args.path}")
+    root = find_project_root(args.path)
+    try:
+        paths = Paths(root)
+        return _daemon_action(args, paths, client)
+    except Unavailable as e:
+        raise UsageError(f"daemon: {e}") from None
+
+
+def _daemon_action(args: argparse.Namespace, paths, client) -> int:
+    action = args.daemon_command
+    st = client.running(paths)
+    if action == "status":
+        if st is None:
+            print(f"lockwatch: no daemon runs for {paths.root}")
+            return EXIT_FINDINGS
+        if args.json:
+            st = {k: v for k, v in st.items() if k not in ("ok", "blobs")}
+            sys.stdout.write(json.dumps(st, indent=2, sort_keys=True) + "\n")
+        else:
+            sys.stdout.write(format_status(st))
+        return EXIT_OK
+    if action in ("stop", "restart"):
+        if st is None:
+            if action == "stop":
+                print(f"lockwatch: no daemon runs for {paths.root}")
+                return EXIT_OK
+        else:
+            client.ask(paths, {"op": "stop"}, 30.0)
+            if not client.wait_until_gone(paths):
+                raise UsageError(f"the daemon (pid {st['pid']}) did not stop; see {paths.log}")
+            print(f"lockwatch: stopped the daemon for {paths.root} (pid {st['pid']})")
+            st = None
+        if action == "stop":
+            return EXIT_OK
+    # start / restart
+    if st is not None:
+        print(f"lockwatch: a daemon already runs for {paths.root} (pid {st['pid']})")
+        return EXIT_OK
+    idle = args.idle_timeout
+    if idle is not None and not idle > 0:
+        raise UsageError("--idle-timeout must be a positive number of seconds")
+    client.spawn(paths, idle_timeout=idle, warm=True)
+    client.wait_until_up(paths)
+    st = client.running(paths)
+    pid = st["pid"] if st else "?"
+    print(f"lockwatch: started a daemon for {paths.root} (pid {pid}, socket {paths.socket}); "
+          "it is analysing the project now")
+    return EXIT_OK
+
+
 # ---- rules / rule ------------------------------------------------------------------
 
 def _halves(rule) -> str:
@@ -420,11 +546,17 @@ def program() -> int:
     and so does ``lockwatch run``: the traced program must run exactly as it would alone."""
     if sys.argv[1:2] != ["scan"]:
         return main()
+    return run_plain(sys.argv[1:])
+
+
+def run_plain(argv: list[str]) -> int:
+    """:func:`main` for a ``scan`` in a process of its own (see :func:`program`); also the
+    daemon client's fallback."""
     import gc
 
     gc.disable()
     try:
-        return main()
+        return main(argv)
     finally:
         gc.freeze()
 
@@ -442,6 +574,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return EXIT_ERROR
+        if getattr(args, "daemon", False) and not _IN_DAEMON:
+            return _daemon_scan(argv)
         return args.func(args)
     except (ConfigError, UsageError) as e:
         print(f"lockwatch: error: {e}", file=sys.stderr)
