@@ -10,6 +10,13 @@ Measures, each as a separate process the way a user runs it:
   median of N), with findings compared between the two;
 * ``lockwatch scan --hook FILE`` warm after changing one file (a new function each time),
   the pre-commit path: discover + cache load + one parse + link/checks + filter;
+* the same pre-commit run through a resident daemon (``scan --hook --daemon``), in the same
+  rounds and with the same kind of edit: (1) right after the edit (the daemon brings itself
+  up to date on the request), (2) after its watcher has analysed the edit on its own (the
+  save -> commit case: ``daemon status`` says up to date), (3) ``scan --daemon`` of the whole
+  project with nothing changed; its answer is checked to equal the plain hook's once;
+* what the client imports before it talks to the daemon (``-X importtime``), against
+  ``import lockwatch.cli``;
 * peak RSS of the lockwatch process and of its largest worker (``getrusage``);
 * the stages of a warm run in one process (discover, read+hash+cache load, analysis).
 
@@ -74,6 +81,64 @@ def lockwatch(args: list[str], cwd: str) -> tuple[float, dict]:
     return wall, info
 
 
+# The console script (lockwatch.entry:program) in a fresh interpreter; -I: the current
+# directory (the scanned tree, full of stdlib module names) is never on the path.
+_ENTRY = ("import sys; sys.path.insert(0, %r); from lockwatch.entry import program; "
+          "sys.argv[0] = 'lockwatch'; sys.exit(program())" % REPO)
+
+
+def entry(args: list[str], cwd: str, env: dict) -> tuple[float, subprocess.CompletedProcess]:
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-I", "-c", _ENTRY, *args], cwd=cwd, env=env,
+                       capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if p.returncode not in (0, 1) or "daemon unavailable" in p.stderr:
+        raise SystemExit(f"lockwatch {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    return wall, p
+
+
+def daemon_status(tree: str, env: dict) -> dict:
+    p = subprocess.run([sys.executable, "-I", "-c", _ENTRY, "daemon", "status", "--json"], cwd=tree,
+                       env=env, capture_output=True, text=True)
+    return json.loads(p.stdout) if p.returncode == 0 else {}
+
+
+def wait_daemon(tree: str, env: dict, pred, timeout: float = 300.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = daemon_status(tree, env)
+        if st and pred(st):
+            return st
+        time.sleep(0.05)
+    raise SystemExit(f"the daemon never got there: {daemon_status(tree, env)}")
+
+
+def idle(st: dict) -> bool:
+    return st.get("up_to_date") and st.get("busy") is None
+
+
+def client_imports(rounds: int = 5) -> dict[str, float]:
+    """Median cumulative import time (ms) of what ``scan --daemon`` imports before it talks
+    to the socket, and of ``lockwatch.cli`` (what every other command imports), each in a
+    fresh interpreter (-I, like the console script minus the venv's .pth files)."""
+    out = {}
+    for name, mods in (("client", "lockwatch.entry, lockwatch.daemon.client"), ("cli", "lockwatch.cli")):
+        totals = []
+        for _ in range(rounds):
+            p = subprocess.run([sys.executable, "-I", "-X", "importtime", "-c",
+                                f"import sys; sys.path.insert(0, {REPO!r}); import {mods}"],
+                               capture_output=True, text=True)
+            us = 0
+            for line in p.stderr.splitlines():
+                parts = line.split("|")
+                if len(parts) == 3 and parts[1].strip().isdigit() and parts[2].strip().startswith("lockwatch") \
+                        and not parts[2].startswith("  ", 1):
+                    us += int(parts[1])  # a top-level lockwatch import: cumulative, stdlib included
+            totals.append(us / 1000)
+        out[name] = statistics.median(totals)
+    return out
+
+
 def child(out: str, argv: list[str]) -> None:
     sys.path.insert(0, REPO)
     from lockwatch.cli import program
@@ -130,6 +195,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=0)
     ap.add_argument("--json", help="write the numbers here too")
+    ap.add_argument("--no-daemon", action="store_true", help="skip the daemon measurements")
     ap.add_argument("--changed", default=CHANGED,
                     help="file (relative to the tree) the hook measurement edits (default: %(default)s); "
                          "with --tree, any project: e.g. a real package and one of its modules")
@@ -167,22 +233,79 @@ def main() -> int:
 
         changed = os.path.join(tree, args.changed)
         original = open(changed, "rb").read()
-        hooks = []
+        hooks: list[float] = []
+        d_edit: list[float] = []
+        d_watched: list[float] = []
+        d_same: list[float] = []
+        denv = dict(os.environ, LOCKWATCH_DAEMON_DIR=os.path.join(work, "d"))
+        hook_args = [*common, "--hook", "--output", os.path.join(work, "hook.json"), changed]
+        daemon_args = [*common, "--hook", "--daemon", "--output", os.path.join(work, "dhook.json"), changed]
+        same_as_plain = None
+        edits = 0
+
+        def edit() -> None:
+            # A code edit, not a comment: a new function that takes the queue's mutex
+            # and calls into it, so the file's summary (and the lock graph) changes.
+            nonlocal edits
+            edits += 1
+            text = (f"\n\ndef _bench_edit_{time.time_ns()}_{edits}(q):\n"
+                    f"    with q.mutex:\n        return q._qsize()\n")
+            with open(changed, "wb") as f:
+                f.write(original + text.encode())
+
         try:
+            if not args.no_daemon:
+                # start the project's daemon by asking it (untimed), as the hook's first run would
+                entry([*common, "--daemon", "--output", os.path.join(work, "d0.json"), "."], tree, denv)
             for i in range(args.repeat):
-                # A code edit, not a comment: a new function that takes the queue's mutex
-                # and calls into it, so the file's summary (and the lock graph) changes.
-                edit = (f"\n\ndef _bench_edit_{time.time_ns()}_{i}(q):\n"
-                        f"    with q.mutex:\n        return q._qsize()\n")
-                with open(changed, "wb") as f:
-                    f.write(original + edit.encode())
-                h, _ = lockwatch([*common, "--hook", "--output", os.path.join(work, "hook.json"), changed], tree)
+                edit()
+                h, _ = lockwatch(hook_args, tree)
                 hooks.append(h)
+                if args.no_daemon:
+                    continue
+                wait_daemon(tree, denv, idle)
+                # (1) the hook asks right after the edit: the daemon updates on the request
+                edit()
+                w, _ = entry(daemon_args, tree, denv)
+                d_edit.append(w)
+                if same_as_plain is None:
+                    lockwatch(hook_args, tree)
+                    with open(os.path.join(work, "hook.json")) as a, open(os.path.join(work, "dhook.json")) as b:
+                        same_as_plain = json.load(a) == json.load(b)
+                # (2) the edit is saved, the watcher analyses it, then the commit asks
+                before = wait_daemon(tree, denv, idle)["analyses"]
+                edit()
+                wait_daemon(tree, denv, lambda st: st["analyses"] > before and idle(st))
+                w, _ = entry(daemon_args, tree, denv)
+                d_watched.append(w)
+                # (3) a whole scan, nothing changed
+                w, _ = entry([*common, "--daemon", "--output", os.path.join(work, "d3.json"), "."], tree, denv)
+                d_same.append(w)
         finally:
             with open(changed, "wb") as f:
                 f.write(original)
+            if not args.no_daemon:
+                subprocess.run([sys.executable, "-I", "-c", _ENTRY, "daemon", "stop"], cwd=tree, env=denv,
+                               capture_output=True)
         hook = statistics.median(hooks)
         print(f"hook, one changed file   {hook:7.2f} s  (target < 1 s)", flush=True)
+        daemon = {}
+        if not args.no_daemon:
+            daemon = {"hook_right_after_edit_s": statistics.median(d_edit),
+                      "hook_after_watcher_s": statistics.median(d_watched),
+                      "scan_nothing_changed_s": statistics.median(d_same),
+                      "answer_equals_plain": same_as_plain}
+            print(f"  via the daemon, asked right after the edit   {daemon['hook_right_after_edit_s']:7.2f} s  "
+                  f"({' '.join(f'{x:.2f}' for x in d_edit)})")
+            print(f"  via the daemon, after its watcher caught up   {daemon['hook_after_watcher_s']:7.2f} s  "
+                  f"({' '.join(f'{x:.2f}' for x in d_watched)})")
+            print(f"  scan --daemon, nothing changed                {daemon['scan_nothing_changed_s']:7.2f} s  "
+                  f"({' '.join(f'{x:.2f}' for x in d_same)})")
+            print(f"  daemon's answer == plain hook's               {same_as_plain}")
+            imports = client_imports()
+            daemon["imports_ms"] = imports
+            print(f"  imports before the socket: client {imports['client']:.1f} ms "
+                  f"(import lockwatch.cli: {imports['cli']:.1f} ms)", flush=True)
 
         peak_main = cold_info["self_kb"] / 1024
         peak_worker = cold_info["workers_kb"] / 1024
@@ -204,7 +327,7 @@ def main() -> int:
             "files": nfiles, "ruff_s": ruff, "cold_s": cold, "warm_s": warm, "hook_s": hook,
             "cold_ratio": cold / ruff, "warm_ratio": warm / ruff, "cold_equals_warm": same,
             "peak_main_mib": peak_main, "peak_worker_mib": peak_worker, "warm_stages": st,
-            "findings": len(ca["findings"]), "errors": ca["errors"],
+            "findings": len(ca["findings"]), "errors": ca["errors"], "daemon": daemon,
             "load_average": os.getloadavg()[0],
         }
         if args.json:

@@ -358,3 +358,24 @@ def test_unsafe_socket_directory_is_refused(env):
     rc, out, err = env.run("daemon", "start")
     assert rc == 2 and "accessible to other users" in err
     assert env.sockets() == []
+
+
+def test_daemon_exits_when_lockwatch_code_changes_on_disk(env, tmp_path):
+    """An upgrade (here: a copy of lockwatch that the daemon runs, then edited) makes the
+    daemon exit instead of answering with old code; the next request starts a new one."""
+    import shutil
+
+    copy = tmp_path / "lw"
+    shutil.copytree(os.path.join(ROOT, "lockwatch"), copy / "lockwatch",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    env.env["PYTHONPATH"] = str(copy)
+    rc, _, err = env.run("daemon", "start")
+    assert rc == 0, err
+    first = env.wait_status(lambda st: st["busy"] is None)["pid"]
+    with open(copy / "lockwatch" / "daemon" / "protocol.py", "a", encoding="utf-8") as f:
+        f.write("\n# upgraded\n")
+    assert _gone_soon(first)
+    assert env.sockets() == []
+    plain, via = _plain_and_daemon(env)
+    assert via == plain
+    assert env.status()["pid"] != first

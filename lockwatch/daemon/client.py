@@ -247,14 +247,26 @@ def scan(argv: list[str], fallback) -> int:
         sys.stderr.write(f"lockwatch: daemon unavailable: {reason}; running a plain scan\n")
         sys.stderr.flush()
         return fallback(argv)
-    for stream, data in ((sys.stdout, out), (sys.stderr, err)):
-        if data:
-            stream.flush()
-            buf = getattr(stream, "buffer", None)
-            if buf is not None:
-                buf.write(data)
-                buf.flush()
-            else:
-                stream.write(data.decode(getattr(stream, "encoding", None) or "utf-8", "replace"))
+    except KeyboardInterrupt:
+        print("lockwatch: interrupted", file=sys.stderr)  # as cli.main says it
+        return 130
+    try:
+        for stream, data in ((sys.stdout, out), (sys.stderr, err)):
+            if data:
                 stream.flush()
+                buf = getattr(stream, "buffer", None)
+                if buf is not None:
+                    buf.write(data)
+                    buf.flush()
+                else:
+                    stream.write(data.decode(getattr(stream, "encoding", None) or "utf-8", "replace"))
+                    stream.flush()
+    except BrokenPipeError:
+        # the reader left (``| head``): as cli.main, not an error of ours, exit 2
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 2
     return code

@@ -42,12 +42,14 @@ DEBOUNCE = 0.15          # a change must hold still this long before the watcher
 DEBOUNCE_MAX = 2.0
 REDISCOVER_EVERY = 5.0   # the watcher re-runs discovery this often even with no dir change
 CODE_CHECK_EVERY = 2.0
-# The linked model has reference cycles, so a replaced analysis is freed only by a full
-# collection, which walks the whole heap (~0.6-1.7 s on the CPython stdlib): done when the
-# daemon has been quiet this long, or at once when this many analyses wait to be freed
-# (each ~80 MB there), so that a commit rarely waits behind it.
+# The linked model has reference cycles, so a replaced analysis is freed only by a
+# collection (~0.5-2 s on the CPython stdlib, depending on load). It runs right after the
+# analysis that replaced one (the watcher's, or a request's once its answer is sent), so
+# that the background work after a save is one stretch, done before the commit asks.
+# Each request also leaves a little cyclic garbage of its own (argparse's parser):
+# collected after this many requests, when the daemon has been quiet for GC_IDLE seconds.
+GC_REQUESTS = 200
 GC_IDLE = 5.0
-GC_MAX_PENDING = 4
 # Test-only: seconds each scan request sleeps before answering (to kill or time out a daemon
 # in the middle of a request). Read once, at start-up, from the daemon's environment.
 _DELAY_ENV = "LOCKWATCH_DAEMON_TEST_DELAY"
@@ -103,6 +105,7 @@ class Server:
         self.busy: str | None = None         # what holds the analysis lock, for status
         self.pending_change = False          # the watcher saw a change not yet analysed
         self.garbage = 0                     # analyses since the last collection
+        self.requests_since_gc = 0
         self.last_activity = time.monotonic()
         self.code = code_stamp()
         self.stale_code = False
@@ -181,7 +184,7 @@ class Server:
         from lockwatch.daemon.state import Project
 
         self.cli = cli
-        self.project = Project()
+        self.project = Project(freeze=True)
         cli._engine_scan = self._engine_scan
         cli._IN_DAEMON = True
         from lockwatch.static import engine
@@ -248,6 +251,7 @@ class Server:
     def _scan_request(self, conn: socket.socket, req: dict) -> None:
         self.last_request = time.monotonic()
         self.requests += 1
+        self.requests_since_gc += 1
         if self._code_changed():
             protocol.send(conn, {"ok": False, "stale": True, "error": "lockwatch's code changed on disk"})
             return
@@ -270,6 +274,8 @@ class Server:
                 self.busy = None
                 self.last_request = time.monotonic()
         protocol.send(conn, {"ok": True, "code": code}, (out, err))
+        if self.garbage:
+            self._collect()
 
     def _run_cli(self, argv: list[str], req: dict) -> tuple[int, bytes, bytes]:
         streams = req.get("streams") or {}
@@ -337,6 +343,7 @@ class Server:
             "scan": {"cwd": sc.cwd, "paths": sc.paths} if sc else None,
             "last": p.last if p else None, "busy": self.busy,
             "up_to_date": up_to_date,
+            "peak_rss_mib": round(_peak_rss_mib(), 1),
         }
 
     # -- background -------------------------------------------------------------------------
@@ -353,6 +360,7 @@ class Server:
                 config = load(start=".")
                 self.project.scan(["."], config, trigger="warm-up")
                 self._log_analysis(0)
+                self._collect(locked=True)
             except Exception:  # noqa: BLE001 - the first request will say what is wrong
                 self.log("warm-up failed:\n" + traceback.format_exc())
             finally:
@@ -372,9 +380,8 @@ class Server:
                     last_code = now
                     if self._code_changed():
                         return
-                if self.garbage and self.busy is None and (
-                        now - max(self.last_activity, self.last_request) > GC_IDLE
-                        or self.garbage >= GC_MAX_PENDING):
+                quiet = now - max(self.last_activity, self.last_request) > GC_IDLE
+                if self.busy is None and (self.garbage or (self.requests_since_gc >= GC_REQUESTS and quiet)):
                     self._collect()
                 sc = self.project.current()
                 if sc is None or sc.analysis is None:
@@ -396,6 +403,8 @@ class Server:
                         before = self.project.analyses
                         self.project.refresh(sc, "watcher")
                         self._log_analysis(before)
+                        if self.garbage:
+                            self._collect(locked=True)
                     finally:
                         self.busy = None
                         self.pending_change = False
@@ -435,22 +444,33 @@ class Server:
                 out.append(None)
         return tuple(out)
 
-    def _collect(self) -> None:
-        """The cyclic garbage of replaced analyses, collected when no request waits for us;
-        what is left is frozen, so the next collection does not walk the live model again."""
-        if not self.lock.acquire(blocking=False):
+    def _collect(self, locked: bool = False) -> None:
+        """The cyclic garbage of replaced analyses (refcounting alone never frees a linked
+        model), collected while no request waits. The long-lived part of the heap was
+        frozen before the first analysis (state.Project), so this walks the analyses only."""
+        if not locked and not self.lock.acquire(blocking=False):
             return
-        self.busy = "gc"
+        busy, self.busy = self.busy, "gc"
         try:
             self.garbage = 0
+            self.requests_since_gc = 0
             t = time.perf_counter()
-            gc.unfreeze()
             n = gc.collect()
-            gc.freeze()
             self.log(f"gc: {n} objects freed in {time.perf_counter() - t:.2f} s")
         finally:
-            self.busy = None
-            self.lock.release()
+            self.busy = busy if locked else None
+            if not locked:
+                self.lock.release()
+
+
+def _peak_rss_mib() -> float:
+    try:
+        import resource
+
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    except (ImportError, OSError):
+        return 0.0
+    return kb / 1024 / (1024 if sys.platform == "darwin" else 1)
 
 
 def main(argv: list[str] | None = None) -> int:
