@@ -437,20 +437,18 @@ def _once_resets(model: ProgramModel) -> tuple[set, set]:
         return cached
     attrs: set[str] = set()
     globs: set[tuple] = set()
-    for f in model.functions.values():
-        in_init = f.summary.name == "__init__"
-        for ev in f.summary.events:
-            e = ev["e"]
-            if e == "wr":
-                r = ev["r"]
-                if r.endswith(".[]"):
-                    continue
-                oi = ev.get("oi")
-                if oi == r or (in_init and r.startswith("@self.") and r.count(".") == 1):
-                    continue
-                attrs.add(r.rpartition(".")[2])
-            elif e == "gwr" and f.qualname != "<module>" and ev.get("oi") != ev["r"]:
-                globs.add((f.module, ev["r"]))
+    # the model's list of write events (wr, gwr), not every event of the program
+    for f, _i, ev in model.write_events():
+        if ev["e"] == "wr":
+            r = ev["r"]
+            if r.endswith(".[]"):
+                continue
+            oi = ev.get("oi")
+            if oi == r or (f.summary.name == "__init__" and r.startswith("@self.") and r.count(".") == 1):
+                continue
+            attrs.add(r.rpartition(".")[2])
+        elif f.qualname != "<module>" and ev.get("oi") != ev["r"]:
+            globs.add((f.module, ev["r"]))
     cached = model.__dict__["_once_resets"] = (attrs, globs)
     return cached
 

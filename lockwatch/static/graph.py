@@ -180,17 +180,7 @@ def _reaching_effects(m: ProgramModel, adj: dict) -> set:
     is a successor of the one that hands it on, see ``link``). Every other function's
     effects are empty: all it calls is effect-free, so ``_collect`` would add nothing. On
     a large program most functions are of that kind (about nine in ten in the stdlib)."""
-    functions = m.functions
-    stack = []
-    for fid in adj:
-        fi = functions[fid]
-        if fi.acqs or fi.deco_acqs:
-            stack.append(fid)
-            continue
-        for cs in fi.calls:
-            if cs.blocking or cs.lockm:
-                stack.append(fid)
-                break
+    stack = [fid for fid in m.effect_fids() if fid in adj]   # (the model's index of call sites)
     seen = set(stack)
     pred = m.call_graph.pred
     while stack:
@@ -737,7 +727,12 @@ def build_lock_graph(m: ProgramModel) -> nx.DiGraph:
         else:
             g.add_edge(a.lock, b_lock, witnesses=[witness])
 
-    for _fid, fi in m.sorted_functions():
+    # a function that takes no lock holds none at its calls: only a call handing on a
+    # callable can add an edge there (the callee's own held locks around the call of it)
+    hands_on = m.fnarg_fids()
+    for fid, fi in m.sorted_functions():
+        if not fi.acqs and not fi.deco_acqs and fid not in hands_on:
+            continue
         events = fi.summary.events
         for idx in sorted(fi.acqs):
             H = _held(fi, events[idx]["h"], escaping)

@@ -225,32 +225,28 @@ class ProgramModel:
                 display_path(ms.path): ms.suppression_map() for ms in self.modules.values() if ms.suppressions}
         return out
 
-    def _calls_index(self) -> tuple:
-        """One pass over every event and every linked call site of the program, shared by
-        the checks that look for a few calls (``call_events``), ``callers`` (races, LW303)
-        and ``acq_events`` (LW211): (len(functions), functions, by called ref's last name,
-        by external name, callee fid -> callers, acquisition events, id(function) -> its
-        position in functions). Built on first use; built again if functions were added."""
-        idx = self.__dict__.get("_call_index")
+    def _sites_index(self) -> tuple:
+        """One pass over every linked call site of the program, shared by ``callers``
+        (races, LW303, LW204, LW211), the external-name part of ``call_events``,
+        ``handed_on`` (races) and ``effect_fids``/``fnarg_fids`` (the lock graph):
+        (len(functions), functions, id(function) -> its position in functions, by external
+        name, callee fid -> callers, fids handed on as callables, fids with an effect of
+        their own, fids with a call site handing on a callable). Built on first use; built
+        again if functions were added. (Touching every call site or event costs about as
+        much as what is done with it: a check or stage that needs a few of them reads this
+        index rather than walking the whole program again.)"""
+        idx = self.__dict__.get("_sites_idx")
         if idx is not None and idx[0] == len(self.functions):
             return idx
-        by_last: dict[str, list] = {}
         by_ext: dict[str, list] = {}
         callers: dict[str, list] = {}
-        acq_events: list = []
+        handed: set = set()
+        own: set = set()
+        fnarg_fids: set = set()
         funcs = list(self.functions.values())
         for n, fi in enumerate(funcs):
-            for i, ev in enumerate(fi.summary.events):
-                e = ev["e"]
-                if e == "call":
-                    key = (ev.get("f") or "").rpartition(".")[2]
-                    hits = by_last.get(key)
-                    if hits is None:
-                        by_last[key] = [(n, i)]
-                    else:
-                        hits.append((n, i))
-                elif e == "acq":
-                    acq_events.append((fi, i, ev))
+            if fi.acqs or fi.deco_acqs:
+                own.add(fi.id)
             for cs in fi.calls:
                 for g, recv in cs.targets:
                     hits = callers.get(g)
@@ -261,8 +257,44 @@ class ProgramModel:
                 if cs.ext and cs.idx >= 0:
                     for name in cs.ext:
                         by_ext.setdefault(name, []).append((n, cs.idx))
+                if cs.fnargs:
+                    fnarg_fids.add(fi.id)
+                    for _i, g, _r in cs.fnargs:
+                        handed.add(g)
+                if cs.blocking or cs.lockm:
+                    own.add(fi.id)
         pos = {id(fi): n for n, fi in enumerate(funcs)}
-        idx = self.__dict__["_call_index"] = (len(self.functions), funcs, by_last, by_ext, callers, acq_events, pos)
+        idx = self.__dict__["_sites_idx"] = (len(self.functions), funcs, pos, by_ext, callers, handed, own,
+                                             fnarg_fids)
+        return idx
+
+    def _events_index(self) -> tuple:
+        """One pass over every event of the program, shared by the checks that look for a
+        few calls by name (``call_events``), ``acq_events`` (LW211) and ``write_events``
+        (LW201's once-only test): (len(functions), by called ref's last name -> [(position
+        in functions, event index)], acquisition events, write events). Built on first use;
+        built again if functions were added."""
+        idx = self.__dict__.get("_events_idx")
+        if idx is not None and idx[0] == len(self.functions):
+            return idx
+        by_last: dict[str, list] = {}
+        acq_events: list = []
+        write_events: list = []
+        for n, fi in enumerate(self.functions.values()):
+            for i, ev in enumerate(fi.summary.events):
+                e = ev["e"]
+                if e == "call":
+                    key = (ev.get("f") or "").rpartition(".")[2]
+                    hits = by_last.get(key)
+                    if hits is None:
+                        by_last[key] = [(n, i)]
+                    else:
+                        hits.append((n, i))
+                elif e == "wr" or e == "gwr":
+                    write_events.append((fi, i, ev))
+                elif e == "acq":
+                    acq_events.append((fi, i, ev))
+        idx = self.__dict__["_events_idx"] = (len(self.functions), by_last, acq_events, write_events)
         return idx
 
     def call_events(self, ext=(), last=(), targets=None) -> list[tuple[FunctionInfo, int, dict]]:
@@ -273,12 +305,14 @@ class ProgramModel:
         A superset the check filters as it would every event: the checks that look for a
         few calls (thread and task creation, queue methods) need not walk every event of
         the program each. One index for all of them, built on first use."""
-        _, funcs, by_last, by_ext, callers, _acqs, pos = self._calls_index()
+        _, funcs, pos, by_ext, callers, *_rest = self._sites_index()
         hits: set = set()
         for name in ext:
             hits.update(by_ext.get(name, ()))
-        for name in last:
-            hits.update(by_last.get(name, ()))
+        if last:
+            by_last = self._events_index()[1]
+            for name in last:
+                hits.update(by_last.get(name, ()))
         if targets is not None:
             for g, where in callers.items():
                 if targets(g):
@@ -294,12 +328,33 @@ class ProgramModel:
     def callers(self) -> dict[str, list[tuple[FunctionInfo, CallSite, str]]]:
         """Callee fid -> [(calling function, call site, receiver path)] for every linked
         call site (implicit ones included), in model order. Read-only: shared."""
-        return self._calls_index()[4]
+        return self._sites_index()[4]
+
+    def handed_on(self) -> set[str]:
+        """The fids some linked call site hands on as a callable argument (``fnargs``: a
+        thread target, a callback). Read-only: shared."""
+        return self._sites_index()[5]
+
+    def effect_fids(self) -> set[str]:
+        """The functions with an effect of their own: an acquisition (a decorator's
+        included), a blocking call, a call on a lock (what ``graph.compose`` starts from).
+        Read-only: shared."""
+        return self._sites_index()[6]
+
+    def fnarg_fids(self) -> set[str]:
+        """The functions with a call site that hands on a callable (``fnargs``).
+        Read-only: shared."""
+        return self._sites_index()[7]
 
     def acq_events(self) -> list[tuple[FunctionInfo, int, dict]]:
         """Every acquisition event (function, event index, event) of the program, in model
         order. Read-only: shared."""
-        return self._calls_index()[5]
+        return self._events_index()[2]
+
+    def write_events(self) -> list[tuple[FunctionInfo, int, dict]]:
+        """Every write event (``wr`` and ``gwr``: function, event index, event) of the
+        program, in model order. Read-only: shared."""
+        return self._events_index()[3]
 
     def public_call_name(self, path: str, line: int, col: int, name: str) -> str:
         """The name a message gives the blocking call of catalog ``name`` made at

@@ -155,6 +155,10 @@ class _Index:
         # functions with a call that may hand a callable to a thread (see analyse_class)
         self.hand_off_fids: set[str] = {
             fi.id for fi, _i, _ev in model.call_events(ext=HAND_OFF_TYPES, last=HAND_OFF_METHODS)}
+        # the classes of those functions: with ``lock_owners``, the classes one of whose
+        # methods could make them a candidate (see ``analyse_class``'s first test)
+        self.hand_off_classes: set[str] = {
+            model.functions[fid].cls for fid in self.hand_off_fids if model.functions[fid].cls is not None}
         for fid, fi in model.functions.items():
             if fi.cls is not None and fi.acqs and any(_thread_lock(model, a.lock) for acqs in fi.acqs.values()
                                                       for a in acqs):
@@ -299,7 +303,7 @@ class _LockHandOffs:
                         stack.append(g)
         # a function also handed on as a value (a thread target, a callback) runs from
         # wherever that value is called: no entry lock for it
-        passed = {g for fi in funcs.values() for cs in fi.calls for _i, g, _r in cs.fnargs}
+        passed = self.model.handed_on()
         below = sorted(g for g in below if g not in passed)
         for _round in range(12):
             changed = False
@@ -785,15 +789,24 @@ def _one_kept_thread(model: ProgramModel, ci, made: tuple, hand_offs: dict) -> b
 
 def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassRaces | None:
     ci = model.classes[cid]
-    methods = _class_methods(model, cid)
-    if not methods:
-        return None
-    reasons = []
     declared = cid in configured or ci.summary.qualname in configured
     for d in ci.summary.decorators:
         mk = _marker_names(model, ci.module, d)
         if mk and mk[0] in THREAD_SAFE_MARKERS:
             declared = True
+    index = _index(model)
+    if (not declared and cid not in index.lock_owners and cid not in index.hand_off_classes
+            and not getattr(ci.summary, "guards", None)
+            and not getattr(model.modules.get(ci.module), "guard_comments", None)):
+        # the test below that most classes end at ("nothing can make it a candidate"),
+        # made before listing the methods: no method takes a thread lock or hands a
+        # callable on (a method's ``cls`` is its class's id, as ``lock_owners`` and
+        # ``hand_off_classes`` are keyed), nothing declares it thread-safe or a guard
+        return None
+    methods = _class_methods(model, cid)
+    if not methods:
+        return None
+    reasons = []
     if declared:
         reasons.append("declared thread-safe")
     owns = any(_thread_lock(model, a.lock) for fi in methods for acqs in fi.acqs.values() for a in acqs)
@@ -935,6 +948,7 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     cr.thread_roots = {f"{ci.module}.{ci.summary.methods[m]}" for m in hand_offs if m in ci.summary.methods}
     by_id = {fi.id: fi for fi in methods}
     ctx_counter = [0]
+    write_pos: dict = {}   # fid -> its write positions (``_write_positions``), per context walked
 
     ho = _handoffs(model)
 
@@ -944,7 +958,7 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
         # a method that releases a hand-off lock it was entered holding: not held after that
         drop = ho.released_from(fi, outer) if outer else {}
         _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, stack[0], drop, ho,
-                 mut_calls)
+                 mut_calls, write_pos)
         if len(stack) > 6:
             return
         for cs in fi.calls:
@@ -973,17 +987,27 @@ def analyse_class(model: ProgramModel, cid: str, configured: set[str]) -> ClassR
     return cr
 
 
-def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, root,
-             drop=None, ho=None, mut_calls=None) -> None:
-    events = fi.summary.events
-    spans = ho is not None and fi.id in ho.spans
-    # positions of writes and mutating calls: the receiver read at the same place is
-    # part of the write, not a separate read
+def _write_positions(events: list) -> set:
+    """Positions of writes and mutating calls: the receiver read at the same place is part
+    of the write, not a separate read."""
     write_pos = set()
     for ev in events:
         if ev["e"] == "wr" or (ev["e"] == "call" and ev["f"].startswith("@self.")
                                and ev["f"].rsplit(".", 1)[-1] in MUTATORS):
             write_pos.add((ev["l"], ev["c"]))
+    return write_pos
+
+
+def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs, root,
+             drop=None, ho=None, mut_calls=None, write_pos_memo=None) -> None:
+    events = fi.summary.events
+    spans = ho is not None and fi.id in ho.spans
+    # the same for every context a helper is walked in: made once per function
+    write_pos = write_pos_memo.get(fi.id) if write_pos_memo is not None else None
+    if write_pos is None:
+        write_pos = _write_positions(events)
+        if write_pos_memo is not None:
+            write_pos_memo[fi.id] = write_pos
     for idx, ev in enumerate(events):
         e = ev["e"]
         call = None
