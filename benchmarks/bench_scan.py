@@ -281,6 +281,8 @@ def main() -> int:
                 # (3) a whole scan, nothing changed
                 w, _ = entry([*common, "--daemon", "--output", os.path.join(work, "d3.json"), "."], tree, denv)
                 d_same.append(w)
+            if not args.no_daemon:
+                daemon_rss = daemon_status(tree, denv).get("peak_rss_mib")
         finally:
             with open(changed, "wb") as f:
                 f.write(original)
@@ -294,14 +296,15 @@ def main() -> int:
             daemon = {"hook_right_after_edit_s": statistics.median(d_edit),
                       "hook_after_watcher_s": statistics.median(d_watched),
                       "scan_nothing_changed_s": statistics.median(d_same),
-                      "answer_equals_plain": same_as_plain}
+                      "answer_equals_plain": same_as_plain, "peak_rss_mib": daemon_rss}
             print(f"  via the daemon, asked right after the edit   {daemon['hook_right_after_edit_s']:7.2f} s  "
                   f"({' '.join(f'{x:.2f}' for x in d_edit)})")
             print(f"  via the daemon, after its watcher caught up   {daemon['hook_after_watcher_s']:7.2f} s  "
                   f"({' '.join(f'{x:.2f}' for x in d_watched)})")
             print(f"  scan --daemon, nothing changed                {daemon['scan_nothing_changed_s']:7.2f} s  "
                   f"({' '.join(f'{x:.2f}' for x in d_same)})")
-            print(f"  daemon's answer == plain hook's               {same_as_plain}")
+            print(f"  daemon's answer == plain hook's               {same_as_plain}; "
+                  f"daemon peak RSS {daemon_rss} MiB")
             imports = client_imports()
             daemon["imports_ms"] = imports
             print(f"  imports before the socket: client {imports['client']:.1f} ms "

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -73,7 +76,10 @@ class Env:
         (self.proj / "app" / "__init__.py").write_text("", encoding="utf-8")
         (self.proj / "app" / "orders.py").write_text(ORDERS, encoding="utf-8")
         (self.proj / "app" / "worker.py").write_text(WORKER_GOOD, encoding="utf-8")
-        self.sockdir = tmp_path / "sock"
+        # a short directory: a Unix socket path has ~100 bytes, and pytest's (under xdist
+        # especially) can take most of them
+        self._sockbase = tempfile.mkdtemp(prefix="lwd-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        self.sockdir = pathlib.Path(self._sockbase) / "s"
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("LOCKWATCH_", "PYTHON", "NO_COLOR", "FORCE_COLOR"))}
         self.env.update(LOCKWATCH_DAEMON_DIR=str(self.sockdir), PYTHONPATH=ROOT, NO_COLOR="1")
@@ -125,6 +131,7 @@ class Env:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+        shutil.rmtree(self._sockbase, ignore_errors=True)
 
 
 def _is_our_daemon(pid: int) -> bool:
@@ -363,8 +370,6 @@ def test_unsafe_socket_directory_is_refused(env):
 def test_daemon_exits_when_lockwatch_code_changes_on_disk(env, tmp_path):
     """An upgrade (here: a copy of lockwatch that the daemon runs, then edited) makes the
     daemon exit instead of answering with old code; the next request starts a new one."""
-    import shutil
-
     copy = tmp_path / "lw"
     shutil.copytree(os.path.join(ROOT, "lockwatch"), copy / "lockwatch",
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))

@@ -57,9 +57,11 @@ def project_root(start: str | None = None) -> str:
 
 
 def unix_sockets() -> bool:
-    import socket
-
-    return hasattr(socket, "AF_UNIX") and sys.platform != "win32"
+    try:
+        import _socket
+    except ImportError:  # pragma: no cover
+        import socket as _socket
+    return hasattr(_socket, "AF_UNIX") and sys.platform != "win32"
 
 
 def socket_dir(create: bool = True) -> str:

@@ -1,7 +1,7 @@
 """The client side: ``lockwatch scan --daemon`` and ``lockwatch daemon start|stop|status``.
 
-Kept cheap to import (the standard library's socket, json, os, sys; subprocess only to
-start a daemon): a hook run through the daemon is this module, one connection and the
+Kept cheap to import (``_socket``, ``marshal``, os, sys; subprocess only to start a
+daemon): a hook run through the daemon is this module, one connection and the
 report's bytes. Whatever goes wrong with the daemon, ``scan`` says so on stderr once and
 runs the plain scan itself, so a broken daemon never blocks a commit.
 """
@@ -9,7 +9,6 @@ runs the plain scan itself, so a broken daemon never blocks a commit.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 
@@ -26,6 +25,7 @@ from lockwatch.daemon import (
     unix_sockets,
 )
 from lockwatch.daemon import protocol
+from lockwatch.daemon.protocol import _socket
 
 START_WAIT = 15.0    # seconds a new daemon may take to bind its socket
 STOP_WAIT = 15.0
@@ -96,8 +96,8 @@ def strip_daemon_flag(argv: list[str]) -> list[str]:
 
 # ---- talking to a daemon -------------------------------------------------------------------
 
-def _connect(path: str, timeout: float) -> socket.socket:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect(path: str, timeout: float):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(path)
@@ -119,7 +119,7 @@ def ask(paths: Paths, request: dict, timeout: float) -> tuple[dict, list[bytes]]
         s.settimeout(timeout)
         protocol.send(s, dict(request, version=__version__))
         return protocol.recv(s)
-    except socket.timeout:
+    except TimeoutError:
         raise Unavailable(f"no answer within {timeout:g} s (set {ENV_TIMEOUT} to wait longer)") from None
     except (EOFError, ConnectionResetError, BrokenPipeError):
         raise Unavailable("the daemon closed the connection without answering (did it die? "
