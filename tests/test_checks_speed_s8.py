@@ -6,7 +6,8 @@ model: the shortcuts must hold on any model) and on small programs made for the 
   ``fnarg_fids``, ``write_events``, and ``call_events`` through them;
 * LW201's once-only test reading the write events instead of every event;
 * ``graph.compose`` seeding from ``effect_fids`` and ``build_lock_graph`` skipping the
-  functions that take no lock and hand no callable on;
+  functions that take no lock and hand no callable on; the witness steps' function names
+  made in one pass over the functions;
 * races' first test of a class made before listing its methods.
 """
 
@@ -146,6 +147,9 @@ SRC = """
         def get(self):
             return self.x
 
+        def lazy(self):   # a method with a module function's name: that one is qualified
+            return None
+
         def put(self, v):
             self.x = v
 
@@ -256,6 +260,18 @@ def test_lock_graph_shortcuts_are_the_plain_computations(fixtures_model, monkeyp
     assert {("app.M", "app.L"), ("app.L", "app.M")} <= edges
     assert "app.no_lock_hands_on" not in m.effect_fids() and "app.no_lock_hands_on" in m.fnarg_fids()
     assert "app.releases_only" in m.effect_fids() and not m.functions["app.releases_only"].acqs
+
+
+def test_step_names_are_the_plain_names(fixtures_model):
+    for m in _programs(fixtures_model):
+        methods = {f.qualname.rpartition(".")[2] for f in m.functions.values() if f.cls is not None}
+        for f in m.functions.values():
+            q = f.qualname
+            plain = (f"{f.module.rpartition('.')[2]}.{q}" if f.cls is None and "." not in q and q in methods
+                     else f.short)
+            assert graph.step_name(m, f) == plain, f.id
+    assert graph.step_name(m, m.functions["app.lazy"]) == "app.lazy"
+    assert graph.step_name(m, m.functions["app.worker"]) == "worker"
 
 
 def test_races_first_test_is_the_full_verdict(fixtures_model):

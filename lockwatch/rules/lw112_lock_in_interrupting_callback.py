@@ -27,7 +27,9 @@ def check(model, config):
         return
     # locks ordinary (non-callback) code takes directly
     ordinary: set[str] = set()
-    for fid, fi in model.functions.items():
+    functions = model.functions
+    for fid in model.effect_fids():   # (the functions with an acquisition are among these)
+        fi = functions[fid]
         if fid in callbacks:
             continue
         for acqs in fi.acqs.values():

@@ -39,8 +39,11 @@ _REASON = {
 def check(model, config):
     released_anywhere: set[str] = set()
     for fi in model.functions.values():
-        released_anywhere |= fi.released
+        if fi.released:
+            released_anywhere |= fi.released
     for fid, fi in model.sorted_functions():
+        if not fi.acqs:
+            continue   # no site of it has a lock to report (``locks`` below would be empty)
         for site in fi.summary.acquire_sites:
             status = site["status"]
             if status == "ok":

@@ -55,9 +55,20 @@ _STARTS = {"thread": {"start"}, "process": {"start"}}   # executors/pools: any w
 _NOUN = {"thread": "thread", "process": "process", "executor": "executor", "pool": "pool"}
 
 
-def _is_init(model, fid: str) -> bool:
+def _thread_subclass_init(model, fid: str, memo: dict) -> bool:
+    """Is ``fid`` the ``__init__`` of a project class with a Thread or Process base (the
+    calls ``_subclass_kind`` names)? A call of any other project ``__init__`` that the
+    creators' names do not find is no candidate: ``ext_names`` finds nothing for a call
+    with targets, and ``_subclass_kind`` nothing in them."""
     g = model.functions.get(fid)
-    return g is not None and g.summary.name == "__init__"
+    if g is None or g.summary.name != "__init__" or not g.cls:
+        return False
+    found = memo.get(g.cls)
+    if found is None:
+        ci = model.classes.get(g.cls)
+        found = memo[g.cls] = ci is not None and any(
+            b in _BASES for c in ci.mro if c in model.classes for b in model.classes[c].ext_bases)
+    return found
 
 
 def _subclass_kind(model, cs):
@@ -191,7 +202,9 @@ def check(model, config):
     # Thread subclass, see _subclass_kind) or, without the linker's names (ext_names then
     # finds only names ending with the called ref's own last part), a creator's last name
     candidates: dict[str, list] = {}
-    for fi, idx, ev in model.call_events(ext=CREATORS, last=_CREATOR_LAST, targets=lambda g: _is_init(model, g)):
+    memo: dict = {}
+    for fi, idx, ev in model.call_events(ext=CREATORS, last=_CREATOR_LAST,
+                                         targets=lambda g: _thread_subclass_init(model, g, memo)):
         candidates.setdefault(fi.id, []).append((idx, ev))
     for fid in sorted(candidates):
         fi = model.functions[fid]

@@ -155,7 +155,7 @@ def compose(m: ProgramModel) -> None:
     # members reach each other), so the components of the reached part are those of the
     # whole graph, and callees first is still callees first.
     reach = _reaching_effects(m, adj)
-    done.update(v for v in adj if v not in reach)
+    done.update(adj.keys() - reach)
     sub = {v: [w for w in succ if w in reach] for v, succ in adj.items() if v in reach}
     for comp in _sccs_callees_first(sub):
         if len(comp) == 1 and comp[0] not in adj[comp[0]]:
@@ -600,12 +600,16 @@ def step_name(m: ProgramModel, fi: FunctionInfo) -> str:
     ``WebSocket.recv``). Names are made once per model."""
     names = m.__dict__.get("_step_names")
     if names is None or names[0] != len(m.functions):
-        methods = {f.qualname.rpartition(".")[2] for f in m.functions.values() if f.cls is not None}
-        qualified = {}
+        methods = set()
+        module_level = []   # (one pass over the functions: the module functions kept in order)
         for f in m.functions.values():
             q = f.qualname
-            if f.cls is None and "." not in q and q in methods:
-                qualified[f.id] = f"{f.module.rpartition('.')[2]}.{q}"
+            if f.cls is not None:
+                methods.add(q.rpartition(".")[2])
+            elif "." not in q:
+                module_level.append(f)
+        qualified = {f.id: f"{f.module.rpartition('.')[2]}.{f.qualname}" for f in module_level
+                     if f.qualname in methods}
         names = m.__dict__["_step_names"] = (len(m.functions), qualified)
     return names[1].get(fi.id) or fi.short
 

@@ -425,6 +425,7 @@ def _singleton_calls(model: ProgramModel, ci) -> list[tuple]:
         return []
     cands = []
     funcs = model.module_functions(ci.module)
+    prefix = name + "."
     for fi in funcs:
         if name in fi.summary.assigned:
             continue
@@ -432,7 +433,10 @@ def _singleton_calls(model: ProgramModel, ci) -> list[tuple]:
         for idx, ev in enumerate(fi.summary.events):
             if ev["e"] != "call":
                 continue
-            parts = ev["f"].split(".")
+            f = ev["f"]
+            if not (f.startswith(prefix) or (own_cls and f.startswith("@cls."))):
+                continue   # (the head test below, made before splitting every call's ref)
+            parts = f.split(".")
             if (len(parts) == 3 and (parts[0] == name or (own_cls and parts[0] == "@cls"))
                     and parts[2] in ci.summary.methods and parts[1] not in ci.summary.methods):
                 cands.append((fi, idx, parts[1], parts[2]))
