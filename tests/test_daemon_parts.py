@@ -64,7 +64,9 @@ def test_project_root_is_find_project_root(tmp_path, monkeypatch):
         assert project_root(s) == find_project_root(s), start
 
 
-def test_without_unix_sockets_the_client_says_so_and_scans(monkeypatch, capsys):
+def test_without_unix_sockets_the_client_says_so_and_scans(monkeypatch, capsys, tmp_path):
+    (tmp_path / "x.py").write_text("", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(client, "unix_sockets", lambda: False)
     seen = []
     rc = client.scan(["scan", "--daemon", "--hook", "x.py"], lambda argv: seen.append(argv) or 7)
@@ -72,6 +74,12 @@ def test_without_unix_sockets_the_client_says_so_and_scans(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err == ("lockwatch: daemon unavailable: this platform has no Unix domain sockets; "
                    "running a plain scan\n")
+
+
+def test_hook_without_files_needs_no_daemon(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(client, "request_scan", lambda argv: pytest.fail("asked a daemon"))
+    assert client.scan(["scan", "--hook", "--daemon", "gone.py"], lambda argv: 0) == 0
 
 
 SRC = {

@@ -240,6 +240,10 @@ def scan(argv: list[str], fallback) -> int:
     """``lockwatch scan --daemon ...``: the daemon's answer, else (said once on stderr)
     ``fallback(argv)``, the plain scan. ``argv`` may still hold ``--daemon``."""
     argv = strip_daemon_flag(argv)
+    paths, hook = split_scan_argv(argv)
+    if hook and not any(os.path.isfile(p) for p in paths):
+        # no file to check (pre-commit staged no Python file): the plain scan returns at once
+        return fallback(argv)
     try:
         code, out, err = request_scan(argv)
     except (Unavailable, OSError) as e:
