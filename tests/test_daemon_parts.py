@@ -178,3 +178,32 @@ def test_same_size_rewrite_with_the_old_mtime_is_seen(tmp_path, monkeypatch):
     assert os.stat(tmp_path / "m.py").st_size == st.st_size
     after = codes(project.scan(["m.py"], cfg))
     assert after == codes(engine.scan(["m.py"], Config(root=str(tmp_path), no_cache=True))) == []
+
+
+def test_a_failed_update_is_not_built_on(tmp_path, monkeypatch):
+    """An update that fails may have changed the old analysis' model: the next scan starts
+    from scratch (Analysis.full), and answers as a plain scan."""
+    from lockwatch.static.incremental import Analysis
+
+    _write(tmp_path, {k: v for k, v in SRC.items() if not k.startswith("zz/")})
+    monkeypatch.chdir(tmp_path)
+    project = Project()
+    cfg = Config(root=str(tmp_path), no_cache=True)
+    project.scan(["."], cfg)
+    (tmp_path / "pkg" / "bad.py").write_text("X = 2\n", encoding="utf-8")
+
+    def broken(self, summaries, errors=None):
+        raise RuntimeError("update failed half-way")
+
+    monkeypatch.setattr(Analysis, "update", broken)
+    with pytest.raises(RuntimeError):
+        project.scan(["."], cfg)
+    assert project.current().analysis is None
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    full = []
+    real_full = Analysis.full.__func__
+    monkeypatch.setattr(Analysis, "full", classmethod(lambda cls, *a, **k: full.append(1) or real_full(cls, *a, **k)))
+    got = project.scan(["."], cfg).to_dict()
+    assert full == [1]
+    assert got == engine.scan(["."], Config(root=str(tmp_path), no_cache=True)).to_dict()

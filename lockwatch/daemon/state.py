@@ -149,7 +149,13 @@ class Project:
             gc.freeze()
             self.frozen = True
         t = time.perf_counter()
-        sc.analysis = a.update(by_module, errors) if a is not None else Analysis.full(by_module, sc.config, errors)
+        try:
+            sc.analysis = a.update(by_module, errors) if a is not None else Analysis.full(by_module, sc.config, errors)
+        except BaseException:
+            # an update may have changed the old analysis' model before it failed: never
+            # build on it again (the next request analyses from scratch)
+            sc.analysis = None
+            raise
         self.analyses += 1
         self.last = {"at": time.time(), "seconds": time.perf_counter() - t, "trigger": trigger,
                      "mode": sc.analysis.stats.get("mode", "?"), "files_summarised": changed,
