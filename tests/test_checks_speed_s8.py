@@ -8,7 +8,9 @@ model: the shortcuts must hold on any model) and on small programs made for the 
 * ``graph.compose`` seeding from ``effect_fids`` and ``build_lock_graph`` skipping the
   functions that take no lock and hand no callable on; the witness steps' function names
   made in one pass over the functions;
-* races' first test of a class made before listing its methods.
+* races' first test of a class made before listing its methods;
+* LW303's guard violations from the analysis of the classes that may declare a guard
+  (the whole analysis when it was made already).
 """
 
 from __future__ import annotations
@@ -152,6 +154,19 @@ SRC = """
 
         def put(self, v):
             self.x = v
+
+    @lockwatch.guarded_by("_lock", "balance")
+    class Account:
+        def __init__(self):
+            self._lock = threading.Lock()
+            self.balance = 0
+
+        def deposit(self, n):
+            with self._lock:
+                self.balance += n
+
+        def peek(self):
+            return self.balance
 
     class Commented:
         def __init__(self):
@@ -301,3 +316,20 @@ def test_races_first_test_is_the_full_verdict(fixtures_model):
     assert {"app.Owner", "app.Runner", "app.Declared", "app.Commented"} <= verdicts
     assert "app.Plain" not in verdicts
 
+
+
+def test_guard_violations_from_the_guarded_classes(fixtures_model):
+    for m in _programs(fixtures_model):
+        saved = m.__dict__.pop("_races", None)
+        try:
+            some = races.guard_violations(m)
+            assert "_races" not in m.__dict__   # the guarded classes only: nothing kept
+            races.analyse(m)
+            assert "_races" in m.__dict__
+            assert races.guard_violations(m) == some   # from the whole analysis
+        finally:
+            m.__dict__.pop("_races", None)
+            if saved is not None:
+                m._races = saved
+    assert [(g.cid, g.attr, g.access.write) for g in some] == [("app.Account", "balance", False),
+                                                              ("app.Commented", "count", True)]

@@ -1357,9 +1357,35 @@ class GuardViolation:
     declared_at: Location
 
 
+def _guarded_classes(model: ProgramModel, config=None) -> dict[str, ClassRaces]:
+    """The races analysis of the classes that may declare a guard (``ClassRaces.guards``,
+    all ``guard_violations`` reads), in ``analyse``'s order: the whole analysis when it was
+    made already (LW301, LW302), else these classes only. Most programs declare no guard
+    (LW303, a default check, would otherwise analyse every class of the program: the
+    costliest part of the checks on a stdlib-sized one); a class's analysis does not
+    depend on the others'."""
+    cached = getattr(model, "_races", None)
+    if cached is not None:
+        return cached
+    configured = _configured_classes(config if config is not None else model.config)
+    out: dict[str, ClassRaces] = {}
+    for cid in sorted(model.classes):
+        ci = model.classes[cid]
+        # where analyse_class finds guards: the class's declarations, its module's comments
+        if not (getattr(ci.summary, "guards", None) or getattr(model.modules.get(ci.module), "guard_comments", None)):
+            continue
+        try:
+            cr = analyse_class(model, cid, configured)
+        except (KeyError, IndexError):
+            continue
+        if cr is not None:
+            out[cid] = cr
+    return out
+
+
 def guard_violations(model: ProgramModel, config=None) -> list[GuardViolation]:
     out: list[GuardViolation] = []
-    for cid, cr in analyse(model, config).items():
+    for cid, cr in _guarded_classes(model, config).items():
         for attr, (lock_attr, lock_id, decl) in sorted(cr.guards.items()):
             seen = set()
             for a in cr.accesses.get(attr, ()):
