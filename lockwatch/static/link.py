@@ -102,6 +102,15 @@ class Linker:
         self._extra_blocking = frozenset(getattr(config, "blocking_calls", None) or ())
         self._property_names: set = set()
         self._wrapper_cache: dict = {}
+        # what ``_link_stored_callbacks`` added to call sites, (function, call site, targets
+        # before, appended to the function's calls?), and the functions with isinstance guards
+        # (``_name_guard_classes``): an incremental re-link (``incremental.py``) undoes and
+        # redoes these global passes
+        self._stored_added: list = []
+        self._guarded: set = set()
+        # decorators whose nested functions ``_wrapper_locks`` read (their linked facts are
+        # the decorated functions' acquisitions)
+        self._deco_fids: set = set()
         # (fid, line, col) of a ``self.x = ...`` write whose value starts on a later line
         # -> the value's (line, col): a lock is named by its factory call's line (SPEC, Lock
         # identity), which is where the tracer sees it created; the write keeps its own
@@ -1420,14 +1429,19 @@ class Linker:
                     for p, attr in gstores:
                         if p == pname:
                             stored.setdefault((g.cls, attr), set()).add(hid)
+        added = self._stored_added
         for fi, cs, cid, attr in self._attr_call_sites:
             mro = self.m.classes[cid].mro if cid in self.m.classes else [cid]
             hids = sorted({h for c in mro for h in stored.get((c, attr), ())})
+            before = len(cs.targets)
             for h in hids[:8]:
                 if h in self.m.functions and all(t != h for t, _ in cs.targets):
                     cs.targets.append((h, "?"))
-            if hids and cs not in fi.calls:
+            appended = bool(hids) and cs not in fi.calls
+            if appended:
                 fi.calls.append(cs)
+            if appended or len(cs.targets) != before:
+                added.append((fi, cs, before, appended))
 
     def _name_guard_classes(self) -> None:
         """P38: the classes ``graph.ConstantGuards`` compares, resolved here, where names
@@ -1445,6 +1459,7 @@ class Linker:
             if refs:
                 guarded.add(fid)
                 self._name_classes(fi, refs)
+        self._guarded = guarded
         if not guarded:
             return
         for fi in functions.values():
@@ -1456,6 +1471,29 @@ class Linker:
                             refs.add(a["call"])
             if refs:
                 self._name_classes(fi, refs)
+
+    def name_guard_classes_of(self, fi: FunctionInfo) -> None:
+        """``_name_guard_classes`` again for one function (re-linked, or whose call sites
+        the stored-callback pass changed), once the whole program is linked: the same
+        refs in the same order, so the same ``named_classes``."""
+        fi.named_classes = {}
+        if fi.summary.guard_params:
+            refs = {r for ev in fi.summary.events for _p, c in ev.get("pg", ()) if type(c) is dict
+                    for r in c["isa"]}
+            if refs:
+                self._guarded.add(fi.id)
+                self._name_classes(fi, refs)
+        guarded = self._guarded
+        if not guarded:
+            return
+        refs = set()
+        for cs in fi.calls:
+            if any(g in guarded for g, _recv in cs.targets):
+                for a in (*cs.args, *cs.kws.values()):
+                    if isinstance(a, dict) and isinstance(a.get("call"), str):
+                        refs.add(a["call"])
+        if refs:
+            self._name_classes(fi, refs)
 
     def _name_classes(self, fi: FunctionInfo, refs: set) -> None:
         ctx = self._ctx(fi)
@@ -1589,6 +1627,7 @@ class Linker:
         deco = self.m.functions.get(dfid)
         if deco is None:
             return out
+        self._deco_fids.add(dfid)
         chain_params = set(deco.summary.params)
         if self._nested is None:
             nested: dict = {}
