@@ -5,7 +5,8 @@ fixtures/ file as one model and on small programs:
   ``__init__`` only, not of every project ``__init__``;
 * LW121 skips the functions with no acquisition the linker resolved;
 * LW112 collects the locks ordinary code takes from the functions with an effect of their
-  own, not from every function.
+  own, not from every function;
+* LW204 asks the call index about the calls of coroutine functions only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from test_checks_speed_s8 import _model, fixtures_program
 from lockwatch.config import Config
 from lockwatch.rules import lw112_lock_in_interrupting_callback as lw112
 from lockwatch.rules import lw121_acquire_without_release as lw121
+from lockwatch.rules import lw204_unawaited_coroutine as lw204
 from lockwatch.rules import lw211_unjoined_thread as lw211
 
 
@@ -143,3 +145,37 @@ def test_lw121_and_lw112_shortcuts_are_the_plain_checks(fixtures_model, monkeypa
             monkeypatch.undo()
     assert {f["line"] for f in fast121} == {9, 15}, fast121
     assert [f["line"] for f in fast112] == [22], fast112
+
+
+SRC_CORO = """
+    import asyncio
+
+    async def work():
+        await asyncio.sleep(0)
+
+    async def agen():
+        yield 1
+
+    def plain():
+        return 1
+
+    async def main():
+        work()          # never awaited: LW204
+        agen()
+        plain()
+        await work()
+"""
+
+
+def test_lw204_coroutine_callees_are_every_callee(fixtures_model, monkeypatch):
+    def findings(m):
+        return [f.to_dict() for f in lw204.check(m, Config())]
+
+    small = _model({"app.py": SRC_CORO})
+    for m in (fixtures_model, small):
+        fast = findings(m)
+        # every function taken for a coroutine function: is_plain alone decides
+        monkeypatch.setattr(type(m), "async_functions", lambda self: self.sorted_functions())
+        assert findings(m) == fast
+        monkeypatch.undo()
+    assert [f["line"] for f in fast] == [14], fast

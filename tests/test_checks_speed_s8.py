@@ -3,7 +3,7 @@ plain computation it replaces, on the fixtures/ programs (every case summarised 
 model: the shortcuts must hold on any model) and on small programs made for the purpose:
 
 * the model's two shared indexes (call sites; events): ``handed_on``, ``effect_fids``,
-  ``fnarg_fids``, ``write_events``, and ``call_events`` through them;
+  ``fnarg_fids``, ``write_events``, and ``call_events`` through them; ``async_functions``;
 * LW201's once-only test reading the write events instead of every event;
 * ``graph.compose`` seeding from ``effect_fids`` and ``build_lock_graph`` skipping the
   functions that take no lock and hand no callable on; the witness steps' function names
@@ -193,6 +193,7 @@ def test_shared_indexes_are_the_plain_computations(fixtures_model):
                                     if ev["e"] in ("wr", "gwr")]
         assert m.acq_events() == [(fi, i, ev) for fi in funcs for i, ev in enumerate(fi.summary.events)
                                   if ev["e"] == "acq"]
+        assert m.async_functions() == [(fid, fi) for fid, fi in m.sorted_functions() if fi.is_async]
         # call_events from the two indexes: every call event it should name, in model order
         last = {"start", "join", "get", "put", "append"}
         ext = {"threading.Thread", "queue.Queue"}
@@ -209,6 +210,7 @@ def test_shared_indexes_are_the_plain_computations(fixtures_model):
         got = m.call_events(ext=ext, last=last, targets=lambda g: g.endswith("__init__"))
         assert [(fi.id, i) for fi, i, _ev in got] == [(fi.id, i) for fi, i, _ev in plain]
     assert "app.worker" in _programs(fixtures_model)[1].handed_on()
+    assert len(fixtures_model.async_functions()) > 50
 
 
 def _plain_once_resets(m) -> tuple[set, set]:

@@ -36,9 +36,7 @@ def check(model, config):
     # blocking calls reached through a sync helper: (catalog name, where the call is made)
     # -> the coroutine calls that lead there, each one a _Reach
     through: dict = {}
-    for fid, fi in model.sorted_functions():
-        if not fi.is_async:
-            continue
+    for fid, fi in model.async_functions():
         counts: dict = {}
         for step, name, chain in asyncflow.blocking_in_async(model, fi, extra):
             # chain: "<f> calls <g>", "... calls <h>", ..., "... which calls <name>"; each step

@@ -30,9 +30,7 @@ def _thread_locks(model, fi, held):
 
 
 def check(model, config):
-    for fid, fi in model.sorted_functions():
-        if not fi.is_async:
-            continue
+    for fid, fi in model.async_functions():
         events = fi.summary.events
         counts: dict = {}
         for ev in events:

@@ -50,7 +50,8 @@ def check(model, config):
         return r
 
     candidates: dict[str, list] = {}
-    for fi, idx, ev in model.call_events(targets=is_plain):
+    coroutines = {fid for fid, _fi in model.async_functions()}   # (most callees are not)
+    for fi, idx, ev in model.call_events(targets=lambda g: g in coroutines and is_plain(g)):
         candidates.setdefault(fi.id, []).append((idx, ev))
     for fid in sorted(candidates):
         fi = model.functions[fid]

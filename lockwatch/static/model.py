@@ -404,6 +404,16 @@ class ProgramModel:
             idx = self.__dict__["_sorted_functions"] = (len(functions), [(f, functions[f]) for f in sorted(functions)])
         return idx[1]
 
+    def async_functions(self) -> list[tuple[str, FunctionInfo]]:
+        """(fid, function) for every ``async def``, in the order of fid: ``sorted_functions``
+        filtered once for the checks that look at coroutines only (LW201, LW202, LW204; a
+        few hundred of the stdlib's 16k functions). Read-only: shared."""
+        idx = self.__dict__.get("_async_functions")
+        if idx is None or idx[0] != len(self.functions):
+            idx = self.__dict__["_async_functions"] = (
+                len(self.functions), [(f, fi) for f, fi in self.sorted_functions() if fi.summary.is_async])
+        return idx[1]
+
     def function(self, fid: str) -> FunctionInfo | None:
         return self.functions.get(fid)
 
