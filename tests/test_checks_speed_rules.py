@@ -3,7 +3,7 @@ fixtures/ file as one model and on small programs:
 
 * LW211 asks the model's call index for the calls of a Thread or Process subclass's own
   ``__init__`` only, not of every project ``__init__``;
-* LW121 skips the functions with no acquisition the linker resolved;
+* LW121 and LW102 skip the functions with no acquisition the linker resolved;
 * LW112 collects the locks ordinary code takes from the functions with an effect of their
   own, not from every function;
 * LW204 asks the call index about the calls of coroutine functions only.
@@ -15,6 +15,7 @@ import pytest
 from test_checks_speed_s8 import _model, fixtures_program
 
 from lockwatch.config import Config
+from lockwatch.rules import lw102_unordered_instance_nesting as lw102
 from lockwatch.rules import lw112_lock_in_interrupting_callback as lw112
 from lockwatch.rules import lw121_acquire_without_release as lw121
 from lockwatch.rules import lw204_unawaited_coroutine as lw204
@@ -131,18 +132,22 @@ def test_lw121_and_lw112_shortcuts_are_the_plain_checks(fixtures_model, monkeypa
 
     small = _model({"app.py": SRC_LOCKS})
     for m in (fixtures_model, small):
-        fast121, fast112 = findings(lw121, m), findings(lw112, m)
+        fast = {rule: findings(rule, m) for rule in (lw102, lw112, lw121)}
         monkeypatch.setattr(type(m), "effect_fids", lambda self: set(self.functions))
+        m.__dict__.pop("_acquiring_functions", None)
         empty = [fi for fi in m.functions.values() if not fi.acqs]
         for fi in empty:
             fi.acqs = _Truthy()
         try:
-            assert findings(lw121, m) == fast121
-            assert findings(lw112, m) == fast112
+            assert len(m.acquiring_functions()) == len(m.functions)   # every function visited
+            for rule in (lw102, lw112, lw121):
+                assert findings(rule, m) == fast[rule], rule
         finally:
             for fi in empty:
                 fi.acqs = {}
+            m.__dict__.pop("_acquiring_functions", None)
             monkeypatch.undo()
+        fast121, fast112 = fast[lw121], fast[lw112]
     assert {f["line"] for f in fast121} == {9, 15}, fast121
     assert [f["line"] for f in fast112] == [22], fast112
 

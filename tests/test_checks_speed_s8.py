@@ -3,7 +3,8 @@ plain computation it replaces, on the fixtures/ programs (every case summarised 
 model: the shortcuts must hold on any model) and on small programs made for the purpose:
 
 * the model's two shared indexes (call sites; events): ``handed_on``, ``effect_fids``,
-  ``fnarg_fids``, ``write_events``, and ``call_events`` through them; ``async_functions``;
+  ``fnarg_fids``, ``write_events``, and ``call_events`` through them; ``async_functions``,
+  ``acquiring_functions``;
 * LW201's once-only test reading the write events instead of every event;
 * ``graph.compose`` seeding from ``effect_fids`` and ``build_lock_graph`` skipping the
   functions that take no lock and hand no callable on; the witness steps' function names
@@ -194,6 +195,7 @@ def test_shared_indexes_are_the_plain_computations(fixtures_model):
         assert m.acq_events() == [(fi, i, ev) for fi in funcs for i, ev in enumerate(fi.summary.events)
                                   if ev["e"] == "acq"]
         assert m.async_functions() == [(fid, fi) for fid, fi in m.sorted_functions() if fi.is_async]
+        assert m.acquiring_functions() == [(fid, fi) for fid, fi in m.sorted_functions() if fi.acqs]
         # call_events from the two indexes: every call event it should name, in model order
         last = {"start", "join", "get", "put", "append"}
         ext = {"threading.Thread", "queue.Queue"}

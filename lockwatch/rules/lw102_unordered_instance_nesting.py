@@ -56,8 +56,8 @@ def _loop_nesting(model, seen):
     """``for k in keys: stack.enter_context(self._locks[k])`` with the ExitStack entered
     before the loop: each iteration takes another lock of the container while holding the
     ones before it, in whatever order ``keys`` has."""
-    for fid, fi in model.sorted_functions():
-        if not fi.acqs or fi.summary.orders:
+    for fid, fi in model.acquiring_functions():
+        if fi.summary.orders:
             continue
         events = fi.summary.events
         for idx in sorted(fi.acqs):

@@ -41,9 +41,8 @@ def check(model, config):
     for fi in model.functions.values():
         if fi.released:
             released_anywhere |= fi.released
-    for fid, fi in model.sorted_functions():
-        if not fi.acqs:
-            continue   # no site of it has a lock to report (``locks`` below would be empty)
+    # (a function with no acquisition has no site with a lock to report: ``locks`` below)
+    for fid, fi in model.acquiring_functions():
         for site in fi.summary.acquire_sites:
             status = site["status"]
             if status == "ok":

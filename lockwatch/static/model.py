@@ -414,6 +414,18 @@ class ProgramModel:
                 len(self.functions), [(f, fi) for f, fi in self.sorted_functions() if fi.summary.is_async])
         return idx[1]
 
+    def acquiring_functions(self) -> list[tuple[str, FunctionInfo]]:
+        """(fid, function) for every function with an acquisition the linker resolved
+        (``acqs``), in the order of fid: ``sorted_functions`` filtered once, through the
+        functions with an effect of their own (``effect_fids``, a superset), for the checks
+        that look at acquisitions only (LW102, LW121). Read-only: shared."""
+        idx = self.__dict__.get("_acquiring_functions")
+        if idx is None or idx[0] != len(self.functions):
+            functions = self.functions
+            idx = self.__dict__["_acquiring_functions"] = (
+                len(functions), [(f, functions[f]) for f in sorted(self.effect_fids()) if functions[f].acqs])
+        return idx[1]
+
     def function(self, fid: str) -> FunctionInfo | None:
         return self.functions.get(fid)
 
