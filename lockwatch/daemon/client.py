@@ -29,6 +29,7 @@ from lockwatch.daemon.protocol import _socket
 
 START_WAIT = 15.0    # seconds a new daemon may take to bind its socket
 STOP_WAIT = 15.0
+LOG_LIMIT = 1 << 20
 
 # Options of ``lockwatch scan`` that take a value (``cli.build_parser``; a test keeps the
 # two in step): the client skips their values when it looks for the paths given.
@@ -155,7 +156,13 @@ def spawn(paths: Paths, idle_timeout: float | None = None, warm: bool = False) -
     code = ("import sys; r = %r; b = [p for p in sys.path if p != r]; "
             "sys.path[:] = [r] + b + [p for p in %r if p not in b]; "
             "from lockwatch.daemon.server import main; sys.exit(main(%r))" % (lw_root, extra, argv))
-    fd = os.open(paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    try:
+        if os.stat(paths.log).st_size > LOG_LIMIT:
+            flags |= os.O_TRUNC  # the log of past lives, kept until it grows this big
+    except OSError:
+        pass
+    fd = os.open(paths.log, flags, 0o600)
     try:
         subprocess.Popen([sys.executable, "-I", "-c", code], cwd=paths.root, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=fd, start_new_session=True, close_fds=True)
