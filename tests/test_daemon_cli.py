@@ -384,3 +384,48 @@ def test_daemon_exits_when_lockwatch_code_changes_on_disk(env, tmp_path):
     plain, via = _plain_and_daemon(env)
     assert via == plain
     assert env.status()["pid"] != first
+
+
+def test_summarising_worker_is_kept_between_updates(env):
+    """The worker that summarised one edit summarises the next (no new interpreter per
+    update), and the answers stay the plain scan's; it goes when the daemon goes."""
+    worker = env.proj / "app" / "worker.py"
+    rc, _, _ = env.run("daemon", "start")
+    assert rc == 0
+    env.wait_status(lambda st: st["busy"] is None and st["up_to_date"])
+    worker.write_text(WORKER_BAD, encoding="utf-8")
+    plain, via = _plain_and_daemon(env, "--hook", "app/worker.py", "--no-cache")
+    assert via == plain and via[0] == 1
+    kept = env.wait_status(lambda st: st["busy"] is None)["kept_workers"]
+    assert len(kept) == 1 and _alive(kept[0])
+    worker.write_text(WORKER_GOOD, encoding="utf-8")
+    plain, via = _plain_and_daemon(env, "--hook", "app/worker.py", "--no-cache")
+    assert via == plain and via[0] == 0
+    st = env.wait_status(lambda st: st["busy"] is None)
+    assert st["kept_workers"] == kept and st["summarised"] == 5  # 3 + 2 edits, one worker
+    # a kept worker that dies is replaced, and the file is still summarised
+    os.kill(kept[0], signal.SIGKILL)
+    worker.write_text(WORKER_BAD, encoding="utf-8")
+    plain, via = _plain_and_daemon(env, "--hook", "app/worker.py", "--no-cache")
+    assert via == plain and via[0] == 1
+    now = env.wait_status(lambda st: st["busy"] is None)["kept_workers"]
+    assert len(now) == 1 and now != kept and _alive(now[0])
+    env.run("daemon", "stop")
+    assert _gone_soon_pid(now[0])
+
+
+def _gone_soon_pid(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" not in f.read()
+    except OSError:
+        return False

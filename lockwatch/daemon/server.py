@@ -187,6 +187,10 @@ class Server:
         self.project = Project(freeze=True)
         cli._engine_scan = self._engine_scan
         cli._IN_DAEMON = True
+        from lockwatch.daemon import workers
+
+        if not workers.install():
+            self.log("the pool's interface changed: summarising workers are started per update")
         from lockwatch.static import engine
 
         engine._import_analysis()
@@ -204,6 +208,9 @@ class Server:
         # let a scan in progress finish its answer (its connection is still open)
         if self.lock.acquire(timeout=30):
             self.lock.release()
+        from lockwatch.daemon import workers
+
+        workers.shutdown()
         if self.lock_fd is not None:
             os.close(self.lock_fd)
         self.log("stopped")
@@ -325,8 +332,9 @@ class Server:
             self.garbage += 1
         if self.project.analyses != before and last:
             self.log(f"analysis #{self.project.analyses} ({last['trigger']}, {last['mode']}): "
-                     f"{last['seconds']:.2f} s, {last['files_summarised']} file(s) summarised, "
-                     f"{last['modules']} modules")
+                     f"{last['seconds']:.2f} s, {last['files_summarised']} file(s) summarised "
+                     f"(stat, hash, summarise: {last['files_seconds']:.2f} s; discovery "
+                     f"{last['discover_seconds']:.2f} s), {last['modules']} modules")
 
     def status(self) -> dict:
         p = self.project
@@ -344,6 +352,7 @@ class Server:
             "last": p.last if p else None, "busy": self.busy,
             "up_to_date": up_to_date,
             "peak_rss_mib": round(_peak_rss_mib(), 1),
+            "kept_workers": _kept_workers(),
         }
 
     # -- background -------------------------------------------------------------------------
@@ -461,6 +470,12 @@ class Server:
             self.busy = busy if locked else None
             if not locked:
                 self.lock.release()
+
+
+def _kept_workers() -> list[int]:
+    from lockwatch.daemon import workers
+
+    return workers.kept_pids()
 
 
 def _peak_rss_mib() -> float:

@@ -131,9 +131,12 @@ class Project:
 
     def refresh(self, sc: Scan, trigger: str) -> Report:
         dirs_before = {d: _mtime(d) for d in sc.dirs} if sc.dirs else {}
+        t0 = time.perf_counter()
         files, errors = discover(list(sc.paths), sc.config)
         sc.discovered_at = time.monotonic()
+        t1 = time.perf_counter()
         by_module, errs, changed = self._summaries(files, sc.config)
+        t2 = time.perf_counter()
         errors = list(errors) + errs
         sc.files = files
         dirs = {d for d in (os.path.dirname(f.abspath) for f in files)}
@@ -159,7 +162,8 @@ class Project:
         self.analyses += 1
         self.last = {"at": time.time(), "seconds": time.perf_counter() - t, "trigger": trigger,
                      "mode": sc.analysis.stats.get("mode", "?"), "files_summarised": changed,
-                     "modules": len(by_module)}
+                     "modules": len(by_module), "discover_seconds": t1 - t0,
+                     "files_seconds": t2 - t1}
         return sc.analysis.report
 
     def _summaries(self, files: list[SourceFile], config: Config):
