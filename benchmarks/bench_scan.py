@@ -275,7 +275,7 @@ def main() -> int:
                 # (2) the edit is saved, the watcher analyses it, then the commit asks
                 before = wait_daemon(tree, denv, idle)["analyses"]
                 edit()
-                wait_daemon(tree, denv, lambda st: st["analyses"] > before and idle(st))
+                wait_daemon(tree, denv, lambda st, before=before: st["analyses"] > before and idle(st))
                 w, _ = entry(daemon_args, tree, denv)
                 d_watched.append(w)
                 # (3) a whole scan, nothing changed

@@ -405,8 +405,8 @@ def format_status(st: dict) -> str:
     lines = [f"lockwatch daemon for {st['root']} (lockwatch {st['version']})",
              f"  pid: {st['pid']}",
              f"  socket: {st['socket']}",
-             f"  uptime: {_ago(st['uptime'])}; idle {_ago(st['idle'])} "
-             f"(exits after {st['idle_timeout']:g} s idle)"]
+             (f"  uptime: {_ago(st['uptime'])}; idle {_ago(st['idle'])} "
+              f"(exits after {st['idle_timeout']:g} s idle)")]
     scan = st.get("scan")
     where = f" (scan of {' '.join(scan['paths'])} from {scan['cwd']})" if scan else " (no scan yet)"
     lines.append(f"  files: {st['files']}{where}")

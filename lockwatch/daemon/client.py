@@ -17,14 +17,14 @@ from lockwatch.daemon import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_REQUEST_TIMEOUT,
     ENV_TIMEOUT,
-    SCAN_ENV,
     PACKAGE_DIR,
+    SCAN_ENV,
     Paths,
     Unavailable,
     project_root,
+    protocol,
     unix_sockets,
 )
-from lockwatch.daemon import protocol
 from lockwatch.daemon.protocol import _socket
 
 START_WAIT = 15.0    # seconds a new daemon may take to bind its socket

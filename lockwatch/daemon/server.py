@@ -34,8 +34,13 @@ import time
 import traceback
 
 from lockwatch import __version__
-from lockwatch.daemon import DEFAULT_IDLE_TIMEOUT, PACKAGE_DIR, SCAN_ENV, Paths
-from lockwatch.daemon import protocol
+from lockwatch.daemon import (
+    DEFAULT_IDLE_TIMEOUT,
+    PACKAGE_DIR,
+    SCAN_ENV,
+    Paths,
+    protocol,
+)
 
 POLL = 0.5
 DEBOUNCE = 0.15          # a change must hold still this long before the watcher analyses
@@ -166,7 +171,7 @@ class Server:
             while not self.stopping.is_set():
                 try:
                     conn, _ = self.sock.accept()
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 except OSError:
                     if self.stopping.is_set():

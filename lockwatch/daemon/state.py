@@ -54,7 +54,7 @@ def _sig(st: os.stat_result) -> tuple:
 
 
 class FileEntry:
-    __slots__ = ("sig", "digest", "hashed_ns", "summary", "error", "views")
+    __slots__ = ("digest", "error", "hashed_ns", "sig", "summary", "views")
 
     def __init__(self, sig, digest, hashed_ns, summary, error) -> None:
         self.sig = sig
