@@ -42,6 +42,7 @@ def check(base: dict[str, str], edited: dict[str, str], mode: str | None, change
         assert f0 != f1, "the edit should change the report (else the test proves nothing)"
     u = a.update(s1)
     assert as_json(u) == f1, u.stats
+    assert "incremental update failed" not in u.stats.get("reason", ""), u.stats
     if mode is not None:
         assert u.stats["mode"] == mode, u.stats
     back = u.update(s0)

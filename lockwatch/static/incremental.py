@@ -109,18 +109,25 @@ class Analysis:
             plan = _plan(self, summaries)
         except _Fallback as e:
             return Analysis.full(summaries, self.config, errors, reason=str(e))
+        except Exception as e:  # noqa: BLE001 (a defect here must not cost the answer: run full)
+            self._state = None
+            return Analysis.full(summaries, self.config, errors,
+                                 reason=f"incremental update failed: {type(e).__name__}: {e}")
         state.owner = None   # from here on the state is being changed: never reuse it from self
+        self._state = None
         try:
             with gc_paused():
                 model, report, info = _apply(self, state, plan, summaries, errors)
         except _Fallback as e:
             return Analysis.full(summaries, self.config, errors, reason=str(e))
+        except Exception as e:  # noqa: BLE001
+            return Analysis.full(summaries, self.config, errors,
+                                 reason=f"incremental update failed: {type(e).__name__}: {e}")
         stats = {"mode": "incremental", "seconds": time.perf_counter() - t,
                  "modules": len(summaries), **info}
         a = Analysis(dict(summaries), self.config, list(errors or []), report, model, stats)
         state.owner = a
         a._state = state
-        self._state = None
         return a
 
     def changed_modules(self, summaries: dict[str, ModuleSummary]) -> set[str]:
