@@ -189,13 +189,11 @@ class Server:
         from lockwatch.daemon.state import Project
 
         self.cli = cli
-        self.project = Project(freeze=True)
-        cli._engine_scan = self._engine_scan
-        cli._IN_DAEMON = True
         from lockwatch.daemon import workers
 
-        if not workers.install():
-            self.log("the pool's interface changed: summarising workers are started per update")
+        self.project = Project(freeze=True, reserve=workers.RESERVE)
+        cli._engine_scan = self._engine_scan
+        cli._IN_DAEMON = True
         from lockwatch.static import engine
 
         engine._import_analysis()

@@ -94,7 +94,8 @@ class Scan:
 class Project:
     """The daemon's memory: the file table and the most recently used scans."""
 
-    def __init__(self, max_scans: int = 2, freeze: bool = False) -> None:
+    def __init__(self, max_scans: int = 2, freeze: bool = False, reserve=None) -> None:
+        self.reserve = reserve          # a pool.Reserve: workers kept between updates (daemon)
         self.entries: dict[tuple[str, str, bool], FileEntry] = {}
         self.scans: OrderedDict[tuple, Scan] = OrderedDict()
         self.max_scans = max_scans
@@ -198,7 +199,7 @@ class Project:
             contents[sf.abspath] = data
             stamps[sf.abspath] = (sig, digest)
         if todo:
-            sums, errs = summarise_files(todo, config, contents=contents)
+            sums, errs = summarise_files(todo, config, contents=contents, reserve=self.reserve)
             by_path = {e.path: e.message for e in errs}
             for sf in todo:
                 k = (sf.abspath, sf.module, sf.is_package)

@@ -89,12 +89,15 @@ def summarise_files(
     summariser: str = DEFAULT_SUMMARISER,
     contents: dict[str, bytes] | None = None,
     while_waiting: Callable[[], None] | None = None,
+    reserve: Reserve | None = None,
 ) -> tuple[dict[str, Any], list[InputError]]:
     """Summaries keyed by ``SourceFile.path``, and an error for every file without one.
     Errors come back in the order of ``files``. ``contents`` (absolute path -> bytes) holds
     files already read by the caller (the whole-scan cache key); they are not read again.
     ``while_waiting`` is called once, when workers have files to parse and the main
     process would otherwise only wait for them (the engine imports the analysis there).
+    ``reserve`` (a long-lived caller's :class:`Reserve`) lends idle workers left by an earlier
+    call and keeps some of this call's when it is done.
 
     Order of work: every file is read and hashed first, and a file without a cache entry
     goes to a worker at once; the cached entries (JSON to decode: most of a warm run's
@@ -128,7 +131,7 @@ def summarise_files(
         # overlaps with reading and hashing the rest, a fully warm run starts none, and
         # a pre-commit run with one changed file starts one.
         if pool is None:
-            pool = _Pool(summariser, timeout)
+            pool = _Pool(summariser, timeout, reserve)
         pool.grow(min(jobs, len(tasks)))
         return task
 
@@ -340,6 +343,10 @@ class _Worker:
         self.ready = False
         self.started = 0.0
         self.cpu_base = 0.0  # the worker's CPU seconds when its current file started
+        # lent by a Reserve and given no file in this pool yet: if it dies on its first one,
+        # it may have been killed while it waited (the kill crossing our send), so the file
+        # is tried again on a fresh worker instead of being blamed
+        self.lent = False
 
     @property
     def exitcode(self) -> int | None:
@@ -372,11 +379,60 @@ class WorkerStartError(Exception):
     or installation, not a problem of any file (which is why no file is blamed for it)."""
 
 
+class Reserve:
+    """Idle workers kept between calls of :func:`summarise_files`, for a long-lived caller
+    (the daemon): each call otherwise starts its workers (an interpreter and the summariser's
+    imports, ~0.1-0.2 s) and stops them when it returns, which a scan pays once but the
+    daemon would pay on every edit. A kept worker is an ordinary idle worker: the pool's
+    handling of a death (replaced, its file retried), budgets and replies applies unchanged.
+    Only workers of the default summariser are kept."""
+
+    def __init__(self, keep: int = 1) -> None:
+        self.keep = keep
+        self.idle: list[_Worker] = []
+
+    def lend(self, summariser: str) -> list[_Worker]:
+        if summariser != DEFAULT_SUMMARISER:
+            return []
+        live = []
+        while self.idle:
+            w = self.idle.pop()
+            if w.proc.poll() is None:
+                w.lent = True
+                live.append(w)
+            else:
+                w.close_pipes()
+        return live
+
+    def take_back(self, summariser: str, workers: list[_Worker]) -> list[_Worker]:
+        """Keep up to ``keep`` idle, live workers; return the others (to be stopped)."""
+        if summariser != DEFAULT_SUMMARISER:
+            return workers
+        rest = []
+        for w in workers:
+            if len(self.idle) < self.keep and w.task is None and w.proc.poll() is None:
+                self.idle.append(w)
+            else:
+                rest.append(w)
+        return rest
+
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self.idle]
+
+    def close(self) -> None:
+        """Stop the kept workers."""
+        workers, self.idle = self.idle, []
+        p = _Pool(DEFAULT_SUMMARISER, DEFAULT_TIMEOUT)
+        p.workers = workers
+        p.close()
+
+
 class _Pool:
-    def __init__(self, summariser: str, timeout: float) -> None:
+    def __init__(self, summariser: str, timeout: float, reserve: Reserve | None = None) -> None:
         self.summariser = summariser
         self.timeout = timeout
-        self.workers: list[_Worker] = []
+        self.reserve = reserve
+        self.workers: list[_Worker] = reserve.lend(summariser) if reserve is not None else []
         self.start_failures = 0
 
     def grow(self, size: int) -> None:
@@ -455,6 +511,7 @@ class _Pool:
                     continue
                 if result is not None:
                     ok, value, cache_timeout = result
+                    w.lent = False
                     busy.remove(w)
                     w.task = None
                     idle.append(w)
@@ -478,6 +535,9 @@ class _Pool:
                         continue
                     self._replace(w)
                     idle.append(self.workers[-1])
+                    if w.lent:
+                        pending.appendleft(task)
+                        continue
                     # A deterministic crash (libcst on this content) is worth caching; a
                     # kill from outside (the OOM killer, a user) or an odd exit is not.
                     crash = code is not None and -code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL)
@@ -503,6 +563,8 @@ class _Pool:
         self.workers.append(_Worker(self.summariser))
 
     def close(self) -> None:
+        if self.reserve is not None:
+            self.workers = self.reserve.take_back(self.summariser, self.workers)
         for w in self.workers:
             try:
                 w.send_conn.send(None)
