@@ -109,7 +109,11 @@ def test_docs_mention_no_unknown_commands(path):
     text = read(path)
     code = " ".join(re.findall(r"```.*?```", text, re.DOTALL))
     words = set(re.findall(r"`lockwatch ([a-z]\w*)", text)) | set(re.findall(r"^lockwatch ([a-z]\w*)", code, re.MULTILINE))
-    assert words <= {"scan", "run", "rules", "rule"}
+    import argparse
+
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert "daemon" in sub.choices  # (the set is read from the parser, not written out here)
+    assert words <= set(sub.choices)
 
 
 def test_every_run_option_is_documented():
