@@ -286,7 +286,9 @@ def _module_interface(L, ms: ModuleSummary, both: list, P) -> tuple:
 
 
 def _first_difference(a: tuple, b: tuple) -> str:
-    for (name, x), (_n, y) in zip(a, b):
+    # functions first: an interface position gained or lost moves the ranks of every later
+    # position, and so may make later globals and classes differ too
+    for (name, x), (_n, y) in sorted(zip(a, b), key=lambda p: p[0][0] != "functions"):
         if x != y:
             if isinstance(x, dict):
                 for k in sorted(x.keys() | y.keys()):
