@@ -1398,6 +1398,11 @@ class _Builder:
         ctx_before = len(f.ctx_acqs)
         for item in st.items:
             node = item.context_expr
+            # ``with (tl := self._lock):`` enters the walrus's value; the name is an alias of it
+            # (P48: ddtrace keeps the lock for a nested function)
+            walrus = None
+            if type(node) is ast.NamedExpr:
+                walrus, node = node.target, node.value
             t = type(node)
             if t is _Call:
                 self._call(node, "with")
@@ -1414,6 +1419,8 @@ class _Builder:
                 # ``async with (a if c else b):``: no lock to name, but entering awaits
                 # ``__aenter__`` (an awaited manager already made its await event)
                 self._ev("await", node)
+            if walrus is not None:
+                self._assign(walrus, node)
             if item.optional_vars is not None:
                 self._assign(item.optional_vars, node)
         t = self._suite(st.body)

@@ -917,6 +917,10 @@ class _Builder:
         ctx_before = len(f.ctx_acqs)
         for item in st.items:
             node = item.item
+            # ``with (tl := self._lock):`` enters the walrus's value; the name is an alias of it (P48)
+            walrus = None
+            if isinstance(node, cst.NamedExpr):
+                walrus, node = node.target, node.value
             if isinstance(node, cst.Call):
                 self._call(node, "with")
             elif isinstance(node, cst.Attribute):
@@ -932,6 +936,8 @@ class _Builder:
                 # ``async with (a if c else b):``: no lock to name, but entering awaits
                 # ``__aenter__`` (an awaited manager already made its await event)
                 self._ev("await", node)
+            if walrus is not None:
+                self._assign(walrus, node)
             if item.asname is not None:
                 self._assign(item.asname.name, node)
         t = self._suite(st.body)

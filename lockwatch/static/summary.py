@@ -45,7 +45,8 @@ then ``not_full.wait()``; ``summarise_common.tag_after_exits``).
 
 - ``acq``: ``r`` ref of the lock-like object, ``m`` mode (``with``, ``awith``, ``acquire``,
   ``try`` (non-blocking or timed: held afterwards, adds no order edge), ``ctx``
-  (``ExitStack.enter_context``));
+  (``ExitStack.enter_context``)); since version 33 a ``with`` item that is a walrus,
+  ``with (tl := self._lock):``, enters its value (and binds the name to it, an alias; P48);
 - ``rel``: ``r`` ref released by ``.release()``;
 - ``call``: ``f`` callee ref, ``a``/``k`` argument values, ``u`` result use (``discard``,
   ``local``, ``attr``, ``container``, ``return``, ``await``, ``arg``, ``with``, ``test`` (the
@@ -122,7 +123,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 32
+SUMMARY_VERSION = 33
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
