@@ -114,6 +114,8 @@ _TryStar = getattr(ast, "TryStar", ast.Try)
 _TRY = (ast.Try, _TryStar)
 # the last statements of an ``if`` body that leave the function on every path (tag_after_exits)
 _LEAVES = (ast.Return, ast.Raise)
+# inside a ``with`` (whose manager may suppress an exception) only a return surely leaves
+_RETURN = (ast.Return,)
 _WITH = (ast.With, ast.AsyncWith)
 _NO_DONE = ((), ())
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -247,6 +249,7 @@ class _Func:
         "ne",
         "outer_self",
         "pg_after",
+        "top_with",
         "pg_seen",
         "probe",
         "reads",
@@ -299,6 +302,8 @@ class _Func:
         # the function's top-level statements (None for the module), and the early exits
         # on a parameter seen in them: (events so far, else rules) (tag_after_exits)
         self.top: list | None = None
+        # the ``with`` statement whose body is ``top`` (P47), None for the function's own body
+        self.top_with = None
         self.pg_after: list[tuple] = []
         # how a read of the method's first parameter is spelt (set before the walk, fixed)
         self.self_name = s.self_name
@@ -873,7 +878,7 @@ class _Builder:
         if t is ast.For or t is ast.AsyncFor or t is ast.While:
             return self._loop(st, stmts, i)
         if t is ast.With or t is ast.AsyncWith:
-            return self._with(st)
+            return self._with(st, stmts)
         if t in _TRY:
             return self._try(st)
         if t.__name__ == "Match":
@@ -1231,7 +1236,8 @@ class _Builder:
                 te = self._suite(orelse)
             if rules and rules[1]:
                 tag_guarded(f, n0, rules[1])
-        elif tb and rules and rules[1] and stmts is not None and stmts is f.top and type(st.body[-1]) in _LEAVES:
+        elif (tb and rules and rules[1] and stmts is not None and stmts is f.top
+              and type(st.body[-1]) in (_LEAVES if f.top_with is None else _RETURN)):
             f.pg_after.append((len(events), rules[1]))
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
@@ -1390,7 +1396,7 @@ class _Builder:
             else:
                 self._ev("exit", node, x=how, err=err)
 
-    def _with(self, st) -> bool:
+    def _with(self, st, stmts=None) -> bool:
         f = self.f
         h0 = f.held
         mode = "awith" if type(st) is ast.AsyncWith else "with"
@@ -1423,7 +1429,19 @@ class _Builder:
                 self._assign(walrus, node)
             if item.optional_vars is not None:
                 self._assign(item.optional_vars, node)
-        t = self._suite(st.body)
+        # A ``with`` in the function's top-level block (or in such a ``with``) runs its body
+        # once, straight through: an ``if p: return`` there leaves the function as it would
+        # at the top level, so what follows, in the body and after the ``with``, runs only
+        # where its ``else`` would (P47: pyrate-limiter's ``_force_async`` under the lock)
+        top = f is not None and stmts is not None and stmts is f.top
+        if top:
+            top0, with0 = f.top, f.top_with
+            f.top, f.top_with = st.body, st
+        try:
+            t = self._suite(st.body)
+        finally:
+            if top:
+                f.top, f.top_with = top0, with0
         drop = set(pushed) | set(f.ctx_acqs[ctx_before:])
         del f.ctx_acqs[ctx_before:]
         f.held = tuple(x for x in f.held if x not in drop) if not t else h0

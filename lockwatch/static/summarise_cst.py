@@ -127,6 +127,7 @@ class _Func:
         "ne",
         "outer_self",
         "pg_after",
+        "top_with",
         "pg_seen",
         "probe",
         "reads",
@@ -177,6 +178,8 @@ class _Func:
         # the function's top-level statements (None for the module), and the early exits
         # on a parameter seen in them: (events so far, else rules) (tag_after_exits)
         self.top: list | None = None
+        # the ``with`` statement whose body is ``top`` (P47), None for the function's own body
+        self.top_with = None
         self.pg_after: list[tuple] = []
 
 
@@ -444,7 +447,7 @@ class _Builder:
         if isinstance(st, (cst.For, cst.While)):
             return self._loop(st, stmts, i)
         if isinstance(st, cst.With):
-            return self._with(st)
+            return self._with(st, stmts)
         if isinstance(st, (cst.Try, cst.TryStar)):
             return self._try(st)
         if isinstance(st, cst.Match):
@@ -757,7 +760,8 @@ class _Builder:
                 te = self._suite(st.orelse.body)
             if rules and rules[1]:
                 tag_guarded(f, n0, rules[1])
-        elif tb and rules and rules[1] and stmts is not None and stmts is f.top and _ends_leaving(st.body):
+        elif (tb and rules and rules[1] and stmts is not None and stmts is f.top
+              and _ends_leaving(st.body, raise_too=f.top_with is None)):
             f.pg_after.append((len(events), rules[1]))
         # what follows runs only where the branch that always leaves did not
         f.done = d0 + (d_else if tb else ()) + (d_body if te else ())
@@ -909,7 +913,7 @@ class _Builder:
             else:
                 self._ev("exit", node, x=how, err=err)
 
-    def _with(self, st: cst.With) -> bool:
+    def _with(self, st: cst.With, stmts=None) -> bool:
         f = self.f
         h0 = f.held
         mode = "awith" if st.asynchronous is not None else "with"
@@ -940,7 +944,17 @@ class _Builder:
                 self._assign(walrus, node)
             if item.asname is not None:
                 self._assign(item.asname.name, node)
-        t = self._suite(st.body)
+        # (P47: a top-level ``with``'s body counts as top level; see the ast walk's _with)
+        top = (f is not None and stmts is not None and stmts is f.top
+               and isinstance(st.body, cst.IndentedBlock))
+        if top:
+            top0, with0 = f.top, f.top_with
+            f.top, f.top_with = list(st.body.body), st
+        try:
+            t = self._block(f.top) if top else self._suite(st.body)
+        finally:
+            if top:
+                f.top, f.top_with = top0, with0
         drop = set(pushed) | set(f.ctx_acqs[ctx_before:])
         del f.ctx_acqs[ctx_before:]
         f.held = tuple(x for x in f.held if x not in drop) if not t else h0
@@ -1452,9 +1466,9 @@ def _unpack_pairs(target, value) -> list | None:
     return [(t, v.value) for t, v in zip(target.elements, value.elements)]
 
 
-def _ends_leaving(suite) -> bool:
-    """Does an ``if`` body's last statement leave the function (``return``/``raise``)?
-    (tag_after_exits; the ast walk's ``_LEAVES``.)"""
+def _ends_leaving(suite, raise_too: bool = True) -> bool:
+    """Does an ``if`` body's last statement leave the function (``return``/``raise``; only
+    ``return`` when not ``raise_too``)? (tag_after_exits; the ast walk's ``_LEAVES``.)"""
     if isinstance(suite, cst.IndentedBlock):
         last = suite.body[-1] if suite.body else None
         if not isinstance(last, cst.SimpleStatementLine):
@@ -1464,7 +1478,7 @@ def _ends_leaving(suite) -> bool:
         smalls = suite.body
     else:
         return False
-    return bool(smalls) and isinstance(smalls[-1], (cst.Return, cst.Raise))
+    return bool(smalls) and isinstance(smalls[-1], (cst.Return, cst.Raise) if raise_too else cst.Return)
 
 
 def _stmts_of(suite) -> list:

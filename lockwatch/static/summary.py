@@ -41,7 +41,10 @@ never opens its argument; ``graph.ConstantGuards``). Since version 28 the statem
 a parameter in the function's top-level block, with no ``else``/``elif``, whose body ends in
 ``return`` or ``raise``, carry its ``else`` entries as if they were its ``else`` (``if
 isinstance(fp, io.IOBase): ...; return`` then ``open(fp)``; ``if not block: return ...``
-then ``not_full.wait()``; ``summarise_common.tag_after_exits``).
+then ``not_full.wait()``; ``summarise_common.tag_after_exits``). Since version 34 the same holds
+for such an ``if`` in the body of a ``with`` statement of that top-level block (or of such a
+``with``), when the ``if`` body ends in ``return`` (a ``raise`` may be suppressed by the manager):
+the statements after it in the body and after the ``with`` carry its ``else`` entries (P47).
 
 - ``acq``: ``r`` ref of the lock-like object, ``m`` mode (``with``, ``awith``, ``acquire``,
   ``try`` (non-blocking or timed: held afterwards, adds no order edge), ``ctx``
@@ -123,7 +126,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 33
+SUMMARY_VERSION = 34
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
