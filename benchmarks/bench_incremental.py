@@ -2,7 +2,8 @@
 program, the full analysis, then many one-module edits, each applied to the module's source,
 the module summarised again in this process (``summarise_module`` on the edited text: the
 scanned code is only read, never imported), and ``update`` compared with ``Analysis.full`` on
-the same summaries, report by report (``Report.to_dict()`` as JSON, order included). After
+the same summaries, report by report (``Report.to_dict()`` as JSON, order included), and
+the two models' lock classes (their sites) as a table. After
 each edit the edit is undone by another ``update`` (back to the original summaries), compared
 with the original full report: every update is checked, incremental after incremental.
 
@@ -224,6 +225,9 @@ class Run:
             if json.dumps(u.report.to_dict()) != json.dumps(f.report.to_dict()):
                 self.mismatches.append((kind, what, "update != full"))
                 print(f"MISMATCH {self.label} {kind} {what}", flush=True)
+            if _lock_sites(u) != _lock_sites(f):
+                self.mismatches.append((kind, what, "lock classes differ"))
+                print(f"MISMATCH {self.label} {kind} {what} (lock classes)", flush=True)
         # undo the edit, incrementally too, and compare with the original report
         back = u.update(base_sums, errors)
         if json.dumps(back.report.to_dict()) != base_json:
@@ -260,6 +264,12 @@ class Run:
                 "reasons": {k: dict(v) for k, v in self.reasons.items()},
                 "mismatches": self.mismatches,
                 "times": {f"{k}/{m}": v for (k, m), v in self.times.items()}}
+
+
+def _lock_sites(a: Analysis) -> dict:
+    """The model's lock classes, compared as a table (their order is evaluation order)."""
+    return {lid: (lc.path, lc.line, lc.col, lc.sort, lc.value, lc.container, lc.wrapper, lc.inner)
+            for lid, lc in a.model.locks.items()}
 
 
 def _reason_class(reason: str) -> str:

@@ -31,17 +31,26 @@ def as_json(a: Analysis) -> str:
     return json.dumps(a.report.to_dict())
 
 
+def lock_sites(a: Analysis) -> dict:
+    """The model's lock classes (their order is the order of first evaluation, not compared)."""
+    return {lid: (lc.path, lc.line, lc.col, lc.sort, lc.value, lc.container, lc.wrapper, lc.inner)
+            for lid, lc in a.model.locks.items()}
+
+
 def check(base: dict[str, str], edited: dict[str, str], mode: str | None, changes: bool = True) -> Analysis:
-    """update(base -> edited) equals full(edited); and back again equals full(base)."""
+    """update(base -> edited) equals full(edited), its lock classes too; and back again
+    equals full(base)."""
     cfg = Config()
     s0, s1 = summaries(base), summaries(edited)
     a = Analysis.full(s0, cfg)
     f0 = as_json(a)
-    f1 = as_json(Analysis.full(s1, cfg))
+    full1 = Analysis.full(s1, cfg)
+    f1 = as_json(full1)
     if changes:
         assert f0 != f1, "the edit should change the report (else the test proves nothing)"
     u = a.update(s1)
     assert as_json(u) == f1, u.stats
+    assert lock_sites(u) == lock_sites(full1), u.stats
     assert "incremental update failed" not in u.stats.get("reason", ""), u.stats
     if mode is not None:
         assert u.stats["mode"] == mode, u.stats
@@ -436,14 +445,14 @@ def fixture_program():
 
 
 def test_fixtures_appended_function_per_module(fixture_program):
-    """On fixtures/ (one program): for every module with a module lock or a lock-taking
-    method, a function appended that takes a lock; update equals full, and undoing it
-    gives the original report again."""
+    """On fixtures/ (one program): for modules with a module lock (up to 12), a function
+    appended that takes it, and a comment line inserted at the top (every position moves);
+    update equals full, and undoing the edit gives the original report again."""
     sums, errors = fixture_program
     cfg = Config()
     a = Analysis.full(sums, cfg, errors)
     base = as_json(a)
-    n = inc = 0
+    n = inc = moved_inc = 0
     for mod in sorted(sums):
         ms = sums[mod]
         lock = next((g for g, v in sorted(ms.globals.items())
@@ -452,18 +461,24 @@ def test_fixtures_appended_function_per_module(fixture_program):
             continue
         with open(os.path.join(FIXTURES, ms.path), encoding="utf-8") as f:
             src = f.read()
-        text = src + f"\n\ndef _lw_test_edit(q):\n    with {lock}:\n        q.run()\n"
-        new = dict(sums)
-        new[mod] = summarise_module(text, ms.path, mod, ms.is_package)
-        u = a.update(new, errors)
-        assert as_json(u) == as_json(Analysis.full(new, cfg, errors)), (mod, u.stats)
-        inc += u.stats["mode"] == "incremental"
-        a = u.update(sums, errors)
-        assert as_json(a) == base, (mod, a.stats)
+        appended = src + f"\n\ndef _lw_test_edit(q):\n    with {lock}:\n        q.run()\n"
+        moved = "# a comment line: every position below moves\n" + src
+        for text in (appended, moved):
+            new = dict(sums)
+            new[mod] = summarise_module(text, ms.path, mod, ms.is_package)
+            u = a.update(new, errors)
+            assert as_json(u) == as_json(Analysis.full(new, cfg, errors)), (mod, u.stats)
+            assert "incremental update failed" not in u.stats.get("reason", ""), u.stats
+            if text is appended:
+                inc += u.stats["mode"] == "incremental"
+            else:
+                moved_inc += u.stats["mode"] == "incremental"
+            a = u.update(sums, errors)
+            assert as_json(a) == base, (mod, a.stats)
         n += 1
         if n >= 12:
             break
-    assert n >= 5 and inc == n
+    assert n >= 5 and inc == n and moved_inc >= n // 2
 
 
 # ---------------------------------------------------------------- code that only moves
