@@ -158,7 +158,7 @@ def test_an_inner_if_after_the_early_exit_keeps_its_own_guard_after_the_outer_on
                     break
                 open(fp)
     """,
-    # inside a try or a with: kept to the function's top-level block
+    # inside a try: kept to the function's top-level block (and its with bodies, below)
     """
         def load(fp):
             try:
@@ -168,11 +168,21 @@ def test_an_inner_if_after_the_early_exit_keeps_its_own_guard_after_the_outer_on
             except OSError:
                 pass
     """,
+    # a raise inside a with: the manager may suppress it and go on after the with (P47)
     """
         def load(fp, lock):
             with lock:
                 if isinstance(fp, io.IOBase):
-                    return fp
+                    raise TypeError
+            open(fp)
+    """,
+    # a with inside a loop is not the top-level block
+    """
+        def load(fp, lock, n):
+            while n:
+                with lock:
+                    if isinstance(fp, io.IOBase):
+                        return fp
                 open(fp)
     """,
     # an elif chain: what follows it is not the else of the first test
@@ -204,6 +214,21 @@ def test_an_inner_if_after_the_early_exit_keeps_its_own_guard_after_the_outer_on
 def test_twins_keep_no_guard(src):
     evs = events("import io\n" + textwrap.dedent(src), "load")
     assert pg_of(evs, f="open") is None
+
+
+def test_a_return_inside_a_top_level_with_guards_what_follows_in_it_and_after_it():
+    # P47: a with in the top-level block runs its body once, straight through; a return there
+    # leaves the function (pyrate-limiter's 'if _force_async: return ...' under its lock)
+    src = """
+        def load(fp, lock):
+            with lock:
+                if isinstance(fp, io.IOBase):
+                    return fp
+                open(fp)
+            open(fp, "rb")
+    """
+    evs = events("import io\n" + textwrap.dedent(src), "load")
+    assert [e.get("pg") for e in evs if e.get("f") == "open"] == [[ISA], [ISA]]
 
 
 # ---------------------------------------------------------------- the findings
