@@ -185,11 +185,23 @@ def analyse_summaries_with_model(summaries: dict[str, ModuleSummary], config: Co
                                  errors: list[InputError] | None = None,
                                  timings: dict | None = None) -> tuple[ProgramModel, Report]:
     """link -> graph -> checks -> suppressions -> selection: the model and the report."""
-    from lockwatch.static.graph import analyse
     from lockwatch.static.link import link
 
     t0 = time.perf_counter()
     model = link(summaries, config)
+    t1 = time.perf_counter()
+    report = report_from_model(model, config, errors, timings)
+    if timings is not None:
+        timings["link"] = t1 - t0
+    return model, report
+
+
+def report_from_model(model: ProgramModel, config: Config, errors: list[InputError] | None = None,
+                      timings: dict | None = None) -> Report:
+    """graph -> checks -> suppressions -> selection on a linked model (a full link's, or one
+    that ``incremental.Analysis.update`` re-linked in part)."""
+    from lockwatch.static.graph import analyse
+
     t1 = time.perf_counter()
     analyse(model)
     t2 = time.perf_counter()
@@ -199,5 +211,5 @@ def analyse_summaries_with_model(summaries: dict[str, ModuleSummary], config: Co
     findings = suppress.apply(findings, model.suppression_maps().get)
     findings = selection.apply(findings, config)
     if timings is not None:
-        timings.update(link=t1 - t0, graph=t2 - t1, checks=t3 - t2, per_rule=per_rule)
-    return model, Report("static", sorted(findings, key=Finding.sort_key), list(errors or []))
+        timings.update(graph=t2 - t1, checks=t3 - t2, per_rule=per_rule)
+    return Report("static", sorted(findings, key=Finding.sort_key), list(errors or []))

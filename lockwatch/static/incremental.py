@@ -38,9 +38,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from lockwatch import selection, suppress
 from lockwatch.config import Config
-from lockwatch.findings import Finding, InputError, Report, dedupe
+from lockwatch.findings import InputError, Report
 from lockwatch.static.summary import FunctionSummary, ModuleSummary
 
 # Fields of a function summary that only the linking of that function reads (the rules read
@@ -140,15 +139,10 @@ class Analysis:
 
 
 def _report(model, config: Config, errors) -> Report:
-    """graph -> checks -> suppressions -> selection, as ``engine.analyse_summaries_with_model``."""
-    from lockwatch.static.engine import run_checks
-    from lockwatch.static.graph import analyse
+    """graph -> checks -> suppressions -> selection (the engine's own tail)."""
+    from lockwatch.static.engine import report_from_model
 
-    analyse(model)
-    findings = dedupe(run_checks(model, config))
-    findings = suppress.apply(findings, model.suppression_maps().get)
-    findings = selection.apply(findings, config)
-    return Report("static", sorted(findings, key=Finding.sort_key), list(errors or []))
+    return report_from_model(model, config, errors)
 
 
 def _edges(fi) -> list:
