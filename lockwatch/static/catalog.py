@@ -377,6 +377,18 @@ def socket_is_datagram(args: list, kws: dict) -> bool:
     return any(r.rpartition(".")[2] in DATAGRAM_TYPES for r in refs)
 
 
+def socket_is_unix(args: list, kws: dict) -> bool:
+    """``socket.socket(family, ...)``: is the family argument ``AF_UNIX``? A Unix-domain
+    datagram socket's ``connect(path)`` only records the peer's path (the kernel looks it up
+    and fails at once if nothing is bound there): no name to resolve, nothing that waits (P44:
+    datadog's dogstatsd client connects one under its socket lock)."""
+    v = _arg(args, kws, 0, "family")
+    if not isinstance(v, dict):
+        return False
+    refs = v.get("flags") or ([v["r"]] if v.get("r") else [])
+    return any(r.rpartition(".")[2] == "AF_UNIX" for r in refs)
+
+
 def numeric_host(v) -> bool:
     """Is value ``v`` a string literal that is a numeric IPv4/IPv6 address? Read from the mark
     ``{"const": "str", "s": text, "ip": text}`` that both summarisers put on such a literal

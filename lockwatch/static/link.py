@@ -11,8 +11,9 @@ Values are evaluated abstractly; an abstract value is a tuple:
 - ``("super", cid, path)`` what ``super()`` gives in a method of ``cid``;
 - ``("func", fid, recv)`` project function, bound to receiver path ``recv`` (or None);
 - ``("exti", type, path)`` instance of a known external type; ``("extm", type, m, path)``;
-  a datagram socket carries a fourth part, ``("exti", "socket.socket", path, "dgram")``, kept
-  on its methods, ``("extm", "socket.socket", m, path, "dgram")``; so does an object of a
+  a datagram socket carries a fourth part, ``("exti", "socket.socket", path, "dgram")``
+  (``"udgram"`` for a Unix-domain one), kept on its methods, ``("extm", "socket.socket", m,
+  path, "dgram")``; so does an object of a
   type the catalog names by behaviour (``catalog.RENAMED_TYPES``) whose constructor call the
   linker evaluated: the public class it was built as, ``("exti", "queue.BoundedQueue", path,
   "multiprocessing.Queue")`` (see :func:`public_class`), or, for a file whose mode is a
@@ -660,7 +661,7 @@ class Linker:
                 if ms is not None and not (isinstance(c, int) and c <= 0):
                     t = "queue.BoundedQueue"
             if d == "socket.socket" and catalog.socket_is_datagram(args, kws):
-                return ("exti", t, "?", "dgram")
+                return ("exti", t, "?", "udgram" if catalog.socket_is_unix(args, kws) else "dgram")
             pub = (public_class(t, d, None, args, kws) or self._param_public(t, d, args, kws)) if args_known else None
             return ("exti", t, "?", pub) if pub else ("exti", t, "?")
         return None
@@ -1184,9 +1185,10 @@ class Linker:
                     ext.append(v[1])
             elif k == "extm":
                 # connect() of a datagram socket to a numeric address sends nothing and waits
-                # for nothing (P23): not an external blocking call
-                if not (v[4:] == ("dgram",) and v[2] == "connect"
-                        and not catalog.datagram_connect_waits(args, kws)):
+                # for nothing (P23), nor does a Unix-domain one's to a path (P44): not an
+                # external blocking call
+                if not (v[2] == "connect" and (v[4:] == ("udgram",) or (
+                        v[4:] == ("dgram",) and not catalog.datagram_connect_waits(args, kws)))):
                     ext.append(f"{v[1]}.{v[2]}")
                 if v[1] in catalog.RENAMED_TYPES:
                     recv_class = v[4] if len(v) > 4 else None
