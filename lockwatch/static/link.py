@@ -1452,42 +1452,36 @@ class Linker:
         as arguments to a call of such a function (``File(io.BytesIO(data))``). Run once
         every call site has its targets (stored callbacks included)."""
         functions = self.m.functions
-        guarded = set()
-        for fid, fi in functions.items():
-            if not fi.summary.guard_params:
-                continue   # no guard on a parameter at all (most functions)
-            refs = {r for ev in fi.summary.events for _p, c in ev.get("pg", ()) if type(c) is dict
-                    for r in c["isa"]}
-            if refs:
-                guarded.add(fid)
-                self._name_classes(fi, refs)
-        self._guarded = guarded
-        if not guarded:
+        self._guarded = set()
+        for fi in functions.values():
+            self._name_own_guard_classes(fi)
+        if not self._guarded:
             return
         for fi in functions.values():
-            refs = set()
-            for cs in fi.calls:
-                if any(g in guarded for g, _recv in cs.targets):
-                    for a in (*cs.args, *cs.kws.values()):
-                        if isinstance(a, dict) and isinstance(a.get("call"), str):
-                            refs.add(a["call"])
-            if refs:
-                self._name_classes(fi, refs)
+            self._name_argument_classes(fi)
 
     def name_guard_classes_of(self, fi: FunctionInfo) -> None:
         """``_name_guard_classes`` again for one function (re-linked, or whose call sites
         the stored-callback pass changed), once the whole program is linked: the same
         refs in the same order, so the same ``named_classes``."""
         fi.named_classes = {}
-        if fi.summary.guard_params:
-            refs = {r for ev in fi.summary.events for _p, c in ev.get("pg", ()) if type(c) is dict
-                    for r in c["isa"]}
-            if refs:
-                self._guarded.add(fi.id)
-                self._name_classes(fi, refs)
+        self._name_own_guard_classes(fi)
+        if self._guarded:
+            self._name_argument_classes(fi)
+
+    def _name_own_guard_classes(self, fi: FunctionInfo) -> None:
+        """The refs of ``fi``'s own ``isinstance`` guards; ``fi`` joins ``_guarded``."""
+        if not fi.summary.guard_params:
+            return   # no guard on a parameter at all (most functions)
+        refs = {r for ev in fi.summary.events for _p, c in ev.get("pg", ()) if type(c) is dict
+                for r in c["isa"]}
+        if refs:
+            self._guarded.add(fi.id)
+            self._name_classes(fi, refs)
+
+    def _name_argument_classes(self, fi: FunctionInfo) -> None:
+        """The constructor calls ``fi`` passes to a function of ``_guarded``."""
         guarded = self._guarded
-        if not guarded:
-            return
         refs = set()
         for cs in fi.calls:
             if any(g in guarded for g, _recv in cs.targets):
