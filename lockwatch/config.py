@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockwatch.projectroot import find_project_root  # noqa: F401 - part of this module's interface
+
 
 class ConfigError(Exception):
     pass
@@ -101,7 +103,9 @@ def check_selector(sel: str, where: str) -> str:
         return s.upper()
     if s.lower() in KINDS:
         return s.lower()
-    from lockwatch.rules import all_rules  # only for rule names and kinds beyond SPEC's list
+    from lockwatch.rules import (
+        all_rules,  # only for rule names and kinds beyond SPEC's list
+    )
 
     for rule in all_rules():
         if rule.name == s.lower():
@@ -193,19 +197,6 @@ def find_config_file(start: str | None = None) -> str | None:
         d = parent
 
 
-def find_project_root(start: str | None = None) -> str:
-    """Directory of the nearest pyproject.toml or .git above ``start`` (else cwd). Hook
-    mode analyses this whole directory and reports only what touches the given files."""
-    d = os.path.abspath(start or os.getcwd())
-    if not os.path.isdir(d):
-        d = os.path.dirname(d)
-    while True:
-        if os.path.isfile(os.path.join(d, "pyproject.toml")) or os.path.exists(os.path.join(d, ".git")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return os.getcwd()
-        d = parent
 
 
 # ---- validating -------------------------------------------------------------------------

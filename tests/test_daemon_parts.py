@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 from lockwatch import cli
-from lockwatch.config import Config, find_project_root, load
-from lockwatch.daemon import client, project_root
+from lockwatch.config import Config, load
+from lockwatch.daemon import client
 from lockwatch.daemon.state import Project
 from lockwatch.static import engine
 
@@ -50,18 +50,6 @@ def test_strip_daemon_flag():
     assert client.strip_daemon_flag(["scan", "--daemon", "--hook", "x.py"]) == ["scan", "--hook", "x.py"]
     assert client.strip_daemon_flag(["scan", "--daem", "x.py"]) == ["scan", "x.py"]
     assert client.strip_daemon_flag(["scan", "--", "--daemon"]) == ["scan", "--", "--daemon"]
-
-
-def test_project_root_is_find_project_root(tmp_path, monkeypatch):
-    (tmp_path / "p" / "pkg" / "sub").mkdir(parents=True)
-    (tmp_path / "p" / "pyproject.toml").write_text("", encoding="utf-8")
-    (tmp_path / "p" / "pkg" / "sub" / "m.py").write_text("", encoding="utf-8")
-    (tmp_path / "q" / ".git").mkdir(parents=True)
-    (tmp_path / "lone").mkdir()
-    monkeypatch.chdir(tmp_path / "lone")
-    for start in ("p/pkg/sub/m.py", "p/pkg/sub", "p", "q", "lone", None):
-        s = str(tmp_path / start) if start else None
-        assert project_root(s) == find_project_root(s), start
 
 
 def test_without_unix_sockets_the_client_says_so_and_scans(monkeypatch, capsys, tmp_path):

@@ -21,6 +21,9 @@ import zlib
 
 from lockwatch import __version__
 
+# (config.find_project_root itself: a module that imports only os, cheap for the client)
+from lockwatch.projectroot import find_project_root as project_root  # noqa: F401
+
 ENV_DIR = "LOCKWATCH_DAEMON_DIR"
 ENV_TIMEOUT = "LOCKWATCH_DAEMON_TIMEOUT"   # seconds the client waits for an answer
 DEFAULT_IDLE_TIMEOUT = 3600.0
@@ -38,22 +41,6 @@ _MAX_SOCKET_PATH = 100
 class Unavailable(Exception):
     """The daemon cannot be used (no AF_UNIX, an unsafe directory, it does not answer...);
     the message says why, in words for the user."""
-
-
-def project_root(start: str | None = None) -> str:
-    """``lockwatch.config.find_project_root``, repeated here so that the client need not
-    import the configuration module (dataclasses, re: ~25 ms) to find its daemon.
-    tests/test_daemon_cli.py checks that the two agree."""
-    d = os.path.abspath(start or os.getcwd())
-    if not os.path.isdir(d):
-        d = os.path.dirname(d)
-    while True:
-        if os.path.isfile(os.path.join(d, "pyproject.toml")) or os.path.exists(os.path.join(d, ".git")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return os.getcwd()
-        d = parent
 
 
 def unix_sockets() -> bool:
