@@ -40,15 +40,16 @@ from dataclasses import dataclass, field
 
 from lockwatch.config import Config
 from lockwatch.findings import InputError, Report
+from lockwatch.static.link import _WRAPPER_PAIRS
 from lockwatch.static.summary import FunctionSummary, ModuleSummary
 
 # Fields of a function summary that only the linking of that function reads (the rules read
 # them from the model, which is rebuilt): everything else is part of its interface.
 _OWN_FIELDS = frozenset({"events", "exit_held", "acquire_sites", "orders", "reads", "attr_reads",
                          "guard_params", "locals"})
-# Methods whose linked facts the linker reads when linking others (lock wrappers).
-_WRAPPER_NAMES = frozenset({"__enter__", "__exit__", "__aenter__", "__aexit__", "acquire", "release"})
-_WRAPPER_PAIRS = (("__enter__", "__exit__"), ("__aenter__", "__aexit__"), ("acquire", "release"))
+# Methods whose linked facts the linker reads when linking others (lock wrappers): the
+# linker's own (take, give back) pairs.
+_WRAPPER_NAMES = frozenset(n for pair in _WRAPPER_PAIRS for n in pair)
 
 
 class _Fallback(Exception):
