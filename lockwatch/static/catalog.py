@@ -90,6 +90,11 @@ KNOWN_TYPES: dict[str, str] = {
     "concurrent.futures.process.ProcessPoolExecutor": "concurrent.futures.Executor",
     "concurrent.futures.Executor": "concurrent.futures.Executor",
     "concurrent.futures.Future": "concurrent.futures.Future",
+    # an asyncio future's result()/exception() never wait (InvalidStateError when not
+    # done): known so that a factory returning one or a concurrent future (jupyter_client's
+    # ``_get_future``) is not taken for the concurrent one alone (P45, ``link``'s "extu")
+    "asyncio.Future": "asyncio.Future",
+    "asyncio.futures.Future": "asyncio.Future",
     "subprocess.Popen": "subprocess.Popen",
     "socket.socket": "socket.socket",
     "socket.create_connection": "socket.socket",
@@ -143,6 +148,7 @@ KNOWN_TYPES: dict[str, str] = {
 # (type, method) -> type of the result
 KNOWN_RETURNS: dict[tuple[str, str], str] = {
     ("concurrent.futures.Executor", "submit"): "concurrent.futures.Future",
+    ("asyncio.AbstractEventLoop", "create_future"): "asyncio.Future",
     ("multiprocessing.context.BaseContext", "Queue"): "queue.Queue",
     ("multiprocessing.context.BaseContext", "Process"): "multiprocessing.Process",
     ("multiprocessing.context.BaseContext", "Event"): "threading.Event",

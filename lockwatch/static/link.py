@@ -26,7 +26,13 @@ Values are evaluated abstractly; an abstract value is a tuple:
   factory function made it (``_create_lock()``: see :meth:`Linker._factory_made`);
   ``("createc", sort, value)`` a container of them; ``("winst", cid)`` a
   lock wrapper made per instance by a dataclass ``field(default_factory=Wrapper)``;
-- ``("const", x)``; ``("lambda", value)``.
+- ``("const", x)``; ``("lambda", value)``;
+- ``("extu", (type, ...), path)`` an instance of one of several known external types: what a
+  project function returns when its returns give different ones (jupyter_client's
+  ``_get_future``: an ``asyncio.Future`` when a loop runs, else a ``concurrent.futures.Future``),
+  the first returned first. A method of it is taken as the first type's method only when it
+  may block for every type; else as that of a type for which it does not (P45: precision
+  first; see :meth:`Linker._union_member`).
 
 Everything the linker cannot follow evaluates to ``None``: precision first.
 """
@@ -373,8 +379,8 @@ class Linker:
             w = self._bind_wrapper(val[1], def_id, "?", self._display_path(ms.path), line, col, container=True)
             if w is not None:
                 return ("cont", w)
-        if k == "exti" and val[2] == "?":
-            return ("exti", val[1], path) + val[3:]
+        if k in ("exti", "extu") and val[2] == "?":
+            return (k, val[1], path) + val[3:]
         return val
 
     # ------------------------------------------------------------------ lock wrappers
@@ -538,7 +544,7 @@ class Linker:
             c = self.eval_value(val["elem"], ctx)
             if c is not None and c[0] == "cont" and c[1] is not None:
                 e = c[1]
-                if e[0] in ("inst", "exti"):
+                if e[0] in ("inst", "exti", "extu"):
                     return (e[0], e[1], "?") + e[3:]
                 return None
             if c is not None and c[0] == "lockc":
@@ -552,7 +558,7 @@ class Linker:
         if v[0] in ("create", "createc") or (v[0] in ("inst", "cont") and self._fresh_wrapper(v)):
             ms = self.m.modules[f.module]
             return self._bind_definition(v, f"{f.id}.{name}", path, ms, val.get("l", f.line), val.get("c", 1))
-        if v[0] in ("inst", "exti") and v[2] == "?":
+        if v[0] in ("inst", "exti", "extu") and v[2] == "?":
             return (v[0], v[1], path) + v[3:]
         return v
 
@@ -608,6 +614,10 @@ class Linker:
             if p in ("()", "[]"):
                 return None
             return ("extm", v[1], p, v[2]) + v[3:]
+        if k == "extu":
+            if p in ("()", "[]"):
+                return None
+            return ("extm", self._union_member(v[1], p), p, v[2])
         if k == "extm":
             if p == "()":
                 return self._call_extm(v[1], v[2], [], {})
@@ -626,7 +636,7 @@ class Linker:
                 return ("lock", v[1], "?", bool(lc and lc.sort in catalog.CONDITION_SORTS))
             return None
         if k == "cont":
-            if p == "[]" and v[1] is not None and v[1][0] in ("inst", "exti"):
+            if p == "[]" and v[1] is not None and v[1][0] in ("inst", "exti", "extu"):
                 return (v[1][0], v[1][1], "?") + v[1][3:]
             return None
         return None
@@ -759,7 +769,7 @@ class Linker:
                     return ("createc", inner[1], inner[2])
                 if inner[0] == "lock":
                     return ("lockc", inner[1], "?")
-                if inner[0] in ("inst", "exti"):
+                if inner[0] in ("inst", "exti", "extu"):
                     return ("cont", inner)   # a container of known objects
                 return None
             if "lambda" in v:
@@ -909,7 +919,7 @@ class Linker:
                         w = self._bind_wrapper(val[1] if k == "cont" else val, lock_id, "?", ci.path, line, col, True)
                         return ("cont", w)
                     return self._bind_wrapper(val, lock_id, f"@self.{attr}", ci.path, line, col)
-                if k in ("inst", "exti") and fallback is None and not container:
+                if k in ("inst", "exti", "extu") and fallback is None and not container:
                     fallback = val if val[2].startswith("@self") else (k, val[1], f"@self.{attr}") + val[3:]
                 if k == "cont" and fallback is None and not container:
                     fallback = val
@@ -935,24 +945,57 @@ class Linker:
             return None
         ctx = self._ctx(fi)
         s = fi.summary
+        first = None
+        types: list = []   # the known external types returned, once the first return is one
         for rv in s.returns:
             if "call" in rv and self._coroutine_object(fi, rv["call"], ctx, returned=True):
                 continue   # ``return connect()``: hands back a coroutine object (P36)
             v = self.eval_value(rv, ctx)
             if v is None:
                 continue
-            if v[0] in ("create", "createc", "lock", "exti", "inst"):
-                if v[0] in ("inst", "exti") and v[2].startswith("%"):
+            if first is not None:
+                # the first known return is an external instance: the other types returned
+                # join it (P45); a project instance or a lock returned later does not
+                if v[0] in ("exti", "extu"):
+                    for t in (v[1],) if v[0] == "exti" else v[1]:
+                        if t not in types:
+                            types.append(t)
+                continue
+            if v[0] in ("create", "createc", "lock", "exti", "inst", "extu"):
+                if v[0] in ("inst", "exti", "extu") and v[2].startswith("%"):
                     if v[0] == "inst" and len(v) == 4 and self._fresh_local(fi, v[2][1:], v[3]):
                         return ("inst", v[1], "?")   # a fresh lock wrapper: named where stored
-                    return (v[0], v[1], "?") + v[3:]
+                    v = (v[0], v[1], "?") + v[3:]
+                    if v[0] == "inst":
+                        return v
                 if v[0] == "lock" and v[2].startswith("%"):
                     made = self._factory_made(fi, v)
                     return made if made is not None else ("lock", v[1], "?", v[3])
-                return v
+                if v[0] not in ("exti", "extu"):
+                    return v
+                first = v
+                types = [v[1]] if v[0] == "exti" else list(v[1])
+        if first is not None:
+            return first if len(types) == 1 else ("extu", tuple(types), first[2])
         if s.return_ann:
             return self._instantiate(self.eval_ref(s.return_ann, ctx), "?")
         return None
+
+    def _union_member(self, types: tuple, meth: str) -> str:
+        """The type whose ``meth`` a call on an object of one of ``types`` (an "extu") is
+        taken as: the first type when ``meth`` may block for every one of them (a blocking
+        call of LW131's catalog, of the configuration's, or of LW201's loop catalog), else the
+        first type for which it does not. An ``asyncio.Future``'s ``exception()`` never
+        waits, so that of a future that may be either is not a blocking call (P45)."""
+        # asyncflow imports this module: its catalog is read once both are loaded
+        from lockwatch.static.asyncflow import LOOP_BLOCKING
+
+        extra = self._extra_blocking
+        for t in types:
+            name = f"{t}.{meth}"
+            if name not in catalog.BLOCKING and name not in LOOP_BLOCKING and name not in extra:
+                return t
+        return types[0]
 
     def _factory_made(self, fi: FunctionInfo, v):
         """A lock a project factory function creates in a local and returns
@@ -1704,7 +1747,7 @@ def _reroot_value(tmpl, recv):
     k = tmpl[0]
     if k == "lock":
         return ("lock", tmpl[1], reroot(tmpl[2], recv) if tmpl[2].startswith("@self") else tmpl[2], tmpl[3])
-    if k in ("lockc", "inst", "exti"):
+    if k in ("lockc", "inst", "exti", "extu"):
         p = tmpl[2]
         return (k, tmpl[1], reroot(p, recv) if p.startswith("@self") else p) + tmpl[3:]
     return tmpl
