@@ -202,8 +202,10 @@ BLOCKING: dict[str, str] = {
     "builtins.input": "always",
 }
 # Blocking calls that return at once on a future whose ``done()`` was tested true on the
-# way there (the summary marks such calls, events' ``dn``).
-DONE_POLLED = frozenset({"concurrent.futures.Future.result", "concurrent.futures.Future.exception"})
+# way there, or on a process whose ``poll()`` returned its exit status (recorded: ``wait()``
+# returns it; P46) (the summary marks such calls, events' ``dn`` and ``dw``).
+DONE_POLLED = frozenset({"concurrent.futures.Future.result", "concurrent.futures.Future.exception",
+                         "subprocess.Popen.wait"})
 
 for _verb in ("get", "post", "put", "patch", "delete", "head", "options", "request"):
     BLOCKING[f"requests.{_verb}"] = "always"

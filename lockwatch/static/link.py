@@ -1230,8 +1230,10 @@ class Linker:
                 # connect() of a datagram socket to a numeric address sends nothing and waits
                 # for nothing (P23), nor does a Unix-domain one's to a path (P44): not an
                 # external blocking call
+                # nor is the ``wait()`` of a process a project ``poll()`` wrapper saw exit (P46)
                 if not (v[2] == "connect" and (v[4:] == ("udgram",) or (
-                        v[4:] == ("dgram",) and not catalog.datagram_connect_waits(args, kws)))):
+                        v[4:] == ("dgram",) and not catalog.datagram_connect_waits(args, kws)))) and not (
+                        "dw" in ev and f"{v[1]}.{v[2]}" in catalog.DONE_POLLED and self._polled_by_wrapper(ctx, ev)):
                     ext.append(f"{v[1]}.{v[2]}")
                 if v[1] in catalog.RENAMED_TYPES:
                     recv_class = v[4] if len(v) > 4 else None
@@ -1286,6 +1288,26 @@ class Linker:
             fi.calls.append(cs)
             if fnargs:
                 self._fnarg_sites.append(cs)
+
+    def _polled_by_wrapper(self, ctx, ev) -> bool:
+        """A ``wait()`` call marked ``dw`` (after a loop or ``if`` that saw ``x.poll()`` not
+        None): is one of those ``x.poll`` a project method (awaited when async, as the test
+        was) that returns the ``poll()`` of the very object ``wait()`` is called on, or a
+        constant? jupyter_client's ``while await self.poll() is None: ...`` then
+        ``self.process.wait()``, its ``poll`` returning ``self.process.poll()``: the process
+        has exited and been reaped, ``wait()`` returns its status at once (P46)."""
+        recv = ev["f"].rpartition(".")[0]
+        for x, aw in ev["dw"]:
+            fv = self.eval_ref(f"{x}.poll", ctx)
+            if fv is None or fv[0] != "func":
+                continue
+            g = self.m.functions.get(fv[1])
+            if g is None or g.summary.self_name is None or g.summary.is_async != bool(aw):
+                continue
+            polled = _returned_polls(g.summary)
+            if polled and all(x + r[5:] == recv for r in polled):
+                return True
+        return False
 
     def _coroutine_local(self, f: FunctionInfo, name: str, val: dict, ctx) -> bool:
         """``_coroutine_object`` for local ``name`` of ``f`` (bound to the call ``val``):
@@ -1751,6 +1773,26 @@ def _reroot_value(tmpl, recv):
         p = tmpl[2]
         return (k, tmpl[1], reroot(p, recv) if p.startswith("@self") else p) + tmpl[3:]
     return tmpl
+
+
+def _returned_polls(s) -> set | None:
+    """The receivers (``@self...`` refs) of the ``poll()`` calls whose result function summary
+    ``s`` returns, directly or through a local last bound to it, when each of its returns is
+    one of those or a constant; None when some return is anything else."""
+    out = set()
+    for rv in s.returns:
+        if "const" in rv:
+            continue
+        if set(rv) == {"r"} and rv["r"] in s.locals and rv["r"] not in s.params:
+            rv = s.locals[rv["r"]]
+        f = rv.get("call") or ""
+        if not f.endswith(".poll") or rv.get("a") or rv.get("k"):
+            return None
+        r = f[:-5]
+        if "()" in r or "[]" in r or not (r == "@self" or r.startswith("@self.")):
+            return None
+        out.add(r)
+    return out or None
 
 
 def bind_argument(a, g: FunctionInfo, args, kws):

@@ -53,7 +53,6 @@ from lockwatch.static.literals import IP_START as _IP_START
 from lockwatch.static.literals import bool_constants as _bool_constants
 from lockwatch.static.literals import const_truth
 from lockwatch.static.literals import str_value as _str_value
-from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import IDENT as _IDENT
 from lockwatch.static.summarise_common import NE_USES as _NE_USES
 from lockwatch.static.summarise_common import NO_RAISE_METHODS as _NO_RAISE
@@ -84,7 +83,9 @@ from lockwatch.static.summary import (
     FunctionSummary,
     ModuleSummary,
 )
+from lockwatch.static.summary import DONE_CALLS as _DONE_POLLS
 from lockwatch.static.summary import STR_TEXT_MAX as _STR_MAX
+from lockwatch.static.summary import done_forgotten as _done_forgotten
 
 __all__ = ["summarise_tree"]
 
@@ -1195,7 +1196,8 @@ class _Builder:
             if (tt is _Compare or tt is _BoolOp or tt is _UnaryOp) and _has_ordering_compare(test):
                 f.s.orders = True
         d0 = f.done
-        d_body, d_else = self._done_tests(test) if tt is _Call or tt is _UnaryOp or tt is _BoolOp else _NO_DONE
+        d_body, d_else = (self._done_tests(test) if tt is _Call or tt is _UnaryOp or tt is _BoolOp or tt is _Compare
+                          else _NO_DONE)
         rules = None
         params = f.s.params
         if params:
@@ -1308,8 +1310,11 @@ class _Builder:
 
     def _done_tests(self, test) -> tuple[tuple, tuple]:
         """Refs whose ``done()`` is true when ``test`` is true, and when it is false:
-        ``fut.done()``, ``not fut.done()``, joined by ``and`` (true) or ``or`` (false)."""
+        ``fut.done()``, ``not fut.done()``, joined by ``and`` (true) or ``or`` (false);
+        ``p.poll() is not None`` / ``p.poll() is None`` (``_poll_test``)."""
         t = type(test)
+        if t is _Compare:
+            return self._poll_test(test)
         if t is _Call:
             fn = test.func
             if type(fn) is _Attribute and fn.attr == "done" and not test.args and not test.keywords:
@@ -1327,6 +1332,33 @@ class _Builder:
                 out += a if type(test.op) is ast.And else b
             return (out, ()) if type(test.op) is ast.And else ((), out)
         return (), ()
+
+    def _poll_test(self, test) -> tuple[tuple, tuple]:
+        """``X.poll() is not None`` (true: X's process has exited, ``poll()`` recorded its
+        status) or ``X.poll() is None`` (false), ``X`` a ref without calls, the call maybe
+        awaited: (X, "~<awaited>X") on that side, the second for a ``poll()`` that may be a
+        project wrapper (events' ``dw``, P46)."""
+        ops = test.ops
+        if len(ops) != 1:
+            return _NO_DONE
+        op = type(ops[0])
+        c = test.comparators[0]
+        if (op is not ast.Is and op is not ast.IsNot) or type(c) is not ast.Constant or c.value is not None:
+            return _NO_DONE
+        call = test.left
+        aw = 0
+        if type(call) is ast.Await:
+            call, aw = call.value, 1
+        if type(call) is not _Call or call.args or call.keywords:
+            return _NO_DONE
+        fn = call.func
+        if type(fn) is not _Attribute or fn.attr != "poll":
+            return _NO_DONE
+        r = self.chain(fn.value)
+        if r is None or "()" in r:
+            return _NO_DONE
+        refs = (r, f"~{aw}{r}")
+        return (refs, ()) if op is ast.IsNot else ((), refs)
 
     def _loop(self, st, stmts=None, i=0) -> bool:
         """``stmts[i:]``: what follows the loop in its block."""
@@ -1358,6 +1390,11 @@ class _Builder:
             f.loops.pop()
         hb = f.held
         f.held = h0 if tb else _intersect(h0, hb)
+        if t is ast.While and not f.is_module:
+            # left by its test turning false (no break): what that says holds after it
+            d_after = self._done_tests(st.test)[1]
+            if d_after and not _has_break(st.body):
+                f.done += d_after
         if st.orelse:
             h1 = f.held
             if self._suite(st.orelse):
@@ -1858,8 +1895,13 @@ class _Builder:
             ev["xc"] = list(f.xc)
         if f.done:
             recv, _, meth = fr.rpartition(".")
-            if meth in _DONE_POLLS and recv in f.done:
-                ev["dn"] = 1
+            if meth in _DONE_POLLS:
+                if recv in f.done:
+                    ev["dn"] = 1
+                elif meth == "wait":
+                    dw = [[d[2:], int(d[1])] for d in f.done if d[0] == "~"]
+                    if dw:
+                        ev["dw"] = dw
         if f.probe:
             ev["pb"] = list(f.probe)
         if ne is not None and use in _NE_USES and len(f.loops) == ne[2] and _only_reads(f.s.events, ne[1], len(f.s.events)):
@@ -2113,7 +2155,7 @@ def _caught_names(t) -> list:
 def _forget_done(f, r) -> None:
     """``r`` (or what it is part of) is assigned: its ``done()`` fact no longer holds."""
     if r:
-        f.done = tuple(d for d in f.done if d != r and not d.startswith(r + "."))
+        f.done = tuple(d for d in f.done if not _done_forgotten(d, r))
 
 
 def _string_token_count(text: str) -> int:

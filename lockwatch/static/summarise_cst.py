@@ -22,7 +22,6 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from lockwatch.static.literals import bool_constants as _bool_constants
 from lockwatch.static.literals import const_truth
 from lockwatch.static.literals import str_value as _str_value
-from lockwatch.static.summarise_common import DONE_POLLS as _DONE_POLLS
 from lockwatch.static.summarise_common import IDENT as _IDENT
 from lockwatch.static.summarise_common import NE_USES as _NE_USES
 from lockwatch.static.summarise_common import NO_RAISE_METHODS as _NO_RAISE
@@ -45,6 +44,8 @@ from lockwatch.static.summarise_common import (
 )
 from lockwatch.static.summarise_common import once_ref_ok as _once_ref_ok
 from lockwatch.static.summarise_common import only_reads as _only_reads
+from lockwatch.static.summary import DONE_CALLS as _DONE_POLLS
+from lockwatch.static.summary import done_forgotten as _done_forgotten
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
@@ -618,7 +619,7 @@ class _Builder:
         if f is not None and f.done:
             r = self.chain(target)
             if r:
-                f.done = tuple(d for d in f.done if d != r and not d.startswith(r + "."))
+                f.done = tuple(d for d in f.done if not _done_forgotten(d, r))
         if isinstance(target, cst.Name):
             name = target.value
             line, col = self.loc(value_node if value_node is not None else target)
@@ -828,7 +829,10 @@ class _Builder:
 
     def _done_tests(self, test) -> tuple[tuple, tuple]:
         """Refs whose ``done()`` is true when ``test`` is true, and when it is false:
-        ``fut.done()``, ``not fut.done()``, joined by ``and`` (true) or ``or`` (false)."""
+        ``fut.done()``, ``not fut.done()``, joined by ``and`` (true) or ``or`` (false);
+        ``p.poll() is not None`` / ``p.poll() is None`` (``_poll_test``)."""
+        if isinstance(test, cst.Comparison):
+            return self._poll_test(test)
         if isinstance(test, cst.Call):
             fn = test.func
             if isinstance(fn, cst.Attribute) and fn.attr.value == "done" and not test.args:
@@ -844,6 +848,33 @@ class _Builder:
             a2, b2 = self._done_tests(test.right)
             return (a1 + a2, ()) if isinstance(test.operator, cst.And) else ((), b1 + b2)
         return (), ()
+
+    def _poll_test(self, test) -> tuple[tuple, tuple]:
+        """``X.poll() is not None`` (true: X's process has exited, ``poll()`` recorded its
+        status) or ``X.poll() is None`` (false), ``X`` a ref without calls, the call maybe
+        awaited: (X, "~<awaited>X") on that side, the second for a ``poll()`` that may be a
+        project wrapper (events' ``dw``, P46)."""
+        if len(test.comparisons) != 1:
+            return (), ()
+        ct = test.comparisons[0]
+        op = ct.operator
+        c = ct.comparator
+        if not isinstance(op, (cst.Is, cst.IsNot)) or not (isinstance(c, cst.Name) and c.value == "None"):
+            return (), ()
+        call = test.left
+        aw = 0
+        if isinstance(call, cst.Await):
+            call, aw = call.expression, 1
+        if not isinstance(call, cst.Call) or call.args:
+            return (), ()
+        fn = call.func
+        if not isinstance(fn, cst.Attribute) or fn.attr.value != "poll":
+            return (), ()
+        r = self.chain(fn.value)
+        if r is None or "()" in r:
+            return (), ()
+        refs = (r, f"~{aw}{r}")
+        return (refs, ()) if isinstance(op, cst.IsNot) else ((), refs)
 
     def _loop(self, st, stmts=None, i=0) -> bool:
         """``stmts[i + 1:]``: what follows the loop in its block."""
@@ -875,6 +906,11 @@ class _Builder:
             f.loops.pop()
         hb = f.held
         f.held = h0 if tb else _intersect(h0, hb)
+        if isinstance(st, cst.While) and not f.is_module:
+            # left by its test turning false (no break): what that says holds after it
+            d_after = self._done_tests(st.test)[1]
+            if d_after and not _has_break(st.body):
+                f.done += d_after
         if st.orelse is not None:
             h1 = f.held
             if self._suite(st.orelse.body):
@@ -1273,8 +1309,13 @@ class _Builder:
         idx = self._ev("call", node, **kw)
         if f.done:
             recv, _, meth = fr.rpartition(".")
-            if meth in _DONE_POLLS and recv in f.done:
-                f.s.events[idx]["dn"] = 1
+            if meth in _DONE_POLLS:
+                if recv in f.done:
+                    f.s.events[idx]["dn"] = 1
+                elif meth == "wait":
+                    dw = [[d[2:], int(d[1])] for d in f.done if d[0] == "~"]
+                    if dw:
+                        f.s.events[idx]["dw"] = dw
         if f.probe:
             f.s.events[idx]["pb"] = list(f.probe)
         if ne is not None and use in _NE_USES and len(f.loops) == ne[2] and _only_reads(f.s.events, ne[1], idx):

@@ -67,7 +67,19 @@ the statements after it in the body and after the ``with`` carry its ``else`` en
   (only when set): a ``result()``/``exception()`` call on a ref whose ``done()`` an
   enclosing ``if``/conditional expression tested true (``if fut.done():``, or after
   ``if not fut.done(): return`` in the same block), the ref not assigned since: it does not
-  wait; ``pb`` (only when set): the indices of the ``try`` acquisitions whose success leads
+  wait. Since version 35 also a ``wait()`` call on a ref whose ``poll() is None`` an enclosing
+  ``if``/conditional expression tested false (``if p.poll() is not None:``, after ``if
+  p.poll() is None: return``), or that a ``while`` loop with that test and no ``break`` just
+  left (``while p.poll() is None: await asyncio.sleep(0.1)``; a ``while not fut.done():`` loop
+  likewise marks its future done after it): a ``subprocess.Popen`` whose exit ``poll()`` saw
+  and recorded, whose ``wait()`` returns at once (P46). ``dw`` (only when set, since version
+  35, on a ``wait()`` call not marked ``dn``): [[ref, awaited], ...], the receivers of the
+  ``ref.poll()`` calls so tested (``awaited`` 1 when the test awaits it: ``while await
+  self.poll() is None:``), that call not a ``poll()`` of the very receiver of the ``wait()``:
+  the linker reads ``ref.poll`` and decides whether it is a project wrapper returning the
+  ``poll()`` of that receiver (jupyter_client's ``async def poll(self): ... ret =
+  self.process.poll() ... return ret``; ``Linker._polled_by_wrapper``). An assignment to the
+  ref, to what it is part of or to a part of it ends the mark; ``pb`` (only when set): the indices of the ``try`` acquisitions whose success leads
   to the call (it sits in the body of ``if lock.acquire(False):``; LW111: a thread holding
   that non-reentrant lock never makes it); ``ne`` (only when set, in an ``async def``): [ref]
   of a queue that a ``while q.empty():`` / ``while not q.qsize():`` loop just left
@@ -126,7 +138,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Bump whenever the layout or the meaning of any field changes: the cache key uses it.
-SUMMARY_VERSION = 34
+SUMMARY_VERSION = 35
 
 # Bump whenever the layout of a summary *in a cache entry* (``ModuleSummary.to_entry``)
 # changes; the cache key uses it too. Kept apart from SUMMARY_VERSION, which is part of
@@ -145,6 +157,22 @@ WOULD_BLOCK = frozenset({"BlockingIOError", "InterruptedError", "SSLWantReadErro
                          "SSLWantWriteError"})
 WOULD_BLOCK_ERRNOS = frozenset({"EAGAIN", "EWOULDBLOCK"})
 ERRNO_WOULD_BLOCK = "errno:EAGAIN"
+
+# Methods that wait only while their object is not finished: a call of one on a ref whose
+# completion a test saw on the way there (a future's ``done()``, a process's ``poll()`` not
+# None) is marked (call events' ``dn``; ``dw`` for a ``wait()`` after a project ``poll()``).
+DONE_CALLS = frozenset({"result", "exception", "wait"})
+
+
+def done_forgotten(d: str, r: str) -> bool:
+    """Does an assignment to ref ``r`` end the completion fact ``d`` the summarisers keep
+    while walking (a ref whose ``done()``/``poll()`` was seen; ``"~<aw><ref>"`` for the
+    receiver of a ``poll()`` that may be a project wrapper, which reads what ``ref`` holds:
+    any assignment to a part of it ends that one too)?"""
+    if d[0] == "~":
+        x = d[2:]
+        return x == r or x.startswith(r + ".") or r.startswith(x + ".")
+    return d == r or d.startswith(r + ".")
 
 
 @dataclass
