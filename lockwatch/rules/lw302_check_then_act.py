@@ -15,6 +15,20 @@ from lockwatch.static import races
 from lockwatch.static.checks import finding, where
 
 
+def _holding(model, c) -> str:
+    """What the change holds: "(taken after the test)" only for a lock acquired on a line
+    after the test's (between test and change); any other lock is named plainly."""
+    if not c.act.locks:
+        return " without a lock"
+    after = races.locks_taken_after(model, c.check, c.act)
+    parts = []
+    if after:
+        parts.append(f"{races.lock_names(after)} (taken after the test)")
+    if c.act.locks - after:
+        parts.append(races.lock_names(c.act.locks - after))
+    return " holding " + " and ".join(parts)
+
+
 def check(model, config):
     for c in races.check_then_act(model, config):
         m = races.method_short(model, c.check.fid)
@@ -32,8 +46,7 @@ def check(model, config):
             msg = (f"{m} tests self.{c.attr} and then {verb} it ({where(c.act.loc)}) with no lock held "
                    f"across both: two threads can both pass the test")
             said = f"... then {verb} self.{c.attr}"
-        act = Location(c.act.loc.path, c.act.loc.line, c.act.loc.column,
-                       said + (f" holding {races.lock_names(c.act.locks)} (taken after the test)" if c.act.locks else " without a lock"))
+        act = Location(c.act.loc.path, c.act.loc.line, c.act.loc.column, said + _holding(model, c))
         yield finding(RULE, msg, c.check.loc, [act], races.real_locks(c.act.locks), (c.cid, c.attr, c.check.fid))
     for g in races.global_check_then_act(model, config):
         m = races.method_short(model, g.fid)
@@ -60,6 +73,17 @@ threads are examined: they take a lock, are declared thread-safe, or pass their 
 `threading.Thread`/`Timer` or an executor. Module-level lazy initialisation
 (`global _x; if _x is None: _x = make()`) is reported in modules that take a module-level
 lock elsewhere. Double-checked locking (the test repeated under the lock) is clean.
+
+A lock a project decorator holds around the whole method counts as held from its first
+line to its return (peewee's `@locked`: the wrapper calls the method only inside
+`with self._pool_lock:`; the decorator resolved by the linker, in the same module or
+imported, a factory taking the lock, `functools.wraps` or not; a module-level lock held
+this way counts too, for a module function's global as for a method's attribute): the test
+and the change are one critical section. A decorator with a path that runs the method
+without the lock (a fast path), or that takes `self`'s lock but runs the method on another
+object, holds nothing for certain: the method is examined as without it. The change's
+location says "(taken after the test)" of a lock the method takes after the test, and
+names any other lock it holds plainly.
 
 A lock taken by a hand-off API counts as held: a method that acquires it and returns holding
 it (`self._do_lock()`), then, in the same caller, a later call of a method that releases a
@@ -251,6 +275,37 @@ class Proxy:
 '''),
     ),
     valid=(
+        Example.single('''
+import functools
+import threading
+
+
+def locked(fn):
+    @functools.wraps(fn)
+    def inner(self, *args, **kwargs):
+        with self._pool_lock:
+            return fn(self, *args, **kwargs)
+    return inner
+
+
+class Pool:
+    """peewee's pool: release() runs holding _pool_lock from its first line (@locked)."""
+
+    def __init__(self):
+        self._pool_lock = threading.RLock()
+        self._pool_available = threading.Condition(self._pool_lock)
+        self._in_use = {}
+
+    def wait(self):
+        with self._pool_available:
+            self._pool_available.wait(0.01)
+
+    @locked
+    def release(self, key):
+        if key in self._in_use:
+            self._in_use.pop(key)
+        self._pool_available.notify()
+'''),
         Example.single('''
 import threading
 

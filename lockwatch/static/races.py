@@ -405,7 +405,77 @@ def _is_private(name: str) -> bool:
 
 
 def _held_locks(model: ProgramModel, fi: FunctionInfo, h) -> frozenset:
+    # (every lock the linker says a decorator holds counts here, as before P49: an access
+    # under one is not unprotected; only ``decorator_locks`` are a calling context)
     return frozenset(a.lock for a in fi.held_acqs(h) if _thread_lock(model, a.lock))
+
+
+def decorator_locks(model: ProgramModel, fi: FunctionInfo) -> frozenset:
+    """Thread locks held for the whole body of ``fi`` by a project decorator (P49, peewee's
+    ``locked``: ``def inner(self, *a, **k): with self._pool_lock: return fn(self, *a,
+    **k)``): the linker's ``deco_acqs`` (``mode == "decorator"``) whose lock is the
+    decorated method's own (``@self...``, passed on as the wrapped call's first argument)
+    or one module- or class-level instance (``@global``), and whose wrapper calls the
+    wrapped function only while holding it. The linker keeps the lock held at the first
+    call of the wrapped function it finds; a decorator with another nested function, or a
+    second call, that runs it without the lock (a fast path, an async variant) holds
+    nothing for certain, so it gives nothing here (the body is analysed as unlocked)."""
+    idx = _index(model)
+    memo = idx.__dict__.get("deco_locks")
+    if memo is None:
+        memo = idx.deco_locks = {}
+    got = memo.get(fi.id)
+    if got is None:
+        got = memo[fi.id] = frozenset(
+            a.lock for a in fi.deco_acqs
+            if a.mode == "decorator" and _thread_lock(model, a.lock)
+            and (a.path.startswith("@self") or a.path == "@global") and _wrapper_always_holds(model, a, fi))
+    return got
+
+
+def _wrapper_always_holds(model: ProgramModel, acq, fi: FunctionInfo) -> bool:
+    """Does every call of the wrapped function ``fi`` in the decorator that made ``acq`` (a
+    decorator acquisition: its ``via`` step is the wrapper's ``with``) hold that same lock?
+    The wrapped function is a parameter of the wrapper's enclosing function (``fn`` of
+    ``locked(fn)``, or of a factory's inner ``deco(fn)``); every function nested there is
+    looked at (a second wrapper, a closure calling it), and each of its calls of that name
+    must be inside an acquisition of the same reference. An ``async def`` wrapper is the
+    one a decorator returns for a coroutine function: not looked at for a plain one."""
+    if not acq.via:
+        return False
+    idx = _index(model)
+    sites = idx.__dict__.get("acq_sites")
+    if sites is None:
+        sites = idx.acq_sites = {}
+        for afi, i, ev in model.acq_events():
+            sites.setdefault((afi.path, ev["l"], ev["c"]), []).append((afi, i))
+    hits = sites.get(tuple(acq.via[0][:3]))
+    if not hits or len(hits) != 1:
+        return False
+    w, i = hits[0]
+    ref = w.summary.events[i].get("r")
+    parent = model.functions.get(f"{w.module}.{w.summary.parent}") if w.summary.parent else None
+    if parent is None or not ref:
+        return False
+    wrapped = set(parent.summary.params)
+    own = acq.path.startswith("@self")
+    prefix = parent.qualname + ".<locals>."
+    calls = 0
+    for g in model.module_functions(w.module):
+        if not g.qualname.startswith(prefix) or not g.param_calls or (g.is_async and not fi.is_async):
+            continue
+        gs = g.summary
+        events = gs.events
+        for name, ci in g.param_calls:
+            if name not in wrapped or name in gs.params:
+                continue
+            ev = events[ci]
+            if not any(events[h]["e"] == "acq" and events[h].get("r") == ref for h in ev["h"]):
+                return False
+            if own and (ev.get("a") or [None])[0] != {"r": "@self"}:
+                return False   # the lock of the wrapper's self, but fn called on another object
+            calls += 1
+    return calls > 0
 
 
 def _singleton_calls(model: ProgramModel, ci) -> list[tuple]:
@@ -1006,6 +1076,9 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
              drop=None, ho=None, mut_calls=None, write_pos_memo=None) -> None:
     events = fi.summary.events
     spans = ho is not None and fi.id in ho.spans
+    # a decorator holding a lock around the whole body (P49): held from before the first
+    # statement to the end, as a caller's lock around a helper is (the calling context)
+    deco = decorator_locks(model, fi) if fi.deco_acqs else frozenset()
     # the same for every context a helper is walked in: made once per function
     write_pos = write_pos_memo.get(fi.id) if write_pos_memo is not None else None
     if write_pos is None:
@@ -1054,6 +1127,8 @@ def _collect(model, cr, fi, outer, chain, in_ctor, ctx, method_names, safe_attrs
             # verdict of "unprotected"
             direct = frozenset({"?"})
         o = outer - {lk for lk, ri in drop.items() if idx > ri} if drop else outer
+        if deco:
+            o = o | deco
         marks = tuple(ev["h"])
         if spans:
             # between this function's own hand-off acquire and release calls
@@ -1311,6 +1386,35 @@ def check_then_act(model: ProgramModel, config=None) -> list[CheckThenAct]:
     return out
 
 
+def locks_taken_after(model: ProgramModel, check: Access, act: Access) -> frozenset:
+    """The locks ``act`` (the change of a check-then-act) holds that its function acquires
+    after the test (``check``) reads the attribute: taken between the test and the change,
+    what LW302's message says "(taken after the test)" of. After is in the order of the
+    function's events, the order it runs them in (a ``with`` on a later line, or later on
+    the test's own line in a one-line ``if``). A lock held some other way (by a decorator
+    around the whole body: P49; by every caller) is not among them."""
+    fi = model.functions.get(act.fid)
+    if fi is None or act.fid != check.fid:
+        return frozenset()
+    events = fi.summary.events
+    first = check.idx
+    out: set = set()
+    for m in act.direct:
+        if isinstance(m, int):
+            if not first < m < len(events):
+                continue
+            got = {a.lock for a in fi.acqs.get(m, ()) if _thread_lock(model, a.lock)}
+            if not got and str(events[m].get("r", "")).startswith("@self."):
+                got = {"?"}    # an unresolved context manager on self (``Access.locks``)
+            out |= got
+        elif isinstance(m, str) and m.startswith("handoff:"):
+            lk = m[len("handoff:"):]
+            for a, b, l2, _r in _handoffs(model).spans.get(fi.id, ()):
+                if l2 == lk and first < a < act.idx < b:
+                    out.add(lk)
+    return frozenset(out) & act.locks
+
+
 # Constants an act may write back to the attribute its ``if`` tested that make it a reset:
 # a flag cleared (``if self._dirty: ...; self._dirty = False``), a slot emptied (``if
 # self._pending is not None: ...; self._pending = None``), a counter restarted.
@@ -1429,6 +1533,8 @@ def global_check_then_act(model: ProgramModel, config=None) -> list[GlobalCheckT
     for fid, fi in model.sorted_functions():
         if not fi.summary.globals_decl or fi.is_async:
             continue
+        if fi.deco_acqs and decorator_locks(model, fi):
+            continue   # the whole body runs holding a decorator's lock (P49): one critical section
         events = fi.summary.events
         tests = [(i, ev) for i, ev in enumerate(events) if ev["e"] == "grd" and ev.get("t")]
         if not tests:
