@@ -75,6 +75,7 @@ from lockwatch.static.summarise_common import (
 )
 from lockwatch.static.summarise_common import once_ref_ok as _once_ref_ok
 from lockwatch.static.summarise_common import only_reads as _only_reads
+from lockwatch.static.summary import DONE_CALLS as _DONE_POLLS
 from lockwatch.static.summary import (
     ERRNO_WOULD_BLOCK,
     WOULD_BLOCK,
@@ -83,7 +84,6 @@ from lockwatch.static.summary import (
     FunctionSummary,
     ModuleSummary,
 )
-from lockwatch.static.summary import DONE_CALLS as _DONE_POLLS
 from lockwatch.static.summary import STR_TEXT_MAX as _STR_MAX
 from lockwatch.static.summary import done_forgotten as _done_forgotten
 
