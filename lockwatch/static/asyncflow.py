@@ -17,7 +17,7 @@ import json
 from lockwatch.findings import Location
 from lockwatch.static import catalog
 from lockwatch.static.graph import final_guards
-from lockwatch.static.link import bind_argument
+from lockwatch.static.link import bind_argument, numeric_only_lookup
 from lockwatch.static.link import public_class as link_public_class
 from lockwatch.static.model import FunctionInfo, ProgramModel, short_name
 
@@ -48,8 +48,9 @@ LOOP_BLOCKING: set[str] = {
                                      "lstat", "iterdir", "glob", "rglob", "mkdir", "unlink",
                                      "rmdir", "touch", "resolve", "rename", "replace",
                                      "samefile")),
-    # network (ASYNC210-212)
-    "urllib3.request", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr",
+    # network (ASYNC210-212); ``socket.getaddrinfo`` is LW131's (``catalog.BLOCKING``): not
+    # a blocking call on a numeric address literal
+    "urllib3.request", "socket.gethostbyname", "socket.gethostbyaddr",
     *(f"urllib3.PoolManager.{m}" for m in ("request", "urlopen", "request_encode_url",
                                             "request_encode_body")),
     "httpx.Client.send", "httpx.Client.stream", "requests.Session.send",
@@ -121,68 +122,6 @@ def witness_rank(name: str) -> int:
 def loop_blocking(name: str, args: list, kws: dict, extra=frozenset()) -> bool:
     """Does a call of external ``name`` (with these argument values) block the loop?"""
     return name in LOOP_BLOCKING or catalog.is_blocking(name, args, kws, extra)
-
-
-# ---------------------------------------------------------------------------- numeric lookups
-
-# ``getaddrinfo(host, port, family, type, proto, flags)`` with ``AI_NUMERICHOST`` in the flags
-# does no name lookup: it parses a numeric address, or fails at once with EAI_NONAME (trio
-# tries that first and only then resolves in a thread). Flag position, flag names.
-NUMERIC_LOOKUPS = {"socket.getaddrinfo": (5, "flags", "AI_NUMERICHOST")}
-_FLAG_DEPTH = 3
-
-
-def _bound_value(model: ProgramModel, fi: FunctionInfo | None, module: str, name: str,
-                 depth: int) -> tuple:
-    """What the bare name ``name`` is bound to where ``fi`` (or, with ``fi`` None, module
-    ``module``'s top level) reads it: a local's last value, else a module global's, through a
-    ``from m import name`` of a project module. (value, scope fi, scope module); value None
-    when unknown (a parameter, an import from outside the project)."""
-    if fi is not None:
-        s = fi.summary
-        if name in s.params or name == s.vararg:
-            return None, None, module
-        if name in s.assigned:
-            return s.locals.get(name), fi, module
-    ms = model.modules.get(module)
-    if ms is None:
-        return None, None, module
-    g = ms.globals.get(name)
-    if g is not None:
-        return g.get("v"), None, module
-    imp = ms.imports.get(name)
-    if imp and imp[0] == "from" and depth < _FLAG_DEPTH:
-        return _bound_value(model, None, imp[1], imp[2], depth + 1)
-    return None, None, module
-
-
-def _has_flag(model: ProgramModel, fi: FunctionInfo | None, module: str, v, flag: str,
-              depth: int = 0) -> bool:
-    """Does value ``v`` (an argument, or what a name is bound to) include int flag ``flag``:
-    the flag itself (``socket.AI_NUMERICHOST``, ``AI_NUMERICHOST``), a ``|`` with it, or a
-    name bound to one of those (``_NUMERIC_ONLY = AI_NUMERICHOST | AI_NUMERICSERV``)?"""
-    if not isinstance(v, dict) or depth > _FLAG_DEPTH:
-        return False
-    refs = v.get("flags") or ([v["r"]] if v.get("r") else [])
-    for r in refs:
-        if r.rpartition(".")[2] == flag:
-            return True
-        if "." not in r and not r.startswith("@"):
-            bound, scope, mod = _bound_value(model, fi, module, r, depth)
-            if bound is not None and _has_flag(model, scope, mod, bound, flag, depth + 1):
-                return True
-    return False
-
-
-def numeric_only_lookup(model: ProgramModel, fi: FunctionInfo, ev: dict, name: str) -> bool:
-    """Is this call of catalog ``name`` a lookup told to accept numeric addresses only?"""
-    spec = NUMERIC_LOOKUPS.get(name)
-    if spec is None:
-        return False
-    pos, kw, flag = spec
-    args, kws = ev.get("a") or [], ev.get("k") or {}
-    v = kws.get(kw) if kw in kws else (args[pos] if len(args) > pos else None)
-    return _has_flag(model, fi, fi.module, v, flag)
 
 
 # ---------------------------------------------------------------------------- model helpers

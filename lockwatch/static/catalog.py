@@ -195,6 +195,10 @@ BLOCKING: dict[str, str] = {
     "socket.socket.recvfrom": "always",
     "socket.socket.accept": "always",
     "socket.socket.sendall": "always",
+    # a DNS lookup, unless the host is a numeric address literal (or None, the wildcard):
+    # ``numeric_lookup``; with ``AI_NUMERICHOST`` in its flags it never resolves either (P19,
+    # ``link.numeric_only_lookup``)
+    "socket.getaddrinfo": "lookup",
     "urllib.request.urlopen": "always",
     "http.client.HTTPConnection.request": "always",
     "http.client.HTTPConnection.getresponse": "always",
@@ -416,6 +420,16 @@ def datagram_connect_waits(args: list, kws: dict) -> bool:
     return not (isinstance(a, dict) and numeric_host(a.get("cont")))
 
 
+def numeric_lookup(args: list, kws: dict) -> bool:
+    """``socket.getaddrinfo(host, port, ...)``: is ``host`` a numeric address literal (parsed,
+    not resolved: P23's rule for a datagram connect) or ``None`` (the wildcard or loopback
+    address)? Then the call asks no resolver and does not wait (ddtrace's dogstatsd resolves
+    its agent's host under its socket lock: a host name there is reported, ``"127.0.0.1"``
+    is not)."""
+    h = _arg(args, kws, 0, "host")
+    return numeric_host(h) or (isinstance(h, dict) and "const" in h and h["const"] is None)
+
+
 def datagram_connect_host(args: list, kws: dict) -> str | None:
     """``sock.connect((host, port))`` on a datagram socket: the name ``host`` when the
     address is a literal tuple whose host is a bare name (a parameter, for
@@ -460,6 +474,8 @@ def is_blocking(name: str, args: list, kws: dict, extra: frozenset[str] | set[st
         # Future.result(timeout=30) under a lock still blocks every other user of the
         # lock for up to 30 s: only a zero timeout (a poll) is non-blocking
         return _const(_arg(args, kws, 0, "timeout")) not in (0, 0.0)
+    if tag == "lookup":
+        return not numeric_lookup(args, kws)
     if tag == "shutdown":
         w = _arg(args, kws, 0, "wait")
         return w == "absent" or _const(w) is True

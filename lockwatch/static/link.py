@@ -1253,7 +1253,8 @@ class Linker:
         for name in ext:
             # (is_blocking is false for a name in neither list: most calls, to builtins)
             if ((name in extra_blocking or name in catalog.BLOCKING)
-                    and catalog.is_blocking(name, args, kws, extra_blocking)):
+                    and catalog.is_blocking(name, args, kws, extra_blocking)
+                    and not numeric_only_lookup(self.m, fi, ev, name)):
                 # ``if fut.done(): fut.result()``: the result of a done future is there
                 if not (ev.get("dn") and name in catalog.DONE_POLLED):
                     blocking = name
@@ -1793,6 +1794,67 @@ def _returned_polls(s) -> set | None:
             return None
         out.add(r)
     return out or None
+
+
+# ``getaddrinfo(host, port, family, type, proto, flags)`` with ``AI_NUMERICHOST`` in the flags
+# does no name lookup: it parses a numeric address, or fails at once with EAI_NONAME (trio
+# tries that first and only then resolves in a thread). Flag position, flag names. Read by
+# the linker (not a blocking call site: LW131) and by LW201's fallback (``asyncflow``).
+NUMERIC_LOOKUPS = {"socket.getaddrinfo": (5, "flags", "AI_NUMERICHOST")}
+_FLAG_DEPTH = 3
+
+
+def _bound_value(model: ProgramModel, fi: FunctionInfo | None, module: str, name: str,
+                 depth: int) -> tuple:
+    """What the bare name ``name`` is bound to where ``fi`` (or, with ``fi`` None, module
+    ``module``'s top level) reads it: a local's last value, else a module global's, through a
+    ``from m import name`` of a project module. (value, scope fi, scope module); value None
+    when unknown (a parameter, an import from outside the project)."""
+    if fi is not None:
+        s = fi.summary
+        if name in s.params or name == s.vararg:
+            return None, None, module
+        if name in s.assigned:
+            return s.locals.get(name), fi, module
+    ms = model.modules.get(module)
+    if ms is None:
+        return None, None, module
+    g = ms.globals.get(name)
+    if g is not None:
+        return g.get("v"), None, module
+    imp = ms.imports.get(name)
+    if imp and imp[0] == "from" and depth < _FLAG_DEPTH:
+        return _bound_value(model, None, imp[1], imp[2], depth + 1)
+    return None, None, module
+
+
+def _has_flag(model: ProgramModel, fi: FunctionInfo | None, module: str, v, flag: str,
+              depth: int = 0) -> bool:
+    """Does value ``v`` (an argument, or what a name is bound to) include int flag ``flag``:
+    the flag itself (``socket.AI_NUMERICHOST``, ``AI_NUMERICHOST``), a ``|`` with it, or a
+    name bound to one of those (``_NUMERIC_ONLY = AI_NUMERICHOST | AI_NUMERICSERV``)?"""
+    if not isinstance(v, dict) or depth > _FLAG_DEPTH:
+        return False
+    refs = v.get("flags") or ([v["r"]] if v.get("r") else [])
+    for r in refs:
+        if r.rpartition(".")[2] == flag:
+            return True
+        if "." not in r and not r.startswith("@"):
+            bound, scope, mod = _bound_value(model, fi, module, r, depth)
+            if bound is not None and _has_flag(model, scope, mod, bound, flag, depth + 1):
+                return True
+    return False
+
+
+def numeric_only_lookup(model: ProgramModel, fi: FunctionInfo, ev: dict, name: str) -> bool:
+    """Is this call of catalog ``name`` a lookup told to accept numeric addresses only?"""
+    spec = NUMERIC_LOOKUPS.get(name)
+    if spec is None:
+        return False
+    pos, kw, flag = spec
+    args, kws = ev.get("a") or [], ev.get("k") or {}
+    v = kws.get(kw) if kw in kws else (args[pos] if len(args) > pos else None)
+    return _has_flag(model, fi, fi.module, v, flag)
 
 
 def bind_argument(a, g: FunctionInfo, args, kws):
