@@ -170,7 +170,9 @@ Finds blocking calls made while a thread lock is held, directly or in any functi
 under the lock: `time.sleep` (not `sleep(0)`), `Thread.join`, `Event.wait`, waiting on a
 `Condition` other than the one whose lock is held, `queue.Queue.get/put` that block
 without a timeout, `Future.result()` (a timeout only bounds the stall; `timeout=0` is a poll), `Executor.shutdown(wait=True)`,
-`subprocess` calls, `select.select` (unless its timeout is 0), socket `connect/recv/accept/sendall`, `requests`/`httpx` calls,
+`subprocess` calls (not `Popen.wait()` after `poll()` saw the exit), `select.select` (unless its timeout is 0), socket
+`connect/recv/accept/sendall`, `socket.getaddrinfo` (unless the host is a numeric literal or
+`AI_NUMERICHOST` is set: no DNS lookup), `requests`/`httpx` calls,
 `urllib.request.urlopen`, `http.client` requests, `input()`. Method calls count only when
 the receiver's type is known. Add project functions with `blocking_calls` in the config.
 

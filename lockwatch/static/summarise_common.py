@@ -17,9 +17,6 @@ class ParseError(Exception):
 
 
 ORDERING_CALLS = {"sorted", "min", "max", "id"}
-# Methods of a future that wait only while it is not done: a call of one on a ref whose
-# ``done()`` was tested true on the way there is marked (call events' ``dn``).
-DONE_POLLS = frozenset({"result", "exception"})
 # Methods that cannot raise when called with no argument (a predicate reading a flag): the
 # release analysis (LW121) does not count such a call as one that can skip a release
 # (paramiko's ``lock.acquire()`` then ``if self.clear_to_send.is_set(): break``, P28).
