@@ -23,6 +23,14 @@ def not_json(source: str, path: str, module: str, is_package: bool = False) -> M
     return ms
 
 
+def not_marshal(source: str, path: str, module: str, is_package: bool = False) -> ModuleSummary:
+    """A summary holding a value neither marshal nor JSON can encode when the source asks."""
+    ms = pool_standins.summarise(source, path, module, is_package)
+    if "NOT_MARSHAL" in source:
+        ms.globals["x"] = {"v": object()}
+    return ms
+
+
 _finalised: list[str] = []
 
 

@@ -243,7 +243,7 @@ def test_an_entry_of_another_layout_is_ignored_and_rebuilt(tmp_path, how):
 
 def test_a_summary_that_cannot_be_laid_out_is_an_internal_error_for_that_file(tmp_path):
     ok, msg, cache_timeout = pool.analyse(
-        _extra_attribute, None, "def f():\n    pass\n", "m.py", "m", False, None)
+        _extra_attribute, None, "def f():\n    pass\n", "m.py", "m", False)
     assert ok is False and cache_timeout is False
     assert msg.startswith("internal error: cannot send the summary (ValueError")
 

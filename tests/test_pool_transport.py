@@ -1,12 +1,14 @@
-"""Worker -> main transport: a summary travels as the JSON bytes of its cache entry and is
-decoded as a warm cache hit is. It must arrive field for field, errors must still arrive as
-errors, the bytes a worker caches must be a valid warm hit, and ``--no-cache`` must work."""
+"""Worker -> main transport: a summary travels as the marshal bytes of its entry dict and is
+built as a warm cache hit is (``from_entry``); the worker writes the JSON entry once every
+summary is in. It must arrive field for field, errors must still arrive as errors, the entry
+a worker writes must be a valid warm hit, and ``--no-cache`` must work and encode nothing."""
 
 from __future__ import annotations
 
 import io
 import itertools
 import json
+import marshal
 import os
 import pickle
 import sys
@@ -131,7 +133,7 @@ def test_errors_still_arrive_as_errors(tmp_path):
 
 @pytest.mark.parametrize("spec,marker,kind", [
     ("pool_transport_standins:no_to_dict", "NOT_A_SUMMARY", "AttributeError"),
-    ("pool_transport_standins:not_json", "NOT_JSON", "TypeError"),
+    ("pool_transport_standins:not_marshal", "NOT_MARSHAL", "ValueError"),
 ])
 def test_a_result_that_is_no_summary_is_an_internal_error_for_that_file(tmp_path, spec, marker, kind):
     fs = tree(tmp_path, {"a.py": "def fa():\n    pass\n", "bad.py": f"{marker} = 1\n",
@@ -150,38 +152,132 @@ def test_a_result_that_is_no_summary_is_an_internal_error_for_that_file(tmp_path
         assert not cache.has(cache.key(f.read(), bad.module, bad.is_package))
 
 
-def test_main_process_rejects_an_entry_it_cannot_read(tmp_path, monkeypatch):
-    """The entry goes through the same checks as a cache hit: another key or another
-    summary version is no summary (here: the worker's bytes are tampered with on arrival)."""
-    fs = tree(tmp_path, {"a.py": "def fa():\n    pass\n", "b.py": "def fb():\n    pass\n"})
+def test_a_summary_json_cannot_encode_arrives_but_is_not_cached(tmp_path):
+    """marshal takes a set, JSON does not: the summary arrives (the worker could send it), but
+    its entry cannot be written, so the next run parses that file again; the others' are."""
+    fs = tree(tmp_path, {"a.py": "def fa():\n    pass\n", "bad.py": "NOT_JSON = 1\n"})
+    cfg = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    summaries, errors = summarise_files(fs, cfg, summariser="pool_transport_standins:not_json")
+    assert errors == []
+    assert sorted(s.module for s in summaries.values()) == ["a", "bad"]
+    cache = Cache.for_config(cfg)
+    has = {}
+    for sf in fs:
+        with open(sf.abspath, "rb") as f:
+            has[sf.module] = cache.has(cache.key(f.read(), sf.module, sf.is_package))
+    assert has == {"a": True, "bad": False}
+
+
+def test_main_process_rejects_a_summary_it_cannot_read(tmp_path, monkeypatch):
+    """What a worker sends goes through ``from_entry``'s checks, as a cache hit does: another
+    summary version is no summary, nor are bytes that are not marshal data (here: the
+    worker's bytes are tampered with on arrival)."""
+    fs = tree(tmp_path, {"a.py": "def fa():\n    pass\n", "b.py": "def fb():\n    pass\n",
+                         "c.py": "def fc():\n    pass\n"})
     real = pool._receive
 
     def tamper(conn):
         msg = real(conn)
-        if msg[0] is True and b'"module":"a"' in msg[1]:
-            return True, msg[1].replace(b'"version":', b'"version":1000', 1), None
+        if msg[0] is True:
+            d = marshal.loads(msg[1])
+            if d["module"] == "a":
+                d["version"] += 1000
+                return True, marshal.dumps(d), None
+            if d["module"] == "c":
+                return True, msg[1][:len(msg[1]) // 2], None  # truncated
         return msg
 
     monkeypatch.setattr(pool, "_receive", tamper)
     summaries, errors = summarise_files(fs, Config(no_cache=True), summariser=pool_standins.SPEC)
-    assert by_name(errors) == {"a.py": "internal error: cannot read the summary the worker sent; not analysed"}
+    msg = "internal error: cannot read the summary the worker sent; not analysed"
+    assert by_name(errors) == {"a.py": msg, "c.py": msg}
     assert [s.module for s in summaries.values()] == ["b"]
 
 
 # --------------------------------------------------------------------------- the cache
 
-def test_the_bytes_sent_are_the_bytes_cached(tmp_path):
-    path = str(tmp_path / "ab" / ("ab" + "0" * 62 + ".json"))
-    ok, entry, t = pool.analyse(pool_standins.summarise, pool_standins.ParseError,
-                                "def f():\n    pass\n", "m.py", "m", False, path)
-    assert ok is True and t is None and isinstance(entry, bytes)
+def test_what_is_sent_is_what_is_cached(tmp_path):
+    key = "ab" + "0" * 62
+    path = str(tmp_path / "ab" / (key + ".json"))
+    ok, payload, t = pool.analyse(pool_standins.summarise, pool_standins.ParseError,
+                                  "def f():\n    pass\n", "m.py", "m", False)
+    assert ok is True and t is None and isinstance(payload, bytes)
+    assert not os.path.exists(path)  # analysing writes nothing: the entry waits for _WRITE
+    pool.write_entries([(path, payload)])
     with open(path, "rb") as f:
-        assert f.read() == entry
-    e = decode_entry(entry, "ab" + "0" * 62)
-    assert ModuleSummary.from_dict(e["summary"]).functions["f"].line == 1
-    # without a cache: the same encoding, keyed "", nothing written
-    ok, bare, _ = pool.analyse(pool_standins.summarise, None, "def f():\n    pass\n", "m.py", "m", False, None)
-    assert ok and json.loads(bare) == {**json.loads(entry), "k": ""}
+        e = decode_entry(f.read(), key)
+    assert e is not None
+    sent = marshal.loads(payload)
+    assert e["summary"] == sent  # the same dict, JSON's way: headers as lists
+    assert ModuleSummary.from_entry(e["summary"]) == ModuleSummary.from_entry(sent)
+    assert ModuleSummary.from_entry(sent).functions["f"].line == 1
+
+
+def test_workers_write_only_when_told_and_a_scan_returns_with_its_entries(tmp_path):
+    """``writes`` given: the call returns with the entries still in the workers, which write
+    them on _WRITE (sent when every summary is in); ``finish()`` waits for them."""
+    fs = rich_tree(tmp_path)
+    cfg = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache"), jobs=2)
+    cache = Cache.for_config(cfg)
+    keys = []
+    for sf in fs:
+        with open(sf.abspath, "rb") as f:
+            keys.append(cache.key(f.read(), sf.module, sf.is_package))
+    writes = pool.PendingWrites()
+    try:
+        summaries, errors = summarise_files(fs, cfg, writes=writes)
+        assert errors == [] and len(summaries) == len(fs)
+        assert writes.pools and any(w.writing for p in writes.pools for w in p.workers)
+        writes.finish()
+    finally:
+        writes.close()
+    assert all(cache.has(k) for k in keys)
+    assert writes.pools == []
+    # and without ``writes`` the call itself waits
+    cfg2 = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache2"), jobs=2)
+    summarise_files(fs, cfg2)
+    cache2 = Cache.for_config(cfg2)
+    assert all(cache2.has(k) for k in keys)
+
+
+def test_a_worker_that_dies_before_writing_loses_only_entries(tmp_path):
+    """Killed after it sent its summaries, before it wrote: the scan has every summary, the
+    dead worker's entries are missing, and the next run parses just those files again."""
+    fs = rich_tree(tmp_path)
+    cfg = Config(root=str(tmp_path), cache_dir=str(tmp_path / "cache"), jobs=2)
+    writes = pool.PendingWrites()
+    try:
+        summaries, errors = summarise_files(fs, cfg, writes=writes)
+        victims = [w for p in writes.pools for w in p.workers if w.writing]
+        assert victims
+        for w in victims:
+            w.proc.kill()
+        writes.finish()  # returns (EOF from the dead), does not hang
+    finally:
+        writes.close()
+    assert errors == [] and len(summaries) == len(fs)
+    again, errors = summarise_files(fs, cfg)
+    assert errors == []
+    assert {k: v.to_dict() for k, v in again.items()} == {k: v.to_dict() for k, v in summaries.items()}
+
+
+def test_no_cache_encodes_nothing(tmp_path, monkeypatch):
+    """``--no-cache``: no worker is told to write (nothing kept, no JSON encoding)."""
+    fs = rich_tree(tmp_path)
+    told = []
+    real = pool._Pool._tell_write
+
+    def spy(self, w):
+        told.append(w.unwritten)
+        return real(self, w)
+
+    monkeypatch.setattr(pool._Pool, "_tell_write", spy)
+    summaries, errors = summarise_files(fs, Config(no_cache=True, jobs=2))
+    assert errors == [] and len(summaries) == len(fs)
+    assert told and not any(told)
+    told.clear()
+    summarise_files(fs, Config(root=str(tmp_path), cache_dir=str(tmp_path / "c"), jobs=2))
+    assert sum(told) >= len(fs)  # the spy sees the cached run's entries: it means something
 
 
 def test_an_entry_a_worker_wrote_is_a_valid_warm_hit(tmp_path):
@@ -244,17 +340,26 @@ def test_cli_scan_no_cache_same_report_as_cached(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- the wire
 
-def test_receive_tells_an_entry_from_a_pickled_message():
+def test_receive_tells_a_summary_from_a_pickled_message():
     import multiprocessing
 
+    referenced = {"k": "", "summary": {}}
+    also = [referenced]  # a second reference: marshal flags the dict (FLAG_REF)
+    payloads = [marshal.dumps({"k": "", "summary": {}}), marshal.dumps(also[0])]
+    # a dict, plain and flagged as referenced (0xfb)
+    assert {p[:1] for p in payloads} == {b"{", b"\xfb"}
     r, w = multiprocessing.Pipe(duplex=False)
     try:
         w.send(pool._READY)
-        w.send_bytes(b'{"k":"","summary":{}}')
+        for p in payloads:
+            w.send_bytes(p)
         w.send((False, "syntax error: x", None))
+        w.send(pool._WRITTEN)
         assert pool._receive(r) == pool._READY
-        assert pool._receive(r) == (True, b'{"k":"","summary":{}}', None)
+        for p in payloads:
+            assert pool._receive(r) == (True, p, None)
         assert pool._receive(r) == (False, "syntax error: x", None)
+        assert pool._receive(r) == pool._WRITTEN
     finally:
         r.close()
         w.close()

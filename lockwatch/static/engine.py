@@ -56,15 +56,17 @@ def summarise_paths(paths: list[str], config: Config) -> tuple[dict[str, ModuleS
 
 def summarise_discovered(files: list, errors: list[InputError], config: Config,
                          progress=None, contents: dict[str, bytes] | None = None,
-                         while_waiting=None) -> tuple[dict[str, ModuleSummary], list[InputError]]:
+                         while_waiting=None, writes=None) -> tuple[dict[str, ModuleSummary], list[InputError]]:
     """Always through the worker pool (``lockwatch.static.pool``): it runs the parse guard and
     isolates crashes (deep nesting can overflow the C stack of the parser and kill the
     process doing it). There is deliberately no in-process fallback for files on disk.
-    ``progress(done, total)`` is called as files are summarised."""
+    ``progress(done, total)`` is called as files are summarised. ``writes`` (a
+    ``pool.PendingWrites``): the workers' cache writes are left to the caller to wait for;
+    without it they are done when this returns."""
     from lockwatch.static.pool import summarise_files
 
     summaries, errs = summarise_files(files, config, progress, contents=contents,
-                                      while_waiting=while_waiting)
+                                      while_waiting=while_waiting, writes=writes)
     errors = list(errors) + list(errs)
     by_module: dict[str, ModuleSummary] = {}
     for sf in files:
@@ -122,9 +124,18 @@ def _scan(paths: list[str], config: Config, progress=None) -> Report:
                 return Report.from_dict(stored)
             except (KeyError, TypeError, ValueError):
                 pass  # a layout we no longer read: recompute and overwrite
-    by_module, errs = summarise_discovered(files, errors, config, progress, contents,
-                                           while_waiting=_import_analysis)
-    report = analyse_summaries(by_module, config, errs)
+    from lockwatch.static.pool import PendingWrites
+
+    # The workers write their cache entries while this process analyses (``pool``'s
+    # docstring); a scan that returns has written them.
+    writes = PendingWrites()
+    try:
+        by_module, errs = summarise_discovered(files, errors, config, progress, contents,
+                                               while_waiting=_import_analysis, writes=writes)
+        report = analyse_summaries(by_module, config, errs)
+        writes.finish()
+    finally:
+        writes.close()  # interrupted: stop the workers without waiting
     if key is not None:
         results.put(key, report.to_dict())
     return report
