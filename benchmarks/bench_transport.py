@@ -10,15 +10,21 @@
 a ``multiprocessing`` pipe, as a worker does, in each of these ways, and this process receives
 it (collector off, as in ``lockwatch scan``):
 
-* ``pickle ModuleSummary``: ``send((True, summary, None))`` / ``recv()`` (the transport before);
+* ``pickle ModuleSummary``: ``send((True, summary, None))`` / ``recv()`` (session 4's transport);
 * ``tuple with entry``: ``send((True, entry_bytes, None))`` / ``recv()``;
-* ``send_bytes(entry)``: the entry's bytes as they are / ``recv_bytes()`` (what ``pool`` does).
+* ``send_bytes(entry)``: the JSON entry's bytes as they are / ``recv_bytes()`` (sessions 5-8:
+  the worker encoded the entry, wrote it and sent the same bytes);
+* ``send_bytes(marshal)``: the ``marshal`` bytes of the entry dict / ``recv_bytes()`` (what
+  ``pool`` does since session 9; the JSON entry is encoded later, while the main process
+  analyses).
 
-The entry is ``cache.encode_summary_entry`` of the summary (``to_entry()``): the worker encodes
-it for the cache anyway, so only the sending is counted for the last two; their ``main: +
-decode`` line adds ``cache.decode_entry`` + ``ModuleSummary.from_entry`` (what the main process
-then does; the pickle way needs no decode). CPU time (``time.process_time``) of each side, median over
-``--rounds`` (default 5) rounds, the ways in a different order each round.
+``worker: encode`` is what the worker pays before sending, in the parse phase: ``to_entry()``
+and ``cache.encode_summary_entry`` for the JSON ways, ``to_entry()`` and ``marshal.dumps`` for
+the marshal way, nothing for the pickle way (pickling is the send). ``main: + decode`` adds
+what the main process then does to get the summary: ``cache.decode_entry`` (or
+``marshal.loads``) + ``ModuleSummary.from_entry``; the pickle way needs none. CPU time
+(``time.process_time``) of each side, median over ``--rounds`` (default 5) rounds, the ways
+in a different order each round.
 
 ``--scan``: cold scans of each ``--tree`` (default the stdlib tree) in each ``--mode``
 (default cold and no-cache): ``cold`` is ``lockwatch scan --format json --cache-dir EMPTY``
@@ -67,12 +73,11 @@ def default_tree() -> str:
 
 
 # ---------------------------------------------------------------------- the pipe alone
-WAYS = ("pickle ModuleSummary", "tuple with entry", "send_bytes(entry)")
+WAYS = ("pickle ModuleSummary", "tuple with entry", "send_bytes(entry)", "send_bytes(marshal)")
 
 
 def summaries_of(tree: str) -> list:
     sys.path.insert(0, REPO)
-    from lockwatch.static.cache import encode_summary_entry
     from lockwatch.static.summarise import summarise_module
 
     out = []
@@ -88,31 +93,50 @@ def summaries_of(tree: str) -> list:
                 s = summarise_module(source, path, name[:-3], name == "__init__.py")
             except Exception:  # noqa: BLE001, S112 - a file the summariser rejects is not a summary to send
                 continue
-            out.append((s, encode_summary_entry("k" * 64, s.to_entry())))
+            out.append(s)
     return out
 
 
-def _sender(conn, items, way: str, cpu) -> None:
+def _marshal_entry(s) -> bytes:
+    import marshal
+
+    d = s.to_entry()  # as pool.analyse: headers as lists, what JSON decodes
+    d["function_fields"] = list(d["function_fields"])
+    d["class_fields"] = list(d["class_fields"])
+    return marshal.dumps(d)
+
+
+def _sender(conn, items, way: str, cpu, enc) -> None:
+    from lockwatch.static.cache import encode_summary_entry
+
     t0 = time.process_time()
-    for s, entry in items:
-        if way == "pickle ModuleSummary":
-            conn.send((True, s, None))
-        elif way == "tuple with entry":
-            conn.send((True, entry, None))
+    if way in ("tuple with entry", "send_bytes(entry)"):
+        payloads = [encode_summary_entry("k" * 64, s.to_entry()) for s in items]
+    elif way == "send_bytes(marshal)":
+        payloads = [_marshal_entry(s) for s in items]
+    else:
+        payloads = items
+    t1 = time.process_time()
+    for p in payloads:
+        if way in ("pickle ModuleSummary", "tuple with entry"):
+            conn.send((True, p, None))
         else:
-            conn.send_bytes(entry)
-    cpu.value = time.process_time() - t0
+            conn.send_bytes(p)
+    cpu.value = time.process_time() - t1
+    enc.value = t1 - t0
     conn.close()
 
 
 def wire_round(items, way: str) -> dict[str, float]:
+    import marshal
+
     from lockwatch.static.cache import decode_entry
     from lockwatch.static.summary import ModuleSummary
 
     ctx = multiprocessing.get_context("fork")  # the child inherits the summaries
-    cpu = ctx.Value("d", 0.0)
+    cpu, enc = ctx.Value("d", 0.0), ctx.Value("d", 0.0)
     r, w = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_sender, args=(w, items, way, cpu))
+    p = ctx.Process(target=_sender, args=(w, items, way, cpu, enc))
     gc.disable()
     try:
         p.start()
@@ -120,42 +144,50 @@ def wire_round(items, way: str) -> dict[str, float]:
         got = []
         t0 = time.process_time()
         for _ in items:
-            got.append(r.recv_bytes() if way == "send_bytes(entry)" else r.recv())
+            got.append(r.recv_bytes() if way.startswith("send_bytes") else r.recv())
         recv = time.process_time() - t0
         p.join()
         decode = 0.0
         if way != "pickle ModuleSummary":
             t0 = time.process_time()
             for m in got:
-                entry = m if isinstance(m, bytes) else m[1]
-                ModuleSummary.from_entry(decode_entry(entry, "k" * 64)["summary"])
+                if way == "send_bytes(marshal)":
+                    ModuleSummary.from_entry(marshal.loads(m))
+                else:
+                    entry = m if isinstance(m, bytes) else m[1]
+                    ModuleSummary.from_entry(decode_entry(entry, "k" * 64)["summary"])
             decode = time.process_time() - t0
     finally:
         gc.enable()
         r.close()
-    return {"worker: send": cpu.value, "main: receive": recv, "main: + decode": decode}
+    return {"worker: encode": enc.value, "worker: send": cpu.value, "main: receive": recv,
+            "main: + decode": decode}
 
 
 def wire(tree: str, rounds: int, out_json: str | None) -> None:
     warnings.simplefilter("ignore")
     sys.setrecursionlimit(10_000)
     items = summaries_of(tree)
-    mb = sum(len(e) for _, e in items) / 1e6
-    print(f"{len(items)} summaries from {tree} ({mb:.1f} MB of entries), {rounds} rounds, CPU s (median)")
+    from lockwatch.static.cache import encode_summary_entry
+
+    mb = sum(len(encode_summary_entry("k" * 64, s.to_entry())) for s in items) / 1e6
+    mmb = sum(len(_marshal_entry(s)) for s in items) / 1e6
+    print(f"{len(items)} summaries from {tree} ({mb:.1f} MB of JSON entries, {mmb:.1f} MB marshalled), "
+          f"{rounds} rounds, CPU s (median)")
     res: dict[str, dict[str, list[float]]] = {w: {} for w in WAYS}
     for i in range(rounds):
-        order = WAYS[i % 3:] + WAYS[:i % 3]
+        order = WAYS[i % len(WAYS):] + WAYS[:i % len(WAYS)]
         for way in order:
             for k, v in wire_round(items, way).items():
                 res[way].setdefault(k, []).append(v)
     med = {w: {k: statistics.median(v) for k, v in d.items()} for w, d in res.items()}
-    print(f"  {'':24s} {'worker: send':>13s} {'main: receive':>14s} {'main: + decode':>15s}")
+    cols = ("worker: encode", "worker: send", "main: receive", "main: + decode")
+    print(f"  {'':24s}" + "".join(f" {c:>15s}" for c in cols))
     for w in WAYS:
-        m = med[w]
-        print(f"  {w:24s} {m['worker: send']:13.3f} {m['main: receive']:14.3f} {m['main: + decode']:15.3f}")
+        print(f"  {w:24s}" + "".join(f" {med[w][c]:15.3f}" for c in cols))
     if out_json:
         with open(out_json, "w") as f:
-            json.dump({"tree": tree, "files": len(items), "entry_mb": mb, "rounds": rounds,
+            json.dump({"tree": tree, "files": len(items), "entry_mb": mb, "marshal_mb": mmb, "rounds": rounds,
                        "median_cpu_s": med, "all_cpu_s": res}, f, indent=1)
 
 
