@@ -160,7 +160,8 @@ class Cache:
 
 def write_atomic(path: str, data: bytes, cache: Cache | None = None) -> None:
     """Write an entry: temporary file in the same directory, then rename over. Also used by
-    worker processes, which write their own results (so JSON encoding runs in parallel)."""
+    worker processes, which encode and write the entries of the files they parsed while the
+    main process analyses (``pool.write_entries``)."""
     if cache is not None:
         cache.prepare()
     try:
@@ -186,8 +187,9 @@ def _write_file_atomic(path: str, data: bytes) -> None:
 
 def decode_entry(raw: bytes, key: str) -> dict[str, Any] | None:
     """An entry's bytes -> the entry (see ``Cache.get``), None when they are not one for
-    ``key``. Also how the main process reads a summary a worker sent (the same bytes the
-    worker wrote to the cache), so cold and warm scans decode summaries the same way."""
+    ``key``. (A cold scan's summaries reach the main process as marshal bytes of the same
+    entry dict, ``pool.analyse``; ``tests/test_pool_transport_equal.py`` checks that both
+    give equal summaries.)"""
     try:
         entry = json.loads(raw)
     except (ValueError, RecursionError):
