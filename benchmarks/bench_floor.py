@@ -13,9 +13,10 @@ Per round, in this order:
 * ``ruff``: the issue's command (the baseline);
 * ``parse``: CPython's parser alone (``compile(..., PyCF_ONLY_AST)``, what the worker's guard
   runs) over every file, in ``--jobs`` forked processes with the files dealt by size
-  (largest first, each to the least-loaded process);
-* ``summarise``: the same processes running lockwatch's summariser on each tree
-  (``summarise_module``), the summaries sent back pickled (the cheapest hand-over there is);
+  (largest first, each to the least-loaded process), each timing its own share: the stage's
+  time is the slowest share's (process start-up and the hand-over left out);
+* ``summarise``: the same, each process reading, parsing and summarising its files
+  (``summarise_module``); the summaries are handed back after the clock stops;
 * ``analyse``: link, graph and rules (``engine.analyse_summaries``) on those summaries in
   this process: the whole-program stage, one core;
 * ``scan``: the real thing, ``lockwatch scan`` with an empty cache directory, as a user runs
@@ -78,7 +79,7 @@ def deal(tree: str, jobs: int) -> list[list[str]]:
     return bins
 
 
-def _work(args: tuple[int, str]) -> bytes:
+def _work(args: tuple[int, str]) -> tuple[float, bytes]:
     which, mode = args
     # The child inherits the parent's heap (earlier rounds' summaries): freeze it, or every
     # collection here would traverse it. Collect after each file, as the real worker does.
@@ -88,6 +89,7 @@ def _work(args: tuple[int, str]) -> bytes:
     from lockwatch.static.summarise import summarise_module
 
     out = {}
+    t = time.perf_counter()
     for p in _BINS[which]:
         with open(p, encoding="utf-8", errors="surrogateescape") as f:
             src = f.read()
@@ -102,17 +104,16 @@ def _work(args: tuple[int, str]) -> bytes:
             pass
         gc.collect()
         gc.freeze()
-    return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL) if mode == "summarise" else b""
+    took = time.perf_counter() - t  # before the hand-over: the floor leaves transport out
+    return took, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL) if mode == "summarise" else b""
 
 
-def _timed_pool(ctx, jobs: int, mode: str) -> tuple[float, list[bytes]]:
+def _timed_pool(ctx, jobs: int, mode: str) -> tuple[float, list[dict]]:
+    """The slowest process's own time for its share (the processes run at once, so that is
+    the stage's wall time on ``jobs`` cores), and what they made."""
     with ctx.Pool(jobs) as pool:
-        pool.map(int, range(jobs))  # the processes exist before the clock starts
-        t = time.perf_counter()
         res = pool.map(_work, [(i, mode) for i in range(jobs)])
-        if mode == "summarise":
-            res = [pickle.loads(b) for b in res]
-        return time.perf_counter() - t, res
+    return max(took for took, _ in res), [pickle.loads(b) for _, b in res if b]
 
 
 def main() -> int:
@@ -134,6 +135,7 @@ def main() -> int:
         cfg = lwconfig.load(_TREE)
         ctx = get_context("fork")
         lockwatch = [sys.executable, "-m", "lockwatch"]
+        engine._import_analysis()  # a scan imports the analysis while its workers parse
         rounds = []
         for r in range(a.repeat):
             t = time.perf_counter()
