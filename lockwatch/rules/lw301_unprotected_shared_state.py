@@ -13,11 +13,80 @@ from lockwatch.findings import Location
 from lockwatch.rules import Example, Rule
 from lockwatch.static import races
 from lockwatch.static.checks import finding, where
+from lockwatch.static.model import short_name
 
 
 def _write_sites_of_check_then_act(model, config) -> set:
     # a write already reported as the act of a check-then-act (LW302) is not reported twice
     return {(c.act.fid, c.attr) for c in races.check_then_act(model, config)}
+
+
+def _held_here(model, acc):
+    """(acq event index, Acq) of the locks ``acc``'s own function takes and holds at it."""
+    fi = model.functions.get(acc.fid)
+    if fi is None:
+        return []
+    return [(i, a) for i in acc.direct if isinstance(i, int) for a in fi.acqs.get(i, ())
+            if a.lock in acc.locks]
+
+
+def _lock_text(model, acc) -> str:
+    """The witness's locks as a message names them: a lock the method reaches through
+    another object is named by the code's access path, then its owner's class
+    (hazelcast's ``with self._event.condition:`` is "self._event.condition
+    (_Event.condition)", not a bare "_Event.condition" that reads as a lock of its own)."""
+    paths = {}
+    for _i, a in _held_here(model, acc):
+        p = a.path
+        parts = p.split(".") if isinstance(p, str) and p.startswith("@self.") else []
+        if len(parts) >= 3 and all(x.isidentifier() for x in parts[1:]):
+            paths.setdefault(a.lock, "self." + ".".join(parts[1:]))
+    if not paths:
+        return races.lock_names(acc.locks)
+    named = []
+    for x in acc.locks:
+        n = short_name(x) if x != "?" else "a lock-like context"
+        named.append((n, f"{paths[x]} ({n})" if x in paths else n))
+    return ", ".join(t for _n, t in sorted(named))
+
+
+def _same_method_order(model, r):
+    """For an unlocked access and its locked witness in one method, the lock the method
+    takes around the witness with a ``with`` statement and whether the access comes after
+    that block (True) or before it (False) in the source; None when the witness's lock is
+    not taken so in this method (a caller's lock, a manual ``acquire()``, a loop test)."""
+    acc, wit = r.access, r.witness
+    if acc.fid != wit.fid or not wit.locks or acc.idx < 0:
+        return None
+    fi = model.functions.get(acc.fid)
+    if fi is None:
+        return None
+    events = fi.summary.events
+    taken = [(i, a) for i, a in _held_here(model, wit)
+             if 0 <= i < len(events) and events[i].get("m") in ("with", "awith")
+             and i not in acc.direct]
+    if not taken:
+        return None
+    i, a = min(taken, key=lambda t: t[0])
+    return a.lock, acc.idx > i
+
+
+def _same_method_text(model, r, lock: str, after: bool) -> str:
+    m = races.method_short(model, r.access.fid)
+    if r.access.call:
+        did = f"calls {races.call_text(model, r.access)}"
+    elif r.why == "write":
+        did = f"{'mutates' if r.access.container else 'writes'} self.{r.attr}"
+    else:
+        did = f"reads self.{r.attr}"
+    if r.witness.call:
+        wdid = f"{'called' if after else 'calls'} {races.call_text(model, r.witness)}"
+    elif r.witness.write:
+        wdid = "wrote it" if after else "writes it"
+    else:
+        wdid = "read it" if after else "reads it"
+    step = f"after releasing {short_name(lock)}" if after else f"before taking {short_name(lock)}"
+    return f"{m} {did} {step}, under which it {wdid} ({where(r.witness.loc)})"
 
 
 def check(model, config):
@@ -26,7 +95,7 @@ def check(model, config):
         cls = model.classes[r.cid].name
         m = races.method_short(model, r.access.fid)
         wm = races.method_short(model, r.witness.fid)
-        wl = races.lock_names(r.witness.locks)
+        wl = _lock_text(model, r.witness)
         if r.witness.locks:
             if r.witness.call:
                 # the object's own method, not a write of the attribute (werkzeug's
@@ -50,6 +119,12 @@ def check(model, config):
             msg = f"{m} {verb} self.{r.attr} without a lock, but {how}"
         else:
             msg = f"{m} reads self.{r.attr} without a lock, racing {how}"
+        order = _same_method_order(model, r)
+        if order is not None:
+            # one method on both sides: say where the access is against its own hold
+            # (ddtrace's ``limit``: "writes self.budget after releasing _lock, under which it
+            # wrote it"), not "limit writes it without a lock, but limit writes it holding"
+            msg = _same_method_text(model, r, *order)
         wit = Location(r.witness.loc.path, r.witness.loc.line, r.witness.loc.column, note)
         yield finding(RULE, msg, r.access.loc, [wit], races.real_locks(r.witness.locks),
                       (r.cid, r.attr, r.access.fid, r.why))
@@ -79,7 +154,10 @@ deques or locks are never reported. A call named like a container mutator (`upda
 not reported when the class reaches a thread-safe type (a `threading.Semaphore` subclass) or
 takes its own lock; on a plain class it is reported as a call (`Map.add calls
 self._matcher.add(...) without a lock, but Map.update calls self._matcher.update() holding
-Map._remap_lock`), and a read of the attribute does not race it. At runtime (opt-in), an Eraser-style lockset per
+Map._remap_lock`), and a read of the attribute does not race it. When one method makes both accesses, the
+message says whether the unlocked one comes after that method's `with` block ("after
+releasing") or before it ("before taking"); a lock held on another object (`with
+self._event.condition:`) is named by that path, then its class. At runtime (opt-in), an Eraser-style lockset per
 attribute of the watched classes reports an attribute written by one thread and accessed by
 another with no lock in common, with both stacks.
 """,
