@@ -55,12 +55,12 @@ class Limiter:
 """
 
 
-def test_same_method_access_after_its_with_block_says_after_releasing():
+def test_same_method_access_after_its_with_block_says_so():
     found = lw301(LIMITER)
     assert [f.line for f in found] == [21], [(f.line, f.message) for f in found]
     f = found[0]
-    assert f.message == ("Limiter.limit writes self.budget after releasing Limiter._lock, "
-                         "under which it wrote it (m.py:17)"), f.message
+    assert f.message == ("Limiter.limit writes self.budget after its `with` block holding "
+                         "Limiter._lock, where it writes it (m.py:17)"), f.message
     assert "without a lock, but" not in f.message
     # the witness, its lock and the fingerprint's inputs are unchanged
     assert f.locks == ["m.Limiter._lock"]
@@ -98,13 +98,13 @@ class Buffer:
 """
 
 
-def test_same_method_access_before_its_with_block_says_before_taking():
+def test_same_method_access_before_its_with_block_says_so():
     msgs = [(f.line, f.message) for f in lw301(RESETTER)]
-    assert (12, ("Counter.bump writes self._n before taking Counter._lock, under which it "
-                "writes it (m.py:14)")) in msgs, msgs
-    # a read after the block of the same method: "after releasing", past tense
-    assert (27, ("Buffer.drain reads self._items after releasing Buffer._lock, under which it "
-                "wrote it (m.py:26)")) in msgs, msgs
+    assert (12, ("Counter.bump writes self._n before its `with` block holding Counter._lock, "
+                 "where it writes it (m.py:14)")) in msgs, msgs
+    # a read after the block of the same method
+    assert (27, ("Buffer.drain reads self._items after its `with` block holding Buffer._lock, "
+                 "where it writes it (m.py:26)")) in msgs, msgs
     assert len(msgs) == 2, msgs
 
 
@@ -225,3 +225,31 @@ def test_lock_of_the_object_itself_keeps_its_short_name():
     msgs = [f.message for f in lw301(OWN_LOCK)]
     assert any(m.endswith("writes it holding Future._cond (m.py:35)") for m in msgs), msgs
     assert not any("self._cond" in m for m in msgs), msgs
+
+
+BRANCHES = """
+import threading
+
+
+class Gauge:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.n = 0
+
+    def set(self, locked):
+        if locked:
+            with self._lock:
+                self.n = 1
+        else:
+            self.n = 2
+"""
+
+
+def test_same_method_access_in_the_else_branch_is_placed_by_the_source_only():
+    # the ``else`` never runs after the block: the text says where the access is in the
+    # source, not that the lock was released before it
+    found = lw301(BRANCHES)
+    assert [f.message for f in found] == [
+        ("Gauge.set writes self.n after its `with` block holding Gauge._lock, where it writes "
+         "it (m.py:13)")], [f.message for f in found]
+    assert "releas" not in found[0].message

@@ -51,10 +51,13 @@ def _lock_text(model, acc) -> str:
 
 
 def _same_method_order(model, r):
-    """For an unlocked access and its locked witness in one method, the lock the method
-    takes around the witness with a ``with`` statement and whether the access comes after
-    that block (True) or before it (False) in the source; None when the witness's lock is
-    not taken so in this method (a caller's lock, a manual ``acquire()``, a loop test)."""
+    """For an unlocked access and its locked witness in one method: the lock the method
+    takes around the witness with a ``with`` statement, that statement's keyword, and
+    whether the access comes after that block (True) or before it (False) in the source
+    (events are in source order, and every event inside the block holds it); None when the
+    witness's lock is not taken so in this method (a caller's lock, a manual ``acquire()``,
+    a loop test). The source order only: an access in the ``else`` of an ``if`` whose body
+    holds the block comes "after" it too, so the text says where, not "after releasing"."""
     acc, wit = r.access, r.witness
     if acc.fid != wit.fid or not wit.locks or acc.idx < 0:
         return None
@@ -68,10 +71,10 @@ def _same_method_order(model, r):
     if not taken:
         return None
     i, a = min(taken, key=lambda t: t[0])
-    return a.lock, acc.idx > i
+    return a.lock, "async with" if events[i].get("m") == "awith" else "with", acc.idx > i
 
 
-def _same_method_text(model, r, lock: str, after: bool) -> str:
+def _same_method_text(model, r, lock: str, kw: str, after: bool) -> str:
     m = races.method_short(model, r.access.fid)
     if r.access.call:
         did = f"calls {races.call_text(model, r.access)}"
@@ -80,13 +83,12 @@ def _same_method_text(model, r, lock: str, after: bool) -> str:
     else:
         did = f"reads self.{r.attr}"
     if r.witness.call:
-        wdid = f"{'called' if after else 'calls'} {races.call_text(model, r.witness)}"
-    elif r.witness.write:
-        wdid = "wrote it" if after else "writes it"
+        wdid = f"calls {races.call_text(model, r.witness)}"
     else:
-        wdid = "read it" if after else "reads it"
-    step = f"after releasing {short_name(lock)}" if after else f"before taking {short_name(lock)}"
-    return f"{m} {did} {step}, under which it {wdid} ({where(r.witness.loc)})"
+        wdid = "writes it" if r.witness.write else "reads it"
+    where_ = "after" if after else "before"
+    return (f"{m} {did} {where_} its `{kw}` block holding {short_name(lock)}, where it {wdid} "
+            f"({where(r.witness.loc)})")
 
 
 def check(model, config):
@@ -122,8 +124,9 @@ def check(model, config):
         order = _same_method_order(model, r)
         if order is not None:
             # one method on both sides: say where the access is against its own hold
-            # (ddtrace's ``limit``: "writes self.budget after releasing _lock, under which it
-            # wrote it"), not "limit writes it without a lock, but limit writes it holding"
+            # (ddtrace's ``limit``: "writes self.budget after its `with` block holding
+            # _lock, where it writes it"), not "limit writes it without a lock, but limit
+            # writes it holding"
             msg = _same_method_text(model, r, *order)
         wit = Location(r.witness.loc.path, r.witness.loc.line, r.witness.loc.column, note)
         yield finding(RULE, msg, r.access.loc, [wit], races.real_locks(r.witness.locks),
@@ -155,8 +158,8 @@ not reported when the class reaches a thread-safe type (a `threading.Semaphore` 
 takes its own lock; on a plain class it is reported as a call (`Map.add calls
 self._matcher.add(...) without a lock, but Map.update calls self._matcher.update() holding
 Map._remap_lock`), and a read of the attribute does not race it. When one method makes both accesses, the
-message says whether the unlocked one comes after that method's `with` block ("after
-releasing") or before it ("before taking"); a lock held on another object (`with
+message says whether the unlocked one comes after or before that method's `with` block in
+the source; a lock held on another object (`with
 self._event.condition:`) is named by that path, then its class. At runtime (opt-in), an Eraser-style lockset per
 attribute of the watched classes reports an attribute written by one thread and accessed by
 another with no lock in common, with both stacks.
