@@ -59,9 +59,9 @@ def test_same_method_access_after_its_with_block_says_so():
     found = lw301(LIMITER)
     assert [f.line for f in found] == [21], [(f.line, f.message) for f in found]
     f = found[0]
-    assert f.message == ("Limiter.limit writes self.budget after its `with` block holding "
+    assert f.message == ("Limiter.limit writes self.budget without a lock after its `with` block holding "
                          "Limiter._lock, where it writes it (m.py:17)"), f.message
-    assert "without a lock, but" not in f.message
+    assert "without a lock, but" not in f.message  # not the contradiction it read as
     # the witness, its lock and the fingerprint's inputs are unchanged
     assert f.locks == ["m.Limiter._lock"]
     assert [(r.line, r.note) for r in f.related] == [
@@ -100,10 +100,10 @@ class Buffer:
 
 def test_same_method_access_before_its_with_block_says_so():
     msgs = [(f.line, f.message) for f in lw301(RESETTER)]
-    assert (12, ("Counter.bump writes self._n before its `with` block holding Counter._lock, "
+    assert (12, ("Counter.bump writes self._n without a lock before its `with` block holding Counter._lock, "
                  "where it writes it (m.py:14)")) in msgs, msgs
     # a read after the block of the same method
-    assert (27, ("Buffer.drain reads self._items after its `with` block holding Buffer._lock, "
+    assert (27, ("Buffer.drain reads self._items without a lock after its `with` block holding Buffer._lock, "
                  "where it writes it (m.py:26)")) in msgs, msgs
     assert len(msgs) == 2, msgs
 
@@ -250,6 +250,6 @@ def test_same_method_access_in_the_else_branch_is_placed_by_the_source_only():
     # source, not that the lock was released before it
     found = lw301(BRANCHES)
     assert [f.message for f in found] == [
-        ("Gauge.set writes self.n after its `with` block holding Gauge._lock, where it writes "
+        ("Gauge.set writes self.n without a lock after its `with` block holding Gauge._lock, where it writes "
          "it (m.py:13)")], [f.message for f in found]
     assert "releas" not in found[0].message

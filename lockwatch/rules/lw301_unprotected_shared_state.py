@@ -87,7 +87,7 @@ def _same_method_text(model, r, lock: str, kw: str, after: bool) -> str:
     else:
         wdid = "writes it" if r.witness.write else "reads it"
     where_ = "after" if after else "before"
-    return (f"{m} {did} {where_} its `{kw}` block holding {short_name(lock)}, where it {wdid} "
+    return (f"{m} {did} without a lock {where_} its `{kw}` block holding {short_name(lock)}, where it {wdid} "
             f"({where(r.witness.loc)})")
 
 
@@ -124,7 +124,7 @@ def check(model, config):
         order = _same_method_order(model, r)
         if order is not None:
             # one method on both sides: say where the access is against its own hold
-            # (ddtrace's ``limit``: "writes self.budget after its `with` block holding
+            # (ddtrace's ``limit``: "writes self.budget without a lock after its `with` block holding
             # _lock, where it writes it"), not "limit writes it without a lock, but limit
             # writes it holding"
             msg = _same_method_text(model, r, *order)
