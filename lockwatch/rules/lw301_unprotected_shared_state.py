@@ -74,14 +74,18 @@ def _same_method_order(model, r):
     return a.lock, "async with" if events[i].get("m") == "awith" else "with", acc.idx > i
 
 
+def _access_text(model, r) -> str:
+    """What the unlocked access does, as both message forms say it."""
+    if r.why == "write" and r.access.call:
+        return f"calls {races.call_text(model, r.access)}"
+    if r.why == "write":
+        return f"{'mutates' if r.access.container else 'writes'} self.{r.attr}"
+    return f"reads self.{r.attr}"
+
+
 def _same_method_text(model, r, lock: str, kw: str, after: bool) -> str:
     m = races.method_short(model, r.access.fid)
-    if r.access.call:
-        did = f"calls {races.call_text(model, r.access)}"
-    elif r.why == "write":
-        did = f"{'mutates' if r.access.container else 'writes'} self.{r.attr}"
-    else:
-        did = f"reads self.{r.attr}"
+    did = _access_text(model, r)
     if r.witness.call:
         wdid = f"calls {races.call_text(model, r.witness)}"
     else:
@@ -114,13 +118,8 @@ def check(model, config):
         else:
             how = f"{wm} writes it too ({where(r.witness.loc)}) and {cls} is declared thread-safe"
             note = f"{wm} writes self.{r.attr}"
-        if r.why == "write" and r.access.call:
-            msg = f"{m} calls {races.call_text(model, r.access)} without a lock, but {how}"
-        elif r.why == "write":
-            verb = "mutates" if r.access.container else "writes"
-            msg = f"{m} {verb} self.{r.attr} without a lock, but {how}"
-        else:
-            msg = f"{m} reads self.{r.attr} without a lock, racing {how}"
+        did = _access_text(model, r)
+        msg = f"{m} {did} without a lock, {'but' if r.why == 'write' else 'racing'} {how}"
         order = _same_method_order(model, r)
         if order is not None:
             # one method on both sides: say where the access is against its own hold
