@@ -677,8 +677,7 @@ class _Pool:
         self.workers.remove(w)
 
     def _replace(self, w: _Worker) -> None:
-        w.kill()
-        self.workers.remove(w)
+        self._drop(w)
         self.workers.append(_Worker(self.summariser))
 
     def close(self) -> None:
